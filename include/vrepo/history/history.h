@@ -1,0 +1,114 @@
+// History: commits, trees, branches, tags and refs in .vrepo/meta, a standard bare git
+// repository written through libgit2. Each file in a tree is a small pointer blob
+// ("sha256:<hex> <size>\n") naming its content in the object store, so any git tool can
+// read the history. One History belongs to one thread at a time.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "vrepo/store/content_id.h"
+#include "vrepo/util/status.h"
+
+namespace vrepo {
+
+// A file as a commit records it. `path` is relative to the repository root, '/'-separated.
+struct FileEntry {
+  std::string path;
+  ContentId id;
+  uint64_t size = 0;
+  bool executable = false;
+  bool operator==(const FileEntry& o) const {
+    return path == o.path && id == o.id && size == o.size && executable == o.executable;
+  }
+};
+
+struct CommitInfo {
+  std::string id;    // 40 hex digits
+  std::string tree;  // 40 hex digits
+  std::vector<std::string> parents;
+  std::string author_name;
+  std::string author_email;
+  int64_t time = 0;            // seconds since the epoch
+  int tz_offset_minutes = 0;
+  std::string message;
+};
+
+struct RefInfo {
+  std::string name;    // short name: "main", "v1"
+  std::string target;  // commit id it points at (peeled for annotated tags)
+  bool current = false;  // for branches: HEAD points at it
+};
+
+// The pointer blob's text for a file, and its parse (Corruption naming `where` if malformed).
+std::string PointerText(const ContentId& id, uint64_t size);
+Status ParsePointer(std::string_view text, const std::string& where, ContentId* id,
+                    uint64_t* size);
+
+class History {
+ public:
+  // Creates a bare repository at `meta_dir` whose HEAD points at refs/heads/main.
+  static Status Init(const std::string& meta_dir);
+  static Result<std::unique_ptr<History>> Open(const std::string& meta_dir);
+  ~History();
+
+  // Writes the tree of `files` (any order; folders are implied by paths) and returns its
+  // id. Many objects are written as one git pack, with no delta search over pointers.
+  Result<std::string> WriteTree(const std::vector<FileEntry>& files);
+  // Returns the files of a tree, or of a commit's tree, sorted by path (byte order).
+  Result<std::vector<FileEntry>> ReadTree(const std::string& tree_or_commit);
+  // Writes a commit object; moves no ref. Author and committer come from GIT_AUTHOR_NAME /
+  // GIT_AUTHOR_EMAIL, then the git config user.name / user.email, then "vrepo".
+  Result<std::string> CreateCommit(const std::string& tree, const std::vector<std::string>& parents,
+                                   const std::string& message);
+
+  // Resolves a revision (HEAD, branch, tag, full or short id, REV~N, REV^) to a commit id.
+  // NotFound: "unknown revision 'REV'".
+  Result<std::string> ResolveCommit(const std::string& rev);
+  Result<CommitInfo> GetCommit(const std::string& commit_id);
+  // Commits reachable from `start_commit`, newest first, at most `max_count` (0 = all).
+  Result<std::vector<CommitInfo>> Log(const std::string& start_commit, size_t max_count);
+
+  // The commit HEAD points at; nullopt on an unborn branch.
+  Result<std::optional<std::string>> HeadCommit();
+  // The branch HEAD points at ("main"); nullopt when HEAD is detached.
+  Result<std::optional<std::string>> CurrentBranch();
+  // Moves what HEAD points at (the current branch, or the detached HEAD) to `commit`, but
+  // only if it still points at `expected_old` (nullopt = unborn): a compare-and-swap.
+  Status AdvanceHead(const std::string& commit, const std::optional<std::string>& expected_old,
+                     const std::string& reflog_message);
+  // Points HEAD at branch `name` (which must exist, unless the repository has no commits).
+  Status SetHeadToBranch(const std::string& name);
+  // Detaches HEAD at `commit`.
+  Status DetachHead(const std::string& commit);
+
+  Result<std::vector<RefInfo>> Branches();
+  Status CreateBranch(const std::string& name, const std::string& commit, bool force);
+  // Refuses to delete the current branch.
+  Status DeleteBranch(const std::string& name);
+  Result<std::vector<RefInfo>> Tags();
+  // An annotated tag when `message` is non-empty, else a lightweight one.
+  Status CreateTag(const std::string& name, const std::string& commit, const std::string& message,
+                   bool force);
+  Status DeleteTag(const std::string& name);
+
+  // Calls fn for every file of every tree reachable from any ref (all branches, tags,
+  // refs/runs/*, HEAD); each distinct tree is read once.
+  Status ForEachReachableFile(const std::function<void(const FileEntry&)>& fn);
+  // Checks that every object reachable from any ref reads back and hashes to its id.
+  // Returns one line per problem.
+  Result<std::vector<std::string>> Fsck();
+
+  const std::string& path() const;
+
+ private:
+  struct Impl;
+  explicit History(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace vrepo

@@ -1,0 +1,51 @@
+// IndexDb: the RocksDB database under .vrepo/index. It holds object locations, chunk lists,
+// and (for the worktree layer) the staging index, each under its own key prefix.
+// Opened read-write by the one writer, or read-only by any number of readers, who never
+// block. Thread-safe as RocksDB is.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "vrepo/util/status.h"
+
+namespace rocksdb {
+class DB;
+class WriteBatch;
+}  // namespace rocksdb
+
+namespace vrepo {
+
+// Key prefixes, one byte each, so layers never collide.
+namespace key_prefix {
+inline constexpr char kObject = 'o';   // 'o' + raw content id -> object location
+inline constexpr char kStaging = 's';  // 's' + path -> staging entry (worktree layer)
+inline constexpr char kMeta = 'm';     // 'm' + name -> small settings (format version...)
+}  // namespace key_prefix
+
+class IndexDb {
+ public:
+  static Result<std::unique_ptr<IndexDb>> Open(const std::string& dir, bool read_only);
+  ~IndexDb();
+
+  // NotFound when the key is absent.
+  Result<std::string> Get(std::string_view key) const;
+  // Applies `batch` atomically; with `sync` it is durable when this returns.
+  Status Write(rocksdb::WriteBatch* batch, bool sync);
+  // Calls fn(key, value) for every key starting with `prefix`, in key order, until fn
+  // returns false.
+  Status ScanPrefix(std::string_view prefix,
+                    const std::function<bool(std::string_view, std::string_view)>& fn) const;
+  bool read_only() const { return read_only_; }
+  rocksdb::DB* raw() { return db_.get(); }
+
+ private:
+  IndexDb(std::unique_ptr<rocksdb::DB> db, std::string dir, bool read_only);
+  std::unique_ptr<rocksdb::DB> db_;
+  std::string dir_;
+  bool read_only_;
+};
+
+}  // namespace vrepo

@@ -1,0 +1,106 @@
+// ObjectStore: content-addressed objects in append-only pack files, located through IndexDb.
+// Writes go through a PackWriter session: objects are appended to one new pack file and
+// become visible together when the session commits (pack synced first, then one RocksDB
+// batch). Reads are thread-safe; a PackWriter's Put is thread-safe; Commit is not.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "vrepo/store/content_id.h"
+#include "vrepo/store/index_db.h"
+#include "vrepo/util/status.h"
+
+namespace rocksdb {
+class WriteBatch;
+}
+
+namespace vrepo {
+
+struct StoreOptions {
+  // Files at least this large are cut by content-defined chunking (see chunker.h).
+  uint64_t chunk_threshold = 4 << 20;
+  // zstd level for each object; objects are stored raw when zstd does not shrink them.
+  int zstd_level = 1;
+};
+
+// Where an object's bytes are, as recorded in the index.
+struct ObjectLocation {
+  enum class Codec : uint8_t { kRaw = 0, kZstd = 1, kChunked = 2 };
+  uint32_t pack = 0;         // pack number: objects/packs/pack-<number>.vpk
+  uint64_t offset = 0;       // offset of the record in the pack
+  uint64_t stored_size = 0;  // bytes of payload in the pack
+  uint64_t raw_size = 0;     // bytes of the object itself
+  Codec codec = Codec::kRaw;
+};
+
+// One problem found by Fsck.
+struct FsckProblem {
+  std::string object;   // content id hex, or "" when the problem is not one object's
+  std::string pack;     // pack file path, when known
+  std::string message;  // what is wrong
+};
+
+class ObjectStore;
+
+// A write session: one new pack file.
+class PackWriter {
+ public:
+  ~PackWriter();  // without Commit, nothing written becomes visible
+  // Stores `data` (deduplicated: already stored ids are skipped). Returns its id.
+  Result<ContentId> Put(std::string_view data);
+  // Stores the file at `path`, chunking it when large, without holding it all in memory.
+  // Returns its id and size.
+  Result<std::pair<ContentId, uint64_t>> PutFile(const std::string& path);
+  // Makes every object of this session durable and visible, together with the keys in
+  // `extra` (may be null), in one atomic index write.
+  Status Commit(rocksdb::WriteBatch* extra);
+
+ private:
+  friend class ObjectStore;
+  struct Impl;
+  explicit PackWriter(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+class ObjectStore {
+ public:
+  // Creates the store's folders and index under `vrepo_dir` (the .vrepo folder).
+  static Status Create(const std::string& vrepo_dir);
+  static Result<std::unique_ptr<ObjectStore>> Open(const std::string& vrepo_dir, bool read_only,
+                                                   StoreOptions options = {});
+  ~ObjectStore();
+
+  IndexDb& index();
+  const StoreOptions& options() const;
+
+  // Starts a write session. Fails on a read-only store.
+  Result<std::unique_ptr<PackWriter>> NewWriter();
+
+  bool Contains(const ContentId& id) const;
+  Result<ObjectLocation> Locate(const ContentId& id) const;
+  // Returns the object's bytes, verified against its id.
+  Result<std::string> Get(const ContentId& id) const;
+  // Writes the object's bytes to the open descriptor `fd` (used by checkout), verified.
+  Status WriteTo(const ContentId& id, int fd, const std::string& fd_path) const;
+
+  // Reads and verifies every object; each problem names the object and the pack file.
+  Result<std::vector<FsckProblem>> Fsck(const std::function<void(uint64_t)>& progress = {}) const;
+  // Rewrites the packs keeping only objects in `live` (chunks of live chunked objects kept
+  // too), then deletes the old packs. Returns the number of objects dropped.
+  Result<uint64_t> Gc(const std::function<bool(const ContentId&)>& live);
+  // Total bytes of all pack files.
+  Result<uint64_t> PackBytes() const;
+
+ private:
+  struct Impl;
+  explicit ObjectStore(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+  friend class PackWriter;
+};
+
+}  // namespace vrepo

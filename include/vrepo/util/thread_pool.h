@@ -1,0 +1,47 @@
+// A fixed pool of worker threads and a parallel-for over an index range.
+// ParallelFor may be called from one thread at a time; tasks must not throw.
+#pragma once
+
+#include <condition_variable>
+#include <cstddef>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace vrepo {
+
+class ThreadPool {
+ public:
+  // `threads` == 0 means one per hardware thread (at least 2, since IO overlaps compute).
+  explicit ThreadPool(size_t threads = 0);
+  ~ThreadPool();
+  ThreadPool(const ThreadPool&) = delete;
+  ThreadPool& operator=(const ThreadPool&) = delete;
+
+  size_t size() const { return workers_.size(); }
+
+  // Calls fn(i) for every i in [0, n), spread over the workers and the calling thread,
+  // and returns when all calls have returned.
+  void ParallelFor(size_t n, const std::function<void(size_t)>& fn);
+
+ private:
+  void WorkerLoop();
+  void RunBatch();
+
+  std::vector<std::thread> workers_;
+  std::mutex mu_;
+  std::condition_variable work_cv_;
+  std::condition_variable done_cv_;
+  const std::function<void(size_t)>* fn_ = nullptr;
+  size_t total_ = 0;
+  size_t next_ = 0;
+  size_t finished_ = 0;
+  size_t generation_ = 0;
+  bool stop_ = false;
+};
+
+// The default number of parallel IO workers: enough to overlap reads on a small machine.
+size_t DefaultIoThreads();
+
+}  // namespace vrepo

@@ -1,0 +1,55 @@
+// Repository: a working tree and its .vrepo folder (object store, history, staging index,
+// config). Opening for writing takes the single-writer lock; opening read-only takes no
+// lock and never blocks. One Repository belongs to one thread at a time.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "vrepo/history/history.h"
+#include "vrepo/store/object_store.h"
+#include "vrepo/util/lock.h"
+#include "vrepo/util/status.h"
+
+namespace vrepo {
+
+struct OpenOptions {
+  bool read_only = false;   // readers take no lock
+  bool wait_for_lock = false;  // writers: wait for another writer instead of failing
+  StoreOptions store;
+};
+
+class Repository {
+ public:
+  // Creates .vrepo in `root` (which must exist). Fails if one is already there.
+  static Result<std::unique_ptr<Repository>> Init(const std::string& root);
+  // Finds the repository containing `start` (walking up, like git). NotFound:
+  // "not a vrepo repository (or any parent up to /): <start>".
+  static Result<std::unique_ptr<Repository>> Discover(const std::string& start,
+                                                     const OpenOptions& options);
+  ~Repository();
+
+  const std::string& root() const { return root_; }        // absolute, no trailing '/'
+  const std::string& vrepo_dir() const { return vrepo_dir_; }  // root + "/.vrepo"
+  bool read_only() const { return read_only_; }
+  ObjectStore& store() { return *store_; }
+  History& history() { return *history_; }
+
+  // Turns a user path (relative to `cwd`, or absolute) into a path relative to the root:
+  // "" for the root itself. InvalidArgument when it lies outside the working tree or
+  // inside .vrepo.
+  Result<std::string> RelativePath(const std::string& cwd, const std::string& user_path) const;
+
+ private:
+  Repository() = default;
+  std::string root_;
+  std::string vrepo_dir_;
+  bool read_only_ = true;
+  std::optional<WriteLock> lock_;
+  std::unique_ptr<ObjectStore> store_;
+  std::unique_ptr<History> history_;
+};
+
+}  // namespace vrepo

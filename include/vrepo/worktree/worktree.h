@@ -1,0 +1,125 @@
+// The working-tree operations: add, rm, mv, status, commit, checkout, restore, diff,
+// fsck and gc over a Repository. Paths in and out are relative to the repository root.
+// Each function runs on the calling thread plus an internal pool of IO workers.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "vrepo/worktree/repository.h"
+
+namespace vrepo {
+
+// ---- staging (add, rm, mv) ----
+
+struct AddOptions {
+  bool progress = true;  // a progress bar when stderr is a terminal and it takes >1 s
+};
+struct AddResult {
+  uint64_t files_added = 0;     // new or changed files staged
+  uint64_t files_removed = 0;   // tracked files under the paths that no longer exist
+  uint64_t bytes_read = 0;
+};
+// Stages every file under `paths` (folders recursively, honouring .vrepoignore), and stages
+// the removal of tracked files under them that are gone. NotFound when a path neither
+// exists nor is tracked.
+Result<AddResult> Add(Repository& repo, const std::vector<std::string>& paths,
+                      const AddOptions& options = {});
+
+// Unstages the files under `paths` and, unless `cached`, deletes them from the working tree.
+// Refuses (Conflict) when a file has changes not committed, unless `force`.
+Status Remove(Repository& repo, const std::vector<std::string>& paths, bool cached, bool force);
+
+// Renames a tracked file or folder in the working tree and the staging index.
+Status Move(Repository& repo, const std::string& from, const std::string& to);
+
+// ---- status ----
+
+enum class ChangeKind : char { kAdded = 'A', kModified = 'M', kDeleted = 'D', kUntracked = '?' };
+
+struct StatusEntry {
+  std::string path;
+  std::optional<ChangeKind> staged;    // index vs HEAD
+  std::optional<ChangeKind> unstaged;  // working tree vs index ('?' for untracked)
+};
+
+struct StatusReport {
+  std::optional<std::string> branch;  // nullopt when HEAD is detached
+  std::optional<std::string> head;    // nullopt on an unborn branch
+  std::vector<StatusEntry> entries;   // sorted by path
+  uint64_t files_hashed = 0;  // files whose contents were read (0 on an unchanged tree)
+};
+
+Result<StatusReport> ComputeStatus(Repository& repo);
+
+// ---- commit ----
+
+struct CommitResult {
+  std::string commit;
+  std::optional<std::string> branch;
+  uint64_t files = 0;
+  bool root_commit = false;
+};
+// Commits the staging index on top of HEAD and moves HEAD's branch. InvalidArgument
+// "nothing to commit" when the index equals HEAD's tree (unless `allow_empty`).
+Result<CommitResult> Commit(Repository& repo, const std::string& message, bool allow_empty = false);
+
+// ---- checkout, switch, restore ----
+
+struct CheckoutOptions {
+  bool force = false;     // discard uncommitted changes
+  bool progress = true;
+};
+// Makes the working tree and staging index equal to `rev`'s tree and detaches HEAD there
+// (or points HEAD at the branch when `rev` is a branch name and `attach_branch`). Refuses
+// with Conflict, naming a path, when uncommitted changes or untracked files would be
+// overwritten or lost, unless `force`.
+Status Checkout(Repository& repo, const std::string& rev, const CheckoutOptions& options,
+                bool attach_branch);
+// switch BRANCH: checkout with HEAD attached to the branch; `create` makes it at HEAD first.
+Status Switch(Repository& repo, const std::string& branch, bool create,
+              const CheckoutOptions& options);
+// Restores files under `paths` in the working tree from the staging index, or from
+// `source` (a revision) into both the working tree and the index when given.
+Status Restore(Repository& repo, const std::vector<std::string>& paths,
+               const std::optional<std::string>& source);
+
+// ---- diff ----
+
+struct DiffEntry {
+  std::string path;
+  ChangeKind kind = ChangeKind::kModified;  // kAdded, kDeleted or kModified
+  uint64_t old_size = 0;
+  uint64_t new_size = 0;
+  std::optional<ContentId> old_id;
+  std::optional<ContentId> new_id;
+};
+// Differences between two file lists (each sorted by path).
+std::vector<DiffEntry> DiffFiles(const std::vector<FileEntry>& old_files,
+                                 const std::vector<FileEntry>& new_files);
+// diff with no revisions: staging index vs working tree; one: REV vs working tree;
+// two: REV vs REV (like git diff).
+Result<std::vector<DiffEntry>> Diff(Repository& repo, const std::vector<std::string>& revs);
+
+// The staged files, sorted by path.
+Result<std::vector<FileEntry>> StagedFiles(Repository& repo);
+
+// ---- maintenance ----
+
+struct FsckReport {
+  std::vector<std::string> problems;  // one line each, naming the object and file
+  uint64_t objects_checked = 0;
+};
+Result<FsckReport> Fsck(Repository& repo);
+
+struct GcResult {
+  uint64_t objects_dropped = 0;
+  uint64_t bytes_before = 0;
+  uint64_t bytes_after = 0;
+};
+// Drops content objects that no ref (and not the staging index) reaches.
+Result<GcResult> Gc(Repository& repo);
+
+}  // namespace vrepo

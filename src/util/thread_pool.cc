@@ -1,0 +1,69 @@
+#include "vrepo/util/thread_pool.h"
+
+#include <algorithm>
+
+namespace vrepo {
+
+size_t DefaultIoThreads() {
+  size_t hw = std::max<size_t>(1, std::thread::hardware_concurrency());
+  return std::clamp<size_t>(hw * 4, 4, 32);
+}
+
+ThreadPool::ThreadPool(size_t threads) {
+  if (threads == 0) threads = std::max<size_t>(2, std::thread::hardware_concurrency());
+  for (size_t i = 0; i < threads; ++i) workers_.emplace_back([this] { WorkerLoop(); });
+}
+
+ThreadPool::~ThreadPool() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  work_cv_.notify_all();
+  for (auto& t : workers_) t.join();
+}
+
+void ThreadPool::RunBatch() {
+  // Claims indices one at a time; items are coarse (a file each) so contention is low.
+  std::unique_lock<std::mutex> lock(mu_);
+  const auto* fn = fn_;
+  while (fn_ == fn && next_ < total_) {
+    size_t i = next_++;
+    lock.unlock();
+    (*fn)(i);
+    lock.lock();
+    if (++finished_ == total_) done_cv_.notify_all();
+  }
+}
+
+void ThreadPool::WorkerLoop() {
+  size_t seen = 0;
+  while (true) {
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      work_cv_.wait(lock, [&] { return stop_ || generation_ != seen; });
+      if (stop_) return;
+      seen = generation_;
+    }
+    RunBatch();
+  }
+}
+
+void ThreadPool::ParallelFor(size_t n, const std::function<void(size_t)>& fn) {
+  if (n == 0) return;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    fn_ = &fn;
+    total_ = n;
+    next_ = 0;
+    finished_ = 0;
+    ++generation_;
+  }
+  work_cv_.notify_all();
+  RunBatch();
+  std::unique_lock<std::mutex> lock(mu_);
+  done_cv_.wait(lock, [&] { return finished_ == total_; });
+  fn_ = nullptr;
+}
+
+}  // namespace vrepo

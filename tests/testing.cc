@@ -1,0 +1,150 @@
+#include "testing.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+namespace vrepo::testing {
+
+TempDir::TempDir() {
+  const char* base = std::getenv("TMPDIR");
+  std::string tmpl = std::string(base && *base ? base : "/tmp") + "/vrepo-test-XXXXXX";
+  if (!::mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
+  path_ = tmpl;
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+}
+
+void WriteFile(const std::string& path, const std::string& data, bool executable) {
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path());
+  std::ofstream f(path, std::ios::binary | std::ios::trunc);
+  if (!f) throw std::runtime_error("cannot write " + path);
+  f.write(data.data(), static_cast<std::streamsize>(data.size()));
+  f.close();
+  ::chmod(path.c_str(), executable ? 0755 : 0644);
+}
+
+std::string ReadFileOrDie(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) throw std::runtime_error("cannot read " + path);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+bool Exists(const std::string& path) {
+  struct stat st;
+  return ::lstat(path.c_str(), &st) == 0;
+}
+
+void AgeFile(const std::string& path, int seconds) {
+  struct timespec times[2];
+  ::clock_gettime(CLOCK_REALTIME, &times[0]);
+  times[0].tv_sec -= seconds;
+  times[1] = times[0];
+  ::utimensat(AT_FDCWD, path.c_str(), times, 0);
+}
+
+std::string RandomBytes(size_t n, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::string out(n, '\0');
+  for (size_t i = 0; i < n; i += 8) {
+    uint64_t v = rng();
+    for (size_t j = 0; j < 8 && i + j < n; ++j) out[i + j] = static_cast<char>(v >> (8 * j));
+  }
+  return out;
+}
+
+namespace {
+
+std::vector<char*> Argv(const std::vector<std::string>& args, std::vector<std::string>* store) {
+  store->clear();
+  store->push_back(VREPO_BINARY);
+  for (const auto& a : args) store->push_back(a);
+  std::vector<char*> argv;
+  for (auto& s : *store) argv.push_back(s.data());
+  argv.push_back(nullptr);
+  return argv;
+}
+
+std::string DrainFd(int fd) {
+  std::string out;
+  char buf[65536];
+  ssize_t n;
+  while ((n = ::read(fd, buf, sizeof(buf))) > 0) out.append(buf, static_cast<size_t>(n));
+  return out;
+}
+
+}  // namespace
+
+int WaitPid(pid_t pid) {
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0) {
+    if (errno != EINTR) return -1000;
+  }
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return -WTERMSIG(status);
+  return -1000;
+}
+
+CommandResult RunVrepo(const std::string& cwd, const std::vector<std::string>& args,
+                       const std::string& stdin_data) {
+  // Output goes through temporary files so large outputs cannot deadlock a pipe.
+  TempDir io;
+  std::string out_path = io / "out", err_path = io / "err", in_path = io / "in";
+  WriteFile(in_path, stdin_data);
+  std::vector<std::string> store;
+  auto argv = Argv(args, &store);
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    int in = ::open(in_path.c_str(), O_RDONLY);
+    int out = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    int err = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ::dup2(in, 0);
+    ::dup2(out, 1);
+    ::dup2(err, 2);
+    if (::chdir(cwd.c_str()) != 0) ::_exit(126);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  CommandResult r;
+  r.exit_code = WaitPid(pid);
+  int fd = ::open(out_path.c_str(), O_RDONLY);
+  r.out = DrainFd(fd);
+  ::close(fd);
+  fd = ::open(err_path.c_str(), O_RDONLY);
+  r.err = DrainFd(fd);
+  ::close(fd);
+  return r;
+}
+
+pid_t SpawnVrepo(const std::string& cwd, const std::vector<std::string>& args) {
+  std::vector<std::string> store;
+  auto argv = Argv(args, &store);
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    int null = ::open("/dev/null", O_RDWR);
+    ::dup2(null, 0);
+    ::dup2(null, 1);
+    ::dup2(null, 2);
+    if (::chdir(cwd.c_str()) != 0) ::_exit(126);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  return pid;
+}
+
+}  // namespace vrepo::testing

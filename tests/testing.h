@@ -1,0 +1,48 @@
+// Test fixtures shared by every layer's tests: temporary folders, file helpers, and running
+// the real `vrepo` binary as a child process.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+namespace vrepo::testing {
+
+// A fresh folder under $TMPDIR (or /tmp), removed with everything inside on destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+  std::string operator/(const std::string& rel) const { return path_ + "/" + rel; }
+
+ private:
+  std::string path_;
+};
+
+// Writes `data` to `path`, creating parent folders; aborts the test on failure.
+void WriteFile(const std::string& path, const std::string& data, bool executable = false);
+std::string ReadFileOrDie(const std::string& path);
+bool Exists(const std::string& path);
+// Sets a file's mtime `seconds` into the past (so the stat cache does not see it as racy).
+void AgeFile(const std::string& path, int seconds);
+// Deterministic pseudo-random bytes.
+std::string RandomBytes(size_t n, uint64_t seed);
+
+struct CommandResult {
+  int exit_code = -1;  // -signal when killed by a signal
+  std::string out;
+  std::string err;
+};
+// Runs the vrepo binary with `args` in `cwd`, capturing stdout and stderr.
+CommandResult RunVrepo(const std::string& cwd, const std::vector<std::string>& args,
+                       const std::string& stdin_data = "");
+// Starts the vrepo binary without waiting; returns its pid. Output goes to /dev/null.
+pid_t SpawnVrepo(const std::string& cwd, const std::vector<std::string>& args);
+// Waits for `pid`; returns its exit code, or -signal.
+int WaitPid(pid_t pid);
+
+}  // namespace vrepo::testing
