@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 
 namespace vrepo {
 
@@ -11,7 +12,11 @@ Progress::Progress(std::string label, uint64_t total)
       total_(total),
       start_(std::chrono::steady_clock::now()),
       last_draw_(start_),
-      enabled_(::isatty(STDERR_FILENO) == 1) {}
+      enabled_(::isatty(STDERR_FILENO) == 1) {
+  const char* delay = std::getenv("VREPO_PROGRESS_DELAY_MS");
+  delay_ = std::chrono::milliseconds(delay && *delay ? std::atol(delay) : 1000);
+  last_draw_ = start_ - std::chrono::seconds(1);
+}
 
 Progress::~Progress() { Finish(); }
 
@@ -19,7 +24,7 @@ void Progress::Tick(uint64_t units) {
   uint64_t done = done_.fetch_add(units, std::memory_order_relaxed) + units;
   if (!enabled_) return;
   auto now = std::chrono::steady_clock::now();
-  if (now - start_ < std::chrono::seconds(1)) return;
+  if (now - start_ < delay_) return;
   std::unique_lock<std::mutex> lock(mu_, std::try_to_lock);
   if (!lock.owns_lock() || finished_) return;
   if (now - last_draw_ < std::chrono::milliseconds(100)) return;

@@ -1,6 +1,6 @@
 // A progress bar on stderr for long work. It draws only when stderr is a terminal and the
 // work has already taken more than a second, so scripts and quick commands see nothing.
-// Tick() is thread-safe.
+// VREPO_PROGRESS_DELAY_MS overrides that second (tests use 0). Tick() is thread-safe.
 #pragma once
 
 #include <atomic>
@@ -28,6 +28,7 @@ class Progress {
   std::atomic<uint64_t> done_{0};
   std::chrono::steady_clock::time_point start_;
   std::chrono::steady_clock::time_point last_draw_;
+  std::chrono::milliseconds delay_;
   std::mutex mu_;
   bool enabled_;
   bool drawn_ = false;
