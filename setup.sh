@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Sets up a Debian 12 (bookworm) machine to build vrepo, then builds it into build/.
+#   ./setup.sh           build dependencies + Release build with the test suite
+#   ./setup.sh --bench   also the tools bench/ compares against (git-lfs, hyperfine, zstd, ...)
+# Idempotent: installed packages are not touched again and the build is incremental.
+# Run as root (or with sudo available) from anywhere; it works from the repository root.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")"
+
+BUILD_PACKAGES=(
+  build-essential cmake ninja-build pkg-config git ca-certificates
+  libgit2-dev librocksdb-dev libzstd-dev libssl-dev zlib1g-dev
+  libcli11-dev doctest-dev libspng-dev libjpeg62-turbo-dev
+  dataset-fashion-mnist
+)
+BENCH_PACKAGES=(git-lfs hyperfine zstd tar time)
+
+packages=("${BUILD_PACKAGES[@]}")
+for arg in "$@"; do
+  case "$arg" in
+    --bench) packages+=("${BENCH_PACKAGES[@]}") ;;
+    -h | --help)
+      sed -n '2,6s/^# \{0,1\}//p' "$0"
+      exit 0
+      ;;
+    *)
+      echo "setup.sh: unknown option '$arg' (try --help)" >&2
+      exit 129
+      ;;
+  esac
+done
+
+log=$(mktemp /tmp/vrepo-setup.XXXXXX.log)
+trap 'rm -f "$log"' EXIT
+
+# Runs a command with its output in $log; on failure shows the tail of it and stops.
+quiet() {
+  if ! "$@" >"$log" 2>&1; then
+    echo "setup.sh: failed: $*" >&2
+    tail -n 40 "$log" >&2
+    exit 1
+  fi
+}
+
+missing=()
+for p in "${packages[@]}"; do
+  status=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
+  [[ "$status" == installed ]] || missing+=("$p")
+done
+
+if ((${#missing[@]})); then
+  sudo=()
+  if ((EUID != 0)); then
+    if command -v sudo >/dev/null; then
+      sudo=(sudo)
+    else
+      echo "setup.sh: missing packages (${missing[*]}); run as root to install them" >&2
+      exit 1
+    fi
+  fi
+  echo "setup.sh: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  quiet "${sudo[@]}" apt-get update
+  quiet "${sudo[@]}" apt-get install -y --no-install-recommends "${missing[@]}"
+fi
+
+echo "setup.sh: building into build/ (Release, with tests)"
+quiet cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=ON
+# --quiet hides the progress lines; compiler errors still come through.
+ninja -C build --quiet
+echo "setup.sh: done: build/vrepo, build/examples/vrepo-fmnist-export"
