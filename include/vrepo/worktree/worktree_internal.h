@@ -1,0 +1,51 @@
+// Helpers shared by the worktree operations (src/worktree only): comparing staging entries
+// with the files on disk through the stat cache, and small path utilities.
+// Functions run on the calling thread plus the pool they are given.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "vrepo/util/status.h"
+#include "vrepo/util/thread_pool.h"
+#include "vrepo/worktree/repository.h"
+#include "vrepo/worktree/scan.h"
+#include "vrepo/worktree/staging_index.h"
+
+namespace vrepo {
+
+// A tracked file as the working tree has it now.
+struct DiskFile {
+  bool present = false;   // a regular file is at the path
+  bool modified = false;  // content or executable bit differs from the staging entry
+  bool hashed = false;    // `now` carries a fresh id and stat (the stat cache can be refreshed)
+  StagingEntry now;       // id valid unless modified && !hashed
+};
+
+// Compares entries[i] with the disk for every i. Files are hashed only when their stat
+// differs from the cache or is racy; with `need_ids`, a size change is hashed too (else
+// it is reported modified unhashed). `scan` (sorted, may be null) supplies stats already
+// taken. Adds the number of files hashed to *hashed.
+Result<std::vector<DiskFile>> CompareWithDisk(const std::string& root,
+                                              const std::vector<StagingEntry>& entries,
+                                              int64_t index_time_ns,
+                                              const std::vector<ScannedFile>* scan, bool need_ids,
+                                              ThreadPool* pool, uint64_t* hashed);
+
+// InvalidArgument when the repository was opened read-only.
+Status RequireWritable(const Repository& repo, const char* what);
+
+// Cleans a root-relative path: "." and "./" prefixes and trailing '/' go ("" is the root).
+std::string CleanPath(std::string path);
+
+// The HEAD commit's files (empty on an unborn branch).
+Result<std::vector<FileEntry>> HeadFiles(Repository& repo);
+
+// Removes `folder` and its parents up to (not including) the root while they are empty.
+void RemoveEmptyParents(const std::string& root, const std::string& path);
+
+// The shared "pathspec did not match" error.
+Status PathspecError(const std::string& path);
+
+}  // namespace vrepo

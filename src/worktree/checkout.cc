@@ -1,0 +1,272 @@
+// checkout, switch and restore: writing stored files into the working tree.
+#include <fcntl.h>
+#include <rocksdb/write_batch.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <mutex>
+
+#include "vrepo/util/file.h"
+#include "vrepo/util/progress.h"
+#include "vrepo/util/thread_pool.h"
+#include "vrepo/worktree/worktree.h"
+#include "vrepo/worktree/worktree_internal.h"
+
+namespace vrepo {
+
+namespace {
+
+std::atomic<uint64_t> g_temp_counter{0};
+
+// Writes one stored file to root/path: into a temporary file in the same folder, then
+// renamed over the real name, so a crash never leaves a half-written file under it.
+// Returns the stat of the written file for the stat cache.
+Status WriteWorktreeFile(const ObjectStore& store, const std::string& root, const FileEntry& f,
+                         FileStat* st) {
+  std::string abs = JoinPath(root, f.path);
+  std::string dir = ParentPath(abs);
+  std::string tmp = JoinPath(dir, ".vrepo-tmp-" + std::to_string(::getpid()) + "-" +
+                                      std::to_string(g_temp_counter.fetch_add(1)));
+  mode_t mode = f.executable ? 0755 : 0644;
+  FileHandle fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode));
+  if (!fd.valid()) return Status::FromErrno(tmp, errno);
+  Status s = store.WriteTo(f.id, fd.get(), abs);
+  if (s.ok() && ::fchmod(fd.get(), mode) != 0) s = Status::FromErrno(abs, errno);
+  if (s.ok() && ::close(fd.release()) != 0) s = Status::FromErrno("closing " + abs, errno);
+  if (s.ok() && ::rename(tmp.c_str(), abs.c_str()) != 0) {
+    s = errno == EISDIR || errno == ENOTEMPTY || errno == EEXIST
+            ? Status::Conflict("cannot write '" + f.path + "': a folder is in the way")
+            : Status::FromErrno("renaming " + tmp + " to " + abs, errno);
+  }
+  if (!s.ok()) {
+    ::unlink(tmp.c_str());
+    return s;
+  }
+  struct stat ls;
+  if (::lstat(abs.c_str(), &ls) != 0) return Status::FromErrno(abs, errno);
+  *st = FileStatFrom(ls);
+  return Status::OK();
+}
+
+// Writes `files` in parallel (parent folders first, one mkdir -p per distinct folder) and
+// returns their staging entries with fresh stats.
+Result<std::vector<StagingEntry>> WriteFiles(Repository& repo, const std::vector<FileEntry>& files,
+                                             bool progress_bar) {
+  const std::string& root = repo.root();
+  std::string last_dir = "\x01";
+  for (const auto& f : files) {
+    std::string dir = ParentPath(f.path);
+    if (dir == last_dir) continue;
+    last_dir = dir;
+    if (!dir.empty()) VREPO_RETURN_IF_ERROR(MakeDirs(JoinPath(root, dir)));
+  }
+  std::vector<StagingEntry> written(files.size());
+  ThreadPool pool(DefaultIoThreads());
+  Progress progress("checking out", files.size());
+  if (!progress_bar) progress.Finish();
+  std::mutex mu;
+  Status first_error;
+  pool.ParallelFor(files.size(), [&](size_t i) {
+    const FileEntry& f = files[i];
+    FileStat st;
+    Status s = WriteWorktreeFile(repo.store(), root, f, &st);
+    if (!s.ok()) {
+      std::lock_guard<std::mutex> lock(mu);
+      if (first_error.ok()) first_error = s;
+      return;
+    }
+    StagingEntry& e = written[i];
+    e.path = f.path;
+    e.id = f.id;
+    e.size = f.size;
+    e.executable = f.executable;
+    e.SetStat(st);
+    progress.Tick();
+  });
+  VREPO_RETURN_IF_ERROR(first_error);
+  return written;
+}
+
+// Whether the file on disk is exactly what the staging entry says, per the stat cache.
+bool DiskMatchesEntry(const std::string& root, const StagingEntry& e, int64_t index_time_ns) {
+  struct stat s;
+  if (::lstat(JoinPath(root, e.path).c_str(), &s) != 0 || !S_ISREG(s.st_mode)) return false;
+  return e.StatMatches(FileStatFrom(s)) && !e.IsRacy(index_time_ns);
+}
+
+Status RemoveWorktreeFile(const std::string& root, const std::string& path) {
+  std::string abs = JoinPath(root, path);
+  if (::unlink(abs.c_str()) != 0 && errno != ENOENT && errno != ENOTDIR) {
+    return Status::FromErrno("removing " + abs, errno);
+  }
+  RemoveEmptyParents(root, path);
+  return Status::OK();
+}
+
+// Refuses (Conflict) when the working tree has changes a checkout would lose: any staged
+// or unstaged change to a tracked file, or an untracked file where the target puts a file
+// (or needs a folder).
+Status CheckCheckoutSafe(Repository& repo, const std::vector<FileEntry>& target) {
+  VREPO_ASSIGN_OR_RETURN(StatusReport status, ComputeStatus(repo));
+  std::vector<std::string> untracked;
+  for (const auto& e : status.entries) {
+    if (e.staged || (e.unstaged && *e.unstaged != ChangeKind::kUntracked)) {
+      return Status::Conflict("your local changes to '" + e.path +
+                              "' would be overwritten by checkout [commit them, or use --force]");
+    }
+    if (e.unstaged) untracked.push_back(e.path);
+  }
+  if (untracked.empty()) return Status::OK();
+  auto conflict = [](const std::string& path) {
+    return Status::Conflict("the untracked file '" + path +
+                            "' would be overwritten by checkout [move it away, or use --force]");
+  };
+  for (const auto& t : target) {
+    if (std::binary_search(untracked.begin(), untracked.end(), t.path)) return conflict(t.path);
+    auto it = std::lower_bound(untracked.begin(), untracked.end(), t.path + "/");
+    if (it != untracked.end() && PathUnder(*it, t.path)) return conflict(*it);
+    for (std::string dir = ParentPath(t.path); !dir.empty(); dir = ParentPath(dir)) {
+      if (std::binary_search(untracked.begin(), untracked.end(), dir)) return conflict(dir);
+    }
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+Status Checkout(Repository& repo, const std::string& rev, const CheckoutOptions& options,
+                bool attach_branch) {
+  VREPO_RETURN_IF_ERROR(RequireWritable(repo, "checkout"));
+  History& history = repo.history();
+  const std::string& root = repo.root();
+  VREPO_ASSIGN_OR_RETURN(std::string commit, history.ResolveCommit(rev));
+  bool is_branch = false;
+  if (attach_branch) {
+    VREPO_ASSIGN_OR_RETURN(std::vector<RefInfo> branches, history.Branches());
+    for (const auto& b : branches) is_branch |= b.name == rev;
+  }
+  auto move_head = [&]() {
+    return is_branch ? history.SetHeadToBranch(rev) : history.DetachHead(commit);
+  };
+
+  // Same tree as HEAD: nothing on disk changes, so local changes are carried over.
+  VREPO_ASSIGN_OR_RETURN(std::optional<std::string> head, history.HeadCommit());
+  if (head && !options.force) {
+    VREPO_ASSIGN_OR_RETURN(CommitInfo from, history.GetCommit(*head));
+    VREPO_ASSIGN_OR_RETURN(CommitInfo to, history.GetCommit(commit));
+    if (from.tree == to.tree) return move_head();
+  }
+
+  VREPO_ASSIGN_OR_RETURN(std::vector<FileEntry> target, history.ReadTree(commit));
+  if (!options.force) VREPO_RETURN_IF_ERROR(CheckCheckoutSafe(repo, target));
+  VREPO_ASSIGN_OR_RETURN(StagingIndex index, LoadStaging(repo.store().index()));
+  const auto& entries = index.entries;
+
+  // Merge the index (what is on disk now) with the target.
+  std::vector<size_t> removals;     // indices into entries
+  std::vector<FileEntry> writes;
+  size_t e = 0, t = 0;
+  while (e < entries.size() || t < target.size()) {
+    if (t == target.size() || (e < entries.size() && entries[e].path < target[t].path)) {
+      removals.push_back(e++);
+    } else if (e == entries.size() || target[t].path < entries[e].path) {
+      writes.push_back(target[t++]);
+    } else {
+      const StagingEntry& cur = entries[e++];
+      const FileEntry& want = target[t++];
+      // An unchanged file keeps its index entry and stat cache as they are.
+      if (cur.id != want.id || cur.executable != want.executable ||
+          !DiskMatchesEntry(root, cur, index.written_ns)) {
+        writes.push_back(want);
+      }
+    }
+  }
+
+  // Removals first: a file removed at "a" may make room for a folder "a/".
+  for (size_t i : removals) VREPO_RETURN_IF_ERROR(RemoveWorktreeFile(root, entries[i].path));
+  VREPO_ASSIGN_OR_RETURN(std::vector<StagingEntry> written,
+                         WriteFiles(repo, writes, options.progress));
+
+  rocksdb::WriteBatch batch;
+  for (size_t i : removals) batch.Delete(StagingKey(entries[i].path));
+  for (const auto& w : written) batch.Put(StagingKey(w.path), EncodeStagingValue(w));
+  VREPO_RETURN_IF_ERROR(PutStagingTime(repo.vrepo_dir() + "/lock", &batch));
+  VREPO_RETURN_IF_ERROR(repo.store().index().Write(&batch, true));
+  return move_head();
+}
+
+Status Switch(Repository& repo, const std::string& branch, bool create,
+              const CheckoutOptions& options) {
+  VREPO_RETURN_IF_ERROR(RequireWritable(repo, "switch"));
+  History& history = repo.history();
+  if (create) {
+    VREPO_ASSIGN_OR_RETURN(std::optional<std::string> head, history.HeadCommit());
+    // A new branch at HEAD changes no file, so local changes simply come along.
+    if (head) VREPO_RETURN_IF_ERROR(history.CreateBranch(branch, *head, false));
+    return history.SetHeadToBranch(branch);
+  }
+  VREPO_ASSIGN_OR_RETURN(std::vector<RefInfo> branches, history.Branches());
+  bool exists = false;
+  for (const auto& b : branches) exists |= b.name == branch;
+  if (!exists) {
+    return Status::NotFound("no branch named '" + branch + "' [use --create to make it]");
+  }
+  return Checkout(repo, branch, options, /*attach_branch=*/true);
+}
+
+Status Restore(Repository& repo, const std::vector<std::string>& paths,
+               const std::optional<std::string>& source) {
+  VREPO_RETURN_IF_ERROR(RequireWritable(repo, "restore"));
+  const std::string& root = repo.root();
+  VREPO_ASSIGN_OR_RETURN(StagingIndex index, LoadStaging(repo.store().index()));
+  const auto& entries = index.entries;
+
+  std::vector<FileEntry> source_files;
+  if (source) {
+    VREPO_ASSIGN_OR_RETURN(std::string commit, repo.history().ResolveCommit(*source));
+    VREPO_ASSIGN_OR_RETURN(source_files, repo.history().ReadTree(commit));
+  }
+  std::vector<bool> from_source(source_files.size(), false), from_index(entries.size(), false);
+  for (const auto& user_path : paths) {
+    std::string rel = CleanPath(user_path);
+    auto ir = EntriesUnder(entries, rel);
+    auto sr = RangeUnder(source_files, rel);
+    if (ir.first == ir.second && sr.first == sr.second) return PathspecError(user_path);
+    for (size_t i = ir.first; i < ir.second; ++i) from_index[i] = true;
+    for (size_t i = sr.first; i < sr.second; ++i) from_source[i] = true;
+  }
+
+  std::vector<FileEntry> writes;
+  std::vector<size_t> removals;
+  if (!source) {
+    for (size_t i = 0; i < entries.size(); ++i) {
+      if (from_index[i] && !DiskMatchesEntry(root, entries[i], index.written_ns)) {
+        writes.push_back(entries[i].ToFileEntry());
+      }
+    }
+  } else {
+    for (size_t i = 0; i < source_files.size(); ++i) {
+      if (from_source[i]) writes.push_back(source_files[i]);
+    }
+    // Tracked files under the paths that the source lacks go, from disk and index.
+    for (size_t i = 0; i < entries.size(); ++i) {
+      if (!from_index[i]) continue;
+      auto it = std::lower_bound(
+          source_files.begin(), source_files.end(), entries[i].path,
+          [](const FileEntry& f, const std::string& p) { return f.path < p; });
+      if (it == source_files.end() || it->path != entries[i].path) removals.push_back(i);
+    }
+  }
+  for (size_t i : removals) VREPO_RETURN_IF_ERROR(RemoveWorktreeFile(root, entries[i].path));
+  VREPO_ASSIGN_OR_RETURN(std::vector<StagingEntry> written, WriteFiles(repo, writes, true));
+  rocksdb::WriteBatch batch;
+  for (size_t i : removals) batch.Delete(StagingKey(entries[i].path));
+  for (const auto& w : written) batch.Put(StagingKey(w.path), EncodeStagingValue(w));
+  VREPO_RETURN_IF_ERROR(PutStagingTime(repo.vrepo_dir() + "/lock", &batch));
+  return repo.store().index().Write(&batch, true);
+}
+
+}  // namespace vrepo

@@ -1,0 +1,190 @@
+#include "vrepo/worktree/repository.h"
+
+#include <fcntl.h>
+#include <git2.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <vector>
+
+#include "vrepo/util/file.h"
+
+namespace vrepo {
+
+namespace {
+
+constexpr int kFormatVersion = 1;
+
+// libgit2 keeps global state; it is initialized once and left up for the process.
+void InitGit() { static const int once = git_libgit2_init(); (void)once; }
+
+std::string GitError(const std::string& what) {
+  const git_error* e = git_error_last();
+  return what + ": " + (e && e->message ? e->message : "unknown libgit2 error");
+}
+
+struct ConfigCloser {
+  void operator()(git_config* c) const { git_config_free(c); }
+};
+using ConfigPtr = std::unique_ptr<git_config, ConfigCloser>;
+
+Status WriteConfig(const std::string& path) {
+  git_config* raw = nullptr;
+  if (git_config_open_ondisk(&raw, path.c_str()) != 0) {
+    return Status::IOError(GitError("creating " + path));
+  }
+  ConfigPtr cfg(raw);
+  if (git_config_set_int32(cfg.get(), "core.formatVersion", kFormatVersion) != 0) {
+    return Status::IOError(GitError("writing " + path));
+  }
+  return Status::OK();
+}
+
+// Refuses repositories written by a newer vrepo whose format this one cannot read.
+Status CheckConfig(const std::string& path) {
+  git_config* raw = nullptr;
+  if (git_config_open_ondisk(&raw, path.c_str()) != 0) {
+    return Status::IOError(GitError("reading " + path));
+  }
+  ConfigPtr cfg(raw);
+  int32_t version = 0;
+  int rc = git_config_get_int32(&version, cfg.get(), "core.formatVersion");
+  if (rc == GIT_ENOTFOUND) {
+    return Status::Corruption(path + ": core.formatVersion is missing");
+  }
+  if (rc != 0) return Status::Corruption(GitError("reading core.formatVersion in " + path));
+  if (version > kFormatVersion) {
+    return Status::InvalidArgument(path + ": repository format " + std::to_string(version) +
+                                   " is newer than this vrepo supports (" +
+                                   std::to_string(kFormatVersion) + ") [upgrade vrepo]");
+  }
+  return Status::OK();
+}
+
+Result<std::string> RealPath(const std::string& path) {
+  char buf[PATH_MAX];
+  if (!::realpath(path.c_str(), buf)) return Status::FromErrno(path, errno);
+  return std::string(buf);
+}
+
+bool IsDir(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+// Resolves "." and ".." and repeated slashes in an absolute path without touching the disk.
+std::string NormalizeAbsolute(const std::string& path) {
+  std::vector<std::string> parts;
+  size_t pos = 0;
+  while (pos <= path.size()) {
+    size_t slash = path.find('/', pos);
+    if (slash == std::string::npos) slash = path.size();
+    std::string part = path.substr(pos, slash - pos);
+    pos = slash + 1;
+    if (part.empty() || part == ".") continue;
+    if (part == "..") {
+      if (!parts.empty()) parts.pop_back();
+      continue;
+    }
+    parts.push_back(std::move(part));
+  }
+  std::string out;
+  for (const auto& p : parts) out += "/" + p;
+  return out.empty() ? "/" : out;
+}
+
+}  // namespace
+
+Repository::~Repository() = default;
+
+Result<std::unique_ptr<Repository>> Repository::Init(const std::string& root) {
+  VREPO_ASSIGN_OR_RETURN(std::string abs, RealPath(root));
+  if (!IsDir(abs)) return Status::InvalidArgument("not a folder: " + root);
+  std::string vrepo_dir = JoinPath(abs, ".vrepo");
+  if (::mkdir(vrepo_dir.c_str(), 0755) != 0) {
+    if (errno == EEXIST) {
+      return Status::InvalidArgument("already a vrepo repository: " + abs);
+    }
+    return Status::FromErrno("creating " + vrepo_dir, errno);
+  }
+  InitGit();
+  Status st = History::Init(JoinPath(vrepo_dir, "meta"));
+  if (st.ok()) st = ObjectStore::Create(vrepo_dir);
+  if (st.ok()) st = WriteConfig(JoinPath(vrepo_dir, "config"));
+  if (!st.ok()) return st.WithContext("initializing " + abs);
+  // The lock file exists from the start so that readers never need to create it.
+  { FileHandle fd(::open(JoinPath(vrepo_dir, "lock").c_str(), O_WRONLY | O_CREAT, 0644)); }
+  VREPO_RETURN_IF_ERROR(SyncDir(vrepo_dir));
+  VREPO_RETURN_IF_ERROR(SyncDir(abs));
+  return Discover(abs, OpenOptions{});
+}
+
+Result<std::unique_ptr<Repository>> Repository::Discover(const std::string& start,
+                                                         const OpenOptions& options) {
+  auto abs = RealPath(start);
+  if (!abs.ok()) {
+    if (abs.status().code() == Status::Code::kNotFound) {
+      return Status::NotFound("not a vrepo repository (or any parent up to /): " + start);
+    }
+    return abs.status();
+  }
+  std::string dir = *abs;
+  if (!IsDir(dir)) dir = ParentPath(dir);
+  while (true) {
+    if (IsDir(JoinPath(dir, ".vrepo"))) break;
+    if (dir == "/" || dir.empty()) {
+      return Status::NotFound("not a vrepo repository (or any parent up to /): " + *abs);
+    }
+    dir = ParentPath(dir);
+  }
+  std::unique_ptr<Repository> repo(new Repository());
+  repo->root_ = dir == "/" ? "" : dir;
+  repo->vrepo_dir_ = repo->root_ + "/.vrepo";
+  repo->read_only_ = options.read_only;
+  InitGit();
+  VREPO_RETURN_IF_ERROR(CheckConfig(repo->vrepo_dir_ + "/config"));
+  // The writer lock comes before RocksDB is opened read-write, so a second writer fails
+  // with a message naming the holder instead of RocksDB's own lock error.
+  if (!options.read_only) {
+    VREPO_ASSIGN_OR_RETURN(WriteLock lock,
+                           WriteLock::Acquire(repo->vrepo_dir_ + "/lock", options.wait_for_lock));
+    repo->lock_.emplace(std::move(lock));
+  }
+  VREPO_ASSIGN_OR_RETURN(repo->store_,
+                         ObjectStore::Open(repo->vrepo_dir_, options.read_only, options.store));
+  VREPO_ASSIGN_OR_RETURN(repo->history_, History::Open(repo->vrepo_dir_ + "/meta"));
+  return repo;
+}
+
+Result<std::string> Repository::RelativePath(const std::string& cwd,
+                                             const std::string& user_path) const {
+  std::string abs;
+  if (!user_path.empty() && user_path[0] == '/') {
+    abs = user_path;
+  } else {
+    auto real_cwd = RealPath(cwd);
+    abs = JoinPath(real_cwd.ok() ? *real_cwd : cwd, user_path);
+  }
+  abs = NormalizeAbsolute(abs);
+  std::string root = root_.empty() ? "/" : root_;
+  std::string rel;
+  if (abs == root) {
+    rel = "";
+  } else if (root == "/") {
+    rel = abs.substr(1);
+  } else if (abs.size() > root.size() && abs.compare(0, root.size(), root) == 0 &&
+             abs[root.size()] == '/') {
+    rel = abs.substr(root.size() + 1);
+  } else {
+    return Status::InvalidArgument("'" + user_path + "' is outside the working tree at " + root);
+  }
+  if (rel == ".vrepo" || rel.rfind(".vrepo/", 0) == 0) {
+    return Status::InvalidArgument("'" + user_path + "' is inside .vrepo");
+  }
+  return rel;
+}
+
+}  // namespace vrepo

@@ -1,0 +1,213 @@
+// status, diff, staged files and commit: reading the staging index against HEAD and the
+// working tree, and recording it as a commit.
+#include <algorithm>
+#include <atomic>
+
+#include "vrepo/util/thread_pool.h"
+#include "vrepo/worktree/worktree.h"
+#include "vrepo/worktree/worktree_internal.h"
+
+namespace vrepo {
+
+namespace {
+
+bool SameContent(const FileEntry& a, const StagingEntry& b) {
+  return a.id == b.id && a.executable == b.executable;
+}
+
+// The tracked files as the working tree has them now (hashing only what the stat cache
+// cannot vouch for).
+Result<std::vector<FileEntry>> WorktreeFiles(Repository& repo) {
+  VREPO_ASSIGN_OR_RETURN(StagingIndex index, LoadStaging(repo.store().index()));
+  ThreadPool pool(DefaultIoThreads());
+  uint64_t hashed = 0;
+  VREPO_ASSIGN_OR_RETURN(std::vector<DiskFile> disk,
+                         CompareWithDisk(repo.root(), index.entries, index.written_ns, nullptr,
+                                         true, &pool, &hashed));
+  std::vector<FileEntry> files;
+  files.reserve(disk.size());
+  for (auto& d : disk) {
+    if (d.present) files.push_back(d.now.ToFileEntry());
+  }
+  return files;
+}
+
+}  // namespace
+
+Result<StatusReport> ComputeStatus(Repository& repo) {
+  StatusReport report;
+  VREPO_ASSIGN_OR_RETURN(report.branch, repo.history().CurrentBranch());
+  VREPO_ASSIGN_OR_RETURN(report.head, repo.history().HeadCommit());
+  std::vector<FileEntry> head;
+  if (report.head) {
+    VREPO_ASSIGN_OR_RETURN(head, repo.history().ReadTree(*report.head));
+  }
+  VREPO_ASSIGN_OR_RETURN(StagingIndex index, LoadStaging(repo.store().index()));
+  const auto& entries = index.entries;
+  VREPO_ASSIGN_OR_RETURN(std::vector<ScannedFile> scan, ScanTree(repo.root(), ""));
+  ThreadPool pool(DefaultIoThreads());
+  VREPO_ASSIGN_OR_RETURN(std::vector<DiskFile> disk,
+                         CompareWithDisk(repo.root(), entries, index.written_ns, &scan, false,
+                                         &pool, &report.files_hashed));
+
+  // Staged: HEAD vs index (both sorted by path).
+  std::vector<StatusEntry> out;
+  size_t h = 0, e = 0;
+  while (h < head.size() || e < entries.size()) {
+    if (e == entries.size() || (h < head.size() && head[h].path < entries[e].path)) {
+      out.push_back({head[h++].path, ChangeKind::kDeleted, std::nullopt});
+    } else if (h == head.size() || entries[e].path < head[h].path) {
+      out.push_back({entries[e++].path, ChangeKind::kAdded, std::nullopt});
+    } else {
+      if (!SameContent(head[h], entries[e])) {
+        out.push_back({entries[e].path, ChangeKind::kModified, std::nullopt});
+      }
+      ++h;
+      ++e;
+    }
+  }
+  // Unstaged: index vs working tree, and untracked files.
+  std::vector<StatusEntry> unstaged;
+  for (size_t i = 0; i < entries.size(); ++i) {
+    if (!disk[i].present) {
+      unstaged.push_back({entries[i].path, std::nullopt, ChangeKind::kDeleted});
+    } else if (disk[i].modified) {
+      unstaged.push_back({entries[i].path, std::nullopt, ChangeKind::kModified});
+    }
+  }
+  e = 0;
+  for (const auto& f : scan) {
+    while (e < entries.size() && entries[e].path < f.path) ++e;
+    if (e < entries.size() && entries[e].path == f.path) continue;
+    unstaged.push_back({f.path, std::nullopt, ChangeKind::kUntracked});
+  }
+  std::sort(unstaged.begin(), unstaged.end(),
+            [](const StatusEntry& a, const StatusEntry& b) { return a.path < b.path; });
+  // Both lists are sorted; merge them, joining entries for the same path.
+  std::vector<StatusEntry> merged;
+  merged.reserve(out.size() + unstaged.size());
+  std::merge(out.begin(), out.end(), unstaged.begin(), unstaged.end(), std::back_inserter(merged),
+             [](const StatusEntry& a, const StatusEntry& b) { return a.path < b.path; });
+  for (auto& m : merged) {
+    if (!report.entries.empty() && report.entries.back().path == m.path) {
+      if (m.staged) report.entries.back().staged = m.staged;
+      if (m.unstaged) report.entries.back().unstaged = m.unstaged;
+    } else {
+      report.entries.push_back(std::move(m));
+    }
+  }
+  return report;
+}
+
+Result<std::vector<FileEntry>> StagedFiles(Repository& repo) {
+  VREPO_ASSIGN_OR_RETURN(StagingIndex index, LoadStaging(repo.store().index()));
+  std::vector<FileEntry> files;
+  files.reserve(index.entries.size());
+  for (const auto& e : index.entries) files.push_back(e.ToFileEntry());
+  return files;
+}
+
+std::vector<DiffEntry> DiffFiles(const std::vector<FileEntry>& old_files,
+                                 const std::vector<FileEntry>& new_files) {
+  std::vector<DiffEntry> out;
+  size_t o = 0, n = 0;
+  while (o < old_files.size() || n < new_files.size()) {
+    if (n == new_files.size() || (o < old_files.size() && old_files[o].path < new_files[n].path)) {
+      const FileEntry& f = old_files[o++];
+      out.push_back({f.path, ChangeKind::kDeleted, f.size, 0, f.id, std::nullopt});
+    } else if (o == old_files.size() || new_files[n].path < old_files[o].path) {
+      const FileEntry& f = new_files[n++];
+      out.push_back({f.path, ChangeKind::kAdded, 0, f.size, std::nullopt, f.id});
+    } else {
+      const FileEntry& a = old_files[o++];
+      const FileEntry& b = new_files[n++];
+      if (a.id != b.id || a.executable != b.executable) {
+        out.push_back({b.path, ChangeKind::kModified, a.size, b.size, a.id, b.id});
+      }
+    }
+  }
+  return out;
+}
+
+Result<std::vector<DiffEntry>> Diff(Repository& repo, const std::vector<std::string>& revs) {
+  if (revs.size() > 2) {
+    return Status::InvalidArgument("diff takes at most two revisions, got " +
+                                   std::to_string(revs.size()));
+  }
+  std::vector<FileEntry> old_files, new_files;
+  if (revs.empty()) {
+    VREPO_ASSIGN_OR_RETURN(old_files, StagedFiles(repo));
+  } else {
+    VREPO_ASSIGN_OR_RETURN(std::string c, repo.history().ResolveCommit(revs[0]));
+    VREPO_ASSIGN_OR_RETURN(old_files, repo.history().ReadTree(c));
+  }
+  if (revs.size() == 2) {
+    VREPO_ASSIGN_OR_RETURN(std::string c, repo.history().ResolveCommit(revs[1]));
+    VREPO_ASSIGN_OR_RETURN(new_files, repo.history().ReadTree(c));
+  } else {
+    VREPO_ASSIGN_OR_RETURN(new_files, WorktreeFiles(repo));
+  }
+  return DiffFiles(old_files, new_files);
+}
+
+Result<CommitResult> Commit(Repository& repo, const std::string& message, bool allow_empty) {
+  VREPO_RETURN_IF_ERROR(RequireWritable(repo, "commit"));
+  if (message.find_first_not_of(" \t\r\n") == std::string::npos) {
+    return Status::InvalidArgument("aborting commit due to empty commit message");
+  }
+  History& history = repo.history();
+  VREPO_ASSIGN_OR_RETURN(std::vector<FileEntry> files, StagedFiles(repo));
+  VREPO_ASSIGN_OR_RETURN(std::optional<std::string> head, history.HeadCommit());
+
+  // add made every staged object durable before naming it; check anyway before a ref moves.
+  {
+    ThreadPool pool(DefaultIoThreads());
+    std::atomic<size_t> missing{files.size()};
+    const size_t kBlock = 4096;
+    size_t blocks = (files.size() + kBlock - 1) / kBlock;
+    pool.ParallelFor(blocks, [&](size_t b) {
+      for (size_t i = b * kBlock; i < std::min(files.size(), (b + 1) * kBlock); ++i) {
+        if (!repo.store().Contains(files[i].id)) {
+          size_t cur = missing.load();
+          while (i < cur && !missing.compare_exchange_weak(cur, i)) {
+          }
+          return;
+        }
+      }
+    });
+    if (missing.load() < files.size()) {
+      const FileEntry& f = files[missing.load()];
+      return Status::Corruption("staged object " + f.id.Hex() + " for '" + f.path +
+                                "' is missing from the store [run 'vrepo add " + f.path +
+                                "' again]");
+    }
+  }
+
+  VREPO_ASSIGN_OR_RETURN(std::string tree, history.WriteTree(files));
+  if (!allow_empty) {
+    if (head) {
+      VREPO_ASSIGN_OR_RETURN(CommitInfo info, history.GetCommit(*head));
+      if (info.tree == tree) {
+        return Status::InvalidArgument(
+            "nothing to commit: the staging index matches HEAD [stage changes with 'vrepo add']");
+      }
+    } else if (files.empty()) {
+      return Status::InvalidArgument(
+          "nothing to commit: no files are staged [stage files with 'vrepo add']");
+    }
+  }
+  std::vector<std::string> parents;
+  if (head) parents.push_back(*head);
+  VREPO_ASSIGN_OR_RETURN(std::string commit, history.CreateCommit(tree, parents, message));
+  std::string first_line = message.substr(0, message.find('\n'));
+  VREPO_RETURN_IF_ERROR(history.AdvanceHead(
+      commit, head, (head ? "commit: " : "commit (initial): ") + first_line));
+  CommitResult result;
+  result.commit = commit;
+  VREPO_ASSIGN_OR_RETURN(result.branch, history.CurrentBranch());
+  result.files = files.size();
+  result.root_commit = !head;
+  return result;
+}
+
+}  // namespace vrepo
