@@ -1,0 +1,107 @@
+#include "vrepo/store/index_db.h"
+
+#include <rocksdb/db.h>
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/options.h>
+#include <rocksdb/table.h>
+#include <rocksdb/write_batch.h>
+#include <sys/stat.h>
+
+namespace vrepo {
+
+namespace {
+
+rocksdb::Options MakeOptions(bool read_only) {
+  rocksdb::Options options;
+  options.create_if_missing = !read_only;
+  // Bulk adds of a million objects: a large memtable means few flushes during the load.
+  options.write_buffer_size = 64 << 20;
+  options.max_write_buffer_number = 3;
+  options.IncreaseParallelism(2);
+  // Keys are mostly random content ids: compression gains nothing worth its CPU.
+  options.compression = rocksdb::kNoCompression;
+  // Small repositories should not reserve megabytes on disk up front.
+  options.manifest_preallocation_size = 64 << 10;
+  options.keep_log_file_num = 2;
+  options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
+  rocksdb::BlockBasedTableOptions table;
+  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  table.block_size = 16 << 10;
+  options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  return options;
+}
+
+Status FromRocks(const rocksdb::Status& s, const std::string& what) {
+  if (s.ok()) return Status::OK();
+  if (s.IsNotFound()) return Status::NotFound(what + ": " + s.ToString());
+  if (s.IsCorruption()) return Status::Corruption(what + ": " + s.ToString());
+  if (s.IsNoSpace()) return Status::NoSpace(what + ": " + s.ToString());
+  if (s.IsBusy() || s.IsTimedOut()) return Status::Locked(what + ": " + s.ToString());
+  if (s.IsIOError() && s.ToString().find("No space left") != std::string::npos) {
+    return Status::NoSpace(what + ": " + s.ToString());
+  }
+  return Status::IOError(what + ": " + s.ToString());
+}
+
+}  // namespace
+
+IndexDb::IndexDb(std::unique_ptr<rocksdb::DB> db, std::string dir, bool read_only)
+    : db_(std::move(db)), dir_(std::move(dir)), read_only_(read_only) {}
+
+IndexDb::~IndexDb() = default;
+
+Result<std::unique_ptr<IndexDb>> IndexDb::Open(const std::string& dir, bool read_only) {
+  rocksdb::Options options = MakeOptions(read_only);
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s;
+  if (read_only) {
+    struct stat st;
+    if (::stat(dir.c_str(), &st) != 0) return Status::NotFound("no index at " + dir);
+    // Read-only opens take no lock, so readers never wait for (or block) the writer.
+    s = rocksdb::DB::OpenForReadOnly(options, dir, &raw);
+  } else {
+    s = rocksdb::DB::Open(options, dir, &raw);
+  }
+  if (!s.ok()) {
+    if (s.IsIOError() && s.ToString().find("lock") != std::string::npos) {
+      return Status::Locked("opening index " + dir + ": another process has it open for writing");
+    }
+    return FromRocks(s, "opening index " + dir);
+  }
+  return std::unique_ptr<IndexDb>(
+      new IndexDb(std::unique_ptr<rocksdb::DB>(raw), dir, read_only));
+}
+
+Result<std::string> IndexDb::Get(std::string_view key) const {
+  std::string value;
+  rocksdb::Status s =
+      db_->Get(rocksdb::ReadOptions(), rocksdb::Slice(key.data(), key.size()), &value);
+  if (s.IsNotFound()) return Status::NotFound("index key not found");
+  if (!s.ok()) return FromRocks(s, "reading index " + dir_);
+  return value;
+}
+
+Status IndexDb::Write(rocksdb::WriteBatch* batch, bool sync) {
+  if (read_only_) return Status::InvalidArgument("index " + dir_ + " is open read-only");
+  rocksdb::WriteOptions wo;
+  wo.sync = sync;
+  return FromRocks(db_->Write(wo, batch), "writing index " + dir_);
+}
+
+Status IndexDb::ScanPrefix(
+    std::string_view prefix,
+    const std::function<bool(std::string_view, std::string_view)>& fn) const {
+  rocksdb::ReadOptions ro;
+  // Bulk scans should not push the hot point-lookup blocks out of the cache.
+  ro.fill_cache = false;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
+  for (it->Seek(rocksdb::Slice(prefix.data(), prefix.size())); it->Valid(); it->Next()) {
+    rocksdb::Slice k = it->key();
+    if (!k.starts_with(rocksdb::Slice(prefix.data(), prefix.size()))) break;
+    rocksdb::Slice v = it->value();
+    if (!fn(std::string_view(k.data(), k.size()), std::string_view(v.data(), v.size()))) break;
+  }
+  return FromRocks(it->status(), "scanning index " + dir_);
+}
+
+}  // namespace vrepo
