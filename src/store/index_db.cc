@@ -68,8 +68,7 @@ Result<std::unique_ptr<IndexDb>> IndexDb::Open(const std::string& dir, bool read
     }
     return FromRocks(s, "opening index " + dir);
   }
-  return std::unique_ptr<IndexDb>(
-      new IndexDb(std::unique_ptr<rocksdb::DB>(raw), dir, read_only));
+  return std::unique_ptr<IndexDb>(new IndexDb(std::unique_ptr<rocksdb::DB>(raw), dir, read_only));
 }
 
 Result<std::string> IndexDb::Get(std::string_view key) const {

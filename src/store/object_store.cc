@@ -287,8 +287,7 @@ struct ObjectStore::Impl {
     if (!opened.ok()) {
       // The index names this pack, so its absence is damage, not a missing object.
       if (opened.status().code() == Status::Code::kNotFound) {
-        return Status::Corruption("pack file named by the index is missing: " +
-                                  PackPath(number));
+        return Status::Corruption("pack file named by the index is missing: " + PackPath(number));
       }
       return opened.status();
     }
@@ -380,8 +379,8 @@ struct ObjectStore::Impl {
     std::string_view bytes = payload;
     if (loc.codec == ObjectLocation::Codec::kZstd) {
       scratch->resize(loc.raw_size);
-      size_t n = ZSTD_decompressDCtx(ThreadDCtx(), scratch->data(), scratch->size(),
-                                     payload.data(), payload.size());
+      size_t n = ZSTD_decompressDCtx(ThreadDCtx(), scratch->data(), scratch->size(), payload.data(),
+                                     payload.size());
       if (ZSTD_isError(n)) return bad(std::string("zstd: ") + ZSTD_getErrorName(n));
       if (n != loc.raw_size) return bad("decompressed to the wrong size");
       bytes = *scratch;
@@ -651,8 +650,8 @@ Status ObjectStore::Create(const std::string& vrepo_dir) {
   return index->Write(&batch, true);
 }
 
-Result<std::unique_ptr<ObjectStore>> ObjectStore::Open(const std::string& vrepo_dir,
-                                                       bool read_only, StoreOptions options) {
+Result<std::unique_ptr<ObjectStore>> ObjectStore::Open(const std::string& vrepo_dir, bool read_only,
+                                                       StoreOptions options) {
   auto impl = std::make_unique<Impl>();
   impl->vrepo_dir = vrepo_dir;
   impl->packs_dir = JoinPath(vrepo_dir, "objects/packs");
@@ -677,7 +676,8 @@ IndexDb& ObjectStore::index() { return *impl_->index; }
 const StoreOptions& ObjectStore::options() const { return impl_->options; }
 
 Result<std::unique_ptr<PackWriter>> ObjectStore::NewWriter() {
-  if (impl_->read_only) return Status::InvalidArgument("store " + impl_->vrepo_dir + " is read-only");
+  if (impl_->read_only)
+    return Status::InvalidArgument("store " + impl_->vrepo_dir + " is read-only");
   VREPO_ASSIGN_OR_RETURN(std::vector<uint32_t> numbers, impl_->ListPacks());
   uint32_t number = numbers.empty() ? 1 : numbers.back() + 1;
   auto w = std::make_unique<PackWriter::Impl>();
@@ -744,9 +744,8 @@ Status ObjectStore::WriteTo(const ContentId& id, int fd, const std::string& fd_p
   std::vector<ChunkRef> chunks;
   VREPO_RETURN_IF_ERROR(impl_->Locate(id, &loc, &chunks));
   if (loc.codec == ObjectLocation::Codec::kChunked) {
-    return impl_->ForEachChunk(id, chunks, [&](std::string_view bytes) {
-      return WriteAllFd(fd, bytes, fd_path);
-    });
+    return impl_->ForEachChunk(
+        id, chunks, [&](std::string_view bytes) { return WriteAllFd(fd, bytes, fd_path); });
   }
   std::shared_ptr<const MappedFile> hold;
   std::string& scratch = ThreadScratch();
@@ -844,9 +843,11 @@ Result<std::vector<FsckProblem>> ObjectStore::Fsck(
 }
 
 Result<uint64_t> ObjectStore::Gc(const std::function<bool(const ContentId&)>& live) {
-  if (impl_->read_only) return Status::InvalidArgument("store " + impl_->vrepo_dir + " is read-only");
+  if (impl_->read_only)
+    return Status::InvalidArgument("store " + impl_->vrepo_dir + " is read-only");
   if (impl_->active_writers.load() > 0) {
-    return Status::InvalidArgument("cannot gc " + impl_->vrepo_dir + " while a write session is open");
+    return Status::InvalidArgument("cannot gc " + impl_->vrepo_dir +
+                                   " while a write session is open");
   }
   struct Entry {
     ContentId id;

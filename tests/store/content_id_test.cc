@@ -26,7 +26,8 @@ TEST_CASE("hex and raw forms round-trip; malformed ids are rejected") {
   auto parsed = ContentId::FromHex(id.Hex());
   REQUIRE(parsed.ok());
   CHECK(*parsed == id);
-  auto upper = ContentId::FromHex("BA7816BF8F01CFEA414140DE5DAE2223B00361A396177A9CB410FF61F20015AD");
+  auto upper =
+      ContentId::FromHex("BA7816BF8F01CFEA414140DE5DAE2223B00361A396177A9CB410FF61F20015AD");
   REQUIRE(upper.ok());
   CHECK(*upper == id);
   auto raw = ContentId::FromRaw(id.Raw());
