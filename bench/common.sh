@@ -1,0 +1,68 @@
+# Shared helpers for bench/*.sh (sourced, not run). Wall-clock timing with date +%s.%N,
+# medians, and the machine description printed above every table.
+
+bench_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+VREPO_BIN=${VREPO_BIN:-$bench_root/build/vrepo}
+VREPO_EXPORT_BIN=${VREPO_EXPORT_BIN:-$bench_root/build/examples/vrepo-fmnist-export}
+
+# git needs an identity and must not start a detached auto-gc that would run during later
+# measurements.
+export GIT_AUTHOR_NAME=bench GIT_AUTHOR_EMAIL=bench@example.invalid
+export GIT_COMMITTER_NAME=bench GIT_COMMITTER_EMAIL=bench@example.invalid
+export GIT_CONFIG_COUNT=2
+export GIT_CONFIG_KEY_0=gc.auto GIT_CONFIG_VALUE_0=0
+export GIT_CONFIG_KEY_1=maintenance.auto GIT_CONFIG_VALUE_1=false
+
+require() {
+  local missing=()
+  for tool in "$@"; do
+    command -v "$tool" >/dev/null || missing+=("$tool")
+  done
+  if ((${#missing[@]})); then
+    echo "bench: missing ${missing[*]}; run ./setup.sh --bench" >&2
+    exit 1
+  fi
+  for bin in "$VREPO_BIN" "$VREPO_EXPORT_BIN"; do
+    [[ -x "$bin" ]] || { echo "bench: $bin is missing; run ./setup.sh --bench" >&2; exit 1; }
+  done
+}
+
+now() { date +%s.%N; }
+
+# Runs "$@" with its output discarded and prints its wall-clock seconds; stops the script when
+# the command fails, showing why.
+seconds() {
+  local start end log
+  log=$(mktemp)
+  start=$(now)
+  if ! "$@" >"$log" 2>&1; then
+    echo "bench: failed: $*" >&2
+    tail -n 20 "$log" >&2
+    rm -f "$log"
+    exit 1
+  fi
+  end=$(now)
+  rm -f "$log"
+  awk -v s="$start" -v e="$end" 'BEGIN { printf "%.3f\n", e - s }'
+}
+
+# Median of the numbers given as arguments.
+median() {
+  printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END {
+    if (NR % 2) printf "%.3f\n", v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f\n", a / b; else print "n/a" }'; }
+
+# Bytes under a path, human readable.
+size_of() { du -sh "$1" 2>/dev/null | cut -f1; }
+
+machine_line() {
+  local cpu mem
+  cpu=$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')
+  mem=$(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
+  echo "Machine: $(nproc) CPUs ($cpu), $mem RAM, $(uname -r), filesystem of the scratch folder:" \
+    "$(df -T "${1:-/tmp}" | awk 'NR == 2 { print $2 }'); $(date -u '+%Y-%m-%d %H:%M UTC');" \
+    "vrepo $(git -C "$bench_root" rev-parse --short=12 HEAD 2>/dev/null || echo unknown);" \
+    "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+}

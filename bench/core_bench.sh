@@ -1,0 +1,166 @@
+#!/usr/bin/env bash
+# Core benchmark on all 70,000 Fashion-MNIST images as PNG (plus labels.csv), in one run:
+#   a) import: vrepo init+add+commit vs git, git-lfs, and tar | zstd -1 (the floor)
+#   b) checkout into an empty folder vs tar -xf of the same files
+#   c) status of the unchanged tree vs git status
+# Each timed command runs once to warm the page cache, then RUNS times (default 3); the median
+# is reported. Prints markdown tables for docs/benchmarks.md. Not part of ctest.
+# usage: bench/core_bench.sh    (env: BENCH_DIR=/tmp/vrepo-bench, RUNS=3; ./setup.sh --bench)
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+require git git-lfs hyperfine zstd tar
+
+dir=${BENCH_DIR:-/tmp/vrepo-bench}
+runs=${RUNS:-3}
+rm -rf "$dir"
+mkdir -p "$dir"
+dir=$(cd "$dir" && pwd)
+src=$dir/src
+
+echo "Exporting 70,000 Fashion-MNIST images into $src ..." >&2
+"$VREPO_EXPORT_BIN" --out "$src" --split all >/dev/null
+files=$(find "$src" -type f | wc -l)
+bytes=$(du -sb "$src" | cut -f1)
+
+vrepo() { "$VREPO_BIN" "$@"; }
+
+# --- a) import -------------------------------------------------------------------------
+# Each tool has a prepare step (remove the previous repository, sync) outside the timing:
+# this file system may discard blocks on unlink, which makes removals slow and noisy.
+prep_import_vrepo() { rm -rf "$src/.vrepo"; }
+import_vrepo() {
+  vrepo -C "$src" init && vrepo -C "$src" add . && vrepo -C "$src" commit -m x
+}
+# git keeps its repository outside the tree (GIT_DIR) so the source folder stays the same.
+prep_import_git() { rm -rf "$dir/git.git"; }
+import_git() {
+  local gd=$dir/git.git
+  git init -q --bare "$gd"
+  echo .vrepo/ >"$gd/info/exclude"
+  git --git-dir="$gd" --work-tree="$src" add -A
+  git --git-dir="$gd" --work-tree="$src" commit -q -m x
+}
+prep_import_lfs() { rm -rf "$dir/lfs.git" "$src/.gitattributes"; }
+import_lfs() {
+  local gd=$dir/lfs.git
+  git init -q --bare "$gd"
+  echo .vrepo/ >"$gd/info/exclude"
+  (
+    export GIT_DIR=$gd GIT_WORK_TREE=$src
+    cd "$src"
+    git lfs install --local >/dev/null
+    git lfs track "*.png" >/dev/null
+    git add -A
+    git commit -q -m x
+  )
+}
+prep_import_tar_zstd() { rm -f "$dir/x.tar.zst"; }
+import_tar_zstd() {
+  tar -C "$src" -c images labels.csv | zstd -1 -T0 -q -f -o "$dir/x.tar.zst"
+}
+
+# measure NAME WARMUPS RUNS: prep_NAME then NAME, WARMUPS times untimed and RUNS times timed;
+# prints the median seconds.
+measure() {
+  local name=$1 warmups=$2 n=$3 times=() t
+  for ((i = 0; i < warmups + n; i++)); do
+    "prep_$name"
+    sync
+    t=$(seconds "$name")
+    ((i < warmups)) || times+=("$t")
+  done
+  echo "$name runs: ${times[*]}" >&2
+  median "${times[@]}"
+}
+
+echo "a) import ..." >&2
+t_tar=$(measure import_tar_zstd 1 "$runs")
+t_git=$(measure import_git 1 "$runs")
+# git-lfs takes minutes per run (it runs its clean filter per file); the page cache is already
+# warm from the runs above, so it is measured LFS_RUNS times (default 1) without a warm-up.
+lfs_runs=${LFS_RUNS:-1}
+t_lfs=$(measure import_lfs 0 "$lfs_runs")
+rm -f "$src/.gitattributes"
+t_vrepo=$(measure import_vrepo 1 "$runs")
+s_vrepo=$(size_of "$src/.vrepo")
+s_git=$(size_of "$dir/git.git")
+s_lfs=$(size_of "$dir/lfs.git")
+s_tar=$(size_of "$dir/x.tar.zst")
+
+# --- b) checkout into an empty folder ---------------------------------------------------
+echo "b) checkout ..." >&2
+tar -C "$src" -cf "$dir/x.tar" images labels.csv
+co=$dir/checkout
+checkout_vrepo() {
+  vrepo -C "$co" checkout --force main
+}
+extract_tar() {
+  tar -C "$co" -xf "$dir/x.tar"
+}
+# Preparation (an empty folder, holding only a copy of .vrepo for vrepo) is outside the timing.
+times_vrepo=()
+times_tar=()
+for ((i = 0; i <= runs; i++)); do
+  rm -rf "$co" && mkdir -p "$co" && cp -a "$src/.vrepo" "$co/.vrepo" && sync
+  t=$(seconds checkout_vrepo)
+  if ((i == 0)); then
+    # The first (warm-up) checkout must reproduce the export exactly.
+    if ! diff -r --exclude=.vrepo "$src" "$co" >/dev/null; then
+      echo "bench: vrepo checkout into an empty folder differs from the source tree" >&2
+      exit 1
+    fi
+  else
+    times_vrepo+=("$t")
+  fi
+  rm -rf "$co" && mkdir -p "$co" && sync
+  t=$(seconds extract_tar)
+  ((i == 0)) || times_tar+=("$t")
+done
+echo "checkout runs: vrepo ${times_vrepo[*]} / tar ${times_tar[*]}" >&2
+t_co_vrepo=$(median "${times_vrepo[@]}")
+t_co_tar=$(median "${times_tar[@]}")
+rm -rf "$co" "$dir/x.tar"
+
+# --- c) status of the unchanged tree ------------------------------------------------------
+echo "c) status ..." >&2
+csv=$dir/status.csv
+hyperfine -N --warmup 3 --runs 10 --export-csv "$csv" \
+  -n vrepo "$VREPO_BIN -C $src status" \
+  -n git "git --git-dir=$dir/git.git --work-tree=$src status" >&2
+t_st_vrepo=$(awk -F, '$1 == "vrepo" { printf "%.3f\n", $4 }' "$csv")
+t_st_git=$(awk -F, '$1 == "git" { printf "%.3f\n", $4 }' "$csv")
+
+# --- report ------------------------------------------------------------------------------
+verdict() {  # value, comparison, target
+  awk -v v="$1" -v op="$2" -v t="$3" 'BEGIN {
+    ok = (op == ">=") ? v >= t : v <= t; print (ok ? "met" : "MISSED") }'
+}
+r_git=$(ratio "$t_git" "$t_vrepo")
+r_lfs=$(ratio "$t_lfs" "$t_vrepo")
+r_floor=$(ratio "$t_vrepo" "$t_tar")
+r_co=$(ratio "$t_co_vrepo" "$t_co_tar")
+r_st=$(ratio "$t_st_vrepo" "$t_st_git")
+
+echo
+machine_line "$dir"
+echo
+echo "Data: $files files (70,000 PNG + labels.csv), $((bytes / 1048576)) MiB on disk." \
+  "Median of $runs runs after one warm-up (git-lfs: $lfs_runs run, no warm-up); wall-clock seconds;" \
+  "removing the previous repository is not timed."
+echo
+echo "| Operation | vrepo | git | git-lfs | tar+zstd -1 (floor) | Stored size (vrepo / git / lfs / tar.zst) |"
+echo "|---|---|---|---|---|---|"
+echo "| import: init + add + commit | $t_vrepo s | $t_git s | $t_lfs s | $t_tar s | $s_vrepo / $s_git / $s_lfs / $s_tar |"
+echo
+echo "| Operation | vrepo | reference | reference tool |"
+echo "|---|---|---|---|"
+echo "| checkout into an empty folder | $t_co_vrepo s | $t_co_tar s | tar -xf (uncompressed) |"
+echo "| status, unchanged tree (median of 10) | $t_st_vrepo s | $t_st_git s | git status |"
+echo
+echo "| Ratio | Value | Target | Result |"
+echo "|---|---|---|---|"
+echo "| git import time / vrepo import time | ${r_git}x | >= 6x | $(verdict "$r_git" '>=' 6) |"
+echo "| git-lfs import time / vrepo import time | ${r_lfs}x | (info) | |"
+echo "| vrepo import time / tar+zstd time | ${r_floor}x | <= 2x | $(verdict "$r_floor" '<=' 2) |"
+echo "| vrepo checkout / tar -xf | ${r_co}x | <= 1.2x | $(verdict "$r_co" '<=' 1.2) |"
+echo "| vrepo status / git status | ${r_st}x | <= 1x | $(verdict "$r_st" '<=' 1) |"
