@@ -1,0 +1,252 @@
+#include "cli.h"
+
+#include <cstdio>
+#include <ctime>
+
+namespace vrepo::cli {
+
+int FailWith(const std::string& what, const std::string& message, int code) {
+  std::string line = "vrepo: " + what + ": " + message;
+  // One line per error, whatever the message holds.
+  for (char& c : line) {
+    if (c == '\n' || c == '\r') c = ' ';
+  }
+  line.push_back('\n');
+  std::fflush(stdout);
+  std::fputs(line.c_str(), stderr);
+  return code;
+}
+
+int Fail(const std::string& what, const Status& status) {
+  int code = status.code() == Status::Code::kConflict ? kExitFailure : kExitFatal;
+  return FailWith(what, status.message(), code);
+}
+
+Result<std::unique_ptr<Repository>> OpenRepository(const Globals& g, bool write) {
+  OpenOptions options;
+  options.read_only = !write;
+  options.wait_for_lock = g.wait;
+  return Repository::Discover(g.cwd, options);
+}
+
+Result<std::vector<std::string>> RepoPaths(const Repository& repo, const Globals& g,
+                                           const std::vector<std::string>& user_paths) {
+  std::vector<std::string> out;
+  out.reserve(user_paths.size());
+  for (const auto& p : user_paths) {
+    VREPO_ASSIGN_OR_RETURN(std::string rel, repo.RelativePath(g.cwd, p));
+    out.push_back(std::move(rel));
+  }
+  return out;
+}
+
+std::string PathFromCwd(const Repository& repo, const Globals& g, const std::string& path) {
+  auto prefix = repo.RelativePath(g.cwd, g.cwd);
+  if (!prefix.ok() || prefix->empty()) return path;
+  std::string p = *prefix + "/";
+  if (path.compare(0, p.size(), p) == 0) return path.substr(p.size());
+  // Climb out of the current folder one level at a time until the path shares it.
+  std::string up;
+  std::string dir = *prefix;
+  while (!dir.empty()) {
+    up += "../";
+    size_t slash = dir.rfind('/');
+    dir = slash == std::string::npos ? "" : dir.substr(0, slash);
+    if (!dir.empty() && path.compare(0, dir.size() + 1, dir + "/") == 0) {
+      return up + path.substr(dir.size() + 1);
+    }
+  }
+  return up + path;
+}
+
+void Print(std::string_view text) { std::fwrite(text.data(), 1, text.size(), stdout); }
+
+std::string ShortId(const std::string& id) { return id.substr(0, 7); }
+
+std::string Subject(const std::string& message) {
+  size_t nl = message.find('\n');
+  return nl == std::string::npos ? message : message.substr(0, nl);
+}
+
+namespace {
+
+struct tm LocalTm(int64_t time, int tz_offset_minutes) {
+  time_t t = static_cast<time_t>(time + int64_t{tz_offset_minutes} * 60);
+  struct tm tm {};
+  gmtime_r(&t, &tm);
+  return tm;
+}
+
+std::string Offset(int tz_offset_minutes, bool colon) {
+  char sign = tz_offset_minutes < 0 ? '-' : '+';
+  int m = tz_offset_minutes < 0 ? -tz_offset_minutes : tz_offset_minutes;
+  char buf[16];
+  std::snprintf(buf, sizeof(buf), colon ? "%c%02d:%02d" : "%c%02d%02d", sign, m / 60, m % 60);
+  return buf;
+}
+
+}  // namespace
+
+std::string FormatGitDate(int64_t time, int tz_offset_minutes) {
+  struct tm tm = LocalTm(time, tz_offset_minutes);
+  static const char* kDays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+  static const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                  "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), "%s %s %d %02d:%02d:%02d %d ", kDays[tm.tm_wday],
+                kMonths[tm.tm_mon], tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                tm.tm_year + 1900);
+  return buf + Offset(tz_offset_minutes, false);
+}
+
+std::string FormatIsoDate(int64_t time, int tz_offset_minutes) {
+  struct tm tm = LocalTm(time, tz_offset_minutes);
+  char buf[64];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
+  return buf + Offset(tz_offset_minutes, true);
+}
+
+std::string QuotePath(std::string_view path, bool quote_spaces) {
+  bool needs = false;
+  for (unsigned char c : path) {
+    if (c < 0x20 || c == 0x7f || c == '"' || c == '\\' || (quote_spaces && c == ' ')) {
+      needs = true;
+      break;
+    }
+  }
+  if (!needs) return std::string(path);
+  std::string out = "\"";
+  for (unsigned char c : path) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\a': out += "\\a"; break;
+      case '\b': out += "\\b"; break;
+      case '\t': out += "\\t"; break;
+      case '\n': out += "\\n"; break;
+      case '\v': out += "\\v"; break;
+      case '\f': out += "\\f"; break;
+      case '\r': out += "\\r"; break;
+      default:
+        if (c < 0x20 || c == 0x7f) {
+          char buf[8];
+          std::snprintf(buf, sizeof(buf), "\\%03o", c);
+          out += buf;
+        } else {
+          out.push_back(static_cast<char>(c));
+        }
+    }
+  }
+  out += "\"";
+  return out;
+}
+
+std::string FormatCommitHeader(const CommitInfo& commit) {
+  std::string out = "commit " + commit.id + "\n";
+  if (commit.parents.size() > 1) {
+    out += "Merge:";
+    for (const auto& p : commit.parents) out += " " + ShortId(p);
+    out += "\n";
+  }
+  out += "Author: " + commit.author_name + " <" + commit.author_email + ">\n";
+  out += "Date:   " + FormatGitDate(commit.time, commit.tz_offset_minutes) + "\n\n";
+  std::string message = commit.message;
+  while (!message.empty() && message.back() == '\n') message.pop_back();
+  size_t start = 0;
+  while (start <= message.size()) {
+    size_t nl = message.find('\n', start);
+    if (nl == std::string::npos) nl = message.size();
+    out += "    " + message.substr(start, nl - start) + "\n";
+    start = nl + 1;
+  }
+  return out;
+}
+
+void WriteCommitJson(JsonWriter& json, const CommitInfo& commit) {
+  json.BeginObject();
+  json.Key("id").String(commit.id);
+  json.Key("tree").String(commit.tree);
+  json.Key("parents").BeginArray();
+  for (const auto& p : commit.parents) json.String(p);
+  json.EndArray();
+  json.Key("author_name").String(commit.author_name);
+  json.Key("author_email").String(commit.author_email);
+  json.Key("time").Int(commit.time);
+  json.Key("tz_offset_minutes").Int(commit.tz_offset_minutes);
+  json.Key("date").String(FormatIsoDate(commit.time, commit.tz_offset_minutes));
+  json.Key("message").String(commit.message);
+  json.EndObject();
+}
+
+std::string FormatDiffLine(const DiffEntry& entry) {
+  std::string out(1, static_cast<char>(entry.kind));
+  out += "\t" + QuotePath(entry.path, false) + "\t";
+  switch (entry.kind) {
+    case ChangeKind::kAdded: out += std::to_string(entry.new_size) + " bytes"; break;
+    case ChangeKind::kDeleted: out += std::to_string(entry.old_size) + " bytes"; break;
+    default:
+      out += std::to_string(entry.old_size) + " -> " + std::to_string(entry.new_size) + " bytes";
+  }
+  return out + "\n";
+}
+
+std::string FormatDiffStat(const std::vector<DiffEntry>& entries) {
+  if (entries.empty()) return "";
+  size_t width = 0;
+  std::vector<std::string> names;
+  for (const auto& e : entries) {
+    names.push_back(QuotePath(e.path, false));
+    width = std::max(width, names.back().size());
+  }
+  std::string out;
+  uint64_t added = 0, deleted = 0, modified = 0, before = 0, after = 0;
+  for (size_t i = 0; i < entries.size(); ++i) {
+    const DiffEntry& e = entries[i];
+    out += " " + names[i] + std::string(width - names[i].size(), ' ') + " | ";
+    switch (e.kind) {
+      case ChangeKind::kAdded:
+        ++added;
+        after += e.new_size;
+        out += std::to_string(e.new_size) + " bytes (new)\n";
+        break;
+      case ChangeKind::kDeleted:
+        ++deleted;
+        before += e.old_size;
+        out += std::to_string(e.old_size) + " bytes (deleted)\n";
+        break;
+      default:
+        ++modified;
+        before += e.old_size;
+        after += e.new_size;
+        out += std::to_string(e.old_size) + " -> " + std::to_string(e.new_size) + " bytes\n";
+    }
+  }
+  out += " " + std::to_string(entries.size()) + (entries.size() == 1 ? " file" : " files") +
+         " changed";
+  if (added) out += ", " + std::to_string(added) + " added";
+  if (deleted) out += ", " + std::to_string(deleted) + " deleted";
+  if (modified) out += ", " + std::to_string(modified) + " modified";
+  out += ", " + std::to_string(before) + " -> " + std::to_string(after) + " bytes\n";
+  return out;
+}
+
+void WriteDiffJson(JsonWriter& json, const std::vector<DiffEntry>& entries) {
+  json.BeginArray();
+  for (const auto& e : entries) {
+    json.BeginObject();
+    json.Key("path").String(e.path);
+    json.Key("status").String(std::string(1, static_cast<char>(e.kind)));
+    json.Key("old_size");
+    if (e.kind == ChangeKind::kAdded) json.Null(); else json.Uint(e.old_size);
+    json.Key("new_size");
+    if (e.kind == ChangeKind::kDeleted) json.Null(); else json.Uint(e.new_size);
+    json.Key("old_id");
+    if (e.old_id) json.String(e.old_id->Hex()); else json.Null();
+    json.Key("new_id");
+    if (e.new_id) json.String(e.new_id->Hex()); else json.Null();
+    json.EndObject();
+  }
+  json.EndArray();
+}
+
+}  // namespace vrepo::cli

@@ -1,0 +1,101 @@
+// Shared pieces of the vrepo command line: global options, how each command registers
+// itself, opening the repository, and the formatting helpers several commands print with.
+// Single-threaded: a command runs once per process.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "vrepo/history/history.h"
+#include "vrepo/util/json_writer.h"
+#include "vrepo/util/status.h"
+#include "vrepo/worktree/repository.h"
+#include "vrepo/worktree/worktree.h"
+
+namespace vrepo::cli {
+
+// Exit codes, as git uses them.
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailure = 1;  // "nothing to commit", fsck problems, refusals
+inline constexpr int kExitFatal = 128;  // not a repository, unknown revision, locked, IO
+inline constexpr int kExitUsage = 129;  // bad command line
+
+struct Globals {
+  std::string directory;  // -C DIR
+  bool wait = false;      // --wait: wait for the writer lock instead of failing
+  std::string cwd;        // absolute folder the command runs in (after -C)
+};
+
+// A subcommand and what runs it once the command line parsed.
+struct Command {
+  CLI::App* app = nullptr;
+  std::function<int()> run;
+};
+
+// One per command file.
+Command RegisterInit(CLI::App& app, Globals& g);
+Command RegisterAdd(CLI::App& app, Globals& g);
+Command RegisterRm(CLI::App& app, Globals& g);
+Command RegisterMv(CLI::App& app, Globals& g);
+Command RegisterStatus(CLI::App& app, Globals& g);
+Command RegisterCommit(CLI::App& app, Globals& g);
+Command RegisterLog(CLI::App& app, Globals& g);
+Command RegisterShow(CLI::App& app, Globals& g);
+Command RegisterDiff(CLI::App& app, Globals& g);
+Command RegisterBranch(CLI::App& app, Globals& g);
+Command RegisterSwitch(CLI::App& app, Globals& g);
+Command RegisterCheckout(CLI::App& app, Globals& g);
+Command RegisterTag(CLI::App& app, Globals& g);
+Command RegisterRestore(CLI::App& app, Globals& g);
+Command RegisterRevParse(CLI::App& app, Globals& g);
+Command RegisterLsTree(CLI::App& app, Globals& g);
+Command RegisterFsck(CLI::App& app, Globals& g);
+Command RegisterGc(CLI::App& app, Globals& g);
+
+// Prints "vrepo: <what>: <why>" on stderr and returns the exit code for the status:
+// kExitFailure for a refusal to lose work (Conflict), kExitFatal otherwise.
+int Fail(const std::string& what, const Status& status);
+// Prints "vrepo: <what>: <message>" on stderr and returns `code`.
+int FailWith(const std::string& what, const std::string& message, int code);
+
+// Finds the repository around g.cwd. Read-only opens take no lock and never block;
+// writers take the lock, waiting for it when --wait was given.
+Result<std::unique_ptr<Repository>> OpenRepository(const Globals& g, bool write);
+// User paths (relative to g.cwd, or absolute) as paths relative to the repository root.
+Result<std::vector<std::string>> RepoPaths(const Repository& repo, const Globals& g,
+                                           const std::vector<std::string>& user_paths);
+// A root-relative path as seen from g.cwd ("../a/b" when g.cwd is a subfolder).
+std::string PathFromCwd(const Repository& repo, const Globals& g, const std::string& path);
+
+// Writes to stdout.
+void Print(std::string_view text);
+
+// The abbreviated commit id git shows (7 hex digits).
+std::string ShortId(const std::string& id);
+// The first line of a commit message.
+std::string Subject(const std::string& message);
+// git's default date: "Thu Apr 7 15:13:13 2005 -0700", in the commit's own time zone.
+std::string FormatGitDate(int64_t time, int tz_offset_minutes);
+// ISO 8601 with the commit's offset: "2005-04-07T15:13:13-07:00".
+std::string FormatIsoDate(int64_t time, int tz_offset_minutes);
+// A path quoted like git's C-style quoting when it holds '"', '\\' or control characters
+// (and spaces when `quote_spaces`, as git's short status does); UTF-8 is left readable.
+std::string QuotePath(std::string_view path, bool quote_spaces);
+
+// "commit <id>\nAuthor: ...\nDate: ...\n\n    message\n", as git log prints it.
+std::string FormatCommitHeader(const CommitInfo& commit);
+void WriteCommitJson(JsonWriter& json, const CommitInfo& commit);
+
+// "M\tpath\t123 -> 456 bytes" (A and D show one size).
+std::string FormatDiffLine(const DiffEntry& entry);
+// " path | 123 -> 456 bytes" lines padded to one column, then the total line.
+std::string FormatDiffStat(const std::vector<DiffEntry>& entries);
+void WriteDiffJson(JsonWriter& json, const std::vector<DiffEntry>& entries);
+
+}  // namespace vrepo::cli

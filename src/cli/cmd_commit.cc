@@ -1,0 +1,46 @@
+// vrepo commit -m MSG [--allow-empty]
+#include "cli.h"
+
+namespace vrepo::cli {
+
+Command RegisterCommit(CLI::App& app, Globals& g) {
+  struct Opts {
+    std::vector<std::string> messages;
+    bool allow_empty = false;
+  };
+  auto o = std::make_shared<Opts>();
+  CLI::App* sub = app.add_subcommand(
+      "commit",
+      "Record the staged files as a new commit\n"
+      "Writes the staging index as a tree of pointers into the history and moves the current "
+      "branch (or the detached HEAD) to the new commit, only after everything it names is "
+      "durable. Exits 1 when nothing changed since HEAD, unless --allow-empty.");
+  sub->add_option("-m,--message", o->messages,
+                  "Commit message; several -m become separate paragraphs")
+      ->required();
+  sub->add_flag("--allow-empty", o->allow_empty, "Commit even when the tree did not change");
+  return {sub, [&g, o] {
+            std::string message;
+            for (const auto& m : o->messages) {
+              if (!message.empty()) message += "\n\n";
+              message += m;
+            }
+            auto repo = OpenRepository(g, /*write=*/true);
+            if (!repo.ok()) return Fail("commit", repo.status());
+            auto result = Commit(**repo, message, o->allow_empty);
+            if (!result.ok()) {
+              const Status& st = result.status();
+              if (st.code() == Status::Code::kInvalidArgument &&
+                  st.message().find("nothing to commit") != std::string::npos) {
+                return FailWith("commit", st.message(), kExitFailure);
+              }
+              return Fail("commit", st);
+            }
+            std::string where = result->branch ? *result->branch : "detached HEAD";
+            if (result->root_commit) where += " (root-commit)";
+            Print("[" + where + " " + ShortId(result->commit) + "] " + Subject(message) + "\n");
+            return kExitOk;
+          }};
+}
+
+}  // namespace vrepo::cli

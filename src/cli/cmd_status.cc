@@ -1,0 +1,148 @@
+// vrepo status [--porcelain [-b] [-z]] [--json]
+#include "cli.h"
+
+namespace vrepo::cli {
+namespace {
+
+std::string Code(const std::optional<ChangeKind>& kind) {
+  return std::string(1, kind ? static_cast<char>(*kind) : ' ');
+}
+
+std::string Porcelain(const StatusReport& report, bool branch_line, bool nul) {
+  std::string out;
+  char end = nul ? '\0' : '\n';
+  if (branch_line) {
+    if (!report.branch) {
+      out += "## HEAD (no branch)";
+    } else if (!report.head) {
+      out += "## No commits yet on " + *report.branch;
+    } else {
+      out += "## " + *report.branch;
+    }
+    out.push_back(end);
+  }
+  for (const auto& e : report.entries) {
+    bool untracked = e.unstaged == ChangeKind::kUntracked;
+    out += untracked ? std::string("??") : Code(e.staged) + Code(e.unstaged);
+    out += " " + (nul ? e.path : QuotePath(e.path, /*quote_spaces=*/true));
+    out.push_back(end);
+  }
+  return out;
+}
+
+const char* Label(ChangeKind kind) {
+  switch (kind) {
+    case ChangeKind::kAdded: return "new file:   ";
+    case ChangeKind::kDeleted: return "deleted:    ";
+    default: return "modified:   ";
+  }
+}
+
+std::string Human(const Repository& repo, const Globals& g, const StatusReport& report) {
+  std::string out;
+  if (report.branch) {
+    out += "On branch " + *report.branch + "\n";
+  } else {
+    out += "HEAD detached at " + (report.head ? ShortId(*report.head) : std::string("?")) + "\n";
+  }
+  if (!report.head) out += "\nNo commits yet\n";
+
+  std::string staged, unstaged, untracked;
+  for (const auto& e : report.entries) {
+    std::string path = QuotePath(PathFromCwd(repo, g, e.path), false);
+    if (e.staged) staged += std::string("\t") + Label(*e.staged) + path + "\n";
+    if (e.unstaged == ChangeKind::kUntracked) {
+      untracked += "\t" + path + "\n";
+    } else if (e.unstaged) {
+      unstaged += std::string("\t") + Label(*e.unstaged) + path + "\n";
+    }
+  }
+  if (!staged.empty()) {
+    out += "\nChanges to be committed:\n" + staged;
+  }
+  if (!unstaged.empty()) {
+    out +=
+        "\nChanges not staged for commit:\n"
+        "  (use \"vrepo add <file>...\" to update what will be committed)\n"
+        "  (use \"vrepo restore <file>...\" to discard changes in working directory)\n" +
+        unstaged;
+  }
+  if (!untracked.empty()) {
+    out +=
+        "\nUntracked files:\n"
+        "  (use \"vrepo add <file>...\" to include in what will be committed)\n" +
+        untracked;
+  }
+  out += "\n";
+  if (!staged.empty()) return out;
+  if (!unstaged.empty()) return out + "no changes added to commit (use \"vrepo add\")\n";
+  if (!untracked.empty()) {
+    return out + "nothing added to commit but untracked files present (use \"vrepo add\" to "
+                 "track)\n";
+  }
+  if (!report.head) return out + "nothing to commit (create/copy files and use \"vrepo add\")\n";
+  return out + "nothing to commit, working tree clean\n";
+}
+
+std::string Json(const StatusReport& report) {
+  JsonWriter json;
+  json.BeginObject();
+  json.Key("branch");
+  if (report.branch) json.String(*report.branch); else json.Null();
+  json.Key("head");
+  if (report.head) json.String(*report.head); else json.Null();
+  json.Key("entries").BeginArray();
+  for (const auto& e : report.entries) {
+    json.BeginObject();
+    json.Key("path").String(e.path);
+    json.Key("staged");
+    if (e.staged) json.String(Code(e.staged)); else json.Null();
+    json.Key("unstaged");
+    if (e.unstaged) json.String(Code(e.unstaged)); else json.Null();
+    json.EndObject();
+  }
+  json.EndArray();
+  json.EndObject();
+  return json.str() + "\n";
+}
+
+}  // namespace
+
+Command RegisterStatus(CLI::App& app, Globals& g) {
+  struct Opts {
+    bool porcelain = false;
+    bool branch = false;
+    bool nul = false;
+    bool json = false;
+  };
+  auto o = std::make_shared<Opts>();
+  CLI::App* sub = app.add_subcommand(
+      "status",
+      "Show the working tree status\n"
+      "Lists files staged for the next commit (index vs HEAD), files changed in the working "
+      "tree but not staged (working tree vs index) and untracked files. Unchanged files are "
+      "recognised by their size and modification time, so a clean tree is not read again. "
+      "Opens the repository read-only: it never waits for a writer.");
+  auto* porcelain =
+      sub->add_flag("--porcelain", o->porcelain, "Machine-readable 'XY path' lines, as git's v1");
+  sub->add_flag("-b,--branch", o->branch, "With --porcelain: a first '## branch' line");
+  sub->add_flag("-z", o->nul, "With --porcelain: end entries with NUL and do not quote paths");
+  sub->add_flag("--json", o->json, "One JSON object: branch, head and entries")
+      ->excludes(porcelain);
+  return {sub, [&g, o] {
+            auto repo = OpenRepository(g, /*write=*/false);
+            if (!repo.ok()) return Fail("status", repo.status());
+            auto report = ComputeStatus(**repo);
+            if (!report.ok()) return Fail("status", report.status());
+            if (o->json) {
+              Print(Json(*report));
+            } else if (o->porcelain || o->nul) {
+              Print(Porcelain(*report, o->branch, o->nul));
+            } else {
+              Print(Human(**repo, g, *report));
+            }
+            return kExitOk;
+          }};
+}
+
+}  // namespace vrepo::cli

@@ -1,0 +1,51 @@
+// Every command documents itself; usage errors exit 129 and point at --help.
+#include "cli/cli_support.h"
+
+namespace vrepo::testing {
+
+const std::vector<std::string> kCommands = {
+    "init", "add",     "rm",      "mv",       "status",    "commit",  "log",  "show", "diff",
+    "branch", "switch", "checkout", "tag",    "restore", "rev-parse", "ls-tree", "fsck", "gc"};
+
+TEST_CASE("cli: --help lists every command, and each command's --help describes it") {
+  TempDir t;
+  CommandResult top = RunVrepo(t.path(), {"--help"});
+  CHECK(top.exit_code == 0);
+  for (const auto& cmd : kCommands) {
+    INFO(cmd);
+    CHECK(top.out.find("  " + cmd + " ") != std::string::npos);
+    CommandResult r = RunVrepo(t.path(), {cmd, "--help"});
+    CHECK(r.exit_code == 0);
+    CHECK(r.out.find("vrepo " + cmd) != std::string::npos);
+    CHECK(r.out.size() > 200);  // a paragraph, not just a usage line
+  }
+}
+
+TEST_CASE("cli: --version names the version") {
+  TempDir t;
+  CommandResult r = RunVrepo(t.path(), {"--version"});
+  CHECK(r.exit_code == 0);
+  CHECK(r.out.rfind("vrepo version " VREPO_VERSION, 0) == 0);
+}
+
+TEST_CASE("cli: usage errors exit 129 with one line pointing at --help") {
+  TempDir t;
+  struct Case {
+    std::vector<std::string> args;
+    std::string hint;
+  };
+  for (const auto& c : std::vector<Case>{{{"commit"}, "see 'vrepo commit --help'"},
+                                         {{"add"}, "see 'vrepo add --help'"},
+                                         {{"log", "--bogus"}, "see 'vrepo log --help'"},
+                                         {{"log", "-n", "many"}, "see 'vrepo log --help'"},
+                                         {{"frobnicate"}, "see 'vrepo --help'"},
+                                         {{}, "see 'vrepo --help'"}}) {
+    CommandResult r = RunVrepo(t.path(), c.args);
+    INFO(r.err);
+    CHECK(r.exit_code == 129);
+    CHECK(Lines(r.err).size() == 1);
+    CHECK(r.err.find(c.hint) != std::string::npos);
+  }
+}
+
+}  // namespace vrepo::testing

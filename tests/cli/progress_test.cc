@@ -1,0 +1,96 @@
+// The progress bar: drawn for `vrepo add` on a terminal, silent otherwise.
+#include <fcntl.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+
+#include "cli/cli_support.h"
+
+namespace vrepo::testing {
+namespace {
+
+// Runs vrepo with stderr on a new pseudo-terminal and returns what it drew there.
+std::string RunWithTerminalStderr(const std::string& cwd, const std::vector<std::string>& args,
+                                  int* exit_code) {
+  int master = ::posix_openpt(O_RDWR | O_NOCTTY);
+  REQUIRE(master >= 0);
+  REQUIRE(::grantpt(master) == 0);
+  REQUIRE(::unlockpt(master) == 0);
+  std::string slave_name = ::ptsname(master);
+  std::vector<std::string> store = {VREPO_BINARY};
+  store.insert(store.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& s : store) argv.push_back(s.data());
+  argv.push_back(nullptr);
+  pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    ::close(master);
+    int slave = ::open(slave_name.c_str(), O_RDWR | O_NOCTTY);
+    int null = ::open("/dev/null", O_RDWR);
+    if (slave < 0 || null < 0 || ::chdir(cwd.c_str()) != 0) ::_exit(126);
+    ::dup2(null, 0);
+    ::dup2(null, 1);
+    ::dup2(slave, 2);
+    ::close(slave);
+    ::setenv("VREPO_PROGRESS_DELAY_MS", "0", 1);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  // Read while it runs so a full terminal buffer can never stall it; EIO means the
+  // last holder of the terminal closed it.
+  std::string out;
+  char buf[4096];
+  while (true) {
+    ssize_t n = ::read(master, buf, sizeof(buf));
+    if (n > 0) {
+      out.append(buf, static_cast<size_t>(n));
+    } else if (n < 0 && errno == EINTR) {
+      continue;
+    } else {
+      break;
+    }
+  }
+  ::close(master);
+  *exit_code = WaitPid(pid);
+  return out;
+}
+
+void MakeFiles(const std::string& root, int n) {
+  for (int i = 0; i < n; ++i) {
+    WriteFile(root + "/images/" + std::to_string(i % 10) + "/" + std::to_string(i) + ".png",
+              RandomBytes(2048, static_cast<uint64_t>(i)));
+  }
+}
+
+}  // namespace
+
+TEST_CASE("cli: add draws an 'adding' progress bar when stderr is a terminal") {
+  TempDir t;
+  MustRun(t.path(), {"init"});
+  MakeFiles(t.path(), 3000);
+  int code = -1;
+  std::string drawn = RunWithTerminalStderr(t.path(), {"add", "."}, &code);
+  CHECK(code == 0);
+  INFO(drawn);
+  CHECK(drawn.find("adding") != std::string::npos);
+  CHECK(drawn.find('%') != std::string::npos);
+  CHECK(MustRun(t.path(), {"status", "--porcelain"}).out.find("?? ") == std::string::npos);
+}
+
+TEST_CASE("cli: nothing is drawn when stderr is not a terminal") {
+  TempDir t;
+  MustRun(t.path(), {"init"});
+  MakeFiles(t.path(), 3000);
+  ::setenv("VREPO_PROGRESS_DELAY_MS", "0", 1);
+  CommandResult r = RunVrepo(t.path(), {"add", "."});
+  ::unsetenv("VREPO_PROGRESS_DELAY_MS");
+  CHECK(r.exit_code == 0);
+  CHECK(r.err == "");
+  CHECK(r.out == "");
+}
+
+}  // namespace vrepo::testing
