@@ -33,7 +33,11 @@ vrepo() { "$vrepo_bin" "$@"; }
 vrepo-fmnist-export() { "$export_bin" "$@"; }
 # Shows a command the way a user would type it, then runs it.
 run() {
-  printf '\n$ %s\n' "$*"
+  local shown=() a
+  for a in "$@"; do
+    if [[ "$a" == *[[:space:]]* ]]; then shown+=("\"$a\""); else shown+=("$a"); fi
+  done
+  printf '\n$ %s\n' "${shown[*]}"
   "$@"
 }
 
@@ -80,5 +84,6 @@ run vrepo switch main
 cmp "$pristine/labels.fixed.csv" labels.csv
 echo "OK: labels.csv holds the 20 fixed labels again"
 run vrepo fsck
+echo "OK: fsck found no problems"
 echo
 echo "demo.sh: all steps passed (repository in $dir)"
