@@ -5,6 +5,7 @@
 #include <git2.h>
 #include <git2/sys/mempack.h>
 #include <git2/sys/odb_backend.h>
+#include <openssl/evp.h>
 
 #include <memory>
 #include <string>
@@ -40,5 +41,8 @@ void EnsureLibgit2();
 Status GitError(int err, const std::string& what);
 
 std::string OidHex(const git_oid& oid);
+
+// OpenSSL's SHA-1, fetched once.
+const EVP_MD* Sha1Md();
 
 }  // namespace vrepo::history_internal

@@ -123,7 +123,7 @@ Status WritePackNoDelta(git_odb_backend* source, const std::vector<git_oid>& oid
   GitPtr<git_odb_writepack> wp(raw_wp);
 
   std::unique_ptr<EVP_MD_CTX, EvpMdCtxFree> sha(EVP_MD_CTX_new());
-  if (!sha || EVP_DigestInit_ex(sha.get(), EVP_sha1(), nullptr) != 1) {
+  if (!sha || EVP_DigestInit_ex(sha.get(), Sha1Md(), nullptr) != 1) {
     return Status::IOError("starting a pack: OpenSSL SHA-1 unavailable");
   }
   PackSink sink(wp.get(), sha.get());
