@@ -669,6 +669,14 @@ Result<std::unique_ptr<ObjectStore>> ObjectStore::Open(const std::string& vrepo_
     batch.Put(kFormatKey, kFormatValue);
     VREPO_RETURN_IF_ERROR(impl->index->Write(&batch, true));
   }
+  if (read_only) {
+    // Map every pack now: a gc by the writer may delete packs this reader's index snapshot
+    // still names, and an existing mapping keeps their bytes readable.
+    auto numbers = impl->ListPacks();
+    if (numbers.ok()) {
+      for (uint32_t n : *numbers) (void)impl->MapPack(n);
+    }
+  }
   return std::unique_ptr<ObjectStore>(new ObjectStore(std::move(impl)));
 }
 

@@ -154,3 +154,26 @@ TEST_CASE("a full disk fails the session with kNoSpace naming the pack; committe
 }
 
 }  // namespace vrepo
+
+namespace vrepo {
+
+TEST_CASE("a reader opened before gc still reads what it saw after gc deletes the old packs") {
+  testing::TempDir dir;
+  auto store = store_test::OpenStore(dir / ".vrepo");
+  std::string keep = testing::RandomBytes(10000, 1);
+  ContentId id;
+  {
+    auto w = store_test::NewWriter(*store);
+    id = *w->Put(keep);
+    REQUIRE(w->Put("garbage").ok());
+    REQUIRE(w->Commit(nullptr).ok());
+  }
+  auto reader = ObjectStore::Open(dir / ".vrepo", /*read_only=*/true);
+  REQUIRE(reader.ok());
+  REQUIRE(*store->Gc([&](const ContentId& c) { return c == id; }) == 1);
+  auto got = (*reader)->Get(id);
+  REQUIRE(got.ok());
+  CHECK(*got == keep);
+}
+
+}  // namespace vrepo

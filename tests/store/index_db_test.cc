@@ -1,0 +1,66 @@
+#include "vrepo/store/index_db.h"
+
+#include <doctest/doctest.h>
+#include <rocksdb/write_batch.h>
+
+#include <vector>
+
+#include "testing.h"
+
+namespace vrepo {
+
+TEST_CASE("the index stores batches atomically and scans a prefix in key order") {
+  testing::TempDir dir;
+  auto db = IndexDb::Open(dir / "index", /*read_only=*/false);
+  REQUIRE(db.ok());
+  rocksdb::WriteBatch batch;
+  batch.Put("sb", "2");
+  batch.Put("sa", "1");
+  batch.Put("sc", "3");
+  batch.Put("t", "other prefix");
+  REQUIRE((*db)->Write(&batch, /*sync=*/true).ok());
+  CHECK(*(*db)->Get("sa") == "1");
+  CHECK((*db)->Get("zz").status().code() == Status::Code::kNotFound);
+
+  std::vector<std::string> keys;
+  REQUIRE((*db)
+              ->ScanPrefix("s",
+                           [&](std::string_view k, std::string_view) {
+                             keys.emplace_back(k);
+                             return true;
+                           })
+              .ok());
+  CHECK(keys == std::vector<std::string>{"sa", "sb", "sc"});
+  keys.clear();
+  REQUIRE((*db)
+              ->ScanPrefix("s",
+                           [&](std::string_view k, std::string_view) {
+                             keys.emplace_back(k);
+                             return false;
+                           })
+              .ok());
+  CHECK(keys.size() == 1);
+}
+
+TEST_CASE("readers open while the writer holds the index; a second writer is told it is locked") {
+  testing::TempDir dir;
+  auto writer = IndexDb::Open(dir / "index", false);
+  REQUIRE(writer.ok());
+  rocksdb::WriteBatch batch;
+  batch.Put("mkey", "value");
+  REQUIRE((*writer)->Write(&batch, true).ok());
+
+  auto reader = IndexDb::Open(dir / "index", /*read_only=*/true);
+  REQUIRE(reader.ok());
+  CHECK(*(*reader)->Get("mkey") == "value");
+  CHECK((*reader)->read_only());
+  rocksdb::WriteBatch more;
+  more.Put("mother", "x");
+  CHECK((*reader)->Write(&more, false).code() == Status::Code::kInvalidArgument);
+
+  auto second = IndexDb::Open(dir / "index", false);
+  CHECK(second.status().code() == Status::Code::kLocked);
+  CHECK(IndexDb::Open(dir / "absent", true).status().code() == Status::Code::kNotFound);
+}
+
+}  // namespace vrepo
