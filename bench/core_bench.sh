@@ -5,7 +5,8 @@
 #   c) status of the unchanged tree vs git status
 # Each timed command runs once to warm the page cache, then RUNS times (default 3); the median
 # is reported. Prints markdown tables for docs/benchmarks.md. Not part of ctest.
-# usage: bench/core_bench.sh    (env: BENCH_DIR=/tmp/vrepo-bench, RUNS=3; ./setup.sh --bench)
+# usage: bench/core_bench.sh   (env: BENCH_DIR=/tmp/vrepo-bench, RUNS=3, LFS_RUNS=1, KEEP=0;
+#                                needs ./setup.sh --bench)
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 require git git-lfs hyperfine zstd tar
@@ -25,24 +26,26 @@ bytes=$(du -sb "$src" | cut -f1)
 vrepo() { "$VREPO_BIN" "$@"; }
 
 # --- a) import -------------------------------------------------------------------------
-# Each tool has a prepare step (remove the previous repository, sync) outside the timing:
-# this file system may discard blocks on unlink, which makes removals slow and noisy.
+# Every run writes a new repository (git.0, git.1, ...) instead of removing the last one: on a
+# file system mounted with online discard, removing 70,000 files takes minutes. All removals
+# happen at the end, after the report. Only vrepo's .vrepo (a few pack and index files) has to
+# be removed between runs, since it lives in the tree; that is outside the timing too.
 prep_import_vrepo() { rm -rf "$src/.vrepo"; }
 import_vrepo() {
   vrepo -C "$src" init && vrepo -C "$src" add . && vrepo -C "$src" commit -m x
 }
 # git keeps its repository outside the tree (GIT_DIR) so the source folder stays the same.
-prep_import_git() { rm -rf "$dir/git.git"; }
+prep_import_git() { :; }
 import_git() {
-  local gd=$dir/git.git
+  local gd=$dir/git.$1
   git init -q --bare "$gd"
   echo .vrepo/ >"$gd/info/exclude"
   git --git-dir="$gd" --work-tree="$src" add -A
   git --git-dir="$gd" --work-tree="$src" commit -q -m x
 }
-prep_import_lfs() { rm -rf "$dir/lfs.git" "$src/.gitattributes"; }
+prep_import_lfs() { rm -f "$src/.gitattributes"; }
 import_lfs() {
-  local gd=$dir/lfs.git
+  local gd=$dir/lfs.$1
   git init -q --bare "$gd"
   echo .vrepo/ >"$gd/info/exclude"
   (
@@ -59,14 +62,14 @@ import_tar_zstd() {
   tar -C "$src" -c images labels.csv | zstd -1 -T0 -q -f -o "$dir/x.tar.zst"
 }
 
-# measure NAME WARMUPS RUNS: prep_NAME then NAME, WARMUPS times untimed and RUNS times timed;
-# prints the median seconds.
+# measure NAME WARMUPS RUNS: for i = 0, 1, ...: prep_NAME i (untimed, then sync) and NAME i,
+# WARMUPS times untimed and RUNS times timed; prints the median seconds.
 measure() {
-  local name=$1 warmups=$2 n=$3 times=() t
+  local name=$1 warmups=$2 n=$3 times=() t i
   for ((i = 0; i < warmups + n; i++)); do
-    "prep_$name"
+    "prep_$name" "$i"
     sync
-    t=$(seconds "$name")
+    t=$(seconds "$name" "$i")
     ((i < warmups)) || times+=("$t")
   done
   echo "$name runs: ${times[*]}" >&2
@@ -76,57 +79,40 @@ measure() {
 echo "a) import ..." >&2
 t_tar=$(measure import_tar_zstd 1 "$runs")
 t_git=$(measure import_git 1 "$runs")
-# git-lfs takes minutes per run (it runs its clean filter per file); the page cache is already
-# warm from the runs above, so it is measured LFS_RUNS times (default 1) without a warm-up.
+git_dir=$dir/git.$runs
+# git-lfs takes minutes per run (its clean filter handles one file at a time); the page cache
+# is already warm from the runs above, so it runs LFS_RUNS times (default 1) with no warm-up.
 lfs_runs=${LFS_RUNS:-1}
 t_lfs=$(measure import_lfs 0 "$lfs_runs")
 rm -f "$src/.gitattributes"
 t_vrepo=$(measure import_vrepo 1 "$runs")
 s_vrepo=$(size_of "$src/.vrepo")
-s_git=$(size_of "$dir/git.git")
-s_lfs=$(size_of "$dir/lfs.git")
+s_git=$(size_of "$git_dir")
+s_lfs=$(size_of "$dir/lfs.0")
 s_tar=$(size_of "$dir/x.tar.zst")
 
 # --- b) checkout into an empty folder ---------------------------------------------------
 echo "b) checkout ..." >&2
 tar -C "$src" -cf "$dir/x.tar" images labels.csv
-co=$dir/checkout
-checkout_vrepo() {
-  vrepo -C "$co" checkout --force main
-}
-extract_tar() {
-  tar -C "$co" -xf "$dir/x.tar"
-}
-# Preparation (an empty folder, holding only a copy of .vrepo for vrepo) is outside the timing.
-times_vrepo=()
-times_tar=()
-for ((i = 0; i <= runs; i++)); do
-  rm -rf "$co" && mkdir -p "$co" && cp -a "$src/.vrepo" "$co/.vrepo" && sync
-  t=$(seconds checkout_vrepo)
-  if ((i == 0)); then
-    # The first (warm-up) checkout must reproduce the export exactly.
-    if ! diff -r --exclude=.vrepo "$src" "$co" >/dev/null; then
-      echo "bench: vrepo checkout into an empty folder differs from the source tree" >&2
-      exit 1
-    fi
-  else
-    times_vrepo+=("$t")
-  fi
-  rm -rf "$co" && mkdir -p "$co" && sync
-  t=$(seconds extract_tar)
-  ((i == 0)) || times_tar+=("$t")
-done
-echo "checkout runs: vrepo ${times_vrepo[*]} / tar ${times_tar[*]}" >&2
-t_co_vrepo=$(median "${times_vrepo[@]}")
-t_co_tar=$(median "${times_tar[@]}")
-rm -rf "$co" "$dir/x.tar"
+# An empty folder holding only a copy of .vrepo; copying it is outside the timing.
+prep_checkout_vrepo() { mkdir -p "$dir/co-vrepo.$1" && cp -a "$src/.vrepo" "$dir/co-vrepo.$1/"; }
+checkout_vrepo() { vrepo -C "$dir/co-vrepo.$1" checkout --force main; }
+prep_extract_tar() { mkdir -p "$dir/co-tar.$1"; }
+extract_tar() { tar -C "$dir/co-tar.$1" -xf "$dir/x.tar"; }
+t_co_vrepo=$(measure checkout_vrepo 1 "$runs")
+# The checkout must reproduce the export exactly.
+if ! diff -r --exclude=.vrepo "$src" "$dir/co-vrepo.0" >/dev/null; then
+  echo "bench: vrepo checkout into an empty folder differs from the source tree" >&2
+  exit 1
+fi
+t_co_tar=$(measure extract_tar 1 "$runs")
 
 # --- c) status of the unchanged tree ------------------------------------------------------
 echo "c) status ..." >&2
 csv=$dir/status.csv
 hyperfine -N --warmup 3 --runs 10 --export-csv "$csv" \
   -n vrepo "$VREPO_BIN -C $src status" \
-  -n git "git --git-dir=$dir/git.git --work-tree=$src status" >&2
+  -n git "git --git-dir=$git_dir --work-tree=$src status" >&2
 t_st_vrepo=$(awk -F, '$1 == "vrepo" { printf "%.3f\n", $4 }' "$csv")
 t_st_git=$(awk -F, '$1 == "git" { printf "%.3f\n", $4 }' "$csv")
 
@@ -146,7 +132,7 @@ machine_line "$dir"
 echo
 echo "Data: $files files (70,000 PNG + labels.csv), $((bytes / 1048576)) MiB on disk." \
   "Median of $runs runs after one warm-up (git-lfs: $lfs_runs run, no warm-up); wall-clock seconds;" \
-  "removing the previous repository is not timed."
+  "preparing a run (removing .vrepo, an empty target folder) is not timed."
 echo
 echo "| Operation | vrepo | git | git-lfs | tar+zstd -1 (floor) | Stored size (vrepo / git / lfs / tar.zst) |"
 echo "|---|---|---|---|---|---|"
@@ -164,3 +150,8 @@ echo "| git-lfs import time / vrepo import time | ${r_lfs}x | (info) | |"
 echo "| vrepo import time / tar+zstd time | ${r_floor}x | <= 2x | $(verdict "$r_floor" '<=' 2) |"
 echo "| vrepo checkout / tar -xf | ${r_co}x | <= 1.2x | $(verdict "$r_co" '<=' 1.2) |"
 echo "| vrepo status / git status | ${r_st}x | <= 1x | $(verdict "$r_st" '<=' 1) |"
+
+if [[ "${KEEP:-0}" != 1 ]]; then
+  echo "Removing $dir (slow where the file system discards blocks on unlink; KEEP=1 keeps it) ..." >&2
+  rm -rf "$dir"
+fi

@@ -3,7 +3,7 @@
 # times `vrepo add .` and `vrepo commit -m x` with /usr/bin/time -v (wall seconds, peak RSS).
 # With several sizes it prints the time ratio of the largest to the smallest: linear scaling
 # gives the ratio of the sizes (10 for 1,000,000 vs 100,000). Not part of ctest.
-# usage: bench/million_files.sh [N...]   (default: 100000 1000000; env BENCH_DIR)
+# usage: bench/million_files.sh [N...]   (default: 100000 1000000; env BENCH_DIR, KEEP=0)
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 require perl
@@ -61,7 +61,6 @@ for n in "${sizes[@]}"; do
   store=$(size_of "$tree/.vrepo")
   rows+=("| $n | $t_add s | $((rss_add / 1024)) MiB | $t_commit s | $((rss_commit / 1024)) MiB | ${total[$n]} s | $store | $gen s |")
   echo "n=$n: add ${t_add}s commit ${t_commit}s" >&2
-  rm -rf "$tree"
 done
 
 echo
@@ -76,4 +75,9 @@ if ((${#sizes[@]} > 1)); then
   echo
   echo "Scaling: time($large) / time($small) = $(ratio "${total[$large]}" "${total[$small]}")" \
     "(linear: $(ratio "$large" "$small"))"
+fi
+
+if [[ "${KEEP:-0}" != 1 ]]; then
+  echo "Removing $base (slow where the file system discards blocks on unlink; KEEP=1 keeps it) ..." >&2
+  rm -rf "$base"
 fi
