@@ -95,11 +95,10 @@ Result<AddResult> Add(Repository& repo, const std::vector<std::string>& paths,
   }
   if (paths.size() > 1) {
     std::sort(files.begin(), files.end(), PathLess);
-    files.erase(std::unique(files.begin(), files.end(),
-                            [](const ScannedFile& a, const ScannedFile& b) {
-                              return a.path == b.path;
-                            }),
-                files.end());
+    files.erase(
+        std::unique(files.begin(), files.end(),
+                    [](const ScannedFile& a, const ScannedFile& b) { return a.path == b.path; }),
+        files.end());
   }
 
   std::vector<size_t> removed;  // indices into entries
@@ -241,13 +240,14 @@ Status Remove(Repository& repo, const std::vector<std::string>& paths, bool cach
     VREPO_ASSIGN_OR_RETURN(std::vector<FileEntry> head, HeadFiles(repo));
     ThreadPool pool(DefaultIoThreads());
     uint64_t hashed = 0;
-    VREPO_ASSIGN_OR_RETURN(std::vector<DiskFile> disk,
-                           CompareWithDisk(repo.root(), targets, index.written_ns, nullptr,
-                                           false, &pool, &hashed));
+    VREPO_ASSIGN_OR_RETURN(
+        std::vector<DiskFile> disk,
+        CompareWithDisk(repo.root(), targets, index.written_ns, nullptr, false, &pool, &hashed));
     for (size_t i = 0; i < targets.size(); ++i) {
       const StagingEntry& e = targets[i];
-      auto it = std::lower_bound(head.begin(), head.end(), e.path,
-                                 [](const FileEntry& f, const std::string& p) { return f.path < p; });
+      auto it =
+          std::lower_bound(head.begin(), head.end(), e.path,
+                           [](const FileEntry& f, const std::string& p) { return f.path < p; });
       bool staged = it == head.end() || it->path != e.path || it->id != e.id ||
                     it->executable != e.executable;
       bool local = disk[i].present && disk[i].modified;
@@ -302,8 +302,8 @@ Status Move(Repository& repo, const std::string& from_path, const std::string& t
   if (!s.ok()) return Status::NotFound("cannot move '" + from_path + "': it does not exist");
   std::string dest = to;
   if (StatPath(root, to, &st, &is_regular, &is_dir).ok()) {
-    if (!is_dir) return Status::Conflict("cannot move '" + from_path + "': '" + to_path +
-                                         "' already exists");
+    if (!is_dir)
+      return Status::Conflict("cannot move '" + from_path + "': '" + to_path + "' already exists");
     size_t slash = from.rfind('/');
     dest = JoinPath(to, slash == std::string::npos ? from : from.substr(slash + 1));
     if (StatPath(root, dest, &st, &is_regular, &is_dir).ok()) {
@@ -325,8 +325,8 @@ Status Move(Repository& repo, const std::string& from_path, const std::string& t
     e.path = dest + e.path.substr(from.size());
     // A rename changes the ctime only; keep the cache valid when nothing else changed.
     FileStat now;
-    if (StatPath(root, e.path, &now, &is_regular, &is_dir).ok() && is_regular &&
-        now.ino == e.ino && now.mtime_ns == e.mtime_ns && now.size == e.size) {
+    if (StatPath(root, e.path, &now, &is_regular, &is_dir).ok() && is_regular && now.ino == e.ino &&
+        now.mtime_ns == e.mtime_ns && now.size == e.size) {
       e.ctime_ns = now.ctime_ns;
     }
     batch.Put(StagingKey(e.path), EncodeStagingValue(e));

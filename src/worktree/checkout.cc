@@ -161,12 +161,13 @@ Status Checkout(Repository& repo, const std::string& rev, const CheckoutOptions&
   }
 
   VREPO_ASSIGN_OR_RETURN(std::vector<FileEntry> target, history.ReadTree(commit));
+  VREPO_ASSIGN_OR_RETURN(CommitInfo target_info, history.GetCommit(commit));
   if (!options.force) VREPO_RETURN_IF_ERROR(CheckCheckoutSafe(repo, target));
   VREPO_ASSIGN_OR_RETURN(StagingIndex index, LoadStaging(repo.store().index()));
   const auto& entries = index.entries;
 
   // Merge the index (what is on disk now) with the target.
-  std::vector<size_t> removals;     // indices into entries
+  std::vector<size_t> removals;  // indices into entries
   std::vector<FileEntry> writes;
   size_t e = 0, t = 0;
   while (e < entries.size() || t < target.size()) {
@@ -194,6 +195,7 @@ Status Checkout(Repository& repo, const std::string& rev, const CheckoutOptions&
   for (size_t i : removals) batch.Delete(StagingKey(entries[i].path));
   for (const auto& w : written) batch.Put(StagingKey(w.path), EncodeStagingValue(w));
   VREPO_RETURN_IF_ERROR(PutStagingTime(repo.vrepo_dir() + "/lock", &batch));
+  batch.Put(IndexTreeKey(), target_info.tree);  // after the stamp, which drops it
   VREPO_RETURN_IF_ERROR(repo.store().index().Write(&batch, true));
   return move_head();
 }
@@ -254,9 +256,9 @@ Status Restore(Repository& repo, const std::vector<std::string>& paths,
     // Tracked files under the paths that the source lacks go, from disk and index.
     for (size_t i = 0; i < entries.size(); ++i) {
       if (!from_index[i]) continue;
-      auto it = std::lower_bound(
-          source_files.begin(), source_files.end(), entries[i].path,
-          [](const FileEntry& f, const std::string& p) { return f.path < p; });
+      auto it =
+          std::lower_bound(source_files.begin(), source_files.end(), entries[i].path,
+                           [](const FileEntry& f, const std::string& p) { return f.path < p; });
       if (it == source_files.end() || it->path != entries[i].path) removals.push_back(i);
     }
   }

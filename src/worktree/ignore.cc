@@ -125,9 +125,8 @@ bool IgnoreStack::IsIgnored(std::string_view path, bool is_dir) const {
     }
     std::vector<std::string_view> comps;
     bool split = false;
-    std::string_view name = rel.substr(rel.rfind('/') == std::string_view::npos
-                                           ? 0
-                                           : rel.rfind('/') + 1);
+    std::string_view name =
+        rel.substr(rel.rfind('/') == std::string_view::npos ? 0 : rel.rfind('/') + 1);
     for (auto r = f->rules.rbegin(); r != f->rules.rend(); ++r) {
       if (r->dir_only && !is_dir) continue;
       bool match;

@@ -19,7 +19,10 @@ namespace {
 constexpr int kFormatVersion = 1;
 
 // libgit2 keeps global state; it is initialized once and left up for the process.
-void InitGit() { static const int once = git_libgit2_init(); (void)once; }
+void InitGit() {
+  static const int once = git_libgit2_init();
+  (void)once;
+}
 
 std::string GitError(const std::string& what) {
   const git_error* e = git_error_last();

@@ -156,7 +156,8 @@ Status StatPath(const std::string& root, const std::string& path, FileStat* st, 
 
 Status HashFile(const std::string& abs_path, ContentId* id, FileStat* st) {
   FileHandle fd(::open(abs_path.c_str(), O_RDONLY | O_CLOEXEC | O_NOATIME));
-  if (!fd.valid() && errno == EPERM) fd = FileHandle(::open(abs_path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid() && errno == EPERM)
+    fd = FileHandle(::open(abs_path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd.valid()) return Status::FromErrno(abs_path, errno);
   thread_local std::unique_ptr<char[]> buf(new char[1 << 20]);
   Sha256 sha;

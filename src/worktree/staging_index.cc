@@ -57,8 +57,8 @@ void StagingEntry::SetStat(const FileStat& st) {
 }
 
 bool StagingEntry::StatMatches(const FileStat& st) const {
-  return mtime_ns != 0 && st.size == size && st.mtime_ns == mtime_ns &&
-         st.ctime_ns == ctime_ns && st.ino == ino && st.executable == executable;
+  return mtime_ns != 0 && st.size == size && st.mtime_ns == mtime_ns && st.ctime_ns == ctime_ns &&
+         st.ino == ino && st.executable == executable;
 }
 
 std::string EncodeStagingValue(const StagingEntry& e) {
@@ -109,6 +109,8 @@ std::string StagingKey(std::string_view path) {
 
 std::string StagingTimeKey() { return std::string(1, key_prefix::kMeta) + "worktree.index_time"; }
 
+std::string IndexTreeKey() { return std::string(1, key_prefix::kMeta) + "worktree.index_tree"; }
+
 Result<StagingIndex> LoadStaging(const IndexDb& db) {
   StagingIndex index;
   Status decode_status;
@@ -128,6 +130,12 @@ Result<StagingIndex> LoadStaging(const IndexDb& db) {
     index.written_ns = static_cast<int64_t>(GetU64(t->data()));
   } else if (!t.ok() && t.status().code() != Status::Code::kNotFound) {
     return t.status();
+  }
+  auto tree = db.Get(IndexTreeKey());
+  if (tree.ok()) {
+    index.tree = std::move(tree).value();
+  } else if (tree.status().code() != Status::Code::kNotFound) {
+    return tree.status();
   }
   // RocksDB's bytewise key order is the path order every caller relies on.
   return index;
@@ -154,6 +162,7 @@ Status PutStagingTime(const std::string& stamp_file, rocksdb::WriteBatch* batch)
   std::string v;
   PutU64(&v, static_cast<uint64_t>(ToNs(st.st_mtim)));
   batch->Put(StagingTimeKey(), v);
+  batch->Delete(IndexTreeKey());
   return Status::OK();
 }
 

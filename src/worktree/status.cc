@@ -1,5 +1,7 @@
 // status, diff, staged files and commit: reading the staging index against HEAD and the
 // working tree, and recording it as a commit.
+#include <rocksdb/write_batch.h>
+
 #include <algorithm>
 #include <atomic>
 
@@ -21,9 +23,9 @@ Result<std::vector<FileEntry>> WorktreeFiles(Repository& repo) {
   VREPO_ASSIGN_OR_RETURN(StagingIndex index, LoadStaging(repo.store().index()));
   ThreadPool pool(DefaultIoThreads());
   uint64_t hashed = 0;
-  VREPO_ASSIGN_OR_RETURN(std::vector<DiskFile> disk,
-                         CompareWithDisk(repo.root(), index.entries, index.written_ns, nullptr,
-                                         true, &pool, &hashed));
+  VREPO_ASSIGN_OR_RETURN(
+      std::vector<DiskFile> disk,
+      CompareWithDisk(repo.root(), index.entries, index.written_ns, nullptr, true, &pool, &hashed));
   std::vector<FileEntry> files;
   files.reserve(disk.size());
   for (auto& d : disk) {
@@ -38,12 +40,19 @@ Result<StatusReport> ComputeStatus(Repository& repo) {
   StatusReport report;
   VREPO_ASSIGN_OR_RETURN(report.branch, repo.history().CurrentBranch());
   VREPO_ASSIGN_OR_RETURN(report.head, repo.history().HeadCommit());
-  std::vector<FileEntry> head;
-  if (report.head) {
-    VREPO_ASSIGN_OR_RETURN(head, repo.history().ReadTree(*report.head));
-  }
   VREPO_ASSIGN_OR_RETURN(StagingIndex index, LoadStaging(repo.store().index()));
   const auto& entries = index.entries;
+  // When the index is known to equal HEAD's tree, nothing is staged and HEAD's files need
+  // not be read; compare the index with itself instead.
+  std::vector<FileEntry> head;
+  bool index_is_head = false;
+  if (report.head) {
+    VREPO_ASSIGN_OR_RETURN(CommitInfo info, repo.history().GetCommit(*report.head));
+    index_is_head = !index.tree.empty() && index.tree == info.tree;
+    if (!index_is_head) {
+      VREPO_ASSIGN_OR_RETURN(head, repo.history().ReadTree(*report.head));
+    }
+  }
   VREPO_ASSIGN_OR_RETURN(std::vector<ScannedFile> scan, ScanTree(repo.root(), ""));
   ThreadPool pool(DefaultIoThreads());
   VREPO_ASSIGN_OR_RETURN(std::vector<DiskFile> disk,
@@ -53,7 +62,7 @@ Result<StatusReport> ComputeStatus(Repository& repo) {
   // Staged: HEAD vs index (both sorted by path).
   std::vector<StatusEntry> out;
   size_t h = 0, e = 0;
-  while (h < head.size() || e < entries.size()) {
+  while (!index_is_head && (h < head.size() || e < entries.size())) {
     if (e == entries.size() || (h < head.size() && head[h].path < entries[e].path)) {
       out.push_back({head[h++].path, ChangeKind::kDeleted, std::nullopt});
     } else if (h == head.size() || entries[e].path < head[h].path) {
@@ -200,8 +209,14 @@ Result<CommitResult> Commit(Repository& repo, const std::string& message, bool a
   if (head) parents.push_back(*head);
   VREPO_ASSIGN_OR_RETURN(std::string commit, history.CreateCommit(tree, parents, message));
   std::string first_line = message.substr(0, message.find('\n'));
-  VREPO_RETURN_IF_ERROR(history.AdvanceHead(
-      commit, head, (head ? "commit: " : "commit (initial): ") + first_line));
+  VREPO_RETURN_IF_ERROR(
+      history.AdvanceHead(commit, head, (head ? "commit: " : "commit (initial): ") + first_line));
+  {
+    // A hint for status; losing it in a crash only costs one read of the tree.
+    rocksdb::WriteBatch batch;
+    batch.Put(IndexTreeKey(), tree);
+    VREPO_RETURN_IF_ERROR(repo.store().index().Write(&batch, false));
+  }
   CommitResult result;
   result.commit = commit;
   VREPO_ASSIGN_OR_RETURN(result.branch, history.CurrentBranch());

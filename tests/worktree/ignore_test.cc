@@ -14,8 +14,9 @@ bool Ignored(const IgnoreStack& s, const std::string& path, bool dir = false) {
 
 TEST_CASE("ignore rules follow gitignore syntax") {
   IgnoreStack s;
-  s.Push(ParseIgnoreFile("", "# comment\n\n*.tmp\n!keep.tmp\nbuild/\n/top.txt\ndocs/*.md\n"
-                             "**/cache\nlogs/**\nimg?.png\n[ab].bin\n"));
+  s.Push(ParseIgnoreFile("",
+                         "# comment\n\n*.tmp\n!keep.tmp\nbuild/\n/top.txt\ndocs/*.md\n"
+                         "**/cache\nlogs/**\nimg?.png\n[ab].bin\n"));
   CHECK(Ignored(s, "x.tmp"));
   CHECK(Ignored(s, "deep/er/x.tmp"));
   CHECK_FALSE(Ignored(s, "keep.tmp"));

@@ -68,8 +68,7 @@ TEST_CASE("relative paths resolve against cwd and stay inside the working tree")
   CHECK(Must(r.RelativePath(root + "/sub", "../y/./z")) == "y/z");
   CHECK(Must(r.RelativePath("/", root + "/sub/")) == "sub");
   CHECK(r.RelativePath(root, "..").status().code() == Status::Code::kInvalidArgument);
-  CHECK(r.RelativePath(root, ".vrepo/config").status().code() ==
-        Status::Code::kInvalidArgument);
+  CHECK(r.RelativePath(root, ".vrepo/config").status().code() == Status::Code::kInvalidArgument);
 }
 
 }  // namespace vrepo::testing

@@ -79,7 +79,8 @@ TEST_CASE("checkout reproduces every committed file byte for byte, with its exec
 
 TEST_CASE("checkout into an empty working tree restores folders removed by hand") {
   RepoFixture f;
-  for (int i = 0; i < 50; ++i) f.Write("d" + std::to_string(i % 5) + "/f" + std::to_string(i), std::to_string(i));
+  for (int i = 0; i < 50; ++i)
+    f.Write("d" + std::to_string(i % 5) + "/f" + std::to_string(i), std::to_string(i));
   std::string a = f.CommitAll("A");
   for (int i = 0; i < 5; ++i) std::filesystem::remove_all(f.Path("d" + std::to_string(i)));
   CHECK(f.Status().entries.size() == 50);
@@ -257,10 +258,10 @@ TEST_CASE("mv renames files and folders on disk and in the index") {
 
 TEST_CASE("DiffFiles merges two sorted lists") {
   auto id = [](const std::string& s) { return ContentId::Of(s); };
-  std::vector<FileEntry> a = {{"a", id("1"), 1, false}, {"b", id("2"), 1, false},
-                              {"c", id("3"), 1, false}};
-  std::vector<FileEntry> b = {{"b", id("2"), 1, true}, {"c", id("3"), 1, false},
-                              {"d", id("4"), 1, false}};
+  std::vector<FileEntry> a = {
+      {"a", id("1"), 1, false}, {"b", id("2"), 1, false}, {"c", id("3"), 1, false}};
+  std::vector<FileEntry> b = {
+      {"b", id("2"), 1, true}, {"c", id("3"), 1, false}, {"d", id("4"), 1, false}};
   auto d = DiffFiles(a, b);
   REQUIRE(d.size() == 3);
   CHECK(d[0].path == "a");

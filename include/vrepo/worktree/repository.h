@@ -16,7 +16,7 @@
 namespace vrepo {
 
 struct OpenOptions {
-  bool read_only = false;   // readers take no lock
+  bool read_only = false;      // readers take no lock
   bool wait_for_lock = false;  // writers: wait for another writer instead of failing
   StoreOptions store;
 };
@@ -28,10 +28,10 @@ class Repository {
   // Finds the repository containing `start` (walking up, like git). NotFound:
   // "not a vrepo repository (or any parent up to /): <start>".
   static Result<std::unique_ptr<Repository>> Discover(const std::string& start,
-                                                     const OpenOptions& options);
+                                                      const OpenOptions& options);
   ~Repository();
 
-  const std::string& root() const { return root_; }        // absolute, no trailing '/'
+  const std::string& root() const { return root_; }            // absolute, no trailing '/'
   const std::string& vrepo_dir() const { return vrepo_dir_; }  // root + "/.vrepo"
   bool read_only() const { return read_only_; }
   ObjectStore& store() { return *store_; }

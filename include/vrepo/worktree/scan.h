@@ -24,8 +24,8 @@ struct ScannedFile {
 Result<std::vector<ScannedFile>> ScanTree(const std::string& root, const std::string& folder);
 
 // lstat of root/path. NotFound when absent; `*is_regular` says whether it is a plain file.
-Status StatPath(const std::string& root, const std::string& path, FileStat* st,
-                bool* is_regular, bool* is_dir);
+Status StatPath(const std::string& root, const std::string& path, FileStat* st, bool* is_regular,
+                bool* is_dir);
 
 // Hashes the file at `abs_path` without storing it; returns its id and the stat taken on
 // the open descriptor after reading (so the stat cache describes what was hashed); st->size

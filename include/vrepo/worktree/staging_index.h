@@ -66,6 +66,7 @@ std::string StagingTimeKey();
 struct StagingIndex {
   std::vector<StagingEntry> entries;  // sorted by path (byte order)
   int64_t written_ns = 0;             // racy-git reference time
+  std::string tree;                   // the tree the entries equal, or "" when unknown
 };
 
 // Loads the whole staging index.
@@ -79,9 +80,15 @@ std::pair<size_t, size_t> EntriesUnder(const std::vector<StagingEntry>& entries,
 // Finds `path` in sorted entries; nullptr when absent.
 const StagingEntry* FindEntry(const std::vector<StagingEntry>& entries, std::string_view path);
 
-// Stamps the index write time: touches `stamp_file` and returns its mtime, so the time
-// comes from the same clock (and granularity) that stamps working-tree files, as git
-// does with the index file's own mtime. Adds the meta key to `batch`.
+// The meta key naming the git tree (40 hex digits) that the staging index equals, when
+// known: written by commit and checkout, dropped by every other index write. It lets status
+// skip reading HEAD's tree when the index has not changed since.
+std::string IndexTreeKey();
+
+// Every write of staging entries goes through this: stamps the index write time (touching
+// `stamp_file` and taking its mtime, so the time comes from the clock and granularity that
+// stamp working-tree files, as git does with the index file's own mtime) and drops the
+// index-tree key. Adds both to `batch`.
 Status PutStagingTime(const std::string& stamp_file, rocksdb::WriteBatch* batch);
 
 // True when `path` equals `prefix` or lies under folder `prefix` ("" contains everything).

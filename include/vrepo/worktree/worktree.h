@@ -18,8 +18,8 @@ struct AddOptions {
   bool progress = true;  // a progress bar when stderr is a terminal and it takes >1 s
 };
 struct AddResult {
-  uint64_t files_added = 0;     // new or changed files staged
-  uint64_t files_removed = 0;   // tracked files under the paths that no longer exist
+  uint64_t files_added = 0;    // new or changed files staged
+  uint64_t files_removed = 0;  // tracked files under the paths that no longer exist
   uint64_t bytes_read = 0;
 };
 // Stages every file under `paths` (folders recursively, honouring .vrepoignore), and stages
@@ -49,7 +49,7 @@ struct StatusReport {
   std::optional<std::string> branch;  // nullopt when HEAD is detached
   std::optional<std::string> head;    // nullopt on an unborn branch
   std::vector<StatusEntry> entries;   // sorted by path
-  uint64_t files_hashed = 0;  // files whose contents were read (0 on an unchanged tree)
+  uint64_t files_hashed = 0;          // files whose contents were read (0 on an unchanged tree)
 };
 
 Result<StatusReport> ComputeStatus(Repository& repo);
@@ -69,7 +69,7 @@ Result<CommitResult> Commit(Repository& repo, const std::string& message, bool a
 // ---- checkout, switch, restore ----
 
 struct CheckoutOptions {
-  bool force = false;     // discard uncommitted changes
+  bool force = false;  // discard uncommitted changes
   bool progress = true;
 };
 // Makes the working tree and staging index equal to `rev`'s tree and detaches HEAD there
