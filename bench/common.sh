@@ -63,6 +63,6 @@ machine_line() {
   mem=$(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
   echo "Machine: $(nproc) CPUs ($cpu), $mem RAM, $(uname -r), filesystem of the scratch folder:" \
     "$(df -T "${1:-/tmp}" | awk 'NR == 2 { print $2 }'); $(date -u '+%Y-%m-%d %H:%M UTC');" \
-    "vrepo source $(git -C "$bench_root" describe --always --dirty --abbrev=12 2>/dev/null || echo unknown);" \
+    "$("$VREPO_BIN" --version 2>/dev/null || echo "vrepo (version unknown)");" \
     "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 }

@@ -21,7 +21,7 @@ src=$dir/src
 echo "Exporting 70,000 Fashion-MNIST images into $src ..." >&2
 "$VREPO_EXPORT_BIN" --out "$src" --split all >/dev/null
 files=$(find "$src" -type f | wc -l)
-bytes=$(du -sb "$src" | cut -f1)
+bytes=$(find "$src" -type f -printf "%s\n" | awk '{ s += $1 } END { print s }')
 
 vrepo() { "$VREPO_BIN" "$@"; }
 
@@ -130,7 +130,7 @@ r_st=$(ratio "$t_st_vrepo" "$t_st_git")
 echo
 machine_line "$dir"
 echo
-echo "Data: $files files (70,000 PNG + labels.csv), $((bytes / 1048576)) MiB on disk." \
+echo "Data: $files files (70,000 PNG + labels.csv), $((bytes / 1048576)) MiB of file contents ($(size_of "$src") on disk)." \
   "Median of $runs runs after one warm-up (git-lfs: $lfs_runs run, no warm-up); wall-clock seconds;" \
   "preparing a run (removing .vrepo, an empty target folder) is not timed."
 echo
