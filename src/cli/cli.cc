@@ -118,15 +118,33 @@ std::string QuotePath(std::string_view path, bool quote_spaces) {
   std::string out = "\"";
   for (unsigned char c : path) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\a': out += "\\a"; break;
-      case '\b': out += "\\b"; break;
-      case '\t': out += "\\t"; break;
-      case '\n': out += "\\n"; break;
-      case '\v': out += "\\v"; break;
-      case '\f': out += "\\f"; break;
-      case '\r': out += "\\r"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\a':
+        out += "\\a";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\v':
+        out += "\\v";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
       default:
         if (c < 0x20 || c == 0x7f) {
           char buf[8];
@@ -182,8 +200,12 @@ std::string FormatDiffLine(const DiffEntry& entry) {
   std::string out(1, static_cast<char>(entry.kind));
   out += "\t" + QuotePath(entry.path, false) + "\t";
   switch (entry.kind) {
-    case ChangeKind::kAdded: out += std::to_string(entry.new_size) + " bytes"; break;
-    case ChangeKind::kDeleted: out += std::to_string(entry.old_size) + " bytes"; break;
+    case ChangeKind::kAdded:
+      out += std::to_string(entry.new_size) + " bytes";
+      break;
+    case ChangeKind::kDeleted:
+      out += std::to_string(entry.old_size) + " bytes";
+      break;
     default:
       out += std::to_string(entry.old_size) + " -> " + std::to_string(entry.new_size) + " bytes";
   }
@@ -237,13 +259,25 @@ void WriteDiffJson(JsonWriter& json, const std::vector<DiffEntry>& entries) {
     json.Key("path").String(e.path);
     json.Key("status").String(std::string(1, static_cast<char>(e.kind)));
     json.Key("old_size");
-    if (e.kind == ChangeKind::kAdded) json.Null(); else json.Uint(e.old_size);
+    if (e.kind == ChangeKind::kAdded)
+      json.Null();
+    else
+      json.Uint(e.old_size);
     json.Key("new_size");
-    if (e.kind == ChangeKind::kDeleted) json.Null(); else json.Uint(e.new_size);
+    if (e.kind == ChangeKind::kDeleted)
+      json.Null();
+    else
+      json.Uint(e.new_size);
     json.Key("old_id");
-    if (e.old_id) json.String(e.old_id->Hex()); else json.Null();
+    if (e.old_id)
+      json.String(e.old_id->Hex());
+    else
+      json.Null();
     json.Key("new_id");
-    if (e.new_id) json.String(e.new_id->Hex()); else json.Null();
+    if (e.new_id)
+      json.String(e.new_id->Hex());
+    else
+      json.Null();
     json.EndObject();
   }
   json.EndArray();

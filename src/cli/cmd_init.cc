@@ -13,16 +13,16 @@ Command RegisterInit(CLI::App& app, Globals& g) {
       "an object store for file contents, a bare git repository for history and a staging "
       "index. The current branch is 'main'.");
   sub->add_option("DIR", *dir, "Folder to create the repository in");
-  return {sub, [&g, dir] {
-            std::string root = dir->empty() ? g.cwd : (*dir)[0] == '/' ? *dir
-                                                                       : JoinPath(g.cwd, *dir);
-            Status st = MakeDirs(root);
-            if (!st.ok()) return Fail("init", st);
-            auto repo = Repository::Init(root);
-            if (!repo.ok()) return Fail("init", repo.status());
-            Print("Initialized empty vrepo repository in " + (*repo)->vrepo_dir() + "/\n");
-            return kExitOk;
-          }};
+  return {
+      sub, [&g, dir] {
+        std::string root = dir->empty() ? g.cwd : (*dir)[0] == '/' ? *dir : JoinPath(g.cwd, *dir);
+        Status st = MakeDirs(root);
+        if (!st.ok()) return Fail("init", st);
+        auto repo = Repository::Init(root);
+        if (!repo.ok()) return Fail("init", repo.status());
+        Print("Initialized empty vrepo repository in " + (*repo)->vrepo_dir() + "/\n");
+        return kExitOk;
+      }};
 }
 
 }  // namespace vrepo::cli

@@ -31,8 +31,7 @@ Command RegisterLog(CLI::App& app, Globals& g) {
                 auto branch = history.CurrentBranch();
                 std::string name = branch.ok() && *branch ? **branch : "HEAD";
                 return FailWith("log",
-                                "your current branch '" + name +
-                                    "' does not have any commits yet",
+                                "your current branch '" + name + "' does not have any commits yet",
                                 kExitFatal);
               }
             }

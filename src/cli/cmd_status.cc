@@ -21,20 +21,32 @@ std::string Porcelain(const StatusReport& report, bool branch_line, bool nul) {
     }
     out.push_back(end);
   }
+  // As git: tracked changes first, then untracked files; a path whose removal is staged
+  // while the file is still there appears in both.
+  std::string untracked;
   for (const auto& e : report.entries) {
-    bool untracked = e.unstaged == ChangeKind::kUntracked;
-    out += untracked ? std::string("??") : Code(e.staged) + Code(e.unstaged);
-    out += " " + (nul ? e.path : QuotePath(e.path, /*quote_spaces=*/true));
+    std::string path = nul ? e.path : QuotePath(e.path, /*quote_spaces=*/true);
+    if (e.unstaged == ChangeKind::kUntracked) {
+      untracked += "?? " + path;
+      untracked.push_back(end);
+      if (!e.staged) continue;
+      out += Code(e.staged) + "  " + path;
+    } else {
+      out += Code(e.staged) + Code(e.unstaged) + " " + path;
+    }
     out.push_back(end);
   }
-  return out;
+  return out + untracked;
 }
 
 const char* Label(ChangeKind kind) {
   switch (kind) {
-    case ChangeKind::kAdded: return "new file:   ";
-    case ChangeKind::kDeleted: return "deleted:    ";
-    default: return "modified:   ";
+    case ChangeKind::kAdded:
+      return "new file:   ";
+    case ChangeKind::kDeleted:
+      return "deleted:    ";
+    default:
+      return "modified:   ";
   }
 }
 
@@ -77,8 +89,9 @@ std::string Human(const Repository& repo, const Globals& g, const StatusReport& 
   if (!staged.empty()) return out;
   if (!unstaged.empty()) return out + "no changes added to commit (use \"vrepo add\")\n";
   if (!untracked.empty()) {
-    return out + "nothing added to commit but untracked files present (use \"vrepo add\" to "
-                 "track)\n";
+    return out +
+           "nothing added to commit but untracked files present (use \"vrepo add\" to "
+           "track)\n";
   }
   if (!report.head) return out + "nothing to commit (create/copy files and use \"vrepo add\")\n";
   return out + "nothing to commit, working tree clean\n";
@@ -88,17 +101,29 @@ std::string Json(const StatusReport& report) {
   JsonWriter json;
   json.BeginObject();
   json.Key("branch");
-  if (report.branch) json.String(*report.branch); else json.Null();
+  if (report.branch)
+    json.String(*report.branch);
+  else
+    json.Null();
   json.Key("head");
-  if (report.head) json.String(*report.head); else json.Null();
+  if (report.head)
+    json.String(*report.head);
+  else
+    json.Null();
   json.Key("entries").BeginArray();
   for (const auto& e : report.entries) {
     json.BeginObject();
     json.Key("path").String(e.path);
     json.Key("staged");
-    if (e.staged) json.String(Code(e.staged)); else json.Null();
+    if (e.staged)
+      json.String(Code(e.staged));
+    else
+      json.Null();
     json.Key("unstaged");
-    if (e.unstaged) json.String(Code(e.unstaged)); else json.Null();
+    if (e.unstaged)
+      json.String(Code(e.unstaged));
+    else
+      json.Null();
     json.EndObject();
   }
   json.EndArray();

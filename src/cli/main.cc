@@ -47,12 +47,12 @@ int Main(int argc, char** argv) {
                "Write commands wait for another writer to finish instead of failing");
 
   std::vector<Command> commands = {
-      RegisterInit(app, g),     RegisterAdd(app, g),    RegisterRm(app, g),
-      RegisterMv(app, g),       RegisterStatus(app, g), RegisterCommit(app, g),
-      RegisterLog(app, g),      RegisterShow(app, g),   RegisterDiff(app, g),
-      RegisterBranch(app, g),   RegisterSwitch(app, g), RegisterCheckout(app, g),
-      RegisterTag(app, g),      RegisterRestore(app, g), RegisterRevParse(app, g),
-      RegisterLsTree(app, g),   RegisterFsck(app, g),   RegisterGc(app, g),
+      RegisterInit(app, g),   RegisterAdd(app, g),     RegisterRm(app, g),
+      RegisterMv(app, g),     RegisterStatus(app, g),  RegisterCommit(app, g),
+      RegisterLog(app, g),    RegisterShow(app, g),    RegisterDiff(app, g),
+      RegisterBranch(app, g), RegisterSwitch(app, g),  RegisterCheckout(app, g),
+      RegisterTag(app, g),    RegisterRestore(app, g), RegisterRevParse(app, g),
+      RegisterLsTree(app, g), RegisterFsck(app, g),    RegisterGc(app, g),
   };
 
   try {

@@ -42,9 +42,7 @@ inline std::vector<std::string> Lines(const std::string& text) {
 struct FileState {
   std::string data;
   bool executable = false;
-  bool operator==(const FileState& o) const {
-    return data == o.data && executable == o.executable;
-  }
+  bool operator==(const FileState& o) const { return data == o.data && executable == o.executable; }
 };
 using Snapshot = std::map<std::string, FileState>;
 
@@ -117,7 +115,8 @@ struct Json {
     while (p < s.size() && (s[p] == ' ' || s[p] == '\n' || s[p] == '\t' || s[p] == '\r')) ++p;
   }
   static void Expect(const std::string& s, size_t& p, const std::string& word) {
-    if (s.compare(p, word.size(), word) != 0) throw std::runtime_error("bad JSON at " + std::to_string(p));
+    if (s.compare(p, word.size(), word) != 0)
+      throw std::runtime_error("bad JSON at " + std::to_string(p));
     p += word.size();
   }
   static void AppendUtf8(std::string& out, uint32_t cp) {
@@ -151,21 +150,38 @@ struct Json {
       }
       char e = s.at(p++);
       switch (e) {
-        case '"': out += '"'; break;
-        case '\\': out += '\\'; break;
-        case '/': out += '/'; break;
-        case 'b': out += '\b'; break;
-        case 'f': out += '\f'; break;
-        case 'n': out += '\n'; break;
-        case 'r': out += '\r'; break;
-        case 't': out += '\t'; break;
+        case '"':
+          out += '"';
+          break;
+        case '\\':
+          out += '\\';
+          break;
+        case '/':
+          out += '/';
+          break;
+        case 'b':
+          out += '\b';
+          break;
+        case 'f':
+          out += '\f';
+          break;
+        case 'n':
+          out += '\n';
+          break;
+        case 'r':
+          out += '\r';
+          break;
+        case 't':
+          out += '\t';
+          break;
         case 'u': {
           uint32_t cp = static_cast<uint32_t>(std::stoul(s.substr(p, 4), nullptr, 16));
           p += 4;
           AppendUtf8(out, cp);
           break;
         }
-        default: throw std::runtime_error("bad escape");
+        default:
+          throw std::runtime_error("bad escape");
       }
     }
   }
@@ -186,7 +202,10 @@ struct Json {
         Expect(s, p, ":");
         v.fields[key] = ParseValue(s, p);
         SkipSpace(s, p);
-        if (s.at(p) == ',') { ++p; continue; }
+        if (s.at(p) == ',') {
+          ++p;
+          continue;
+        }
         Expect(s, p, "}");
         return v;
       }
@@ -199,7 +218,10 @@ struct Json {
       while (true) {
         v.items.push_back(ParseValue(s, p));
         SkipSpace(s, p);
-        if (s.at(p) == ',') { ++p; continue; }
+        if (s.at(p) == ',') {
+          ++p;
+          continue;
+        }
         Expect(s, p, "]");
         return v;
       }
@@ -209,9 +231,21 @@ struct Json {
       v.str = ParseString(s, p);
       return v;
     }
-    if (c == 't') { Expect(s, p, "true"); v.type = Type::kBool; v.b = true; return v; }
-    if (c == 'f') { Expect(s, p, "false"); v.type = Type::kBool; return v; }
-    if (c == 'n') { Expect(s, p, "null"); return v; }
+    if (c == 't') {
+      Expect(s, p, "true");
+      v.type = Type::kBool;
+      v.b = true;
+      return v;
+    }
+    if (c == 'f') {
+      Expect(s, p, "false");
+      v.type = Type::kBool;
+      return v;
+    }
+    if (c == 'n') {
+      Expect(s, p, "null");
+      return v;
+    }
     size_t used = 0;
     v.number = std::stod(s.substr(p, 40), &used);
     if (used == 0) throw std::runtime_error("bad JSON value");

@@ -4,8 +4,8 @@
 namespace vrepo::testing {
 
 const std::vector<std::string> kCommands = {
-    "init", "add",     "rm",      "mv",       "status",    "commit",  "log",  "show", "diff",
-    "branch", "switch", "checkout", "tag",    "restore", "rev-parse", "ls-tree", "fsck", "gc"};
+    "init",   "add",    "rm",       "mv",  "status",  "commit",    "log",     "show", "diff",
+    "branch", "switch", "checkout", "tag", "restore", "rev-parse", "ls-tree", "fsck", "gc"};
 
 TEST_CASE("cli: --help lists every command, and each command's --help describes it") {
   TempDir t;

@@ -1,5 +1,7 @@
 // One writer at a time: a second writer fails naming the holder, or waits with --wait;
 // readers never block.
+#include "vrepo/util/lock.h"
+
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -8,7 +10,6 @@
 #include <thread>
 
 #include "cli/cli_support.h"
-#include "vrepo/util/lock.h"
 
 namespace vrepo::testing {
 

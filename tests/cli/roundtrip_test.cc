@@ -33,8 +33,8 @@ std::string RevParse(const std::string& repo, const std::string& rev) {
 TEST_CASE("cli: init, add, commit, modify, commit, checkout restores every file exactly") {
   TempDir t;
   const std::string repo = t.path();
-  CHECK(MustRun(repo, {"init"}).out == "Initialized empty vrepo repository in " + repo +
-                                           "/.vrepo/\n");
+  CHECK(MustRun(repo, {"init"}).out ==
+        "Initialized empty vrepo repository in " + repo + "/.vrepo/\n");
 
   Snapshot v1 = {
       {"plain.txt", {"hello\n", false}},

@@ -19,14 +19,14 @@ void MakeChanges(const std::string& repo) {
   WriteFile(repo + "/a.txt", "a.txt v2");  // staged, then changed again
   MustRun(repo, {"add", "a.txt"});
   WriteFile(repo + "/a.txt", "a.txt v3!");
-  WriteFile(repo + "/b.txt", "b.txt v2");  // modified, not staged
+  WriteFile(repo + "/b.txt", "b.txt v2");    // modified, not staged
   std::filesystem::remove(repo + "/c.txt");  // deleted, not staged
-  WriteFile(repo + "/d.txt", "d.txt v2");  // modified and staged
+  WriteFile(repo + "/d.txt", "d.txt v2");    // modified and staged
   MustRun(repo, {"add", "d.txt"});
   WriteFile(repo + "/e.txt", "e");  // untracked
   WriteFile(repo + "/f.txt", "f");  // new and staged
   MustRun(repo, {"add", "f.txt"});
-  MustRun(repo, {"rm", "g.txt"});  // deleted and staged
+  MustRun(repo, {"rm", "g.txt"});        // deleted and staged
   WriteFile(repo + "/sp ace.txt", "s");  // untracked, quoted like git's short status
 }
 
@@ -42,14 +42,14 @@ TEST_CASE("cli: status --porcelain shows git's XY codes for every kind of change
         " M b.txt\n"
         " D c.txt\n"
         "M  d.txt\n"
-        "?? e.txt\n"
         "A  f.txt\n"
         "D  g.txt\n"
+        "?? e.txt\n"
         "?? \"sp ace.txt\"\n");
   CHECK(MustRun(t.path(), {"status", "--porcelain", "-b"}).out.rfind("## main\nMM a.txt\n", 0) ==
         0);
-  CHECK(MustRun(t.path(), {"status", "--porcelain", "-z"}).out.find(std::string("?? sp ace.txt\0", 14)) !=
-        std::string::npos);
+  CHECK(MustRun(t.path(), {"status", "--porcelain", "-z"})
+            .out.find(std::string("?? sp ace.txt\0", 14)) != std::string::npos);
 }
 
 TEST_CASE("cli: status in human form groups changes like git") {
