@@ -21,15 +21,13 @@ namespace {
 
 std::atomic<uint64_t> g_temp_counter{0};
 
-// Writes one stored file to root/path: into a temporary file in the same folder, then
-// renamed over the real name, so a crash never leaves a half-written file under it.
-// Returns the stat of the written file for the stat cache.
-Status WriteWorktreeFile(const ObjectStore& store, const std::string& root, const FileEntry& f,
-                         FileStat* st) {
+// Writes one stored file to root/path: into a temporary file under .vrepo/tmp, then renamed
+// over the real name, so a crash never leaves a half-written file under it, nor a stray
+// temporary file in the working tree. Returns the stat of the written file for the stat cache.
+Status WriteWorktreeFile(const ObjectStore& store, const std::string& root,
+                         const std::string& tmp_dir, const FileEntry& f, FileStat* st) {
   std::string abs = JoinPath(root, f.path);
-  std::string dir = ParentPath(abs);
-  std::string tmp = JoinPath(dir, ".vrepo-tmp-" + std::to_string(::getpid()) + "-" +
-                                      std::to_string(g_temp_counter.fetch_add(1)));
+  std::string tmp = JoinPath(tmp_dir, std::to_string(g_temp_counter.fetch_add(1)));
   mode_t mode = f.executable ? 0755 : 0644;
   FileHandle fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode));
   if (!fd.valid()) return Status::FromErrno(tmp, errno);
@@ -56,6 +54,7 @@ Status WriteWorktreeFile(const ObjectStore& store, const std::string& root, cons
 Result<std::vector<StagingEntry>> WriteFiles(Repository& repo, const std::vector<FileEntry>& files,
                                              bool progress_bar) {
   const std::string& root = repo.root();
+  const std::string tmp_dir = repo.tmp_dir();
   std::string last_dir = "\x01";
   for (const auto& f : files) {
     std::string dir = ParentPath(f.path);
@@ -72,7 +71,7 @@ Result<std::vector<StagingEntry>> WriteFiles(Repository& repo, const std::vector
   pool.ParallelFor(files.size(), [&](size_t i) {
     const FileEntry& f = files[i];
     FileStat st;
-    Status s = WriteWorktreeFile(repo.store(), root, f, &st);
+    Status s = WriteWorktreeFile(repo.store(), root, tmp_dir, f, &st);
     if (!s.ok()) {
       std::lock_guard<std::mutex> lock(mu);
       if (first_error.ok()) first_error = s;

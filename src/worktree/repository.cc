@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <filesystem>
 #include <vector>
 
 #include "vrepo/util/file.h"
@@ -155,6 +156,10 @@ Result<std::unique_ptr<Repository>> Repository::Discover(const std::string& star
     VREPO_ASSIGN_OR_RETURN(WriteLock lock,
                            WriteLock::Acquire(repo->vrepo_dir_ + "/lock", options.wait_for_lock));
     repo->lock_.emplace(std::move(lock));
+    // Whatever a killed writer left in tmp/ is stale: only the lock holder writes there.
+    std::error_code ec;
+    std::filesystem::remove_all(repo->tmp_dir(), ec);
+    VREPO_RETURN_IF_ERROR(MakeDirs(repo->tmp_dir()));
   }
   VREPO_ASSIGN_OR_RETURN(repo->store_,
                          ObjectStore::Open(repo->vrepo_dir_, options.read_only, options.store));

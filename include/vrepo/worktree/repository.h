@@ -33,6 +33,9 @@ class Repository {
 
   const std::string& root() const { return root_; }            // absolute, no trailing '/'
   const std::string& vrepo_dir() const { return vrepo_dir_; }  // root + "/.vrepo"
+  // Scratch space for the writer's temporary files, emptied when a writer opens; it is
+  // inside the working tree's file system, so files there can be renamed into place.
+  std::string tmp_dir() const { return vrepo_dir_ + "/tmp"; }
   bool read_only() const { return read_only_; }
   ObjectStore& store() { return *store_; }
   History& history() { return *history_; }
