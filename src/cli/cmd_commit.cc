@@ -1,4 +1,4 @@
-// vrepo commit -m MSG [--allow-empty]
+// vrepo commit -m MSG [--allow-empty] [-q]
 #include "cli.h"
 
 namespace vrepo::cli {
@@ -7,6 +7,7 @@ Command RegisterCommit(CLI::App& app, Globals& g) {
   struct Opts {
     std::vector<std::string> messages;
     bool allow_empty = false;
+    bool quiet = false;
   };
   auto o = std::make_shared<Opts>();
   CLI::App* sub = app.add_subcommand(
@@ -19,6 +20,7 @@ Command RegisterCommit(CLI::App& app, Globals& g) {
                   "Commit message; several -m become separate paragraphs")
       ->required();
   sub->add_flag("--allow-empty", o->allow_empty, "Commit even when the tree did not change");
+  sub->add_flag("-q,--quiet", o->quiet, "Print nothing on success");
   return {sub, [&g, o] {
             std::string message;
             for (const auto& m : o->messages) {
@@ -36,6 +38,7 @@ Command RegisterCommit(CLI::App& app, Globals& g) {
               }
               return Fail("commit", st);
             }
+            if (o->quiet) return kExitOk;
             std::string where = result->branch ? *result->branch : "detached HEAD";
             if (result->root_commit) where += " (root-commit)";
             Print("[" + where + " " + ShortId(result->commit) + "] " + Subject(message) + "\n");

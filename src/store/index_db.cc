@@ -48,7 +48,15 @@ Status FromRocks(const rocksdb::Status& s, const std::string& what) {
 IndexDb::IndexDb(std::unique_ptr<rocksdb::DB> db, std::string dir, bool read_only)
     : db_(std::move(db)), dir_(std::move(dir)), read_only_(read_only) {}
 
-IndexDb::~IndexDb() = default;
+IndexDb::~IndexDb() {
+  // Leaving the writes in the WAL would make every later open, each read-only status
+  // included, replay them; one flush by the writer is cheaper than replays by every reader.
+  if (!read_only_ && wrote_) {
+    rocksdb::FlushOptions flush;
+    flush.wait = true;
+    db_->Flush(flush);  // best effort: on failure the WAL still holds the data
+  }
+}
 
 Result<std::unique_ptr<IndexDb>> IndexDb::Open(const std::string& dir, bool read_only) {
   rocksdb::Options options = MakeOptions(read_only);
@@ -84,6 +92,7 @@ Status IndexDb::Write(rocksdb::WriteBatch* batch, bool sync) {
   if (read_only_) return Status::InvalidArgument("index " + dir_ + " is open read-only");
   rocksdb::WriteOptions wo;
   wo.sync = sync;
+  wrote_ = true;
   return FromRocks(db_->Write(wo, batch), "writing index " + dir_);
 }
 

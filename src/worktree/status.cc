@@ -168,30 +168,8 @@ Result<CommitResult> Commit(Repository& repo, const std::string& message, bool a
   VREPO_ASSIGN_OR_RETURN(std::vector<FileEntry> files, StagedFiles(repo));
   VREPO_ASSIGN_OR_RETURN(std::optional<std::string> head, history.HeadCommit());
 
-  // add made every staged object durable before naming it; check anyway before a ref moves.
-  {
-    ThreadPool pool(DefaultIoThreads());
-    std::atomic<size_t> missing{files.size()};
-    const size_t kBlock = 4096;
-    size_t blocks = (files.size() + kBlock - 1) / kBlock;
-    pool.ParallelFor(blocks, [&](size_t b) {
-      for (size_t i = b * kBlock; i < std::min(files.size(), (b + 1) * kBlock); ++i) {
-        if (!repo.store().Contains(files[i].id)) {
-          size_t cur = missing.load();
-          while (i < cur && !missing.compare_exchange_weak(cur, i)) {
-          }
-          return;
-        }
-      }
-    });
-    if (missing.load() < files.size()) {
-      const FileEntry& f = files[missing.load()];
-      return Status::Corruption("staged object " + f.id.Hex() + " for '" + f.path +
-                                "' is missing from the store [run 'vrepo add " + f.path +
-                                "' again]");
-    }
-  }
-
+  // No existence check of the staged objects: staging entries are only ever written in the
+  // same atomic batch as the objects they name (see Add), and gc keeps what the index names.
   VREPO_ASSIGN_OR_RETURN(std::string tree, history.WriteTree(files));
   if (!allow_empty) {
     if (head) {

@@ -46,6 +46,7 @@ class IndexDb {
   std::unique_ptr<rocksdb::DB> db_;
   std::string dir_;
   bool read_only_;
+  bool wrote_ = false;
 };
 
 }  // namespace vrepo
