@@ -248,17 +248,6 @@ void TrimScratch(std::string& s) {
   if (s.capacity() > (64u << 20)) std::string().swap(s);
 }
 
-Status WriteAllFd(int fd, std::string_view data, const std::string& path) {
-  while (!data.empty()) {
-    ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return Status::FromErrno("writing " + path, errno);
-    }
-    data.remove_prefix(static_cast<size_t>(n));
-  }
-  return Status::OK();
-}
 
 }  // namespace
 
@@ -753,12 +742,12 @@ Status ObjectStore::WriteTo(const ContentId& id, int fd, const std::string& fd_p
   VREPO_RETURN_IF_ERROR(impl_->Locate(id, &loc, &chunks));
   if (loc.codec == ObjectLocation::Codec::kChunked) {
     return impl_->ForEachChunk(
-        id, chunks, [&](std::string_view bytes) { return WriteAllFd(fd, bytes, fd_path); });
+        id, chunks, [&](std::string_view bytes) { return WriteAll(fd, bytes, fd_path); });
   }
   std::shared_ptr<const MappedFile> hold;
   std::string& scratch = ThreadScratch();
   auto bytes = impl_->ReadPacked(id, loc, false, &hold, &scratch);
-  Status st = bytes.ok() ? WriteAllFd(fd, *bytes, fd_path) : bytes.status();
+  Status st = bytes.ok() ? WriteAll(fd, *bytes, fd_path) : bytes.status();
   TrimScratch(scratch);
   return st;
 }

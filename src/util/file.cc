@@ -10,8 +10,6 @@
 
 namespace vrepo {
 
-namespace {
-
 Status WriteAll(int fd, std::string_view data, const std::string& path) {
   while (!data.empty()) {
     ssize_t n = ::write(fd, data.data(), data.size());
@@ -23,8 +21,6 @@ Status WriteAll(int fd, std::string_view data, const std::string& path) {
   }
   return Status::OK();
 }
-
-}  // namespace
 
 FileHandle& FileHandle::operator=(FileHandle&& other) noexcept {
   if (this != &other) {

@@ -22,6 +22,9 @@ Result<std::string> ReadFile(const std::string& path);
 Status WriteFileAtomic(const std::string& path, std::string_view data, mode_t mode = 0644,
                        bool durable = true);
 
+// Writes all of `data` to `fd`, retrying short writes; errors name `path`.
+Status WriteAll(int fd, std::string_view data, const std::string& path);
+
 // fsyncs a directory so that renames and creations inside it survive a crash.
 Status SyncDir(const std::string& dir);
 
