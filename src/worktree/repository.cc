@@ -100,6 +100,30 @@ std::string NormalizeAbsolute(const std::string& path) {
   return out.empty() ? "/" : out;
 }
 
+// libgit2 guards each ref update with a NAME.lock file that a killed process leaves behind,
+// blocking every later update (git asks the user to delete it by hand). Only the holder of
+// vrepo's writer lock updates refs, so any such file found by a new holder is stale.
+void RemoveStaleGitLocks(const std::string& meta_dir) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  auto remove_locks_in = [&](const fs::path& dir, bool recursive) {
+    if (recursive) {
+      for (auto it = fs::recursive_directory_iterator(dir, ec);
+           !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+        if (it->path().extension() == ".lock") fs::remove(it->path(), ec);
+      }
+    } else {
+      for (auto it = fs::directory_iterator(dir, ec); !ec && it != fs::directory_iterator();
+           it.increment(ec)) {
+        if (it->path().extension() == ".lock") fs::remove(it->path(), ec);
+      }
+    }
+    ec.clear();
+  };
+  remove_locks_in(meta_dir, false);  // HEAD.lock, packed-refs.lock, config.lock
+  remove_locks_in(fs::path(meta_dir) / "refs", true);
+}
+
 }  // namespace
 
 Repository::~Repository() = default;
@@ -160,6 +184,7 @@ Result<std::unique_ptr<Repository>> Repository::Discover(const std::string& star
     std::error_code ec;
     std::filesystem::remove_all(repo->tmp_dir(), ec);
     VREPO_RETURN_IF_ERROR(MakeDirs(repo->tmp_dir()));
+    RemoveStaleGitLocks(repo->vrepo_dir_ + "/meta");
   }
   VREPO_ASSIGN_OR_RETURN(repo->store_,
                          ObjectStore::Open(repo->vrepo_dir_, options.read_only, options.store));

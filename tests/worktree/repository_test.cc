@@ -58,6 +58,23 @@ TEST_CASE("a second writer gets Locked naming the holder's pid while a reader op
   CHECK(add.status().code() == Status::Code::kInvalidArgument);
 }
 
+TEST_CASE("ref lock files left by a killed writer do not block the next writer") {
+  RepoFixture f;
+  f.Write("a.txt", "one");
+  f.CommitAll("first");
+  f.repo.reset();
+  // What a writer SIGKILLed in the middle of a ref update leaves behind.
+  WriteFile(f.Path(".vrepo/meta/HEAD.lock"), "");
+  WriteFile(f.Path(".vrepo/meta/refs/heads/main.lock"), "");
+  OpenOptions rw;
+  f.repo = Must(Repository::Discover(f.dir.path(), rw));
+  CHECK_FALSE(Exists(f.Path(".vrepo/meta/HEAD.lock")));
+  CHECK_FALSE(Exists(f.Path(".vrepo/meta/refs/heads/main.lock")));
+  f.Write("a.txt", "two");
+  std::string second = f.CommitAll("second");
+  CHECK(Must(f.repo->history().HeadCommit()) == second);
+}
+
 TEST_CASE("relative paths resolve against cwd and stay inside the working tree") {
   RepoFixture f;
   const Repository& r = *f.repo;
