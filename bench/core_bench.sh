@@ -76,6 +76,26 @@ measure() {
   median "${times[@]}"
 }
 
+# measure_pair A B WARMUPS RUNS: like measure, but alternates A and B run by run, so that
+# both see the same state of a disk whose background writeback and discards drift over a
+# run; prints "median_A median_B".
+measure_pair() {
+  local a=$1 b=$2 warmups=$3 n=$4 ta=() tb=() t i
+  for ((i = 0; i < warmups + n; i++)); do
+    "prep_$a" "$i"
+    sync
+    t=$(seconds "$a" "$i")
+    ((i < warmups)) || ta+=("$t")
+    "prep_$b" "$i"
+    sync
+    t=$(seconds "$b" "$i")
+    ((i < warmups)) || tb+=("$t")
+  done
+  echo "$a runs: ${ta[*]}" >&2
+  echo "$b runs: ${tb[*]}" >&2
+  echo "$(median "${ta[@]}") $(median "${tb[@]}")"
+}
+
 echo "a) import ..." >&2
 t_tar=$(measure import_tar_zstd 1 "$runs")
 t_git=$(measure import_git 1 "$runs")
@@ -99,13 +119,12 @@ prep_checkout_vrepo() { mkdir -p "$dir/co-vrepo.$1" && cp -a "$src/.vrepo" "$dir
 checkout_vrepo() { vrepo -C "$dir/co-vrepo.$1" checkout --force main; }
 prep_extract_tar() { mkdir -p "$dir/co-tar.$1"; }
 extract_tar() { tar -C "$dir/co-tar.$1" -xf "$dir/x.tar"; }
-t_co_vrepo=$(measure checkout_vrepo 1 "$runs")
+read -r t_co_vrepo t_co_tar <<<"$(measure_pair checkout_vrepo extract_tar 1 "$runs")"
 # The checkout must reproduce the export exactly.
 if ! diff -r --exclude=.vrepo "$src" "$dir/co-vrepo.0" >/dev/null; then
   echo "bench: vrepo checkout into an empty folder differs from the source tree" >&2
   exit 1
 fi
-t_co_tar=$(measure extract_tar 1 "$runs")
 
 # --- c) status of the unchanged tree ------------------------------------------------------
 echo "c) status ..." >&2
