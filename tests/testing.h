@@ -32,6 +32,21 @@ void AgeFile(const std::string& path, int seconds);
 // Deterministic pseudo-random bytes.
 std::string RandomBytes(size_t n, uint64_t seed);
 
+// A tmpfs of `size` (e.g. "4m") mounted at `dir` for the object's lifetime, so a test can
+// fill a disk for real. mounted() is false where mounting is not allowed (not root).
+class SmallDisk {
+ public:
+  SmallDisk(const std::string& dir, const std::string& size);
+  ~SmallDisk();
+  SmallDisk(const SmallDisk&) = delete;
+  SmallDisk& operator=(const SmallDisk&) = delete;
+  bool mounted() const { return mounted_; }
+
+ private:
+  std::string dir_;
+  bool mounted_ = false;
+};
+
 struct CommandResult {
   int exit_code = -1;  // -signal when killed by a signal
   std::string out;

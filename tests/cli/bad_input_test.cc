@@ -1,7 +1,6 @@
 // Bad input and bad disks: each failure is one line on stderr, a git-like exit code, and a
 // repository left as it was.
 #include <fcntl.h>
-#include <sys/mount.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -130,26 +129,9 @@ TEST_CASE("cli: checkout refuses to overwrite uncommitted changes unless --force
   CHECK(MustRun(t.path(), {"rev-parse", "HEAD"}).out.substr(0, 40) == first);
 }
 
-// A tmpfs of 4 MiB: the disk fills up in the middle of an add.
-class SmallDisk {
- public:
-  explicit SmallDisk(const std::string& dir) : dir_(dir) {
-    std::filesystem::create_directories(dir);
-    mounted_ = ::getuid() == 0 && ::mount("tmpfs", dir.c_str(), "tmpfs", 0, "size=4m") == 0;
-  }
-  ~SmallDisk() {
-    if (mounted_) ::umount2(dir_.c_str(), MNT_DETACH);
-  }
-  bool mounted() const { return mounted_; }
-
- private:
-  std::string dir_;
-  bool mounted_ = false;
-};
-
 TEST_CASE("cli: a full disk during add fails cleanly and keeps the last commit") {
   TempDir t;
-  SmallDisk disk(t / "disk");
+  SmallDisk disk(t / "disk", "4m");
   if (!disk.mounted()) {
     MESSAGE("skipped: cannot mount a 4 MiB tmpfs here (needs root and CAP_SYS_ADMIN)");
     return;

@@ -1,6 +1,5 @@
 // Garbage collection and running out of disk space.
 #include <doctest/doctest.h>
-#include <sys/mount.h>
 #include <unistd.h>
 
 #include <set>
@@ -92,29 +91,9 @@ TEST_CASE("gc refuses to run while a write session is open or when it finds dama
   CHECK(store_test::PackFiles(dir / ".vrepo").size() == 1);
 }
 
-namespace {
-
-// A small tmpfs mounted for the test's lifetime, when the environment allows it.
-class SmallDisk {
- public:
-  explicit SmallDisk(const std::string& dir) : dir_(dir) {
-    mounted_ = MakeDirs(dir).ok() && ::mount("tmpfs", dir.c_str(), "tmpfs", 0, "size=2m") == 0;
-  }
-  ~SmallDisk() {
-    if (mounted_) ::umount2(dir_.c_str(), MNT_DETACH);
-  }
-  bool mounted() const { return mounted_; }
-
- private:
-  std::string dir_;
-  bool mounted_ = false;
-};
-
-}  // namespace
-
 TEST_CASE("a full disk fails the session with kNoSpace naming the pack; committed data survives") {
   testing::TempDir dir;
-  SmallDisk disk(dir / "disk");
+  testing::SmallDisk disk(dir / "disk", "2m");
   if (!disk.mounted()) {
     MESSAGE("skipped: cannot mount a tmpfs here (needs root)");
     return;
