@@ -251,6 +251,22 @@ void TrimScratch(std::string& s) {
 
 }  // namespace
 
+bool IsCompressedFormat(std::string_view data) {
+  // Image datasets are mostly PNG and JPEG: trying zstd on each was a fifth of `add`'s CPU
+  // for Fashion-MNIST and gained nothing.
+  static constexpr std::string_view kMagics[] = {
+      std::string_view("\x89PNG\r\n\x1a\n", 8),  // PNG
+      std::string_view("\xff\xd8\xff", 3),          // JPEG
+      std::string_view("\x1f\x8b", 2),               // gzip
+      std::string_view("\x28\xb5\x2f\xfd", 4),     // zstd
+      std::string_view("PK\x03\x04", 4),             // zip
+  };
+  for (std::string_view magic : kMagics) {
+    if (data.substr(0, magic.size()) == magic) return true;
+  }
+  return false;
+}
+
 // ---- ObjectStore::Impl ------------------------------------------------------------------
 
 struct ObjectStore::Impl {
@@ -504,6 +520,9 @@ struct PackWriter::Impl {
   Status StoreBlob(const ContentId& id, std::string_view data) {
     VREPO_ASSIGN_OR_RETURN(bool present, Claim(id, true));
     if (present) return Status::OK();
+    if (IsCompressedFormat(data)) {
+      return AppendRecord(id, ObjectLocation::Codec::kRaw, data.size(), data, Crc32(data));
+    }
     // Compression runs outside the lock so that many threads compress at once.
     std::string& scratch = ThreadScratch();
     scratch.resize(ZSTD_compressBound(data.size()));

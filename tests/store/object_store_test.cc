@@ -56,6 +56,29 @@ TEST_CASE("objects round-trip: empty, small, compressible (zstd) and incompressi
   CHECK(missing.status().message().find(ContentId::Of("never stored").Hex()) != std::string::npos);
 }
 
+TEST_CASE("PNG and JPEG bytes are stored raw without a zstd attempt, and read back") {
+  testing::TempDir dir;
+  auto store = OpenStore(dir / ".vrepo");
+  // Compressible bodies behind the magic numbers: only the format decides.
+  std::string png = std::string("\x89PNG\r\n\x1a\n", 8) + std::string(50000, 'a');
+  std::string jpeg = std::string("\xff\xd8\xff\xe0", 4) + std::string(50000, 'b');
+  std::string text = "PNG is not at the start\n" + std::string(50000, 'c');
+  std::vector<ContentId> ids;
+  {
+    auto w = store->NewWriter();
+    REQUIRE(w.ok());
+    for (const auto& o : {png, jpeg, text}) ids.push_back(*(*w)->Put(o));
+    REQUIRE((*w)->Commit(nullptr).ok());
+  }
+  CHECK(store->Locate(ids[0])->codec == ObjectLocation::Codec::kRaw);
+  CHECK(store->Locate(ids[1])->codec == ObjectLocation::Codec::kRaw);
+  CHECK(store->Locate(ids[2])->codec == ObjectLocation::Codec::kZstd);
+  CHECK(*store->Get(ids[0]) == png);
+  CHECK(*store->Get(ids[1]) == jpeg);
+  CHECK_FALSE(IsCompressedFormat(""));
+  CHECK_FALSE(IsCompressedFormat("\x89PN"));
+}
+
 TEST_CASE("identical bytes are stored once, within and across sessions") {
   testing::TempDir dir;
   auto store = OpenStore(dir / ".vrepo");

@@ -47,6 +47,10 @@ struct FsckProblem {
 
 class ObjectStore;
 
+// True when `data` starts like an already-compressed format (PNG, JPEG, gzip, zstd, zip):
+// such objects are stored raw without trying zstd.
+bool IsCompressedFormat(std::string_view data);
+
 // A write session: one new pack file.
 class PackWriter {
  public:
