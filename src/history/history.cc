@@ -474,7 +474,7 @@ Result<std::string> History::WriteTree(const std::vector<FileEntry>& files) {
     if (!git_odb_exists_ext(dest, &oid, GIT_ODB_LOOKUP_NO_REFRESH)) missing.push_back(oid);
   }
   if (missing.size() >= kPackThreshold) {
-    VREPO_RETURN_IF_ERROR(WritePackNoDelta(mempack, missing, dest));
+    VREPO_RETURN_IF_ERROR(WritePackNoDelta(mempack, missing, dest, impl_->path + "/objects/pack"));
   } else {
     for (const git_oid& oid : missing) {
       void* data = nullptr;

@@ -1,8 +1,15 @@
 #include "pack_stream.h"
 
+#include "vrepo/util/file.h"
+
 #include <openssl/evp.h>
 #include <zlib.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <string>
 #include <string_view>
@@ -14,44 +21,53 @@ struct EvpMdCtxFree {
   void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
 };
 
-// Buffers pack bytes, hashes them for the trailer and feeds them to the indexer in large
-// appends (each append costs a write(2) inside the indexer).
-class PackSink {
+// Writes pack bytes to a file in large writes, hashing them for the trailer and keeping the
+// running CRC-32 that the .idx records for each entry.
+class PackFileSink {
  public:
-  PackSink(git_odb_writepack* wp, EVP_MD_CTX* sha) : wp_(wp), sha_(sha) { buf_.reserve(kFlush); }
-
+  PackFileSink(int fd, std::string path, EVP_MD_CTX* sha)
+      : fd_(fd), path_(std::move(path)), sha_(sha) {
+    buf_.reserve(kFlush);
+  }
   Status Write(const void* data, size_t n) {
     buf_.append(static_cast<const char*>(data), n);
+    entry_crc_ = crc32_z(entry_crc_, static_cast<const Bytef*>(data), n);
+    size_ += n;
     if (buf_.size() >= kFlush) return Flush();
     return Status::OK();
   }
-  Status Flush() {
-    if (buf_.empty()) return Status::OK();
-    EVP_DigestUpdate(sha_, buf_.data(), buf_.size());
-    int err = wp_->append(wp_, buf_.data(), buf_.size(), &stats_);
-    buf_.clear();
-    if (err < 0) return GitError(err, "indexing new pack");
-    return Status::OK();
+  // Starts a new entry: returns its offset and resets the entry CRC.
+  uint64_t BeginEntry() {
+    entry_crc_ = crc32_z(0, nullptr, 0);
+    return size_;
   }
-  // Appends the trailer (SHA-1 of everything before it) and sends it unhashed.
-  Status Finish() {
+  uint32_t entry_crc() const { return static_cast<uint32_t>(entry_crc_); }
+  // Appends the trailer (SHA-1 of everything before it) and returns it.
+  Result<std::string> Finish() {
     VREPO_RETURN_IF_ERROR(Flush());
     unsigned char digest[EVP_MAX_MD_SIZE];
     unsigned int len = 0;
     EVP_DigestFinal_ex(sha_, digest, &len);
-    int err = wp_->append(wp_, digest, len, &stats_);
-    if (err < 0) return GitError(err, "indexing new pack");
-    err = wp_->commit(wp_, &stats_);
-    if (err < 0) return GitError(err, "installing new pack");
-    return Status::OK();
+    std::string trailer(reinterpret_cast<char*>(digest), len);
+    VREPO_RETURN_IF_ERROR(WriteAll(fd_, trailer, path_));
+    return trailer;
   }
 
  private:
+  Status Flush() {
+    if (buf_.empty()) return Status::OK();
+    EVP_DigestUpdate(sha_, buf_.data(), buf_.size());
+    Status st = WriteAll(fd_, buf_, path_);
+    buf_.clear();
+    return st;
+  }
   static constexpr size_t kFlush = 1 << 20;
-  git_odb_writepack* wp_;
+  int fd_;
+  std::string path_;
   EVP_MD_CTX* sha_;
   std::string buf_;
-  git_indexer_progress stats_{};
+  uint64_t size_ = 0;
+  uLong entry_crc_ = 0;
 };
 
 // The pack entry header: type in bits 4-6 of the first byte, size as a little-endian varint.
@@ -114,19 +130,94 @@ void PutBigEndian32(uint32_t v, unsigned char* out) {
   out[3] = v;
 }
 
+void PutBigEndian64(uint64_t v, unsigned char* out) {
+  PutBigEndian32(static_cast<uint32_t>(v >> 32), out);
+  PutBigEndian32(static_cast<uint32_t>(v), out + 4);
+}
+
+// The pack index, version 2 (git's gitformat-pack): fan-out table, sorted names, CRC-32s,
+// offsets (31-bit, or an index into a table of 64-bit ones), the pack's and its own SHA-1.
+std::string BuildIndexV2(const std::vector<git_oid>& oids, const std::vector<uint64_t>& offsets,
+                         const std::vector<uint32_t>& crcs, const std::string& pack_sha) {
+  std::vector<size_t> order(oids.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(),
+            [&](size_t a, size_t b) { return git_oid_cmp(&oids[a], &oids[b]) < 0; });
+  std::string idx;
+  auto put32 = [&](uint32_t v) {
+    unsigned char b[4];
+    PutBigEndian32(v, b);
+    idx.append(reinterpret_cast<char*>(b), 4);
+  };
+  idx.append("\xfftOc", 4);
+  put32(2);
+  uint32_t fanout[256] = {0};
+  for (const git_oid& oid : oids) ++fanout[oid.id[0]];
+  uint32_t running = 0;
+  for (uint32_t& f : fanout) {
+    running += f;
+    put32(running);
+  }
+  for (size_t i : order) idx.append(reinterpret_cast<const char*>(oids[i].id), GIT_OID_RAWSZ);
+  for (size_t i : order) put32(crcs[i]);
+  std::vector<uint64_t> large;
+  for (size_t i : order) {
+    if (offsets[i] < 0x80000000ull) {
+      put32(static_cast<uint32_t>(offsets[i]));
+    } else {
+      put32(0x80000000u | static_cast<uint32_t>(large.size()));
+      large.push_back(offsets[i]);
+    }
+  }
+  for (uint64_t off : large) {
+    unsigned char b[8];
+    PutBigEndian64(off, b);
+    idx.append(reinterpret_cast<char*>(b), 8);
+  }
+  idx += pack_sha;
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(idx.data(), idx.size(), digest, &len, Sha1Md(), nullptr);
+  idx.append(reinterpret_cast<char*>(digest), len);
+  return idx;
+}
+
+std::string Hex(const std::string& raw) {
+  static const char* kDigits = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : raw) {
+    out.push_back(kDigits[c >> 4]);
+    out.push_back(kDigits[c & 15]);
+  }
+  return out;
+}
+
 }  // namespace
 
-Status WritePackNoDelta(git_odb_backend* source, const std::vector<git_oid>& oids, git_odb* dest) {
-  git_odb_writepack* raw_wp = nullptr;
-  int err = git_odb_write_pack(&raw_wp, dest, nullptr, nullptr);
-  if (err < 0) return GitError(err, "starting a pack");
-  GitPtr<git_odb_writepack> wp(raw_wp);
+Status WritePackNoDelta(git_odb_backend* source, const std::vector<git_oid>& oids, git_odb* dest,
+                        const std::string& pack_dir) {
+  // The pack and its .idx are written here rather than through libgit2's indexer, which
+  // re-inflates and re-hashes (SHA-1DC) every object we just wrote: a third of a commit.
+  std::string tmp_pack = pack_dir + "/tmp_vrepo_" + std::to_string(::getpid()) + ".pack";
+  std::string tmp_idx = pack_dir + "/tmp_vrepo_" + std::to_string(::getpid()) + ".idx";
+  FileHandle fd(::open(tmp_pack.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0444));
+  if (!fd.valid()) return Status::FromErrno(tmp_pack, errno);
+  struct Cleanup {
+    std::string a, b;
+    bool armed = true;
+    ~Cleanup() {
+      if (armed) {
+        ::unlink(a.c_str());
+        ::unlink(b.c_str());
+      }
+    }
+  } cleanup{tmp_pack, tmp_idx};
 
   std::unique_ptr<EVP_MD_CTX, EvpMdCtxFree> sha(EVP_MD_CTX_new());
   if (!sha || EVP_DigestInit_ex(sha.get(), Sha1Md(), nullptr) != 1) {
     return Status::IOError("starting a pack: OpenSSL SHA-1 unavailable");
   }
-  PackSink sink(wp.get(), sha.get());
+  PackFileSink sink(fd.get(), tmp_pack, sha.get());
 
   unsigned char header[12];
   std::memcpy(header, "PACK", 4);
@@ -140,14 +231,18 @@ Status WritePackNoDelta(git_odb_backend* source, const std::vector<git_oid>& oid
   Deflater stored, compressed;
   VREPO_RETURN_IF_ERROR(stored.Init(0, 1));
   VREPO_RETURN_IF_ERROR(compressed.Init(1, 8));
+  std::vector<uint64_t> offsets(oids.size());
+  std::vector<uint32_t> crcs(oids.size());
   std::string_view packed;
   Status st;
-  for (const git_oid& oid : oids) {
+  for (size_t i = 0; i < oids.size(); ++i) {
+    const git_oid& oid = oids[i];
     void* data = nullptr;
     size_t len = 0;
     git_object_t type = GIT_OBJECT_INVALID;
-    err = source->read(&data, &len, &type, source, &oid);
+    int err = source->read(&data, &len, &type, source, &oid);
     if (err < 0) return GitError(err, "reading object " + OidHex(oid) + " for a pack");
+    offsets[i] = sink.BeginEntry();
     unsigned char eh[16];
     size_t ehn = EncodeEntryHeader(type, len, eh);
     st = sink.Write(eh, ehn);
@@ -161,10 +256,31 @@ Status WritePackNoDelta(git_odb_backend* source, const std::vector<git_oid>& oid
     }
     git_odb_backend_data_free(source, data);
     VREPO_RETURN_IF_ERROR(st);
+    crcs[i] = sink.entry_crc();
   }
-  VREPO_RETURN_IF_ERROR(sink.Finish());
+  VREPO_ASSIGN_OR_RETURN(std::string pack_sha, sink.Finish());
+  if (::fsync(fd.get()) != 0) return Status::FromErrno("syncing " + tmp_pack, errno);
+  std::string idx = BuildIndexV2(oids, offsets, crcs, pack_sha);
+  VREPO_RETURN_IF_ERROR(WriteFileAtomic(tmp_idx, idx, 0444, /*durable=*/false));
+
+  // The .idx makes a pack visible, so it is renamed in last, after the pack is durable.
+  std::string base = pack_dir + "/pack-" + Hex(pack_sha);
+  if (::rename(tmp_pack.c_str(), (base + ".pack").c_str()) != 0) {
+    return Status::FromErrno("installing " + base + ".pack", errno);
+  }
+  {
+    FileHandle idx_fd(::open(tmp_idx.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!idx_fd.valid() || ::fsync(idx_fd.get()) != 0) {
+      return Status::FromErrno("syncing " + tmp_idx, errno);
+    }
+  }
+  if (::rename(tmp_idx.c_str(), (base + ".idx").c_str()) != 0) {
+    return Status::FromErrno("installing " + base + ".idx", errno);
+  }
+  cleanup.armed = false;
+  VREPO_RETURN_IF_ERROR(SyncDir(pack_dir));
   // The pack backend learns of the new pack only on refresh.
-  err = git_odb_refresh(dest);
+  int err = git_odb_refresh(dest);
   if (err < 0) return GitError(err, "refreshing the object database");
   return Status::OK();
 }
