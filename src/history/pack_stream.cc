@@ -1,18 +1,17 @@
 #include "pack_stream.h"
 
-#include "vrepo/util/file.h"
-
-#include <openssl/evp.h>
-#include <zlib.h>
-
 #include <fcntl.h>
+#include <openssl/evp.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <string>
 #include <string_view>
+
+#include "vrepo/util/file.h"
 
 namespace vrepo::history_internal {
 namespace {
