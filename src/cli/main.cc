@@ -8,6 +8,7 @@
 #include <exception>
 
 #include "cli.h"
+#include "vrepo_source_revision.h"  // generated at build time
 
 namespace vrepo::cli {
 namespace {
