@@ -181,16 +181,6 @@ std::string BuildIndexV2(const std::vector<git_oid>& oids, const std::vector<uin
   return idx;
 }
 
-std::string Hex(const std::string& raw) {
-  static const char* kDigits = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : raw) {
-    out.push_back(kDigits[c >> 4]);
-    out.push_back(kDigits[c & 15]);
-  }
-  return out;
-}
-
 }  // namespace
 
 Status WritePackNoDelta(git_odb_backend* source, const std::vector<git_oid>& oids, git_odb* dest,
@@ -263,7 +253,9 @@ Status WritePackNoDelta(git_odb_backend* source, const std::vector<git_oid>& oid
   VREPO_RETURN_IF_ERROR(WriteFileAtomic(tmp_idx, idx, 0444, /*durable=*/false));
 
   // The .idx makes a pack visible, so it is renamed in last, after the pack is durable.
-  std::string base = pack_dir + "/pack-" + Hex(pack_sha);
+  git_oid pack_oid;
+  git_oid_fromraw(&pack_oid, reinterpret_cast<const unsigned char*>(pack_sha.data()));
+  std::string base = pack_dir + "/pack-" + OidHex(pack_oid);
   if (::rename(tmp_pack.c_str(), (base + ".pack").c_str()) != 0) {
     return Status::FromErrno("installing " + base + ".pack", errno);
   }

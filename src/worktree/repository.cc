@@ -106,16 +106,18 @@ std::string NormalizeAbsolute(const std::string& path) {
 void RemoveStaleGitLocks(const std::string& meta_dir) {
   namespace fs = std::filesystem;
   std::error_code ec;
+  auto remove_if_lock = [](const fs::path& p) {
+    std::error_code ignored;  // one file that will not go must not stop the scan
+    if (p.extension() == ".lock") fs::remove(p, ignored);
+  };
   auto remove_locks_in = [&](const fs::path& dir, bool recursive) {
     if (recursive) {
-      for (auto it = fs::recursive_directory_iterator(dir, ec);
-           !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-        if (it->path().extension() == ".lock") fs::remove(it->path(), ec);
+      for (fs::recursive_directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+        remove_if_lock(it->path());
       }
     } else {
-      for (auto it = fs::directory_iterator(dir, ec); !ec && it != fs::directory_iterator();
-           it.increment(ec)) {
-        if (it->path().extension() == ".lock") fs::remove(it->path(), ec);
+      for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+        remove_if_lock(it->path());
       }
     }
     ec.clear();
