@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "vrepo/dataset/label_table.h"
 #include "vrepo/history/history.h"
 #include "vrepo/util/json_writer.h"
 #include "vrepo/util/status.h"
@@ -56,6 +57,11 @@ Command RegisterRevParse(CLI::App& app, Globals& g);
 Command RegisterLsTree(CLI::App& app, Globals& g);
 Command RegisterFsck(CLI::App& app, Globals& g);
 Command RegisterGc(CLI::App& app, Globals& g);
+Command RegisterDataset(CLI::App& app, Globals& g);
+
+// The sample-level diff of a label table between two commits (one REV: against HEAD).
+int RunDatasetDiff(const Globals& g, const std::vector<std::string>& revs,
+                   const std::string& labels, const TableOptions& columns, bool json_out);
 
 // Prints "vrepo: <what>: <why>" on stderr and returns the exit code for the status:
 // kExitFailure for a refusal to lose work (Conflict), kExitFatal otherwise.

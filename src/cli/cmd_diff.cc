@@ -1,4 +1,4 @@
-// vrepo diff [REV [REV]] [--stat] [--json] [--exit-code]
+// vrepo diff [REV [REV]] [--stat] [--json] [--exit-code] [--labels TABLE]
 #include "cli.h"
 
 namespace vrepo::cli {
@@ -9,6 +9,8 @@ Command RegisterDiff(CLI::App& app, Globals& g) {
     bool stat = false;
     bool json = false;
     bool exit_code = false;
+    std::string labels;
+    TableOptions columns;
   };
   auto o = std::make_shared<Opts>();
   CLI::App* sub = app.add_subcommand(
@@ -22,7 +24,16 @@ Command RegisterDiff(CLI::App& app, Globals& g) {
   auto* stat = sub->add_flag("--stat", o->stat, "Per-file size changes and a total line");
   sub->add_flag("--json", o->json, "A JSON array of changed files")->excludes(stat);
   sub->add_flag("--exit-code", o->exit_code, "Exit 1 when there are differences");
+  sub->add_option("--labels", o->labels,
+                  "Compare samples of this label table instead of files: added, removed, "
+                  "relabeled, image changed (see 'vrepo dataset diff')")
+      ->type_name("TABLE");
+  sub->add_option("--path-column", o->columns.path_column, "With --labels: the path column");
+  sub->add_option("--label-column", o->columns.label_column, "With --labels: the label column");
   return {sub, [&g, o] {
+            if (!o->labels.empty()) {
+              return RunDatasetDiff(g, o->revs, o->labels, o->columns, o->json);
+            }
             auto repo = OpenRepository(g, /*write=*/false);
             if (!repo.ok()) return Fail("diff", repo.status());
             auto changes = Diff(**repo, o->revs);

@@ -1,0 +1,44 @@
+// Image headers and decoding for dataset checks and the training loader: PNG through libspng,
+// JPEG through libjpeg-turbo. Inputs are untrusted bytes; every failure is an error naming
+// the image and the problem, never a crash. Thread-safe (each call owns its decoder).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "vrepo/util/status.h"
+
+namespace vrepo {
+
+enum class ImageFormat { kUnknown, kPng, kJpeg };
+const char* ImageFormatName(ImageFormat format);  // "png", "jpeg", "unknown"
+
+// The format the leading magic bytes announce (kUnknown when neither).
+ImageFormat SniffImageFormat(std::string_view bytes);
+
+struct ImageInfo {
+  ImageFormat format = ImageFormat::kUnknown;
+  uint32_t width = 0;
+  uint32_t height = 0;
+  uint32_t channels = 0;  // as stored: 1 gray, 2 gray+alpha, 3 RGB, 4 RGBA (palette PNG: 3)
+};
+
+// Reads only the header. Corruption "NAME: ..." for a bad or unsupported header.
+Result<ImageInfo> ProbeImage(std::string_view bytes, const std::string& name);
+
+struct DecodedImage {
+  uint32_t width = 0;
+  uint32_t height = 0;
+  uint32_t channels = 0;        // 1 or 3
+  std::vector<uint8_t> pixels;  // height * width * channels, row-major, interleaved (HWC)
+};
+
+// Decodes the whole image, so a truncated or corrupt body is found. `channels` 0 keeps gray
+// as 1 channel and makes everything else RGB (alpha dropped); 1 or 3 converts to that.
+// Images above `max_pixels` are refused before any large allocation.
+Result<DecodedImage> DecodeImage(std::string_view bytes, const std::string& name,
+                                 uint32_t channels = 0, uint64_t max_pixels = 1ull << 28);
+
+}  // namespace vrepo

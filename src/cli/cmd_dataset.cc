@@ -1,0 +1,470 @@
+// vrepo dataset check|stats|split|diff, and the sample-level `vrepo diff --labels`.
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <map>
+#include <sstream>
+
+#include "cli.h"
+#include "vrepo/dataset/dataset.h"
+#include "vrepo/util/file.h"
+
+namespace vrepo::cli {
+namespace {
+
+// Options every dataset command shares.
+struct TableArgs {
+  std::string labels;
+  TableOptions columns;
+  bool json = false;
+};
+
+void AddTableOptions(CLI::App* sub, TableArgs* t) {
+  sub->add_option("--labels", t->labels,
+                  "The label table: a .csv or .jsonl file with a path and a label column, or a "
+                  "folder laid out as FOLDER/CLASS/IMAGE (paths relative to the repository root)")
+      ->required()
+      ->type_name("TABLE");
+  sub->add_option("--path-column", t->columns.path_column, "Column (or JSON key) of image paths")
+      ->capture_default_str();
+  sub->add_option("--label-column", t->columns.label_column, "Column (or JSON key) of labels")
+      ->capture_default_str();
+  sub->add_flag("--json", t->json, "Machine-readable output");
+}
+
+// The table argument as a path relative to the repository root.
+Result<std::string> TablePath(const Repository& repo, const Globals& g, const std::string& table) {
+  VREPO_ASSIGN_OR_RETURN(auto paths, RepoPaths(repo, g, {table}));
+  return paths[0];
+}
+
+Result<DatasetVersion> Load(Repository& repo, const Globals& g, const std::string& rev,
+                            const TableArgs& t) {
+  VREPO_ASSIGN_OR_RETURN(std::string table, TablePath(repo, g, t.labels));
+  return LoadDataset(repo.history(), repo.store(), rev, table, t.columns);
+}
+
+void WriteVersionJson(JsonWriter& json, const DatasetVersion& v) {
+  json.Key("commit").String(v.commit);
+  json.Key("tree").String(v.tree);
+  json.Key("table").String(v.table.source);
+  json.Key("format").String(TableFormatName(v.table.format));
+}
+
+std::string ProblemLine(const DatasetVersion& v, const DatasetProblem& p) {
+  std::string where = v.table.source;
+  if (p.line > 0) where += ":" + std::to_string(p.line);
+  return where + ": " + p.path + ": " + ProblemKindName(p.kind) + ": " + p.detail + "\n";
+}
+
+int RunCheck(const Globals& g, const std::string& rev, const TableArgs& t) {
+  auto repo = OpenRepository(g, /*write=*/false);
+  if (!repo.ok()) return Fail("dataset check", repo.status());
+  auto version = Load(**repo, g, rev, t);
+  if (!version.ok()) return Fail("dataset check", version.status());
+  auto report = CheckDataset(*version, (*repo)->store(), /*show_progress=*/!t.json);
+  if (!report.ok()) return Fail("dataset check", report.status());
+  if (t.json) {
+    JsonWriter json;
+    json.BeginObject();
+    WriteVersionJson(json, *version);
+    json.Key("rows").Uint(report->rows);
+    json.Key("images_decoded").Uint(report->images_decoded);
+    json.Key("ok").Bool(report->problems.empty());
+    json.Key("problems").BeginArray();
+    for (const auto& p : report->problems) {
+      json.BeginObject();
+      json.Key("kind").String(ProblemKindName(p.kind));
+      json.Key("line").Uint(p.line);
+      json.Key("path").String(p.path);
+      json.Key("detail").String(p.detail);
+      json.EndObject();
+    }
+    json.EndArray().EndObject();
+    Print(json.str() + "\n");
+  } else {
+    for (const auto& p : report->problems) Print(ProblemLine(*version, p));
+    Print(version->table.source + " at " + ShortId(version->commit) + ": " +
+          std::to_string(report->rows) + " rows, " + std::to_string(report->images_decoded) +
+          " images decoded, " + std::to_string(report->problems.size()) + " problem" +
+          (report->problems.size() == 1 ? "" : "s") + "\n");
+  }
+  return report->problems.empty() ? kExitOk : kExitFailure;
+}
+
+void PrintCounts(std::string_view title, const std::map<std::string, uint64_t>& counts) {
+  size_t width = 0;
+  for (const auto& [k, n] : counts) width = std::max(width, k.size());
+  std::string out = std::string(title) + ":\n";
+  for (const auto& [k, n] : counts) {
+    out += "  " + k + std::string(width - k.size() + 2, ' ') + std::to_string(n) + "\n";
+  }
+  Print(out);
+}
+
+void WriteCountsJson(JsonWriter& json, std::string_view key,
+                     const std::map<std::string, uint64_t>& counts) {
+  json.Key(key).BeginObject();
+  for (const auto& [k, n] : counts) json.Key(k).Uint(n);
+  json.EndObject();
+}
+
+int RunStats(const Globals& g, const std::string& rev, const TableArgs& t) {
+  auto repo = OpenRepository(g, /*write=*/false);
+  if (!repo.ok()) return Fail("dataset stats", repo.status());
+  auto version = Load(**repo, g, rev, t);
+  if (!version.ok()) return Fail("dataset stats", version.status());
+  auto stats = ComputeStats(*version, (*repo)->store());
+  if (!stats.ok()) return Fail("dataset stats", stats.status());
+  if (t.json) {
+    JsonWriter json;
+    json.BeginObject();
+    WriteVersionJson(json, *version);
+    json.Key("samples").Uint(stats->samples);
+    json.Key("distinct_images").Uint(stats->distinct_images);
+    json.Key("bytes").Uint(stats->bytes);
+    json.Key("sample_digest").String(stats->sample_digest);
+    json.Key("rows_without_sample").Uint(version->problems.size());
+    WriteCountsJson(json, "labels", stats->per_label);
+    WriteCountsJson(json, "formats", stats->per_format);
+    WriteCountsJson(json, "shapes", stats->per_shape);
+    json.Key("duplicates").BeginArray();
+    for (const auto& d : stats->duplicates) {
+      json.BeginObject().Key("id").String(d.id.Hex()).Key("paths").BeginArray();
+      for (const auto& p : d.paths) json.String(p);
+      json.EndArray().EndObject();
+    }
+    json.EndArray().EndObject();
+    Print(json.str() + "\n");
+    return kExitOk;
+  }
+  std::ostringstream out;
+  out << "commit " << version->commit << "\ntree   " << version->tree << "\ntable  "
+      << version->table.source << " (" << TableFormatName(version->table.format) << ")\n"
+      << "samples " << stats->samples << " (" << stats->distinct_images << " distinct images, "
+      << stats->bytes << " bytes)\n"
+      << "sample digest " << stats->sample_digest << "\n";
+  if (!version->problems.empty()) {
+    out << version->problems.size()
+        << " rows name no file or repeat a path (see 'vrepo dataset check')\n";
+  }
+  Print(out.str());
+  PrintCounts("labels", stats->per_label);
+  PrintCounts("formats", stats->per_format);
+  PrintCounts("shapes", stats->per_shape);
+  std::string dups = "duplicate images: " + std::to_string(stats->duplicates.size()) + "\n";
+  for (const auto& d : stats->duplicates) {
+    dups += "  " + d.id.Hex().substr(0, 12) + ":";
+    for (const auto& p : d.paths) dups += " " + p;
+    dups += "\n";
+  }
+  Print(dups);
+  return kExitOk;
+}
+
+std::vector<std::string> SplitList(const std::string& text) {
+  std::vector<std::string> out;
+  std::stringstream in(text);
+  for (std::string item; std::getline(in, item, ',');) out.push_back(item);
+  return out;
+}
+
+struct SplitArgs {
+  TableArgs table;
+  std::string ratios;
+  std::string names;
+  uint64_t seed = 0;
+  bool stratify = false;
+  std::string out_dir;
+  std::string rev;
+};
+
+// "labels.csv" + "val" -> "labels.val.csv"; a folder table "images" -> "images.val.csv".
+std::string SplitFileName(const std::string& table, TableFormat format, const std::string& name) {
+  std::string base = table.substr(table.rfind('/') + 1);
+  if (format == TableFormat::kFolder) return (base.empty() ? "labels" : base) + "." + name + ".csv";
+  size_t dot = base.rfind('.');
+  return base.substr(0, dot) + "." + name + base.substr(dot);
+}
+
+int RunSplit(const Globals& g, const SplitArgs& a) {
+  auto repo = OpenRepository(g, /*write=*/false);
+  if (!repo.ok()) return Fail("dataset split", repo.status());
+  auto table_path = TablePath(**repo, g, a.table.labels);
+  if (!table_path.ok()) return Fail("dataset split", table_path.status());
+  const std::string disk_path = (*repo)->root() + "/" + *table_path;
+  struct stat st;
+  const bool from_disk = a.rev.empty() && ::stat(disk_path.c_str(), &st) == 0 &&
+                         S_ISREG(st.st_mode);
+  LabelTable table;
+  if (from_disk) {
+    auto text = ReadFile(disk_path);
+    if (!text.ok()) return Fail("dataset split", text.status());
+    auto parsed = ParseLabelTable(*text, *table_path, a.table.columns);
+    if (!parsed.ok()) return Fail("dataset split", parsed.status());
+    table = std::move(*parsed);
+  } else {
+    // Folder tables exist only in commits: read it (or a table at --rev) from history.
+    auto version = LoadDataset((*repo)->history(), (*repo)->store(),
+                               a.rev.empty() ? "HEAD" : a.rev, *table_path, a.table.columns);
+    if (!version.ok()) return Fail("dataset split", version.status());
+    table = std::move(version->table);
+  }
+
+  SplitOptions options;
+  options.seed = a.seed;
+  options.stratify = a.stratify;
+  for (const auto& r : SplitList(a.ratios)) {
+    char* end = nullptr;
+    double v = std::strtod(r.c_str(), &end);
+    if (r.empty() || *end != '\0') {
+      return FailWith("dataset split", "--ratios: '" + r + "' is not a number", kExitUsage);
+    }
+    options.ratios.push_back(v);
+  }
+  options.names = a.names.empty() ? std::vector<std::string>{} : SplitList(a.names);
+  if (options.names.empty()) {
+    static const char* kDefaults[] = {"train", "val", "test"};
+    for (size_t i = 0; i < options.ratios.size(); ++i) {
+      options.names.push_back(i < 3 ? kDefaults[i] : "part" + std::to_string(i + 1));
+    }
+  }
+
+  std::string out_dir = a.out_dir.empty() ? ParentPath(disk_path) : a.out_dir;
+  if (!a.out_dir.empty() && out_dir[0] != '/') out_dir = g.cwd + "/" + out_dir;
+  std::vector<std::string> out_paths;
+  for (const auto& name : options.names) {
+    out_paths.push_back(out_dir + "/" + SplitFileName(*table_path, table.format, name));
+  }
+  // With --stratify, the rows already placed by an earlier split keep their place.
+  std::map<std::string, size_t> previous;
+  if (a.stratify) {
+    for (size_t s = 0; s < out_paths.size(); ++s) {
+      auto text = ReadFile(out_paths[s]);
+      if (!text.ok()) continue;
+      auto old = ParseLabelTable(*text, out_paths[s], a.table.columns);
+      if (!old.ok()) return Fail("dataset split", old.status());
+      for (const auto& row : old->rows) previous.emplace(row.path, s);
+    }
+  }
+  auto assignment = AssignSplits(table, options, previous);
+  if (!assignment.ok()) {
+    return FailWith("dataset split", assignment.status().message(), kExitUsage);
+  }
+  std::vector<LabelTable> parts(options.names.size());
+  for (auto& part : parts) {
+    part.format = table.format == TableFormat::kFolder ? TableFormat::kCsv : table.format;
+    part.header = table.header;
+  }
+  for (size_t i = 0; i < table.rows.size(); ++i) {
+    parts[(*assignment)[i]].rows.push_back(table.rows[i]);
+  }
+  Status made = MakeDirs(out_dir);
+  if (!made.ok()) return Fail("dataset split", made);
+  for (size_t s = 0; s < parts.size(); ++s) {
+    Status written = WriteFileAtomic(out_paths[s], SerializeTable(parts[s]));
+    if (!written.ok()) return Fail("dataset split", written);
+  }
+
+  if (a.table.json) {
+    JsonWriter json;
+    json.BeginObject().Key("table").String(*table_path).Key("seed").Uint(a.seed);
+    json.Key("stratify").Bool(a.stratify).Key("splits").BeginArray();
+    for (size_t s = 0; s < parts.size(); ++s) {
+      std::map<std::string, uint64_t> per_label;
+      for (const auto& row : parts[s].rows) ++per_label[row.label];
+      json.BeginObject().Key("name").String(options.names[s]);
+      json.Key("ratio").Double(options.ratios[s]).Key("path").String(out_paths[s]);
+      json.Key("rows").Uint(parts[s].rows.size());
+      WriteCountsJson(json, "labels", per_label);
+      json.EndObject();
+    }
+    json.EndArray().EndObject();
+    Print(json.str() + "\n");
+  } else {
+    for (size_t s = 0; s < parts.size(); ++s) {
+      Print(options.names[s] + ": " + std::to_string(parts[s].rows.size()) + " rows -> " +
+            out_paths[s] + "\n");
+    }
+  }
+  return kExitOk;
+}
+
+std::string LabelOrDash(const std::string& label) { return label.empty() ? "-" : label; }
+
+}  // namespace
+
+int RunDatasetDiff(const Globals& g, const std::vector<std::string>& revs,
+                   const std::string& labels, const TableOptions& columns, bool json_out) {
+  if (revs.empty()) {
+    return FailWith("diff", "--labels compares commits: give REV (against HEAD) or REV REV",
+                    kExitUsage);
+  }
+  auto repo = OpenRepository(g, /*write=*/false);
+  if (!repo.ok()) return Fail("diff", repo.status());
+  TableArgs t{labels, columns, json_out};
+  auto from = Load(**repo, g, revs[0], t);
+  if (!from.ok()) return Fail("diff", from.status());
+  auto to = Load(**repo, g, revs.size() > 1 ? revs[1] : "HEAD", t);
+  if (!to.ok()) return Fail("diff", to.status());
+  DatasetDiff diff = DiffDatasets(*from, *to);
+  if (json_out) {
+    JsonWriter json;
+    json.BeginObject();
+    for (const auto* side : {&*from, &*to}) {
+      json.Key(side == &*from ? "from" : "to").BeginObject();
+      WriteVersionJson(json, *side);
+      json.Key("samples").Uint(side->samples.size());
+      json.Key("sample_digest").String(SampleDigestOf(*side));
+      json.EndObject();
+    }
+    json.Key("unchanged").Uint(diff.unchanged);
+    json.Key("changes").BeginArray();
+    for (const auto& c : diff.changes) {
+      json.BeginObject().Key("kind").String(SampleChangeKindName(c.kind));
+      json.Key("path").String(c.path);
+      if (c.old_id) json.Key("old_label").String(c.old_label).Key("old_id").String(c.old_id->Hex());
+      if (c.new_id) json.Key("new_label").String(c.new_label).Key("new_id").String(c.new_id->Hex());
+      json.EndObject();
+    }
+    json.EndArray().Key("labels").BeginObject();
+    for (const auto& [label, n] : diff.per_label) {
+      json.Key(label).BeginObject();
+      json.Key("before").Uint(n.before).Key("after").Uint(n.after);
+      json.Key("added").Uint(n.added).Key("removed").Uint(n.removed);
+      json.Key("relabeled_in").Uint(n.relabeled_in).Key("relabeled_out").Uint(n.relabeled_out);
+      json.Key("content_changed").Uint(n.content_changed);
+      json.EndObject();
+    }
+    json.EndObject().EndObject();
+    Print(json.str() + "\n");
+    return kExitOk;
+  }
+  std::string out;
+  uint64_t counts[5] = {};
+  for (const auto& c : diff.changes) {
+    ++counts[static_cast<int>(c.kind)];
+    switch (c.kind) {
+      case SampleChangeKind::kAdded:
+        out += "A\t" + c.path + "\t" + LabelOrDash(c.new_label) + "\n";
+        break;
+      case SampleChangeKind::kRemoved:
+        out += "D\t" + c.path + "\t" + LabelOrDash(c.old_label) + "\n";
+        break;
+      case SampleChangeKind::kRelabeled:
+        out += "R\t" + c.path + "\t" + LabelOrDash(c.old_label) + " -> " +
+               LabelOrDash(c.new_label) + "\n";
+        break;
+      case SampleChangeKind::kContentChanged:
+        out += "M\t" + c.path + "\t" + LabelOrDash(c.new_label) + " (image changed)\n";
+        break;
+      case SampleChangeKind::kRelabeledAndChanged:
+        out += "RM\t" + c.path + "\t" + LabelOrDash(c.old_label) + " -> " +
+               LabelOrDash(c.new_label) + " (image changed)\n";
+        break;
+    }
+    if (out.size() > (1 << 20)) {
+      Print(out);
+      out.clear();
+    }
+  }
+  char line[256];
+  std::snprintf(line, sizeof(line),
+                "%llu added, %llu removed, %llu relabeled, %llu image changed, %llu unchanged\n",
+                static_cast<unsigned long long>(counts[0]), static_cast<unsigned long long>(counts[1]),
+                static_cast<unsigned long long>(counts[2] + counts[4]),
+                static_cast<unsigned long long>(counts[3] + counts[4]),
+                static_cast<unsigned long long>(diff.unchanged));
+  out += line;
+  size_t width = 5;
+  for (const auto& [label, n] : diff.per_label) width = std::max(width, label.size());
+  std::snprintf(line, sizeof(line), "%-*s %8s %8s %8s %8s %8s %8s\n", static_cast<int>(width),
+                "label", "before", "after", "added", "removed", "relabel+", "relabel-");
+  out += line;
+  for (const auto& [label, n] : diff.per_label) {
+    std::snprintf(line, sizeof(line), "%-*s %8llu %8llu %8llu %8llu %8llu %8llu\n",
+                  static_cast<int>(width), label.c_str(),
+                  static_cast<unsigned long long>(n.before), static_cast<unsigned long long>(n.after),
+                  static_cast<unsigned long long>(n.added), static_cast<unsigned long long>(n.removed),
+                  static_cast<unsigned long long>(n.relabeled_in),
+                  static_cast<unsigned long long>(n.relabeled_out));
+    out += line;
+  }
+  Print(out);
+  return kExitOk;
+}
+
+Command RegisterDataset(CLI::App& app, Globals& g) {
+  CLI::App* sub = app.add_subcommand(
+      "dataset",
+      "Check, describe, split and compare image-label datasets\n"
+      "A dataset is a label table at a commit: a CSV or JSONL file with a path and a label "
+      "column, or a folder laid out as FOLDER/CLASS/IMAGE. Images are read from the commit, "
+      "never from the working tree.");
+  sub->require_subcommand(1);
+
+  struct Opts {
+    std::string rev = "HEAD";
+    TableArgs table;
+    SplitArgs split;
+    std::vector<std::string> diff_revs;
+  };
+  auto o = std::make_shared<Opts>();
+
+  CLI::App* check = sub->add_subcommand(
+      "check",
+      "List every problem of a dataset version, with table line and path\n"
+      "Rows naming no file of the commit, repeated paths, empty labels, images that do not "
+      "decode, and one image content under two labels. Exits 1 when there is any problem.");
+  check->add_option("REV", o->rev, "The commit to check")->capture_default_str();
+  AddTableOptions(check, &o->table);
+
+  CLI::App* stats = sub->add_subcommand(
+      "stats",
+      "Samples per label, image sizes and formats, duplicates, and the sample digest\n"
+      "The sample digest (SHA-256 over the sorted path, content id and label of every "
+      "sample) is what training runs record.");
+  stats->add_option("REV", o->rev, "The commit to describe")->capture_default_str();
+  AddTableOptions(stats, &o->table);
+
+  CLI::App* split = sub->add_subcommand(
+      "split",
+      "Write train/validation (/test) tables from a label table\n"
+      "A row's split depends only on a hash of (seed, path), so the same input gives the same "
+      "split and adding rows never moves an existing one. With --stratify every label is "
+      "divided in the given ratios; rows already in the output tables keep their split. "
+      "The table is read from the working tree (or from --rev; folder tables from HEAD), and "
+      "TABLE.NAME.EXT files are written beside it.");
+  AddTableOptions(split, &o->split.table);
+  split->add_option("--ratios", o->split.ratios, "Comma-separated fractions summing to 1")
+      ->required()
+      ->type_name("R,R[,R]");
+  split->add_option("--names", o->split.names, "Names of the splits [train,val,test]")
+      ->type_name("N,N[,N]");
+  split->add_option("--seed", o->split.seed, "Seed of the assignment hash")->capture_default_str();
+  split->add_flag("--stratify", o->split.stratify, "Keep each label's share in every split");
+  split->add_option("--out-dir", o->split.out_dir, "Where to write the tables")->type_name("DIR");
+  split->add_option("--rev", o->split.rev, "Read the table from this commit");
+
+  CLI::App* diff = sub->add_subcommand(
+      "diff",
+      "Sample-level differences between two commits: added, removed, relabeled, image "
+      "changed\nKeyed by path; with one REV, compares it with HEAD. Same as "
+      "'vrepo diff REV REV --labels TABLE'.");
+  diff->add_option("REV", o->diff_revs, "One or two revisions")->expected(1, 2)->required();
+  AddTableOptions(diff, &o->table);
+
+  return {sub, [&g, o, check, stats, split, diff] {
+            if (check->parsed()) return RunCheck(g, o->rev, o->table);
+            if (stats->parsed()) return RunStats(g, o->rev, o->table);
+            if (split->parsed()) return RunSplit(g, o->split);
+            if (diff->parsed()) {
+              return RunDatasetDiff(g, o->diff_revs, o->table.labels, o->table.columns,
+                                    o->table.json);
+            }
+            return kExitUsage;
+          }};
+}
+
+}  // namespace vrepo::cli

@@ -1,0 +1,361 @@
+#include "vrepo/dataset/dataset.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <mutex>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "vrepo/dataset/sample_digest.h"
+#include "vrepo/util/progress.h"
+#include "vrepo/util/thread_pool.h"
+
+namespace vrepo {
+namespace {
+
+const FileEntry* FindFile(const std::vector<FileEntry>& files, std::string_view path) {
+  auto it = std::lower_bound(files.begin(), files.end(), path,
+                             [](const FileEntry& f, std::string_view p) { return f.path < p; });
+  return it != files.end() && it->path == path ? &*it : nullptr;
+}
+
+std::string NormalizeTablePath(std::string path) {
+  while (path.compare(0, 2, "./") == 0) path.erase(0, 2);
+  while (!path.empty() && path.back() == '/') path.pop_back();
+  return path == "." ? "" : path;
+}
+
+// The distinct contents of `samples`, each with the index of its first sample.
+std::vector<size_t> FirstSampleOfEachContent(const std::vector<Sample>& samples) {
+  std::unordered_set<ContentId, ContentIdHash> seen;
+  seen.reserve(samples.size());
+  std::vector<size_t> firsts;
+  for (size_t i = 0; i < samples.size(); ++i) {
+    if (seen.insert(samples[i].id).second) firsts.push_back(i);
+  }
+  return firsts;
+}
+
+// Hash of (seed, path) as a number in [0, 1): the only input a sample's split depends on.
+double SplitHash(uint64_t seed, std::string_view path) {
+  Sha256 sha;
+  char seed_bytes[8];
+  for (int i = 0; i < 8; ++i) seed_bytes[i] = static_cast<char>((seed >> (8 * i)) & 0xFF);
+  sha.Update(std::string_view(seed_bytes, 8));
+  sha.Update(path);
+  ContentId h = sha.Finish();
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v = (v << 8) | h.bytes[i];
+  return static_cast<double>(v >> 11) * 0x1.0p-53;
+}
+
+}  // namespace
+
+const char* ProblemKindName(ProblemKind kind) {
+  switch (kind) {
+    case ProblemKind::kMissing: return "missing";
+    case ProblemKind::kDuplicatePath: return "duplicate-path";
+    case ProblemKind::kEmptyLabel: return "empty-label";
+    case ProblemKind::kBadImage: return "bad-image";
+    case ProblemKind::kLabelConflict: return "label-conflict";
+  }
+  return "?";
+}
+
+const char* SampleChangeKindName(SampleChangeKind kind) {
+  switch (kind) {
+    case SampleChangeKind::kAdded: return "added";
+    case SampleChangeKind::kRemoved: return "removed";
+    case SampleChangeKind::kRelabeled: return "relabeled";
+    case SampleChangeKind::kContentChanged: return "content-changed";
+    case SampleChangeKind::kRelabeledAndChanged: return "relabeled-and-changed";
+  }
+  return "?";
+}
+
+Result<DatasetVersion> LoadDataset(History& history, const ObjectStore& store,
+                                   const std::string& rev, const std::string& table_path,
+                                   const TableOptions& options) {
+  DatasetVersion version;
+  VREPO_ASSIGN_OR_RETURN(version.commit, history.ResolveCommit(rev));
+  VREPO_ASSIGN_OR_RETURN(CommitInfo info, history.GetCommit(version.commit));
+  version.tree = info.tree;
+  VREPO_ASSIGN_OR_RETURN(std::vector<FileEntry> files, history.ReadTree(version.commit));
+
+  const std::string table = NormalizeTablePath(table_path);
+  if (const FileEntry* file = FindFile(files, table)) {
+    VREPO_RETURN_IF_ERROR(TableFormatForPath(table).status());
+    VREPO_ASSIGN_OR_RETURN(std::string text, store.Get(file->id));
+    VREPO_ASSIGN_OR_RETURN(version.table, ParseLabelTable(text, table, options));
+  } else if (IsFolderInFiles(files, table)) {
+    version.table = FolderTable(files, table);
+  } else {
+    return Status::NotFound("label table '" + table_path + "' is not a file or folder of commit " +
+                            version.commit.substr(0, 7) + " (" + rev + ")");
+  }
+
+  version.samples.reserve(version.table.rows.size());
+  std::unordered_map<std::string_view, uint64_t> line_of_path;
+  line_of_path.reserve(version.table.rows.size());
+  for (const LabelRow& row : version.table.rows) {
+    auto [it, fresh] = line_of_path.emplace(row.path, row.line);
+    if (!fresh) {
+      version.problems.push_back({ProblemKind::kDuplicatePath, row.line, row.path,
+                                  "path already listed on line " + std::to_string(it->second)});
+      continue;
+    }
+    const FileEntry* file = FindFile(files, row.path);
+    if (file == nullptr) {
+      version.problems.push_back({ProblemKind::kMissing, row.line, row.path,
+                                  "no such file in commit " + version.commit.substr(0, 7)});
+      continue;
+    }
+    version.samples.push_back({row.path, row.label, file->id, file->size, row.line});
+  }
+  return version;
+}
+
+std::string SampleDigestOf(const DatasetVersion& version) {
+  std::vector<DigestEntry> entries;
+  entries.reserve(version.samples.size());
+  for (const Sample& s : version.samples) entries.push_back({s.path, s.id, s.label});
+  return SampleDigest(std::move(entries));
+}
+
+Result<CheckReport> CheckDataset(const DatasetVersion& version, const ObjectStore& store,
+                                 bool show_progress) {
+  CheckReport report;
+  report.rows = version.table.rows.size();
+  report.problems = version.problems;
+  const auto& samples = version.samples;
+  for (const Sample& s : samples) {
+    if (s.label.empty()) {
+      report.problems.push_back({ProblemKind::kEmptyLabel, s.line, s.path, "empty label"});
+    }
+  }
+
+  // Decode each distinct content once; a bad one is reported on every row that names it.
+  const std::vector<size_t> firsts = FirstSampleOfEachContent(samples);
+  std::vector<std::string> decode_error(firsts.size());
+  std::vector<Status> read_error(firsts.size());
+  std::atomic<uint64_t> decoded{0};
+  Progress progress("checking images", firsts.size());
+  if (!show_progress) progress.Finish();
+  ThreadPool pool;
+  pool.ParallelFor(firsts.size(), [&](size_t i) {
+    const Sample& s = samples[firsts[i]];
+    Result<std::string> bytes = store.Get(s.id);
+    if (!bytes.ok()) {
+      read_error[i] = bytes.status();
+      return;
+    }
+    Result<DecodedImage> image = DecodeImage(*bytes, s.path);
+    if (!image.ok()) decode_error[i] = image.status().message();
+    decoded.fetch_add(1);
+    progress.Tick();
+  });
+  progress.Finish();
+  for (const Status& s : read_error) VREPO_RETURN_IF_ERROR(s);
+  report.images_decoded = decoded.load();
+
+  std::unordered_map<ContentId, size_t, ContentIdHash> content_index;
+  content_index.reserve(firsts.size());
+  for (size_t i = 0; i < firsts.size(); ++i) content_index.emplace(samples[firsts[i]].id, i);
+  // Labels seen per content, to find one image under two labels.
+  std::vector<std::vector<const Sample*>> by_content(firsts.size());
+  for (const Sample& s : samples) {
+    size_t i = content_index.at(s.id);
+    by_content[i].push_back(&s);
+    if (!decode_error[i].empty()) {
+      report.problems.push_back({ProblemKind::kBadImage, s.line, s.path, decode_error[i]});
+    }
+  }
+  for (const auto& group : by_content) {
+    bool conflict = std::any_of(group.begin(), group.end(),
+                                [&](const Sample* s) { return s->label != group[0]->label; });
+    if (!conflict) continue;
+    for (const Sample* s : group) {
+      std::string others;
+      for (const Sample* o : group) {
+        if (o == s || o->label == s->label) continue;
+        if (!others.empty()) others += ", ";
+        others += o->path + " (line " + std::to_string(o->line) + ") labeled '" + o->label + "'";
+      }
+      report.problems.push_back({ProblemKind::kLabelConflict, s->line, s->path,
+                                 "labeled '" + s->label + "' but the same image is " + others});
+    }
+  }
+  std::stable_sort(report.problems.begin(), report.problems.end(),
+                   [](const DatasetProblem& a, const DatasetProblem& b) {
+                     return std::tie(a.line, a.path) < std::tie(b.line, b.path);
+                   });
+  return report;
+}
+
+Result<DatasetStats> ComputeStats(const DatasetVersion& version, const ObjectStore& store) {
+  DatasetStats stats;
+  const auto& samples = version.samples;
+  stats.samples = samples.size();
+  const std::vector<size_t> firsts = FirstSampleOfEachContent(samples);
+  stats.distinct_images = firsts.size();
+  std::vector<Result<ImageInfo>> infos(firsts.size(), Status::OK());
+  ThreadPool pool;
+  pool.ParallelFor(firsts.size(), [&](size_t i) {
+    const Sample& s = samples[firsts[i]];
+    Result<std::string> bytes = store.Get(s.id);
+    infos[i] = bytes.ok() ? ProbeImage(*bytes, s.path) : Result<ImageInfo>(bytes.status());
+  });
+  std::unordered_map<ContentId, size_t, ContentIdHash> content_index;
+  content_index.reserve(firsts.size());
+  for (size_t i = 0; i < firsts.size(); ++i) content_index.emplace(samples[firsts[i]].id, i);
+  std::vector<std::vector<std::string>> paths_of(firsts.size());
+  for (const Sample& s : samples) {
+    stats.bytes += s.size;
+    ++stats.per_label[s.label];
+    size_t i = content_index.at(s.id);
+    paths_of[i].push_back(s.path);
+    const Result<ImageInfo>& info = infos[i];
+    if (info.ok()) {
+      ++stats.per_format[ImageFormatName(info->format)];
+      ++stats.per_shape[std::to_string(info->width) + "x" + std::to_string(info->height) + "x" +
+                        std::to_string(info->channels)];
+    } else {
+      ++stats.per_format["unreadable"];
+    }
+  }
+  for (size_t i = 0; i < firsts.size(); ++i) {
+    if (paths_of[i].size() > 1) {
+      stats.duplicates.push_back({samples[firsts[i]].id, std::move(paths_of[i])});
+    }
+  }
+  stats.sample_digest = SampleDigestOf(version);
+  return stats;
+}
+
+Result<std::vector<size_t>> AssignSplits(const LabelTable& table, const SplitOptions& options,
+                                         const std::map<std::string, size_t>& previous) {
+  const size_t k = options.ratios.size();
+  if (k == 0) return Status::InvalidArgument("--ratios: give at least one ratio");
+  if (options.names.size() != k) {
+    return Status::InvalidArgument("--names: " + std::to_string(options.names.size()) +
+                                   " names for " + std::to_string(k) + " ratios");
+  }
+  double sum = 0;
+  for (double r : options.ratios) {
+    if (!(r > 0) || !std::isfinite(r)) {
+      return Status::InvalidArgument("--ratios: every ratio must be positive");
+    }
+    sum += r;
+  }
+  if (std::fabs(sum - 1.0) > 1e-6) {
+    return Status::InvalidArgument("--ratios: ratios sum to " + std::to_string(sum) +
+                                   ", not 1");
+  }
+  std::vector<double> bounds(k);
+  double acc = 0;
+  for (size_t i = 0; i < k; ++i) bounds[i] = acc += options.ratios[i];
+  bounds[k - 1] = 1.0;
+
+  const size_t n = table.rows.size();
+  std::vector<double> hash(n);
+  ThreadPool pool;
+  pool.ParallelFor(n, [&](size_t i) { hash[i] = SplitHash(options.seed, table.rows[i].path); });
+  std::vector<size_t> assignment(n);
+  if (!options.stratify) {
+    for (size_t i = 0; i < n; ++i) {
+      assignment[i] = std::upper_bound(bounds.begin(), bounds.end(), hash[i]) - bounds.begin();
+      if (assignment[i] >= k) assignment[i] = k - 1;
+    }
+    return assignment;
+  }
+
+  // Per class: keep earlier assignments, then hand out the new rows in hash order, each to
+  // the split furthest below its share of the class so far.
+  std::map<std::string_view, std::vector<size_t>> rows_of_label;
+  for (size_t i = 0; i < n; ++i) rows_of_label[table.rows[i].label].push_back(i);
+  for (auto& [label, rows] : rows_of_label) {
+    std::vector<uint64_t> count(k, 0);
+    std::vector<size_t> fresh;
+    for (size_t i : rows) {
+      auto it = previous.find(table.rows[i].path);
+      if (it != previous.end() && it->second < k) {
+        assignment[i] = it->second;
+        ++count[it->second];
+      } else {
+        fresh.push_back(i);
+      }
+    }
+    std::sort(fresh.begin(), fresh.end(), [&](size_t a, size_t b) {
+      return hash[a] != hash[b] ? hash[a] < hash[b] : table.rows[a].path < table.rows[b].path;
+    });
+    uint64_t total = rows.size() - fresh.size();
+    for (size_t i : fresh) {
+      ++total;
+      size_t best = 0;
+      double best_deficit = -1e300;
+      for (size_t s = 0; s < k; ++s) {
+        double deficit = options.ratios[s] * static_cast<double>(total) -
+                         static_cast<double>(count[s]);
+        if (deficit > best_deficit + 1e-12) {
+          best_deficit = deficit;
+          best = s;
+        }
+      }
+      assignment[i] = best;
+      ++count[best];
+    }
+  }
+  return assignment;
+}
+
+DatasetDiff DiffDatasets(const DatasetVersion& from, const DatasetVersion& to) {
+  DatasetDiff diff;
+  auto by_path = [](const DatasetVersion& v) {
+    std::vector<const Sample*> sorted;
+    sorted.reserve(v.samples.size());
+    for (const Sample& s : v.samples) sorted.push_back(&s);
+    std::sort(sorted.begin(), sorted.end(),
+              [](const Sample* a, const Sample* b) { return a->path < b->path; });
+    return sorted;
+  };
+  const std::vector<const Sample*> a = by_path(from), b = by_path(to);
+  for (const Sample* s : a) ++diff.per_label[s->label].before;
+  for (const Sample* s : b) ++diff.per_label[s->label].after;
+  size_t i = 0, j = 0;
+  while (i < a.size() || j < b.size()) {
+    int order = i == a.size() ? 1 : j == b.size() ? -1 : a[i]->path.compare(b[j]->path);
+    if (order < 0) {
+      diff.changes.push_back({SampleChangeKind::kRemoved, a[i]->path, a[i]->label, "", a[i]->id,
+                              std::nullopt});
+      ++diff.per_label[a[i]->label].removed;
+      ++i;
+    } else if (order > 0) {
+      diff.changes.push_back({SampleChangeKind::kAdded, b[j]->path, "", b[j]->label, std::nullopt,
+                              b[j]->id});
+      ++diff.per_label[b[j]->label].added;
+      ++j;
+    } else {
+      const Sample& old_s = *a[i++];
+      const Sample& new_s = *b[j++];
+      const bool relabeled = old_s.label != new_s.label;
+      const bool changed = old_s.id != new_s.id;
+      if (!relabeled && !changed) {
+        ++diff.unchanged;
+        continue;
+      }
+      SampleChangeKind kind = relabeled && changed ? SampleChangeKind::kRelabeledAndChanged
+                              : relabeled          ? SampleChangeKind::kRelabeled
+                                                   : SampleChangeKind::kContentChanged;
+      diff.changes.push_back({kind, new_s.path, old_s.label, new_s.label, old_s.id, new_s.id});
+      if (relabeled) {
+        ++diff.per_label[old_s.label].relabeled_out;
+        ++diff.per_label[new_s.label].relabeled_in;
+      }
+      if (changed) ++diff.per_label[new_s.label].content_changed;
+    }
+  }
+  return diff;
+}
+
+}  // namespace vrepo
