@@ -1,6 +1,6 @@
 #include "vrepo/train/safetensors.h"
 
-#include <torch/torch.h>
+#include <torch/utils.h>
 
 #include <algorithm>
 #include <bit>
