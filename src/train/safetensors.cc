@@ -198,8 +198,9 @@ Result<SafetensorsFile> ParseSafetensors(std::string_view bytes, const std::stri
 }
 
 Result<SafetensorsFile> ReadSafetensors(const std::string& path) {
-  VREPO_ASSIGN_OR_RETURN(std::string bytes, ReadFile(path));
-  return ParseSafetensors(bytes, path);
+  // Mapped rather than read, so a large checkpoint is held once (in its tensors), not twice.
+  VREPO_ASSIGN_OR_RETURN(MappedFile file, MappedFile::Open(path));
+  return ParseSafetensors(file.data(), path);
 }
 
 Result<std::string> SafetensorsDtypeName(torch::ScalarType type) {
