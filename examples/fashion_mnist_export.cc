@@ -206,12 +206,20 @@ bool WritePng(const std::string& path, const uint8_t* pixels, uint32_t rows, uin
 struct Job {
   const Split* split;
   size_t index;  // within the split
+  unsigned copy;  // 0: the image itself; k > 0: a distinct variant for scale benchmarks
 };
+
+std::string CopyFolder(const std::string& split, unsigned copy) {
+  if (copy == 0) return "images/" + split;
+  char suffix[16];
+  std::snprintf(suffix, sizeof suffix, "-copy%03u", copy);
+  return "images/" + split + suffix;
+}
 
 std::string RelativePngPath(const Job& job) {
   char name[32];
   std::snprintf(name, sizeof name, "%05zu.png", job.index);
-  return "images/" + job.split->name + "/" + name;
+  return CopyFolder(job.split->name, job.copy) + "/" + name;
 }
 
 }  // namespace
@@ -234,6 +242,12 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--data-dir", data_dir, "Folder with the gzip IDX files")->capture_default_str();
   app.add_option("-j,--jobs", jobs, "Encoder threads")->check(CLI::Range(1u, 1024u));
+  unsigned copies = 1;
+  app.add_option("--copies", copies,
+                 "Write each image K times, copy k>1 into images/SPLIT-copyNNN/ with its first "
+                 "pixel XORed by k-1, so every file is distinct (for million-sample benchmarks)")
+      ->check(CLI::Range(1u, 256u))
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
   std::vector<std::string> names;
@@ -255,17 +269,24 @@ int main(int argc, char** argv) {
   for (const Split& s : splits) {
     for (size_t i = 0; i < s.labels.size(); ++i, ++position) {
       if (position < offset || work.size() >= limit) continue;
-      work.push_back({&s, i});
+      work.push_back({&s, i, 0});
     }
+  }
+  const size_t originals = work.size();
+  for (unsigned c = 1; c < copies; ++c) {
+    for (size_t k = 0; k < originals; ++k) work.push_back({work[k].split, work[k].index, c});
   }
 
   std::error_code ec;
   for (const Split& s : splits) {
-    std::filesystem::create_directories(out_dir + "/images/" + s.name, ec);
-    if (ec) {
-      std::fprintf(stderr, "vrepo-fmnist-export: %s/images/%s: cannot create: %s\n",
-                   out_dir.c_str(), s.name.c_str(), ec.message().c_str());
-      return 1;
+    for (unsigned c = 0; c < copies; ++c) {
+      const std::string folder = CopyFolder(s.name, c);
+      std::filesystem::create_directories(out_dir + "/" + folder, ec);
+      if (ec) {
+        std::fprintf(stderr, "vrepo-fmnist-export: %s/%s: cannot create: %s\n", out_dir.c_str(),
+                     folder.c_str(), ec.message().c_str());
+        return 1;
+      }
     }
   }
 
@@ -275,12 +296,18 @@ int main(int argc, char** argv) {
   std::string first_error;
   auto worker = [&] {
     std::string err;
+    std::vector<uint8_t> variant;
     for (size_t k = next++; k < work.size() && !failed; k = next++) {
       const Job& job = work[k];
       const Split& s = *job.split;
       const size_t pixels = size_t{s.rows} * s.cols;
-      if (!WritePng(out_dir + "/" + RelativePngPath(job), &s.pixels[job.index * pixels], s.rows,
-                    s.cols, &err)) {
+      const uint8_t* image = &s.pixels[job.index * pixels];
+      if (job.copy > 0) {
+        variant.assign(image, image + pixels);
+        variant[0] ^= static_cast<uint8_t>(job.copy);
+        image = variant.data();
+      }
+      if (!WritePng(out_dir + "/" + RelativePngPath(job), image, s.rows, s.cols, &err)) {
         std::lock_guard<std::mutex> lock(err_mu);
         if (!failed.exchange(true)) first_error = err;
         return;
