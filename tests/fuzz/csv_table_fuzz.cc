@@ -1,0 +1,6 @@
+// Fuzz target: ParseCsvTable on arbitrary text, then a serialize/parse round trip.
+#include "table_fuzz.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  return vrepo::fuzz::CheckTableParser(&vrepo::ParseCsvTable, "t.csv", data, size);
+}
