@@ -1,0 +1,60 @@
+// TrainConfig: every setting of `vrepo train`, as the command line and the config file give
+// them, with JSON conversion and validation. Plain values; safe to copy between threads.
+// The JSON keys are the field names below (run.json records the resolved config this way).
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json_fwd.hpp>
+#include <string>
+#include <vector>
+
+#include "vrepo/util/status.h"
+
+namespace vrepo::train {
+
+struct TrainConfig {
+  std::string rev = "HEAD";  // the dataset commit (any revision)
+  std::string labels;        // label table of the training samples (path in the commit)
+  std::string val_labels;    // label table of the validation samples; "" = split `labels`
+  double val_split = 0.1;    // share of `labels` held out when val_labels is empty
+  std::string path_column = "path";
+  std::string label_column = "label";
+
+  std::string model = "small-cnn";  // one of ModelNames()
+  std::string base;                 // "" | safetensors path on disk | "run:ID"
+  std::string freeze = "none";      // "none" | "backbone" | "until:layerN"
+
+  int epochs = 10;
+  int batch_size = 64;
+  double lr = 1e-3;
+  double head_lr = 0;               // 0 = same as lr
+  std::string optimizer = "adamw";  // "adamw" | "sgd"
+  double weight_decay = 0;
+  double momentum = 0.9;             // sgd only
+  std::vector<std::string> augment;  // any of "flip", "crop"
+  int image_size = 0;                // square side the images are resized to; 0 = native size
+  uint64_t seed = 0;
+  std::string device = "auto";  // "auto" | "cpu" | "cuda"
+  bool deterministic = false;
+  int early_stop = 0;  // stop after N epochs without val accuracy gain; 0 = off
+  std::string name;    // run name (refs/runs/NAME); "" = short commit id
+  int workers = 0;     // loader threads; 0 = auto
+  int prefetch = 4;    // batches decoded ahead of the trainer
+};
+
+// The config as a JSON object, every key present.
+nlohmann::json ConfigToJson(const TrainConfig& config);
+
+// Reads a config from a JSON object. Keys absent keep their defaults; an unknown key or a
+// value of the wrong type is InvalidArgument naming `source` and the key.
+Result<TrainConfig> ConfigFromJson(const nlohmann::json& json, const std::string& source);
+
+// Reads a JSON config file (ConfigFromJson on its contents).
+Result<TrainConfig> ReadConfigFile(const std::string& path);
+
+// Checks values that do not need the repository: model name (listing the valid ones), freeze
+// spec, optimizer, augment names, epochs/batch/lr/ratios ranges, device (and that CUDA is
+// available when "cuda" is asked for). One-line InvalidArgument naming the setting.
+Status ValidateConfig(const TrainConfig& config);
+
+}  // namespace vrepo::train

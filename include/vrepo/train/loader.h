@@ -1,0 +1,109 @@
+// SampleLoader: streams the samples of one split from the object store into batches of
+// tensors. Reading, hash checking, decoding, resizing and augmentation run on worker threads,
+// at most `prefetch` batches ahead of the consumer, so host memory is bounded by the prefetch
+// depth and not by the number of samples. Batch contents depend only on (seed, epoch, sample
+// index), never on thread timing. One consumer thread calls StartEpoch/Next; the ObjectStore
+// must outlive the loader.
+#pragma once
+
+#include <torch/types.h>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "vrepo/dataset/dataset.h"
+#include "vrepo/store/object_store.h"
+#include "vrepo/util/status.h"
+
+namespace vrepo::train {
+
+struct LoaderOptions {
+  int batch_size = 64;
+  // Square side every image is resized to (bilinear); 0 = the first sample's size (other
+  // sizes are resized to it).
+  int image_size = 0;
+  // 1 (gray) or 3 (RGB); 0 = the first sample's (gray stays 1, everything else 3).
+  int channels = 0;
+  bool flip = false;  // horizontal flip with p = 0.5
+  bool crop = false;  // pad 4 with black, random crop back to size
+  uint64_t seed = 0;
+  int workers = 0;   // decoding threads; 0 = hardware threads (at most 8)
+  int prefetch = 4;  // batches prepared ahead; the most the loader holds at once
+  bool shuffle = true;
+  bool pin_memory = false;     // page-locked batches for async CUDA copies (CUDA builds only)
+  bool channels_last = false;  // images laid out NHWC in memory (shape stays [B, C, H, W])
+};
+
+struct Batch {
+  torch::Tensor images;         // [B, C, H, W] float, normalized to [-1, 1]: (x/255 - 0.5) / 0.5
+  torch::Tensor targets;        // [B] int64 class index
+  std::vector<size_t> indices;  // positions in the loader's sample list
+};
+
+class SampleLoader {
+ public:
+  // `classes` maps a label to its index (position in the list). InvalidArgument when a
+  // sample's label is not in `classes`, when there are no samples, or options are out of
+  // range; the first sample is probed for channels and size (Corruption naming its path).
+  static Result<std::unique_ptr<SampleLoader>> Create(const ObjectStore& store,
+                                                      std::vector<Sample> samples,
+                                                      std::vector<std::string> classes,
+                                                      const LoaderOptions& options);
+  ~SampleLoader();
+  SampleLoader(const SampleLoader&) = delete;
+  SampleLoader& operator=(const SampleLoader&) = delete;
+
+  // Starts (or restarts) epoch `epoch` (0-based): stops a running epoch, computes its order
+  // and begins decoding ahead.
+  void StartEpoch(int epoch);
+  // The next batch of the epoch, or nullopt after its last one. An object that is missing,
+  // does not hash to the sample's id, or does not decode is an error naming the path; the
+  // epoch stops there.
+  Result<std::optional<Batch>> Next();
+
+  // The order of sample indices of `epoch` (identity when shuffle is off).
+  std::vector<size_t> EpochOrder(int epoch) const;
+
+  size_t size() const { return samples_.size(); }
+  size_t batches_per_epoch() const;
+  const std::vector<Sample>& samples() const { return samples_; }
+  int channels() const { return channels_; }
+  int height() const { return height_; }
+  int width() const { return width_; }
+  const LoaderOptions& options() const { return options_; }
+  int workers() const { return workers_; }
+
+  // The sample digest (SampleDigest over path, hashed content id and label) of what the last
+  // fully consumed epoch read; empty before one completes.
+  const std::string& epoch_digest() const { return epoch_digest_; }
+  // The most batches the loader held at once (being built plus ready), over its lifetime;
+  // never above `prefetch`.
+  size_t peak_batches_held() const;
+
+ private:
+  struct Epoch;
+  SampleLoader(const ObjectStore& store, std::vector<Sample> samples,
+               std::vector<std::string> classes, const LoaderOptions& options);
+  void StopEpoch();
+  void WorkerLoop(Epoch* epoch);
+  Result<Batch> BuildBatch(const Epoch& epoch, size_t batch_index);
+
+  const ObjectStore& store_;
+  std::vector<Sample> samples_;
+  std::vector<std::string> classes_;
+  std::vector<int64_t> targets_;  // class index per sample
+  LoaderOptions options_;
+  int channels_ = 0;
+  int height_ = 0;
+  int width_ = 0;
+  int workers_ = 1;
+  std::string epoch_digest_;
+  std::unique_ptr<Epoch> epoch_;
+  std::atomic<size_t> peak_held_{0};
+};
+
+}  // namespace vrepo::train

@@ -1,0 +1,120 @@
+// The training stage: resolves the dataset version, builds train and validation loaders,
+// fine-tunes a model and returns everything a run record holds; and evaluation of a trained
+// model on any dataset version. Train and Evaluate use the Repository from the calling thread
+// only (the loader reads the store from its own threads).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "vrepo/train/config.h"
+#include "vrepo/util/status.h"
+#include "vrepo/worktree/repository.h"
+
+namespace vrepo::train {
+
+struct EpochMetrics {
+  int epoch = 0;  // 1-based
+  double train_loss = 0;
+  double val_loss = 0;
+  double val_accuracy = 0;                           // 0..1
+  std::map<std::string, double> per_class_accuracy;  // label -> 0..1 on validation
+  double images_per_second = 0;                      // training images / training seconds
+  double seconds = 0;                                // whole epoch, validation included
+};
+
+// What produced a run: code, libraries and device.
+struct VersionInfo {
+  std::string vrepo;            // VREPO_VERSION
+  std::string source_revision;  // git revision vrepo was built from ("...-dirty" if modified)
+  std::string libtorch;         // TORCH_VERSION
+  std::string cuda = "none";
+  std::string cudnn = "none";
+  std::string device_name;  // "cpu" or the CUDA device's name
+};
+
+struct TrainResult {
+  TrainConfig config;                // resolved: device actually used, workers, head_lr, seed, ...
+  std::vector<std::string> classes;  // sorted distinct labels of train + val
+  std::string dataset_commit;        // 40 hex
+  std::string dataset_tree;          // 40 hex
+  std::string train_digest;          // sample digest of what the loader read
+  std::string val_digest;
+  uint64_t train_samples = 0;
+  uint64_t val_samples = 0;
+  std::string base_model_id;    // content id (hex) of the base weights; "" when none
+  std::string base_run_commit;  // the base run's commit when base is "run:ID"; "" otherwise
+  std::vector<EpochMetrics> epochs;
+  int best_epoch = 0;                // 1-based; 0 when no epoch completed
+  std::string status = "completed";  // "completed" | "early-stopped" | "interrupted"
+  // safetensors bytes of the best epoch's state dict; metadata: "model", "classes" (JSON
+  // array), "channels", "image_size" (the side the model was trained at).
+  std::string weights;
+  // Best epoch, validation: confusion[true class][predicted class].
+  std::vector<std::vector<int64_t>> confusion;
+  VersionInfo versions;
+  double seconds = 0;  // wall time of the whole run
+};
+
+struct TrainHooks {
+  // When set and it becomes true (Ctrl-C), training stops after the current batch and Train
+  // returns status "interrupted" with the epochs completed so far.
+  std::atomic<bool>* interrupted = nullptr;
+  // One progress line at a time (per N batches and per epoch), images/s included.
+  std::function<void(const std::string&)> progress;
+};
+
+// Runs the training the config describes. The config is validated first; bad data (labels
+// naming missing images, undecodable images, hash mismatches), a bad base model or an
+// unknown model are errors, and nothing is written to the repository in any case.
+Result<TrainResult> Train(Repository& repo, const TrainConfig& config, const TrainHooks& hooks);
+
+// The versions of this build and the name of `device` ("cpu" or "cuda").
+VersionInfo CurrentVersions(const std::string& device);
+
+// Evaluation of trained weights on a dataset version.
+struct EvalOptions {
+  std::string rev = "HEAD";
+  std::string labels;  // table path in the commit
+  std::string path_column = "path";
+  std::string label_column = "label";
+  int batch_size = 256;
+  int workers = 0;
+  std::string device = "auto";
+};
+
+struct Prediction {
+  size_t sample = 0;  // index into EvalResult::samples order (table order)
+  std::string path;
+  std::string label;             // the table's label
+  std::string predicted;         // the model's top class
+  double confidence = 0;         // probability of `predicted`
+  double label_probability = 0;  // probability the model gives the table's label
+};
+
+struct EvalResult {
+  std::string commit, tree;
+  std::string sample_digest;
+  std::vector<std::string> classes;  // the model's classes (from the weights' metadata)
+  uint64_t samples = 0;
+  double loss = 0;  // mean cross-entropy over samples whose label is a model class
+  double accuracy = 0;
+  std::map<std::string, double> per_class_accuracy;
+  std::vector<std::vector<int64_t>> confusion;  // [true][predicted] over model classes
+  std::vector<Prediction> predictions;          // table order
+};
+
+// Evaluates safetensors `weights` written by Train (metadata names model, classes, channels
+// and image size). Samples whose label is not a model class count as wrong.
+Result<EvalResult> Evaluate(Repository& repo, std::string_view weights, const EvalOptions& options);
+
+// The `n` predictions that most confidently disagree with their label (wrong, sorted by
+// ascending label probability): likely label errors.
+std::vector<Prediction> Suspects(const EvalResult& result, size_t n);
+
+}  // namespace vrepo::train
