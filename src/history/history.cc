@@ -773,6 +773,54 @@ Status History::DeleteTag(const std::string& name) {
   return Status::OK();
 }
 
+Result<std::vector<RefInfo>> History::RefsWithPrefix(const std::string& prefix) {
+  std::vector<std::string> names;
+  std::string glob = prefix + "*";
+  int err = git_reference_foreach_glob(
+      impl_->repo.get(), glob.c_str(),
+      [](const char* name, void* payload) {
+        static_cast<std::vector<std::string>*>(payload)->push_back(name);
+        return 0;
+      },
+      &names);
+  if (err < 0) return GitError(err, "listing refs " + glob);
+  std::vector<RefInfo> out;
+  for (const std::string& refname : names) {
+    git_reference* raw = nullptr;
+    err = git_reference_lookup(&raw, impl_->repo.get(), refname.c_str());
+    if (err < 0) return GitError(err, "reading " + refname);
+    GitPtr<git_reference> ref(raw);
+    RefInfo info;
+    info.name = refname.substr(prefix.size());
+    git_object* peeled = nullptr;
+    if (git_reference_peel(&peeled, ref.get(), GIT_OBJECT_COMMIT) == 0) {
+      info.target = OidHex(*git_object_id(peeled));
+      git_object_free(peeled);
+    } else if (const git_oid* t = git_reference_target(ref.get())) {
+      info.target = OidHex(*t);
+    }
+    out.push_back(std::move(info));
+  }
+  std::sort(out.begin(), out.end(),
+            [](const RefInfo& a, const RefInfo& b) { return a.name < b.name; });
+  return out;
+}
+
+Status History::CreateRef(const std::string& full_name, const std::string& commit) {
+  int valid = 0;
+  if (git_reference_name_is_valid(&valid, full_name.c_str()) < 0 || !valid) {
+    return Status::InvalidArgument("invalid ref name '" + full_name + "'");
+  }
+  VREPO_ASSIGN_OR_RETURN(GitPtr<git_object> obj, impl_->Revparse(commit, GIT_OBJECT_COMMIT));
+  git_reference* ref = nullptr;
+  int err = git_reference_create(&ref, impl_->repo.get(), full_name.c_str(),
+                                 git_object_id(obj.get()), /*force=*/0, "vrepo: create ref");
+  git_reference_free(ref);
+  if (err == GIT_EEXISTS) return Status::InvalidArgument("ref '" + full_name + "' already exists");
+  if (err < 0) return GitError(err, "creating ref '" + full_name + "'");
+  return Status::OK();
+}
+
 Status History::ForEachReachableFile(const std::function<void(const FileEntry&)>& fn) {
   git_repository* repo = impl_->repo.get();
   std::vector<git_oid> commits, trees;

@@ -96,6 +96,13 @@ class History {
                    bool force);
   Status DeleteTag(const std::string& name);
 
+  // Refs whose full name starts with `prefix` (e.g. "refs/runs/"), sorted by name; each
+  // RefInfo's name is the full name with `prefix` removed, its target the peeled commit.
+  Result<std::vector<RefInfo>> RefsWithPrefix(const std::string& prefix);
+  // Creates ref `full_name` ("refs/runs/x") at `commit`. InvalidArgument "ref 'NAME' already
+  // exists" when it does, or when the name is not a valid ref name.
+  Status CreateRef(const std::string& full_name, const std::string& commit);
+
   // Calls fn for every file of every tree reachable from any ref (all branches, tags,
   // refs/runs/*, HEAD); each distinct tree is read once.
   Status ForEachReachableFile(const std::function<void(const FileEntry&)>& fn);
