@@ -334,6 +334,52 @@ TEST_CASE("JPEG gray and RGB decode close to the source and convert between chan
   }
 }
 
+TEST_CASE("a CMYK JPEG (Adobe, inverted inks) decodes to RGB and gray") {
+  // libjpeg stores CMYK samples as given and writes an Adobe marker, whose convention is
+  // inverted inks (255 = no ink): stored C=255 M=0 Y=0 K=255 is full magenta and yellow, red.
+  jpeg_compress_struct cinfo;
+  jpeg_error_mgr jerr;
+  cinfo.err = jpeg_std_error(&jerr);
+  jpeg_create_compress(&cinfo);
+  unsigned char* buf = nullptr;
+  unsigned long len = 0;
+  jpeg_mem_dest(&cinfo, &buf, &len);
+  cinfo.image_width = 16;
+  cinfo.image_height = 8;
+  cinfo.input_components = 4;
+  cinfo.in_color_space = JCS_CMYK;
+  jpeg_set_defaults(&cinfo);
+  jpeg_set_quality(&cinfo, 100, TRUE);
+  jpeg_start_compress(&cinfo, TRUE);
+  std::vector<uint8_t> row(16 * 4);
+  for (size_t x = 0; x < 16; ++x) {
+    row[4 * x] = 255, row[4 * x + 1] = 0, row[4 * x + 2] = 0, row[4 * x + 3] = 255;
+  }
+  while (cinfo.next_scanline < 8) {
+    JSAMPROW r = row.data();
+    jpeg_write_scanlines(&cinfo, &r, 1);
+  }
+  jpeg_finish_compress(&cinfo);
+  jpeg_destroy_compress(&cinfo);
+  std::string jpeg(reinterpret_cast<const char*>(buf), len);
+  std::free(buf);
+
+  auto info = ProbeImage(jpeg, "cmyk.jpg");
+  REQUIRE(info.ok());
+  CHECK(info->channels == 4);
+  auto rgb = DecodeImage(jpeg, "cmyk.jpg");
+  REQUIRE(rgb.ok());
+  CHECK(rgb->channels == 3);
+  REQUIRE(rgb->pixels.size() == 16 * 8 * 3);
+  CHECK(rgb->pixels[0] >= 250);  // red: no cyan, full magenta and yellow, no black
+  CHECK(rgb->pixels[1] <= 5);
+  CHECK(rgb->pixels[2] <= 5);
+  auto gray = DecodeImage(jpeg, "cmyk.jpg", 1);
+  REQUIRE(gray.ok());
+  REQUIRE(gray->pixels.size() == 16 * 8);
+  CHECK(std::abs(int{gray->pixels[0]} - Luma(rgb->pixels[0], rgb->pixels[1], rgb->pixels[2])) <= 1);
+}
+
 TEST_CASE("a Fashion-MNIST PNG from the exporter probes and decodes as 28x28 gray") {
   namespace fs = std::filesystem;
   const std::string exporter =
