@@ -90,7 +90,7 @@ class SampleLoader {
                std::vector<std::string> classes, const LoaderOptions& options);
   void StopEpoch();
   void WorkerLoop(Epoch* epoch);
-  Result<Batch> BuildBatch(const Epoch& epoch, size_t batch_index);
+  Result<Batch> BuildBatch(Epoch& epoch, size_t batch_index);
 
   const ObjectStore& store_;
   std::vector<Sample> samples_;

@@ -1,0 +1,313 @@
+#include "vrepo/train/loader.h"
+
+#include <torch/types.h>
+
+#include <algorithm>
+#include <cmath>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <random>
+#include <thread>
+
+#include "vrepo/dataset/image.h"
+#include "vrepo/dataset/sample_digest.h"
+
+namespace vrepo::train {
+namespace {
+
+// splitmix64's finalizer: a cheap bijective mix, so nearby seeds give unrelated streams.
+uint64_t Mix64(uint64_t x) {
+  x += 0x9e3779b97f4a7c15ull;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+  return x ^ (x >> 31);
+}
+
+uint64_t Combine(uint64_t a, uint64_t b) { return Mix64(a ^ Mix64(b)); }
+
+// Distinct domains so the permutation and the augmentation streams never coincide.
+constexpr uint64_t kOrderDomain = 0x6f72646572ull;      // "order"
+constexpr uint64_t kAugmentDomain = 0x6175676d656eull;  // "augmen"
+
+// A uniform integer in [0, n) from a 64-bit engine. Written out rather than
+// std::uniform_int_distribution, whose algorithm differs between standard libraries and would
+// make recorded runs irreproducible elsewhere.
+uint64_t Below(std::mt19937_64& rng, uint64_t n) {
+  // Rejection of the biased tail keeps it exactly uniform.
+  uint64_t limit = UINT64_MAX - UINT64_MAX % n;
+  uint64_t r;
+  do {
+    r = rng();
+  } while (r >= limit);
+  return r % n;
+}
+
+// Bilinear resize of an HWC uint8 image to `oh` x `ow`, into floats in [0, 255], with the
+// pixel-centre convention of torch's interpolate(align_corners=False).
+void ResizeBilinear(const DecodedImage& in, int oh, int ow, std::vector<float>* out) {
+  const int c = static_cast<int>(in.channels);
+  const int ih = static_cast<int>(in.height), iw = static_cast<int>(in.width);
+  out->resize(static_cast<size_t>(oh) * ow * c);
+  if (ih == oh && iw == ow) {
+    std::copy(in.pixels.begin(), in.pixels.end(), out->begin());
+    return;
+  }
+  const float sy = static_cast<float>(ih) / oh, sx = static_cast<float>(iw) / ow;
+  for (int y = 0; y < oh; ++y) {
+    float fy = std::max(0.0f, (y + 0.5f) * sy - 0.5f);
+    int y0 = std::min(static_cast<int>(fy), ih - 1);
+    int y1 = std::min(y0 + 1, ih - 1);
+    float ly = fy - y0;
+    for (int x = 0; x < ow; ++x) {
+      float fx = std::max(0.0f, (x + 0.5f) * sx - 0.5f);
+      int x0 = std::min(static_cast<int>(fx), iw - 1);
+      int x1 = std::min(x0 + 1, iw - 1);
+      float lx = fx - x0;
+      for (int k = 0; k < c; ++k) {
+        auto px = [&](int yy, int xx) {
+          return static_cast<float>(in.pixels[(static_cast<size_t>(yy) * iw + xx) * c + k]);
+        };
+        float top = px(y0, x0) * (1 - lx) + px(y0, x1) * lx;
+        float bottom = px(y1, x0) * (1 - lx) + px(y1, x1) * lx;
+        (*out)[(static_cast<size_t>(y) * ow + x) * c + k] = top * (1 - ly) + bottom * ly;
+      }
+    }
+  }
+}
+
+Status WithPath(const Status& st, const std::string& path) {
+  if (st.message().rfind(path, 0) == 0) return st;  // already names it
+  return st.WithContext(path);
+}
+
+}  // namespace
+
+// The state of one running epoch, shared by the consumer and the workers under `mu`.
+struct SampleLoader::Epoch {
+  int number = 0;
+  std::vector<size_t> order;
+  size_t num_batches = 0;
+  // What each sample's read produced, indexed by sample; each worker writes only the samples
+  // of its own batch, and the consumer reads them after the last batch was handed over.
+  std::vector<DigestEntry> read;
+
+  std::mutex mu;
+  std::condition_variable cv;
+  size_t next_claim = 0;    // next batch a worker builds
+  size_t next_consume = 0;  // next batch Next() returns
+  std::map<size_t, Result<Batch>> ready;
+  bool stop = false;
+  std::vector<std::thread> threads;
+};
+
+SampleLoader::SampleLoader(const ObjectStore& store, std::vector<Sample> samples,
+                           std::vector<std::string> classes, const LoaderOptions& options)
+    : store_(store),
+      samples_(std::move(samples)),
+      classes_(std::move(classes)),
+      options_(options) {}
+
+SampleLoader::~SampleLoader() { StopEpoch(); }
+
+Result<std::unique_ptr<SampleLoader>> SampleLoader::Create(const ObjectStore& store,
+                                                           std::vector<Sample> samples,
+                                                           std::vector<std::string> classes,
+                                                           const LoaderOptions& options) {
+  if (samples.empty()) return Status::InvalidArgument("no samples to load");
+  if (options.batch_size <= 0) return Status::InvalidArgument("batch size must be positive");
+  if (options.prefetch <= 0) return Status::InvalidArgument("prefetch must be positive");
+  if (options.image_size < 0) return Status::InvalidArgument("image size must not be negative");
+  if (options.channels != 0 && options.channels != 1 && options.channels != 3) {
+    return Status::InvalidArgument("channels must be 1 or 3");
+  }
+  std::unique_ptr<SampleLoader> loader(
+      new SampleLoader(store, std::move(samples), std::move(classes), options));
+  std::map<std::string, int64_t> index;
+  for (size_t i = 0; i < loader->classes_.size(); ++i) index[loader->classes_[i]] = i;
+  loader->targets_.reserve(loader->samples_.size());
+  for (const Sample& s : loader->samples_) {
+    auto it = index.find(s.label);
+    if (it == index.end()) {
+      return Status::InvalidArgument(s.path + ": label '" + s.label + "' is not a known class");
+    }
+    loader->targets_.push_back(it->second);
+  }
+
+  // The first sample fixes channels and, without image_size, the size.
+  const Sample& first = loader->samples_.front();
+  auto bytes = store.Get(first.id);
+  if (!bytes.ok()) return WithPath(bytes.status(), first.path);
+  VREPO_ASSIGN_OR_RETURN(DecodedImage image, DecodeImage(*bytes, first.path, options.channels));
+  loader->channels_ = static_cast<int>(image.channels);
+  loader->height_ = options.image_size > 0 ? options.image_size : static_cast<int>(image.height);
+  loader->width_ = options.image_size > 0 ? options.image_size : static_cast<int>(image.width);
+
+  int workers = options.workers;
+  if (workers <= 0) {
+    workers = static_cast<int>(std::clamp(std::thread::hardware_concurrency(), 1u, 8u));
+  }
+  loader->workers_ = workers;
+  return loader;
+}
+
+size_t SampleLoader::batches_per_epoch() const {
+  return (samples_.size() + options_.batch_size - 1) / options_.batch_size;
+}
+
+size_t SampleLoader::peak_batches_held() const { return peak_held_.load(); }
+
+std::vector<size_t> SampleLoader::EpochOrder(int epoch) const {
+  std::vector<size_t> order(samples_.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  if (!options_.shuffle) return order;
+  std::mt19937_64 rng(Combine(Combine(options_.seed, kOrderDomain), epoch));
+  // Fisher-Yates with our own uniform draw, for the same order under any standard library.
+  for (size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[Below(rng, i)]);
+  return order;
+}
+
+void SampleLoader::StopEpoch() {
+  if (!epoch_) return;
+  {
+    std::lock_guard<std::mutex> lock(epoch_->mu);
+    epoch_->stop = true;
+  }
+  epoch_->cv.notify_all();
+  for (auto& t : epoch_->threads) t.join();
+  epoch_.reset();
+}
+
+void SampleLoader::StartEpoch(int epoch) {
+  StopEpoch();
+  auto e = std::make_unique<Epoch>();
+  e->number = epoch;
+  e->order = EpochOrder(epoch);
+  e->num_batches = batches_per_epoch();
+  e->read.resize(samples_.size());
+  epoch_ = std::move(e);
+  size_t threads = std::min<size_t>(workers_, epoch_->num_batches);
+  for (size_t i = 0; i < threads; ++i) {
+    epoch_->threads.emplace_back([this, ep = epoch_.get()] { WorkerLoop(ep); });
+  }
+}
+
+void SampleLoader::WorkerLoop(Epoch* e) {
+  const size_t prefetch = static_cast<size_t>(options_.prefetch);
+  std::unique_lock<std::mutex> lock(e->mu);
+  while (true) {
+    // A batch is started only inside the window of `prefetch` batches after the one the
+    // consumer waits for: that bounds memory whatever the number of samples.
+    e->cv.wait(lock, [&] {
+      return e->stop || e->next_claim >= e->num_batches ||
+             e->next_claim < e->next_consume + prefetch;
+    });
+    if (e->stop || e->next_claim >= e->num_batches) return;
+    size_t b = e->next_claim++;
+    size_t held = e->next_claim - e->next_consume;
+    size_t peak = peak_held_.load();
+    while (held > peak && !peak_held_.compare_exchange_weak(peak, held)) {
+    }
+    lock.unlock();
+    Result<Batch> batch = BuildBatch(*e, b);
+    lock.lock();
+    e->ready.emplace(b, std::move(batch));
+    e->cv.notify_all();
+  }
+}
+
+Result<Batch> SampleLoader::BuildBatch(Epoch& e, size_t batch_index) {
+  const size_t bs = static_cast<size_t>(options_.batch_size);
+  const size_t start = batch_index * bs;
+  const size_t end = std::min(samples_.size(), start + bs);
+  const int64_t n = static_cast<int64_t>(end - start);
+  const int c = channels_, h = height_, w = width_;
+  Batch batch;
+  try {
+    auto opts = torch::TensorOptions().dtype(torch::kFloat32);
+    if (options_.pin_memory) opts = opts.pinned_memory(true);
+    batch.images = torch::empty(
+        {n, c, h, w}, opts.memory_format(options_.channels_last ? torch::MemoryFormat::ChannelsLast
+                                                                : torch::MemoryFormat::Contiguous));
+    batch.targets = torch::empty({n}, torch::TensorOptions().dtype(torch::kInt64));
+  } catch (const std::exception& ex) {
+    return Status::IOError(std::string("allocating a batch: ") + ex.what());
+  }
+  float* images = batch.images.data_ptr<float>();
+  int64_t* targets = batch.targets.data_ptr<int64_t>();
+  auto& read = e.read;
+  std::vector<float> pixels;
+  const size_t plane = static_cast<size_t>(h) * w;
+  for (int64_t k = 0; k < n; ++k) {
+    const size_t idx = e.order[start + k];
+    const Sample& s = samples_[idx];
+    auto bytes = store_.Get(s.id);
+    if (!bytes.ok()) return WithPath(bytes.status(), s.path);
+    // Hashed here, not only inside the store, so the run's digest is of the bytes decoded.
+    ContentId got = ContentId::Of(*bytes);
+    if (got != s.id) {
+      return Status::Corruption(s.path + ": content hashes to " + got.Hex() + ", expected " +
+                                s.id.Hex());
+    }
+    read[idx] = DigestEntry{s.path, got, s.label};
+    auto image = DecodeImage(*bytes, s.path, static_cast<uint32_t>(c));
+    if (!image.ok()) return WithPath(image.status(), s.path);
+    ResizeBilinear(*image, h, w, &pixels);
+
+    // Per-sample stream from (seed, epoch, index): independent of which thread builds it.
+    std::mt19937_64 rng(Combine(Combine(Combine(options_.seed, kAugmentDomain), e.number), idx));
+    bool flip = options_.flip && (rng() & 1);
+    int dy = 0, dx = 0;
+    if (options_.crop) {
+      dy = static_cast<int>(Below(rng, 9)) - 4;
+      dx = static_cast<int>(Below(rng, 9)) - 4;
+    }
+    float* out = images + static_cast<size_t>(k) * plane * c;
+    for (int y = 0; y < h; ++y) {
+      int sy = y + dy;
+      for (int x = 0; x < w; ++x) {
+        int sx = (flip ? w - 1 - x : x) + dx;
+        bool inside = sy >= 0 && sy < h && sx >= 0 && sx < w;
+        const float* src = inside ? &pixels[(static_cast<size_t>(sy) * w + sx) * c] : nullptr;
+        for (int ch = 0; ch < c; ++ch) {
+          // Padding is black, as torchvision's RandomCrop(padding=4) pads with 0.
+          float v = (inside ? src[ch] : 0.0f) / 127.5f - 1.0f;
+          if (options_.channels_last) {
+            out[(static_cast<size_t>(y) * w + x) * c + ch] = v;
+          } else {
+            out[ch * plane + static_cast<size_t>(y) * w + x] = v;
+          }
+        }
+      }
+    }
+    targets[k] = targets_[idx];
+    batch.indices.push_back(idx);
+  }
+  return batch;
+}
+
+Result<std::optional<Batch>> SampleLoader::Next() {
+  if (!epoch_) return Status::InvalidArgument("SampleLoader::Next called before StartEpoch");
+  Epoch& e = *epoch_;
+  std::unique_lock<std::mutex> lock(e.mu);
+  if (e.next_consume >= e.num_batches) return std::optional<Batch>();
+  e.cv.wait(lock, [&] { return e.ready.count(e.next_consume) > 0; });
+  auto node = e.ready.extract(e.next_consume);
+  Result<Batch> batch = std::move(node.mapped());
+  if (!batch.ok()) {
+    // The epoch ends at the first failing batch; workers stop claiming more.
+    e.stop = true;
+    e.next_consume = e.num_batches;
+    e.cv.notify_all();
+    return batch.status();
+  }
+  ++e.next_consume;
+  e.cv.notify_all();
+  if (e.next_consume == e.num_batches) {
+    lock.unlock();
+    epoch_digest_ = SampleDigest(e.read);
+  }
+  return std::optional<Batch>(std::move(batch).value());
+}
+
+}  // namespace vrepo::train

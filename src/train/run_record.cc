@@ -1,0 +1,230 @@
+#include "vrepo/train/run_record.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cstring>
+
+namespace vrepo::train {
+namespace {
+
+using json = nlohmann::json;
+
+constexpr const char* kRunsPrefix = "refs/runs/";
+
+json MetricsJson(const EpochMetrics& m) {
+  return json{{"epoch", m.epoch},
+              {"train_loss", m.train_loss},
+              {"val_loss", m.val_loss},
+              {"val_accuracy", m.val_accuracy},
+              {"per_class_accuracy", m.per_class_accuracy},
+              {"images_per_second", m.images_per_second},
+              {"seconds", m.seconds}};
+}
+
+// Run names become ref names and appear in commands: keep them to a plain, portable set.
+Status CheckRunName(const std::string& name) {
+  bool ok = !name.empty() && name.size() <= 100 && name[0] != '.' && name[0] != '-' &&
+            name.find("..") == std::string::npos && name.back() != '.';
+  for (char c : name) {
+    ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.');
+  }
+  if (!ok) {
+    return Status::InvalidArgument("invalid run name '" + name +
+                                   "' (letters, digits, '-', '_' and '.')");
+  }
+  if (name.ends_with(".lock")) {
+    return Status::InvalidArgument("invalid run name '" + name + "' (ends in .lock)");
+  }
+  return Status::OK();
+}
+
+bool IsHex(const std::string& s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
+    return std::isdigit(static_cast<unsigned char>(c)) || (c >= 'a' && c <= 'f');
+  });
+}
+
+}  // namespace
+
+json RunJson(const TrainResult& r) {
+  json epochs = json::array();
+  for (const EpochMetrics& m : r.epochs) epochs.push_back(MetricsJson(m));
+  const std::string weights_id = ContentId::Of(r.weights).Hex();
+  return json{
+      {"format", kRunFormatVersion},
+      {"name", r.config.name},
+      {"status", r.status},
+      {"dataset", {{"rev", r.config.rev}, {"commit", r.dataset_commit}, {"tree", r.dataset_tree}}},
+      {"splits",
+       {{"train",
+         {{"table", r.config.labels},
+          {"samples", r.train_samples},
+          {"sample_digest", r.train_digest}}},
+        {"val",
+         {{"table", r.config.val_labels.empty() ? r.config.labels : r.config.val_labels},
+          {"split", r.config.val_labels.empty() ? r.config.val_split : 0.0},
+          {"samples", r.val_samples},
+          {"sample_digest", r.val_digest}}}}},
+      {"classes", r.classes},
+      {"model", r.config.model},
+      {"base",
+       {{"spec", r.config.base},
+        {"model_content_id", r.base_model_id},
+        {"run_commit", r.base_run_commit}}},
+      {"config", ConfigToJson(r.config)},
+      {"seed", r.config.seed},
+      {"versions",
+       {{"vrepo", r.versions.vrepo},
+        {"source_revision", r.versions.source_revision},
+        {"libtorch", r.versions.libtorch},
+        {"cuda", r.versions.cuda},
+        {"cudnn", r.versions.cudnn}}},
+      {"device", r.versions.device_name},
+      {"epochs", epochs},
+      {"best_epoch", r.best_epoch},
+      {"best_val_accuracy", r.best_epoch > 0 ? r.epochs[r.best_epoch - 1].val_accuracy : 0.0},
+      {"confusion", r.confusion},
+      {"weights",
+       {{"path", "model.safetensors"}, {"content_id", weights_id}, {"size", r.weights.size()}}},
+      {"seconds", r.seconds},
+  };
+}
+
+Result<std::string> WriteRunRecord(
+    Repository& repo, const TrainResult& result,
+    const std::vector<std::pair<std::string, std::string>>& extra_files) {
+  if (repo.read_only()) return Status::InvalidArgument("run record: repository opened read-only");
+  History& history = repo.history();
+  if (!result.config.name.empty()) {
+    VREPO_RETURN_IF_ERROR(CheckRunName(result.config.name));
+    if (history.ResolveCommit(kRunsPrefix + result.config.name).ok()) {
+      return Status::InvalidArgument("run name '" + result.config.name + "' already exists");
+    }
+  }
+
+  std::string metrics;
+  for (const EpochMetrics& m : result.epochs) metrics += MetricsJson(m).dump() + "\n";
+  std::vector<std::pair<std::string, std::string>> files = {
+      {"run.json", RunJson(result).dump(2) + "\n"},
+      {"metrics.jsonl", metrics},
+      {"model.safetensors", result.weights},
+  };
+  for (const auto& f : extra_files) {
+    if (f.first.empty() || f.first[0] == '/' || f.first.find("..") != std::string::npos) {
+      return Status::InvalidArgument("run record: bad file name '" + f.first + "'");
+    }
+    files.push_back(f);
+  }
+
+  // Crash-safe order: the objects are durable before the commit names them, and the commit
+  // exists before the ref points at it.
+  VREPO_ASSIGN_OR_RETURN(std::unique_ptr<PackWriter> writer, repo.store().NewWriter());
+  std::vector<FileEntry> entries;
+  for (const auto& [path, bytes] : files) {
+    VREPO_ASSIGN_OR_RETURN(ContentId id, writer->Put(bytes));
+    entries.push_back(FileEntry{path, id, bytes.size(), false});
+  }
+  VREPO_RETURN_IF_ERROR(writer->Commit(nullptr));
+  VREPO_ASSIGN_OR_RETURN(std::string tree, history.WriteTree(entries));
+  std::vector<std::string> parents = {result.dataset_commit};
+  if (!result.base_run_commit.empty()) parents.push_back(result.base_run_commit);
+  const std::string label = result.config.name.empty() ? "" : " " + result.config.name;
+  VREPO_ASSIGN_OR_RETURN(
+      std::string commit,
+      history.CreateCommit(tree, parents,
+                           "run" + label + ": " + result.config.model + " on " +
+                               result.config.labels + " (" + result.status + ")"));
+  const std::string name = result.config.name.empty() ? commit.substr(0, 12) : result.config.name;
+  Status st = history.CreateRef(kRunsPrefix + name, commit);
+  if (!st.ok()) {
+    if (st.message().find("already exists") != std::string::npos) {
+      return Status::InvalidArgument("run name '" + name + "' already exists");
+    }
+    return st;
+  }
+  return commit;
+}
+
+Result<RunRecord> ReadRun(Repository& repo, const std::string& id_or_name) {
+  History& history = repo.history();
+  std::string key = id_or_name;
+  if (key.rfind("run:", 0) == 0) key = key.substr(4);
+  if (key.rfind(kRunsPrefix, 0) == 0) key = key.substr(std::strlen(kRunsPrefix));
+  const Status unknown = Status::NotFound("unknown run '" + id_or_name + "'");
+  if (key.empty()) return unknown;
+
+  RunRecord run;
+  VREPO_ASSIGN_OR_RETURN(std::vector<RefInfo> refs, history.RefsWithPrefix(kRunsPrefix));
+  for (const RefInfo& ref : refs) {
+    if (ref.name == key) {
+      run.name = ref.name;
+      run.commit = ref.target;
+    }
+  }
+  if (run.commit.empty()) {
+    // A commit id: full or abbreviated (at least 4 hex digits, as git allows).
+    if (key.size() < 4 || !IsHex(key)) return unknown;
+    auto commit = history.ResolveCommit(key);
+    if (!commit.ok()) return unknown;
+    run.commit = *commit;
+    for (const RefInfo& ref : refs) {
+      if (ref.target == run.commit) run.name = ref.name;
+    }
+  }
+  VREPO_ASSIGN_OR_RETURN(CommitInfo info, history.GetCommit(run.commit));
+  run.parents = info.parents;
+  run.time = info.time;
+  VREPO_ASSIGN_OR_RETURN(run.files, history.ReadTree(run.commit));
+  auto it = std::find_if(run.files.begin(), run.files.end(),
+                         [](const FileEntry& f) { return f.path == "run.json"; });
+  if (it == run.files.end()) {
+    if (run.name.empty()) return unknown;  // some other commit
+    return Status::Corruption("run " + run.commit.substr(0, 12) + ": no run.json in its tree");
+  }
+  auto bytes = repo.store().Get(it->id);
+  if (!bytes.ok()) {
+    return bytes.status().WithContext("run " + run.commit.substr(0, 12) + ": run.json");
+  }
+  run.run = json::parse(*bytes, nullptr, /*allow_exceptions=*/false);
+  if (run.run.is_discarded() || !run.run.is_object()) {
+    return Status::Corruption("run " + run.commit.substr(0, 12) + ": run.json is not valid JSON");
+  }
+  if (!run.run.contains("format") || !run.run["format"].is_number_integer() ||
+      run.run["format"].get<int>() > kRunFormatVersion) {
+    return Status::Corruption("run " + run.commit.substr(0, 12) +
+                              ": run.json has an unknown format (newer vrepo?)");
+  }
+  return run;
+}
+
+Result<std::vector<RunRecord>> ListRuns(Repository& repo) {
+  VREPO_ASSIGN_OR_RETURN(std::vector<RefInfo> refs, repo.history().RefsWithPrefix(kRunsPrefix));
+  std::vector<RunRecord> runs;
+  for (const RefInfo& ref : refs) {
+    VREPO_ASSIGN_OR_RETURN(RunRecord run, ReadRun(repo, ref.name));
+    runs.push_back(std::move(run));
+  }
+  std::stable_sort(runs.begin(), runs.end(), [](const RunRecord& a, const RunRecord& b) {
+    return a.time != b.time ? a.time < b.time : a.name < b.name;
+  });
+  return runs;
+}
+
+Result<std::string> ReadRunFile(Repository& repo, const RunRecord& run, const std::string& path) {
+  for (const FileEntry& f : run.files) {
+    if (f.path == path) {
+      auto bytes = repo.store().Get(f.id);
+      if (!bytes.ok()) {
+        return bytes.status().WithContext("run " + run.commit.substr(0, 12) + ": " + path);
+      }
+      return std::move(bytes).value();
+    }
+  }
+  return Status::NotFound("run " + run.commit.substr(0, 12) + ": no file '" + path + "'");
+}
+
+Result<std::string> ReadRunWeights(Repository& repo, const RunRecord& run) {
+  return ReadRunFile(repo, run, "model.safetensors");
+}
+
+}  // namespace vrepo::train

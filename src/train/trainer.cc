@@ -1,0 +1,553 @@
+#include "vrepo/train/trainer.h"
+
+#include <ATen/Context.h>
+#include <ATen/detail/CUDAHooksInterface.h>
+#include <torch/cuda.h>
+#include <torch/nn/functional/loss.h>
+#include <torch/optim/adamw.h>
+#include <torch/optim/sgd.h>
+#include <torch/utils.h>
+#include <torch/version.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "vrepo/dataset/dataset.h"
+#include "vrepo/train/loader.h"
+#include "vrepo/train/models.h"
+#include "vrepo/train/run_record.h"
+#include "vrepo/train/safetensors.h"
+#include "vrepo/util/file.h"
+#include "vrepo_source_revision.h"
+
+namespace vrepo::train {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using json = nlohmann::json;
+
+double Since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+// Restores torch's global settings that a deterministic run changes, so that a library
+// caller (tests, reproduce) is left as it was.
+class TorchSettingsGuard {
+ public:
+  TorchSettingsGuard()
+      : threads_(torch::get_num_threads()),
+        deterministic_(at::globalContext().deterministicAlgorithms()) {}
+  ~TorchSettingsGuard() {
+    torch::set_num_threads(threads_);
+    at::globalContext().setDeterministicAlgorithms(deterministic_, false);
+  }
+
+ private:
+  int threads_;
+  bool deterministic_;
+};
+
+std::string Fixed(double v, int digits) {
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), "%.*f", digits, v);
+  return buf;
+}
+
+// Loads a label table at `commit` and refuses rows that name no image or carry no label:
+// training on a silently shrunk dataset would record the wrong experiment.
+Result<DatasetVersion> LoadSplit(Repository& repo, const std::string& commit,
+                                 const std::string& table, const TrainConfig& config) {
+  TableOptions columns;
+  columns.path_column = config.path_column;
+  columns.label_column = config.label_column;
+  VREPO_ASSIGN_OR_RETURN(DatasetVersion v,
+                         LoadDataset(repo.history(), repo.store(), commit, table, columns));
+  for (const DatasetProblem& p : v.problems) {
+    if (p.kind == ProblemKind::kMissing) {
+      size_t missing = std::count_if(v.problems.begin(), v.problems.end(),
+                                     [](const auto& q) { return q.kind == ProblemKind::kMissing; });
+      return Status::InvalidArgument(
+          table + ":" + std::to_string(p.line) + ": " + p.path + ": " + p.detail +
+          (missing > 1 ? " (and " + std::to_string(missing - 1) + " more missing images)" : ""));
+    }
+  }
+  for (const Sample& s : v.samples) {
+    if (s.label.empty()) {
+      return Status::InvalidArgument(table + ":" + std::to_string(s.line) + ": " + s.path +
+                                     ": empty label");
+    }
+  }
+  if (v.samples.empty()) return Status::InvalidArgument(table + ": no samples");
+  return v;
+}
+
+// A copy of the module's state on the CPU, detached from autograd and the model.
+TensorMap SnapshotState(const torch::nn::Module& model) {
+  TensorMap out;
+  for (auto& [name, t] : StateDict(model)) {
+    out[name] = t.detach().to(torch::kCPU).contiguous().clone();
+  }
+  return out;
+}
+
+struct ValOutcome {
+  double loss = 0;
+  double accuracy = 0;
+  std::map<std::string, double> per_class;
+  std::vector<std::vector<int64_t>> confusion;
+};
+
+// Runs `loader`'s samples through the model; targets >= the model's classes (labels the model
+// does not know) count as wrong and are left out of the loss. `each` sees every sample's
+// probabilities (CPU, [B, classes]).
+Result<ValOutcome> RunEval(ImageClassifierImpl& model, SampleLoader& loader,
+                           const torch::Device& device, const std::vector<std::string>& labels,
+                           int64_t num_classes,
+                           const std::function<void(const Batch&, const torch::Tensor&)>& each,
+                           std::atomic<bool>* interrupted) {
+  torch::NoGradGuard no_grad;
+  model.eval();
+  loader.StartEpoch(0);
+  ValOutcome out;
+  const size_t k = labels.size();
+  out.confusion.assign(k, std::vector<int64_t>(num_classes, 0));
+  double loss_sum = 0;
+  int64_t loss_n = 0, correct = 0, total = 0;
+  while (true) {
+    VREPO_ASSIGN_OR_RETURN(std::optional<Batch> batch, loader.Next());
+    if (!batch) break;
+    if (interrupted != nullptr && interrupted->load()) {
+      return Status::InvalidArgument("interrupted");
+    }
+    torch::Tensor x = batch->images.to(device, /*non_blocking=*/true);
+    torch::Tensor logits = model.forward(x).to(torch::kCPU).to(torch::kFloat32);
+    torch::Tensor targets = batch->targets;
+    torch::Tensor known = targets < num_classes;
+    if (known.any().item<bool>()) {
+      torch::Tensor l = torch::nn::functional::cross_entropy(
+          logits.index({known}), targets.index({known}),
+          torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum));
+      loss_sum += l.item<double>();
+      loss_n += known.sum().item<int64_t>();
+    }
+    torch::Tensor pred = logits.argmax(1);
+    auto p = pred.accessor<int64_t, 1>();
+    auto t = targets.accessor<int64_t, 1>();
+    for (int64_t i = 0; i < pred.size(0); ++i) {
+      out.confusion[t[i]][p[i]]++;
+      correct += t[i] == p[i];
+      ++total;
+    }
+    if (each) each(*batch, torch::softmax(logits, 1));
+  }
+  out.loss = loss_n ? loss_sum / loss_n : 0;
+  out.accuracy = total ? static_cast<double>(correct) / total : 0;
+  for (size_t c = 0; c < k; ++c) {
+    int64_t n = 0;
+    for (int64_t v : out.confusion[c]) n += v;
+    if (n > 0) {
+      int64_t hit = static_cast<int64_t>(c) < num_classes ? out.confusion[c][c] : 0;
+      out.per_class[labels[c]] = static_cast<double>(hit) / n;
+    }
+  }
+  // Labels outside the model's classes were rows only for the counts above.
+  out.confusion.resize(num_classes);
+  return out;
+}
+
+torch::Device ResolveDevice(const std::string& device) {
+  bool cuda = device == "cuda" || (device == "auto" && torch::cuda::is_available());
+  return cuda ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU);
+}
+
+// Builds an optimizer over the head and backbone groups (empty groups left out: a frozen
+// backbone has none).
+Result<std::unique_ptr<torch::optim::Optimizer>> MakeOptimizer(ImageClassifierImpl& model,
+                                                               const TrainConfig& c) {
+  ParamGroups groups = SplitParameters(model);
+  const double head_lr = c.head_lr > 0 ? c.head_lr : c.lr;
+  std::vector<torch::optim::OptimizerParamGroup> param_groups;
+  auto add = [&](std::vector<torch::Tensor> params, double lr) {
+    if (params.empty()) return;
+    if (c.optimizer == "sgd") {
+      param_groups.emplace_back(
+          std::move(params),
+          std::make_unique<torch::optim::SGDOptions>(
+              torch::optim::SGDOptions(lr).momentum(c.momentum).weight_decay(c.weight_decay)));
+    } else {
+      param_groups.emplace_back(std::move(params),
+                                std::make_unique<torch::optim::AdamWOptions>(
+                                    torch::optim::AdamWOptions(lr).weight_decay(c.weight_decay)));
+    }
+  };
+  add(std::move(groups.backbone), c.lr);
+  add(std::move(groups.head), head_lr);
+  if (param_groups.empty())
+    return Status::InvalidArgument("nothing to train: every parameter is frozen");
+  if (c.optimizer == "sgd") {
+    return std::unique_ptr<torch::optim::Optimizer>(
+        new torch::optim::SGD(param_groups, torch::optim::SGDOptions(c.lr).momentum(c.momentum)));
+  }
+  return std::unique_ptr<torch::optim::Optimizer>(
+      new torch::optim::AdamW(param_groups, torch::optim::AdamWOptions(c.lr)));
+}
+
+Result<TrainResult> TrainImpl(Repository& repo, const TrainConfig& config,
+                              const TrainHooks& hooks) {
+  const auto started = Clock::now();
+  VREPO_RETURN_IF_ERROR(ValidateConfig(config));
+  TrainResult result;
+  result.config = config;
+  TrainConfig& rc = result.config;
+  const torch::Device device = ResolveDevice(config.device);
+  rc.device = device.is_cuda() ? "cuda" : "cpu";
+  if (rc.head_lr <= 0) rc.head_lr = rc.lr;
+  if (!rc.val_labels.empty()) rc.val_split = 0;
+  result.versions = CurrentVersions(rc.device);
+  auto progress = [&](const std::string& line) {
+    if (hooks.progress) hooks.progress(line);
+  };
+
+  // The data: one commit, the train table, and a validation table or a split of it.
+  History& history = repo.history();
+  VREPO_ASSIGN_OR_RETURN(result.dataset_commit, history.ResolveCommit(config.rev));
+  VREPO_ASSIGN_OR_RETURN(CommitInfo commit, history.GetCommit(result.dataset_commit));
+  result.dataset_tree = commit.tree;
+  VREPO_ASSIGN_OR_RETURN(DatasetVersion train_v,
+                         LoadSplit(repo, result.dataset_commit, config.labels, config));
+  std::vector<Sample> train_samples, val_samples;
+  if (!config.val_labels.empty()) {
+    VREPO_ASSIGN_OR_RETURN(DatasetVersion val_v,
+                           LoadSplit(repo, result.dataset_commit, config.val_labels, config));
+    train_samples = std::move(train_v.samples);
+    val_samples = std::move(val_v.samples);
+  } else {
+    SplitOptions split;
+    split.ratios = {1 - config.val_split, config.val_split};
+    split.names = {"train", "val"};
+    split.seed = config.seed;
+    VREPO_ASSIGN_OR_RETURN(std::vector<size_t> assigned, AssignSplits(train_v.table, split));
+    std::map<std::string, size_t> by_path;
+    for (size_t i = 0; i < train_v.table.rows.size(); ++i) {
+      by_path.emplace(train_v.table.rows[i].path, assigned[i]);
+    }
+    for (Sample& s : train_v.samples) {
+      (by_path[s.path] == 0 ? train_samples : val_samples).push_back(std::move(s));
+    }
+    if (train_samples.empty() || val_samples.empty()) {
+      return Status::InvalidArgument(config.labels + ": --val-split " + Fixed(config.val_split, 3) +
+                                     " leaves an empty split of " +
+                                     std::to_string(train_v.samples.size()) + " samples");
+    }
+  }
+  std::set<std::string> labels;
+  for (const Sample& s : train_samples) labels.insert(s.label);
+  for (const Sample& s : val_samples) labels.insert(s.label);
+  result.classes.assign(labels.begin(), labels.end());
+  const int64_t num_classes = static_cast<int64_t>(result.classes.size());
+  if (num_classes < 2) {
+    return Status::InvalidArgument(config.labels + ": needs at least 2 classes, found " +
+                                   std::to_string(num_classes));
+  }
+  result.train_samples = train_samples.size();
+  result.val_samples = val_samples.size();
+
+  // Loaders. Batches come out in channels_last, the faster layout for convolutions.
+  LoaderOptions lo;
+  lo.batch_size = config.batch_size;
+  lo.image_size = config.image_size;
+  lo.seed = config.seed;
+  lo.workers = config.workers;
+  lo.prefetch = config.prefetch;
+  lo.pin_memory = device.is_cuda();
+  lo.channels_last = true;
+  for (const auto& a : config.augment) {
+    if (a == "flip") lo.flip = true;
+    if (a == "crop") lo.crop = true;
+  }
+  VREPO_ASSIGN_OR_RETURN(
+      std::unique_ptr<SampleLoader> train_loader,
+      SampleLoader::Create(repo.store(), std::move(train_samples), result.classes, lo));
+  LoaderOptions vo = lo;
+  vo.shuffle = false;
+  vo.flip = vo.crop = false;
+  vo.channels = train_loader->channels();
+  if (vo.image_size == 0 && train_loader->height() == train_loader->width()) {
+    vo.image_size = train_loader->height();
+  }
+  VREPO_ASSIGN_OR_RETURN(
+      std::unique_ptr<SampleLoader> val_loader,
+      SampleLoader::Create(repo.store(), std::move(val_samples), result.classes, vo));
+  rc.workers = train_loader->workers();
+  const int channels = train_loader->channels();
+
+  // Seeds and determinism before the model is built, so its initial weights repeat.
+  TorchSettingsGuard settings_guard;
+  torch::manual_seed(config.seed);
+  if (device.is_cuda()) torch::cuda::manual_seed_all(config.seed);
+  if (config.deterministic) {
+    at::globalContext().setDeterministicAlgorithms(true, /*warn_only=*/false);
+    torch::set_num_threads(1);
+  }
+
+  VREPO_ASSIGN_OR_RETURN(Model model, MakeModel(config.model, num_classes, channels));
+  // The base model: a safetensors file, or the weights of an earlier run.
+  if (!config.base.empty()) {
+    std::string bytes, source;
+    if (config.base.rfind("run:", 0) == 0) {
+      VREPO_ASSIGN_OR_RETURN(RunRecord base_run, ReadRun(repo, config.base.substr(4)));
+      VREPO_ASSIGN_OR_RETURN(bytes, ReadRunWeights(repo, base_run));
+      result.base_run_commit = base_run.commit;
+      source = "run " + config.base.substr(4) + " model.safetensors";
+    } else {
+      VREPO_ASSIGN_OR_RETURN(bytes, ReadFile(config.base));
+      source = config.base;
+    }
+    result.base_model_id = ContentId::Of(bytes).Hex();
+    VREPO_ASSIGN_OR_RETURN(SafetensorsFile file, ParseSafetensors(bytes, source));
+    LoadStateOptions load;
+    auto fc = file.tensors.find("fc.weight");
+    if (fc != file.tensors.end() && fc->second.dim() == 2 && fc->second.size(0) != num_classes) {
+      load.skip_prefixes = {"fc."};  // a new head for a different class count
+    }
+    VREPO_RETURN_IF_ERROR(LoadStateDict(*model, file.tensors, source, load));
+  }
+  VREPO_ASSIGN_OR_RETURN(FreezeSpec freeze, ParseFreezeSpec(config.freeze));
+  VREPO_RETURN_IF_ERROR(Freeze(*model, freeze));
+  model->to(device);
+  ToChannelsLast(*model);
+  VREPO_ASSIGN_OR_RETURN(std::unique_ptr<torch::optim::Optimizer> optimizer,
+                         MakeOptimizer(*model, config));
+
+  TensorMap best_state;
+  double best_accuracy = -1;
+  int since_best = 0;
+  result.status = "completed";
+  const size_t batches = train_loader->batches_per_epoch();
+  const size_t report_every = std::max<size_t>(1, batches / 4);
+  for (int epoch = 1; epoch <= config.epochs; ++epoch) {
+    const auto epoch_start = Clock::now();
+    model->train();
+    train_loader->StartEpoch(epoch - 1);
+    double loss_sum = 0;
+    int64_t seen = 0;
+    bool interrupted = false;
+    size_t batch_no = 0;
+    while (true) {
+      VREPO_ASSIGN_OR_RETURN(std::optional<Batch> batch, train_loader->Next());
+      if (!batch) break;
+      torch::Tensor x = batch->images.to(device, /*non_blocking=*/true);
+      torch::Tensor y = batch->targets.to(device, /*non_blocking=*/true);
+      optimizer->zero_grad();
+      torch::Tensor loss = torch::nn::functional::cross_entropy(model->forward(x), y);
+      loss.backward();
+      optimizer->step();
+      const int64_t n = y.size(0);
+      loss_sum += loss.item<double>() * n;
+      seen += n;
+      ++batch_no;
+      if (hooks.interrupted != nullptr && hooks.interrupted->load()) {
+        interrupted = true;
+        break;
+      }
+      if (batch_no % report_every == 0 && batch_no < batches) {
+        progress("epoch " + std::to_string(epoch) + "/" + std::to_string(config.epochs) +
+                 "  batch " + std::to_string(batch_no) + "/" + std::to_string(batches) + "  loss " +
+                 Fixed(loss_sum / seen, 4) + "  " + Fixed(seen / Since(epoch_start), 0) + " img/s");
+      }
+    }
+    if (interrupted) {
+      result.status = "interrupted";
+      break;
+    }
+    const double train_seconds = Since(epoch_start);
+    if (result.train_digest.empty()) result.train_digest = train_loader->epoch_digest();
+
+    auto val =
+        RunEval(*model, *val_loader, device, result.classes, num_classes, {}, hooks.interrupted);
+    if (!val.ok()) {
+      if (hooks.interrupted != nullptr && hooks.interrupted->load()) {
+        result.status = "interrupted";
+        break;
+      }
+      return val.status();
+    }
+    if (result.val_digest.empty()) result.val_digest = val_loader->epoch_digest();
+    EpochMetrics m;
+    m.epoch = epoch;
+    m.train_loss = seen ? loss_sum / seen : 0;
+    m.val_loss = val->loss;
+    m.val_accuracy = val->accuracy;
+    m.per_class_accuracy = val->per_class;
+    m.images_per_second = train_seconds > 0 ? seen / train_seconds : 0;
+    m.seconds = Since(epoch_start);
+    result.epochs.push_back(m);
+    progress("epoch " + std::to_string(epoch) + "/" + std::to_string(config.epochs) +
+             "  train loss " + Fixed(m.train_loss, 4) + "  val loss " + Fixed(m.val_loss, 4) +
+             "  val acc " + Fixed(100 * m.val_accuracy, 2) + "%  " + Fixed(m.images_per_second, 0) +
+             " img/s  " + Fixed(m.seconds, 1) + " s");
+    if (m.val_accuracy > best_accuracy) {
+      best_accuracy = m.val_accuracy;
+      result.best_epoch = epoch;
+      best_state = SnapshotState(*model);
+      result.confusion = val->confusion;
+      since_best = 0;
+    } else if (config.early_stop > 0 && ++since_best >= config.early_stop) {
+      result.status = "early-stopped";
+      break;
+    }
+  }
+  // An interrupted run before its first epoch still records the weights it had.
+  if (best_state.empty()) best_state = SnapshotState(*model);
+  json classes_json = result.classes;
+  std::map<std::string, std::string> metadata = {
+      {"model", config.model},
+      {"classes", classes_json.dump()},
+      {"channels", std::to_string(channels)},
+      {"image_size", std::to_string(vo.image_size > 0 ? vo.image_size : 0)},
+      {"format", "pt"},
+  };
+  VREPO_ASSIGN_OR_RETURN(result.weights, SerializeSafetensors(best_state, metadata));
+  result.seconds = Since(started);
+  return result;
+}
+
+}  // namespace
+
+VersionInfo CurrentVersions(const std::string& device) {
+  VersionInfo v;
+  v.vrepo = VREPO_VERSION;
+  v.source_revision = VREPO_SOURCE_REVISION;
+  v.libtorch = TORCH_VERSION;
+  const auto& hooks = at::detail::getCUDAHooks();
+  if (hooks.hasCUDA()) {
+    long cuda = hooks.versionCUDART();
+    v.cuda = std::to_string(cuda / 1000) + "." + std::to_string(cuda % 1000 / 10);
+    if (hooks.hasCuDNN()) v.cudnn = std::to_string(hooks.versionCuDNN());
+  }
+  v.device_name = device == "cuda" ? "cuda:0" : "cpu";
+  return v;
+}
+
+Result<TrainResult> Train(Repository& repo, const TrainConfig& config, const TrainHooks& hooks) {
+  // libtorch reports failures as exceptions; none may cross the library's API.
+  try {
+    return TrainImpl(repo, config, hooks);
+  } catch (const std::exception& e) {
+    std::string what = e.what();
+    return Status::InvalidArgument("train: " + what.substr(0, what.find('\n')));
+  }
+}
+
+namespace {
+
+Result<EvalResult> EvaluateImpl(Repository& repo, std::string_view weights,
+                                const EvalOptions& options) {
+  VREPO_ASSIGN_OR_RETURN(SafetensorsFile file, ParseSafetensors(weights, "model.safetensors"));
+  auto meta = [&](const char* key) -> std::string {
+    auto it = file.metadata.find(key);
+    return it == file.metadata.end() ? "" : it->second;
+  };
+  EvalResult result;
+  json classes = json::parse(meta("classes"), nullptr, false);
+  if (!classes.is_array() || classes.empty() || meta("model").empty()) {
+    return Status::InvalidArgument(
+        "model.safetensors: metadata lacks model or classes (not written by vrepo train)");
+  }
+  for (const json& c : classes) {
+    if (!c.is_string()) return Status::Corruption("model.safetensors: classes must be strings");
+    result.classes.push_back(c.get<std::string>());
+  }
+  const int64_t num_classes = static_cast<int64_t>(result.classes.size());
+  int channels = std::atoi(meta("channels").c_str());
+  int image_size = std::atoi(meta("image_size").c_str());
+  VREPO_ASSIGN_OR_RETURN(Model model,
+                         MakeModel(meta("model"), num_classes, channels > 0 ? channels : 3));
+  VREPO_RETURN_IF_ERROR(LoadStateDict(*model, file.tensors, "model.safetensors"));
+  VREPO_ASSIGN_OR_RETURN(result.commit, repo.history().ResolveCommit(options.rev));
+  VREPO_ASSIGN_OR_RETURN(CommitInfo commit, repo.history().GetCommit(result.commit));
+  result.tree = commit.tree;
+  TrainConfig columns;
+  columns.path_column = options.path_column;
+  columns.label_column = options.label_column;
+  VREPO_ASSIGN_OR_RETURN(DatasetVersion v, LoadSplit(repo, result.commit, options.labels, columns));
+  result.sample_digest = SampleDigestOf(v);
+  result.samples = v.samples.size();
+  // Labels the model does not know get indices after its classes.
+  std::vector<std::string> labels = result.classes;
+  std::set<std::string> known(labels.begin(), labels.end()), extra;
+  for (const Sample& s : v.samples) {
+    if (!known.count(s.label)) extra.insert(s.label);
+  }
+  labels.insert(labels.end(), extra.begin(), extra.end());
+  const torch::Device device = ResolveDevice(options.device);
+  LoaderOptions lo;
+  lo.batch_size = options.batch_size;
+  lo.workers = options.workers;
+  lo.image_size = image_size;
+  lo.channels = channels;
+  lo.shuffle = false;
+  lo.channels_last = true;
+  lo.pin_memory = device.is_cuda();
+  std::vector<Sample> samples = v.samples;
+  VREPO_ASSIGN_OR_RETURN(std::unique_ptr<SampleLoader> loader,
+                         SampleLoader::Create(repo.store(), std::move(samples), labels, lo));
+  model->to(device);
+  ToChannelsLast(*model);
+  result.predictions.resize(v.samples.size());
+  auto each = [&](const Batch& batch, const torch::Tensor& probs) {
+    auto p = probs.accessor<float, 2>();
+    for (size_t i = 0; i < batch.indices.size(); ++i) {
+      size_t idx = batch.indices[i];
+      const Sample& s = v.samples[idx];
+      Prediction& pr = result.predictions[idx];
+      pr.sample = idx;
+      pr.path = s.path;
+      pr.label = s.label;
+      int64_t best = 0;
+      for (int64_t c = 1; c < num_classes; ++c) {
+        if (p[i][c] > p[i][best]) best = c;
+      }
+      pr.predicted = result.classes[best];
+      pr.confidence = p[i][best];
+      int64_t t = batch.targets[i].item<int64_t>();
+      pr.label_probability = t < num_classes ? p[i][t] : 0.0;
+    }
+  };
+  VREPO_ASSIGN_OR_RETURN(ValOutcome out,
+                         RunEval(*model, *loader, device, labels, num_classes, each, nullptr));
+  result.loss = out.loss;
+  result.accuracy = out.accuracy;
+  result.per_class_accuracy = out.per_class;
+  result.confusion = out.confusion;
+  return result;
+}
+
+}  // namespace
+
+Result<EvalResult> Evaluate(Repository& repo, std::string_view weights,
+                            const EvalOptions& options) {
+  try {
+    return EvaluateImpl(repo, weights, options);
+  } catch (const std::exception& e) {
+    std::string what = e.what();
+    return Status::InvalidArgument("eval: " + what.substr(0, what.find('\n')));
+  }
+}
+
+std::vector<Prediction> Suspects(const EvalResult& result, size_t n) {
+  std::vector<Prediction> wrong;
+  for (const Prediction& p : result.predictions) {
+    if (p.predicted != p.label) wrong.push_back(p);
+  }
+  std::stable_sort(wrong.begin(), wrong.end(), [](const Prediction& a, const Prediction& b) {
+    return a.label_probability < b.label_probability;
+  });
+  if (wrong.size() > n) wrong.resize(n);
+  return wrong;
+}
+
+}  // namespace vrepo::train

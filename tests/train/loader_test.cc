@@ -1,0 +1,175 @@
+#include "vrepo/train/loader.h"
+
+#include <doctest/doctest.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <thread>
+
+#include "train/train_fixture.h"
+
+namespace vrepo::train {
+namespace {
+
+using vrepo::testing::Must;
+using vrepo::testing::TrainRepo;
+
+const std::vector<std::string> kClasses = {"ankle_boot", "bag",   "coat",    "dress",   "pullover",
+                                           "sandal",     "shirt", "sneaker", "trouser", "tshirt"};
+
+std::unique_ptr<SampleLoader> MakeLoader(TrainRepo& r, LoaderOptions options) {
+  return Must(SampleLoader::Create(r.repo->store(), r.Version().samples, kClasses, options));
+}
+
+std::vector<Batch> WholeEpoch(SampleLoader& loader, int epoch) {
+  loader.StartEpoch(epoch);
+  std::vector<Batch> out;
+  while (true) {
+    auto b = loader.Next();
+    REQUIRE_MESSAGE(b.ok(), b.status().ToString());
+    if (!*b) break;
+    out.push_back(std::move(**b));
+  }
+  return out;
+}
+
+TEST_CASE("loader: batches are identical whatever the number of workers") {
+  TrainRepo r(150);
+  LoaderOptions o;
+  o.batch_size = 16;
+  o.flip = o.crop = true;
+  o.seed = 7;
+  o.workers = 1;
+  auto one = WholeEpoch(*MakeLoader(r, o), 1);
+  o.workers = 4;
+  o.channels_last = true;  // layout must not change values either
+  auto four = WholeEpoch(*MakeLoader(r, o), 1);
+  REQUIRE(one.size() == 10);  // 9 full batches and one of 6
+  REQUIRE(four.size() == one.size());
+  CHECK(one.back().images.size(0) == 6);
+  for (size_t i = 0; i < one.size(); ++i) {
+    CHECK(one[i].indices == four[i].indices);
+    CHECK(one[i].images.sizes() == torch::IntArrayRef{one[i].images.size(0), 1, 28, 28});
+    CHECK(torch::equal(one[i].images, four[i].images.contiguous()));
+    CHECK(torch::equal(one[i].targets, four[i].targets));
+  }
+  // Normalized to [-1, 1].
+  CHECK(one[0].images.min().item<float>() >= -1.0f);
+  CHECK(one[0].images.max().item<float>() <= 1.0f);
+}
+
+TEST_CASE("loader: the order is a permutation that changes with the epoch and the seed") {
+  TrainRepo r(60);
+  LoaderOptions o;
+  o.seed = 3;
+  auto loader = MakeLoader(r, o);
+  auto e0 = loader->EpochOrder(0), e1 = loader->EpochOrder(1);
+  CHECK(e0 != e1);
+  CHECK(e0 == loader->EpochOrder(0));
+  CHECK(std::set<size_t>(e0.begin(), e0.end()).size() == 60);
+  o.seed = 4;
+  CHECK(MakeLoader(r, o)->EpochOrder(0) != e0);
+  o.shuffle = false;
+  auto fixed = MakeLoader(r, o)->EpochOrder(5);
+  CHECK(std::is_sorted(fixed.begin(), fixed.end()));
+  // Batches follow the order.
+  o.shuffle = true;
+  o.seed = 3;
+  o.batch_size = 60;
+  auto batches = WholeEpoch(*MakeLoader(r, o), 1);
+  CHECK(batches[0].indices == e1);
+}
+
+TEST_CASE("loader: the digest of what it read equals the version's sample digest") {
+  TrainRepo r(80);
+  auto loader = MakeLoader(r, LoaderOptions{});
+  CHECK(loader->epoch_digest().empty());
+  WholeEpoch(*loader, 0);
+  CHECK(loader->epoch_digest() == SampleDigestOf(r.Version()));
+  CHECK(loader->epoch_digest().size() == 64);
+}
+
+TEST_CASE("loader: resizes to image_size and converts to RGB") {
+  TrainRepo r(10);
+  LoaderOptions o;
+  o.image_size = 40;
+  o.channels = 3;
+  auto batches = WholeEpoch(*MakeLoader(r, o), 0);
+  CHECK(batches[0].images.sizes() == torch::IntArrayRef{10, 3, 40, 40});
+  // Gray converted to RGB: the three planes are equal.
+  CHECK(torch::equal(batches[0].images[0][0], batches[0].images[0][2]));
+}
+
+TEST_CASE("loader: a corrupt object is an error naming the sample's path") {
+  TrainRepo r(20);
+  auto version = r.Version();
+  const Sample& victim = version.samples[7];
+  std::string image = r.Read(victim.path);
+  // Flip one byte of that image inside its pack file.
+  bool flipped = false;
+  for (const auto& entry :
+       std::filesystem::directory_iterator(r.repo->vrepo_dir() + "/objects/packs")) {
+    std::string pack = vrepo::testing::ReadFileOrDie(entry.path());
+    size_t at = pack.find(image);
+    if (at == std::string::npos) continue;
+    std::fstream f(entry.path(), std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(at + image.size() / 2);
+    char c = pack[at + image.size() / 2] ^ 0x5a;
+    f.write(&c, 1);
+    flipped = true;
+  }
+  REQUIRE(flipped);
+  LoaderOptions o;
+  o.batch_size = 4;
+  auto loader = Must(SampleLoader::Create(r.repo->store(), version.samples, kClasses, o));
+  loader->StartEpoch(0);
+  Status error;
+  while (true) {
+    auto b = loader->Next();
+    if (!b.ok()) {
+      error = b.status();
+      break;
+    }
+    REQUIRE(*b);
+  }
+  CHECK(error.message().find(victim.path) != std::string::npos);
+  CHECK(loader->epoch_digest().empty());
+}
+
+TEST_CASE("loader: a label outside the classes is refused") {
+  TrainRepo r(5);
+  auto s = SampleLoader::Create(r.repo->store(), r.Version().samples, {"tshirt"}, {});
+  REQUIRE_FALSE(s.ok());
+  CHECK(s.status().message().find("is not a known class") != std::string::npos);
+}
+
+TEST_CASE("loader: holds at most `prefetch` batches however slow the consumer") {
+  TrainRepo r(200);
+  LoaderOptions o;
+  o.batch_size = 4;
+  o.prefetch = 3;
+  o.workers = 4;
+  auto loader = MakeLoader(r, o);
+  loader->StartEpoch(0);
+  size_t n = 0;
+  while (true) {
+    auto b = Must(loader->Next());
+    if (!b) break;
+    ++n;
+    // A slow consumer: the workers would race ahead if nothing bounded them.
+    if (n % 10 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  CHECK(n == 50);
+  CHECK(loader->peak_batches_held() <= 3);
+  CHECK(loader->peak_batches_held() >= 1);
+  // Restarting mid-epoch is allowed and stops the old workers.
+  loader->StartEpoch(1);
+  REQUIRE(Must(loader->Next()));
+  loader->StartEpoch(2);
+  CHECK(loader->peak_batches_held() <= 3);
+}
+
+}  // namespace
+}  // namespace vrepo::train

@@ -1,0 +1,37 @@
+// A repository holding Fashion-MNIST training images (labels.csv) and, optionally, test images
+// (test.csv), committed, for the loader and trainer tests. Helpers fail the test on error.
+#pragma once
+
+#include <doctest/doctest.h>
+
+#include <cstdlib>
+#include <string>
+
+#include "dataset/dataset_fixture.h"
+#include "vrepo/dataset/dataset.h"
+
+namespace vrepo::testing {
+
+struct TrainRepo : DatasetRepo {
+  std::string commit;
+
+  // `train` images as images/train/*.png + labels.csv; `test` images of the test split as
+  // images/test/*.png + test.csv.
+  explicit TrainRepo(int train, int test = 0) : DatasetRepo(train) {
+    if (test > 0) {
+      TempDir scratch;
+      std::string cmd = ExportTool() + " --out '" + scratch.path() + "' --split test --limit " +
+                        std::to_string(test) + " >/dev/null && mv '" + scratch.path() +
+                        "/images/test' '" + Path("images/test") + "' && mv '" + scratch.path() +
+                        "/labels.csv' '" + Path("test.csv") + "'";
+      REQUIRE_MESSAGE(std::system(cmd.c_str()) == 0, "export failed: " << cmd);
+    }
+    commit = CommitAll("fashion-mnist");
+  }
+
+  DatasetVersion Version(const std::string& table = "labels.csv") {
+    return Must(LoadDataset(repo->history(), repo->store(), commit, table, TableOptions{}));
+  }
+};
+
+}  // namespace vrepo::testing

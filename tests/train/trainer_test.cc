@@ -1,0 +1,277 @@
+#include "vrepo/train/trainer.h"
+
+#include <doctest/doctest.h>
+
+#include <set>
+
+#include "train/train_fixture.h"
+#include "vrepo/train/run_record.h"
+#include "vrepo/train/safetensors.h"
+
+namespace vrepo::train {
+namespace {
+
+using vrepo::testing::Must;
+using vrepo::testing::TrainRepo;
+
+TrainConfig SmallConfig() {
+  TrainConfig c;
+  c.labels = "labels.csv";
+  c.epochs = 1;
+  c.batch_size = 32;
+  c.seed = 1;
+  c.device = "cpu";
+  return c;
+}
+
+size_t RunCount(Repository& repo) {
+  return Must(repo.history().RefsWithPrefix("refs/runs/")).size();
+}
+
+TEST_CASE("trainer: small-cnn on 5,000 Fashion-MNIST images reaches 80% on 1,000 test images") {
+  TrainRepo r(5000, 1000);
+  TrainConfig c = SmallConfig();
+  c.val_labels = "test.csv";
+  c.epochs = 2;
+  c.batch_size = 64;
+  c.lr = 1e-3;
+  std::vector<std::string> lines;
+  TrainHooks hooks;
+  hooks.progress = [&](const std::string& line) { lines.push_back(line); };
+  TrainResult res = Must(Train(*r.repo, c, hooks));
+  REQUIRE(res.epochs.size() == 2);
+  const EpochMetrics& last = res.epochs.back();
+  MESSAGE("val accuracy " << last.val_accuracy << ", " << last.images_per_second << " img/s, epoch "
+                          << last.seconds << " s");
+  CHECK(last.val_accuracy >= 0.80);
+  CHECK(res.status == "completed");
+  CHECK(res.train_samples == 5000);
+  CHECK(res.val_samples == 1000);
+  CHECK(res.classes.size() == 10);
+  CHECK(res.epochs[0].per_class_accuracy.size() == 10);
+  CHECK(res.train_digest == SampleDigestOf(r.Version("labels.csv")));
+  CHECK(res.val_digest == SampleDigestOf(r.Version("test.csv")));
+  CHECK(res.config.device == "cpu");
+  CHECK(res.config.workers > 0);
+  CHECK(res.confusion.size() == 10);
+  int64_t total = 0;
+  for (const auto& row : res.confusion) {
+    for (int64_t v : row) total += v;
+  }
+  CHECK(total == 1000);
+  REQUIRE_FALSE(lines.empty());
+  CHECK(lines.back().find("img/s") != std::string::npos);
+
+  // Evaluating the weights on the same table agrees with the best epoch.
+  EvalOptions eo;
+  eo.labels = "test.csv";
+  eo.device = "cpu";
+  EvalResult ev = Must(Evaluate(*r.repo, res.weights, eo));
+  CHECK(ev.samples == 1000);
+  CHECK(ev.accuracy == doctest::Approx(res.epochs[res.best_epoch - 1].val_accuracy));
+  auto suspects = Suspects(ev, 5);
+  REQUIRE(suspects.size() == 5);
+  CHECK(suspects[0].label_probability <= suspects[4].label_probability);
+  CHECK(suspects[0].predicted != suspects[0].label);
+}
+
+TEST_CASE("trainer: deterministic runs give bit-identical weights") {
+  TrainRepo r(400);
+  TrainConfig c = SmallConfig();
+  c.deterministic = true;
+  c.augment = {"flip", "crop"};
+  c.epochs = 2;
+  c.workers = 3;
+  TrainResult a = Must(Train(*r.repo, c, {}));
+  c.workers = 1;  // thread timing must not matter
+  TrainResult b = Must(Train(*r.repo, c, {}));
+  CHECK(a.weights == b.weights);
+  CHECK(a.train_digest == b.train_digest);
+  CHECK(a.epochs[1].train_loss == b.epochs[1].train_loss);
+  c.seed = 2;
+  TrainResult other = Must(Train(*r.repo, c, {}));
+  CHECK(other.weights != a.weights);
+  // The split is by (seed, path), and both splits together are the table.
+  CHECK(a.train_samples + a.val_samples == 400);
+  CHECK(a.val_samples > 10);
+}
+
+TEST_CASE("run record: commit, parents, run.json, ref and round trip") {
+  TrainRepo r(300);
+  TrainConfig c = SmallConfig();
+  c.name = "first";
+  TrainResult res = Must(Train(*r.repo, c, {}));
+  std::string commit = Must(WriteRunRecord(*r.repo, res, {{"plots/loss.png", "not a png"}}));
+
+  RunRecord run = Must(ReadRun(*r.repo, "first"));
+  CHECK(run.commit == commit);
+  CHECK(run.name == "first");
+  CHECK(run.parents == std::vector<std::string>{r.commit});
+  std::set<std::string> paths;
+  for (const auto& f : run.files) paths.insert(f.path);
+  CHECK(paths ==
+        std::set<std::string>{"metrics.jsonl", "model.safetensors", "plots/loss.png", "run.json"});
+  const auto& j = run.run;
+  CHECK(j["status"] == "completed");
+  CHECK(j["dataset"]["commit"] == r.commit);
+  CHECK(j["dataset"]["tree"] == Must(r.repo->history().GetCommit(r.commit)).tree);
+  CHECK(j["splits"]["train"]["sample_digest"] == res.train_digest);
+  CHECK(j["splits"]["val"]["sample_digest"] == res.val_digest);
+  CHECK(j["config"]["seed"] == 1);
+  CHECK(j["config"]["device"] == "cpu");
+  CHECK(j["weights"]["content_id"] == ContentId::Of(res.weights).Hex());
+  CHECK(j["versions"]["libtorch"].get<std::string>().size() > 0);
+  CHECK(j["versions"]["source_revision"].get<std::string>().size() > 0);
+  CHECK(j["epochs"].size() == 1);
+  CHECK(j["classes"].size() == 10);
+  CHECK(Must(ReadRunWeights(*r.repo, run)) == res.weights);
+  CHECK(Must(ReadRunFile(*r.repo, run, "metrics.jsonl")).find("\"val_accuracy\"") !=
+        std::string::npos);
+  // The config read back from run.json trains the same thing.
+  TrainConfig back = Must(ConfigFromJson(j["config"], "run.json"));
+  CHECK(back.name == "first");
+  CHECK(back.labels == "labels.csv");
+
+  // Found by full and short commit id too; unknown names are NotFound.
+  CHECK(Must(ReadRun(*r.repo, commit)).name == "first");
+  CHECK(Must(ReadRun(*r.repo, commit.substr(0, 8))).commit == commit);
+  CHECK(Must(ReadRun(*r.repo, "refs/runs/first")).commit == commit);
+  CHECK(ReadRun(*r.repo, "nope").status().code() == Status::Code::kNotFound);
+  CHECK(ReadRun(*r.repo, r.commit).status().code() == Status::Code::kNotFound);
+
+  // The same name twice is refused.
+  auto again = WriteRunRecord(*r.repo, res);
+  REQUIRE_FALSE(again.ok());
+  CHECK(again.status().message() == "run name 'first' already exists");
+
+  // A fine-tune from the run: second parent, base content id; the head is replaced for the
+  // new class count (a table of 3 classes).
+  std::string three = "path,label\n";
+  for (const auto& s : r.Version().samples) {
+    if (s.label == "bag" || s.label == "coat" || s.label == "sandal") {
+      three += s.path + "," + s.label + "\n";
+    }
+  }
+  r.Write("three.csv", three);
+  std::string commit2 = r.CommitAll("three classes");
+  TrainConfig f = SmallConfig();
+  f.labels = "three.csv";
+  f.base = "run:first";
+  f.freeze = "backbone";
+  TrainResult tuned = Must(Train(*r.repo, f, {}));
+  CHECK(tuned.base_run_commit == commit);
+  CHECK(tuned.base_model_id == ContentId::Of(res.weights).Hex());
+  CHECK(tuned.classes == std::vector<std::string>{"bag", "coat", "sandal"});
+  std::string tuned_commit = Must(WriteRunRecord(*r.repo, tuned));
+  RunRecord tr = Must(ReadRun(*r.repo, tuned_commit.substr(0, 12)));
+  CHECK(tr.name == tuned_commit.substr(0, 12));  // unnamed: the short id
+  CHECK(tr.parents == std::vector<std::string>{commit2, commit});
+  CHECK(tr.run["base"]["model_content_id"] == tuned.base_model_id);
+
+  auto runs = Must(ListRuns(*r.repo));
+  REQUIRE(runs.size() == 2);
+
+  // gc keeps what runs reference.
+  bool weights_reachable = false;
+  ContentId wid = ContentId::Of(res.weights);
+  Must(r.repo->history().ForEachReachableFile(
+      [&](const FileEntry& e) { weights_reachable |= e.id == wid; }));
+  CHECK(weights_reachable);
+}
+
+TEST_CASE("run record: an interrupted run is recorded as interrupted") {
+  TrainRepo r(200);
+  TrainConfig c = SmallConfig();
+  c.epochs = 3;
+  c.batch_size = 16;
+  c.name = "cut";
+  std::atomic<bool> stop{false};
+  TrainHooks hooks;
+  hooks.interrupted = &stop;
+  int lines = 0;
+  // Ctrl-C during the second epoch.
+  hooks.progress = [&](const std::string& line) {
+    if (line.rfind("epoch 2/3  batch", 0) == 0 || ++lines > 20) stop = true;
+  };
+  TrainResult res = Must(Train(*r.repo, c, hooks));
+  CHECK(res.status == "interrupted");
+  CHECK(res.epochs.size() == 1);
+  CHECK(res.best_epoch == 1);
+  CHECK_FALSE(res.weights.empty());
+  Must(WriteRunRecord(*r.repo, res));
+  RunRecord run = Must(ReadRun(*r.repo, "cut"));
+  CHECK(run.run["status"] == "interrupted");
+  CHECK(run.run["epochs"].size() == 1);
+  CHECK(Must(ParseSafetensors(Must(ReadRunWeights(*r.repo, run)), "w")).tensors.size() > 0);
+}
+
+TEST_CASE("trainer: bad input is a one-line error and records no run") {
+  TrainRepo r(60);
+  r.Write("bad.csv", "path,label\nimages/train/00001.png,bag\nimages/train/nope.png,coat\n");
+  r.Write("corrupt.safetensors", std::string("\x10\0\0\0\0\0\0\0{not json", 18));
+  r.CommitAll("bad table");
+  auto expect_error = [&](TrainConfig c, const std::string& text) {
+    auto res = Train(*r.repo, c, {});
+    REQUIRE_FALSE(res.ok());
+    const std::string& msg = res.status().message();
+    CHECK_MESSAGE(msg.find(text) != std::string::npos, msg);
+    CHECK(msg.find('\n') == std::string::npos);
+    CHECK(RunCount(*r.repo) == 0);
+  };
+  TrainConfig c = SmallConfig();
+  c.labels = "bad.csv";
+  expect_error(c, "images/train/nope.png");
+
+  c = SmallConfig();
+  c.model = "vgg";
+  expect_error(c, "unknown model 'vgg' (valid: small-cnn, resnet18");
+
+  c = SmallConfig();
+  c.base = r.Path("corrupt.safetensors");
+  expect_error(c, "corrupt.safetensors");
+
+  // Weights of another architecture: shapes do not match.
+  torch::manual_seed(0);
+  Model resnet = Must(MakeModel("resnet18", 10, 1));
+  Must(WriteSafetensors(r.Path("resnet.safetensors"), StateDict(*resnet)));
+  c.base = r.Path("resnet.safetensors");
+  expect_error(c, "resnet.safetensors");
+
+  c = SmallConfig();
+  c.base = "run:missing";
+  expect_error(c, "unknown run 'missing'");
+
+  c = SmallConfig();
+  c.epochs = 0;
+  expect_error(c, "--epochs");
+
+  c = SmallConfig();
+  c.device = "cuda";
+  if (!torch::cuda::is_available()) expect_error(c, "--device cuda: no CUDA device");
+}
+
+TEST_CASE("config: JSON round trip, unknown keys and the augment string form") {
+  TrainConfig c;
+  c.labels = "l.csv";
+  c.augment = {"flip"};
+  c.epochs = 3;
+  c.lr = 0.5;
+  TrainConfig back = Must(ConfigFromJson(ConfigToJson(c), "x"));
+  CHECK(ConfigToJson(back) == ConfigToJson(c));
+  auto bad = ConfigFromJson(nlohmann::json{{"epoch", 3}}, "cfg.json");
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.status().message() == "cfg.json: unknown setting 'epoch'");
+  auto wrong = ConfigFromJson(nlohmann::json{{"epochs", "three"}}, "cfg.json");
+  REQUIRE_FALSE(wrong.ok());
+  CHECK(wrong.status().message().find("'epochs'") != std::string::npos);
+  TrainConfig s = Must(ConfigFromJson(nlohmann::json{{"augment", "flip,crop"}}, "x"));
+  CHECK(s.augment == std::vector<std::string>{"flip", "crop"});
+  c.freeze = "until:layer9";
+  c.model = "resnet18";
+  CHECK(ValidateConfig(c).ok());  // the layer is checked against the model when built
+  c.optimizer = "rmsprop";
+  CHECK(ValidateConfig(c).message().find("unknown optimizer") != std::string::npos);
+}
+
+}  // namespace
+}  // namespace vrepo::train
