@@ -57,6 +57,7 @@ Command RegisterRevParse(CLI::App& app, Globals& g);
 Command RegisterLsTree(CLI::App& app, Globals& g);
 Command RegisterFsck(CLI::App& app, Globals& g);
 Command RegisterGc(CLI::App& app, Globals& g);
+Command RegisterMerge(CLI::App& app, Globals& g);
 Command RegisterDataset(CLI::App& app, Globals& g);
 
 // The sample-level diff of a label table between two commits (one REV: against HEAD).

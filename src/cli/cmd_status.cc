@@ -1,4 +1,6 @@
 // vrepo status [--porcelain [-b] [-z]] [--json]
+#include <algorithm>
+
 #include "cli.h"
 
 namespace vrepo::cli {
@@ -24,7 +26,16 @@ std::string Porcelain(const StatusReport& report, bool branch_line, bool nul) {
   // As git: tracked changes first, then untracked files; a path whose removal is staged
   // while the file is still there appears in both.
   std::string untracked;
+  // As git: a conflicted file not yet re-added is "UU", whatever else is true of it.
+  auto unmerged = [&](const std::string& path) {
+    return std::binary_search(report.unmerged.begin(), report.unmerged.end(), path);
+  };
+  for (const auto& path : report.unmerged) {
+    out += "UU " + (nul ? path : QuotePath(path, /*quote_spaces=*/true));
+    out.push_back(end);
+  }
   for (const auto& e : report.entries) {
+    if (unmerged(e.path)) continue;
     std::string path = nul ? e.path : QuotePath(e.path, /*quote_spaces=*/true);
     if (e.unstaged == ChangeKind::kUntracked) {
       untracked += "?? " + path;
@@ -58,9 +69,24 @@ std::string Human(const Repository& repo, const Globals& g, const StatusReport& 
     out += "HEAD detached at " + (report.head ? ShortId(*report.head) : std::string("?")) + "\n";
   }
   if (!report.head) out += "\nNo commits yet\n";
+  if (report.merge_head && !report.unmerged.empty()) {
+    out += "You have unmerged paths (merging " + ShortId(*report.merge_head) +
+           ").\n"
+           "  (fix conflicts and run \"vrepo commit\")\n"
+           "  (use \"vrepo merge --abort\" to abort the merge)\n"
+           "\nUnmerged paths:\n"
+           "  (use \"vrepo add <file>...\" to mark resolution)\n";
+    for (const auto& path : report.unmerged) {
+      out += "\tboth modified:   " + QuotePath(PathFromCwd(repo, g, path), false) + "\n";
+    }
+  } else if (report.merge_head) {
+    out += "All conflicts fixed but you are still merging " + ShortId(*report.merge_head) +
+           ".\n  (use \"vrepo commit\" to conclude merge)\n";
+  }
 
   std::string staged, unstaged, untracked;
   for (const auto& e : report.entries) {
+    if (std::binary_search(report.unmerged.begin(), report.unmerged.end(), e.path)) continue;
     std::string path = QuotePath(PathFromCwd(repo, g, e.path), false);
     if (e.staged) staged += std::string("\t") + Label(*e.staged) + path + "\n";
     if (e.unstaged == ChangeKind::kUntracked) {
@@ -86,7 +112,7 @@ std::string Human(const Repository& repo, const Globals& g, const StatusReport& 
         untracked;
   }
   out += "\n";
-  if (!staged.empty()) return out;
+  if (!staged.empty() || !report.unmerged.empty()) return out;
   if (!unstaged.empty()) return out + "no changes added to commit (use \"vrepo add\")\n";
   if (!untracked.empty()) {
     return out +
@@ -110,6 +136,14 @@ std::string Json(const StatusReport& report) {
     json.String(*report.head);
   else
     json.Null();
+  json.Key("merge_head");
+  if (report.merge_head)
+    json.String(*report.merge_head);
+  else
+    json.Null();
+  json.Key("unmerged").BeginArray();
+  for (const auto& path : report.unmerged) json.String(path);
+  json.EndArray();
   json.Key("entries").BeginArray();
   for (const auto& e : report.entries) {
     json.BeginObject();

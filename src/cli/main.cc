@@ -54,6 +54,7 @@ int Main(int argc, char** argv) {
       RegisterBranch(app, g), RegisterSwitch(app, g),  RegisterCheckout(app, g),
       RegisterTag(app, g),    RegisterRestore(app, g), RegisterRevParse(app, g),
       RegisterLsTree(app, g), RegisterFsck(app, g),    RegisterGc(app, g),
+      RegisterMerge(app, g),
       RegisterDataset(app, g),
   };
 

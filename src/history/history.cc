@@ -546,6 +546,17 @@ Result<CommitInfo> History::GetCommit(const std::string& commit_id) {
   return ToCommitInfo(reinterpret_cast<const git_commit*>(obj.get()));
 }
 
+Result<std::optional<std::string>> History::MergeBase(const std::string& a, const std::string& b) {
+  VREPO_ASSIGN_OR_RETURN(GitPtr<git_object> ca, impl_->Revparse(a, GIT_OBJECT_COMMIT));
+  VREPO_ASSIGN_OR_RETURN(GitPtr<git_object> cb, impl_->Revparse(b, GIT_OBJECT_COMMIT));
+  git_oid base;
+  int err =
+      git_merge_base(&base, impl_->repo.get(), git_object_id(ca.get()), git_object_id(cb.get()));
+  if (err == GIT_ENOTFOUND) return std::optional<std::string>();
+  if (err < 0) return GitError(err, "merge base of " + a + " and " + b);
+  return std::optional<std::string>(OidHex(base));
+}
+
 Result<std::vector<CommitInfo>> History::Log(const std::string& start_commit, size_t max_count) {
   VREPO_ASSIGN_OR_RETURN(GitPtr<git_object> start,
                          impl_->Revparse(start_commit, GIT_OBJECT_COMMIT));

@@ -146,31 +146,10 @@ Status CheckCheckoutSafe(Repository& repo, const std::vector<FileEntry>& target)
 
 }  // namespace
 
-Status Checkout(Repository& repo, const std::string& rev, const CheckoutOptions& options,
-                bool attach_branch) {
+Status CheckoutFiles(Repository& repo, const std::vector<FileEntry>& target,
+                     const std::string& tree, const CheckoutOptions& options) {
   VREPO_RETURN_IF_ERROR(RequireWritable(repo, "checkout"));
-  History& history = repo.history();
   const std::string& root = repo.root();
-  VREPO_ASSIGN_OR_RETURN(std::string commit, history.ResolveCommit(rev));
-  bool is_branch = false;
-  if (attach_branch) {
-    VREPO_ASSIGN_OR_RETURN(std::vector<RefInfo> branches, history.Branches());
-    for (const auto& b : branches) is_branch |= b.name == rev;
-  }
-  auto move_head = [&]() {
-    return is_branch ? history.SetHeadToBranch(rev) : history.DetachHead(commit);
-  };
-
-  // Same tree as HEAD: nothing on disk changes, so local changes are carried over.
-  VREPO_ASSIGN_OR_RETURN(std::optional<std::string> head, history.HeadCommit());
-  if (head && !options.force) {
-    VREPO_ASSIGN_OR_RETURN(CommitInfo from, history.GetCommit(*head));
-    VREPO_ASSIGN_OR_RETURN(CommitInfo to, history.GetCommit(commit));
-    if (from.tree == to.tree) return move_head();
-  }
-
-  VREPO_ASSIGN_OR_RETURN(std::vector<FileEntry> target, history.ReadTree(commit));
-  VREPO_ASSIGN_OR_RETURN(CommitInfo target_info, history.GetCommit(commit));
   if (!options.force) VREPO_RETURN_IF_ERROR(CheckCheckoutSafe(repo, target));
   VREPO_ASSIGN_OR_RETURN(StagingIndex index, LoadStaging(repo.store().index()));
   const auto& entries = index.entries;
@@ -204,8 +183,35 @@ Status Checkout(Repository& repo, const std::string& rev, const CheckoutOptions&
   for (size_t i : removals) batch.Delete(StagingKey(entries[i].path));
   for (const auto& w : written) batch.Put(StagingKey(w.path), EncodeStagingValue(w));
   VREPO_RETURN_IF_ERROR(PutStagingTime(repo.vrepo_dir() + "/lock", &batch));
-  batch.Put(IndexTreeKey(), target_info.tree);  // after the stamp, which drops it
-  VREPO_RETURN_IF_ERROR(repo.store().index().Write(&batch, true));
+  if (!tree.empty()) batch.Put(IndexTreeKey(), tree);  // after the stamp, which drops it
+  return repo.store().index().Write(&batch, true);
+}
+
+Status Checkout(Repository& repo, const std::string& rev, const CheckoutOptions& options,
+                bool attach_branch) {
+  VREPO_RETURN_IF_ERROR(RequireWritable(repo, "checkout"));
+  History& history = repo.history();
+  VREPO_ASSIGN_OR_RETURN(std::string commit, history.ResolveCommit(rev));
+  bool is_branch = false;
+  if (attach_branch) {
+    VREPO_ASSIGN_OR_RETURN(std::vector<RefInfo> branches, history.Branches());
+    for (const auto& b : branches) is_branch |= b.name == rev;
+  }
+  auto move_head = [&]() {
+    return is_branch ? history.SetHeadToBranch(rev) : history.DetachHead(commit);
+  };
+
+  // Same tree as HEAD: nothing on disk changes, so local changes are carried over.
+  VREPO_ASSIGN_OR_RETURN(std::optional<std::string> head, history.HeadCommit());
+  if (head && !options.force) {
+    VREPO_ASSIGN_OR_RETURN(CommitInfo from, history.GetCommit(*head));
+    VREPO_ASSIGN_OR_RETURN(CommitInfo to, history.GetCommit(commit));
+    if (from.tree == to.tree) return move_head();
+  }
+
+  VREPO_ASSIGN_OR_RETURN(std::vector<FileEntry> target, history.ReadTree(commit));
+  VREPO_ASSIGN_OR_RETURN(CommitInfo target_info, history.GetCommit(commit));
+  VREPO_RETURN_IF_ERROR(CheckoutFiles(repo, target, target_info.tree, options));
   return move_head();
 }
 

@@ -6,6 +6,7 @@
 #include <atomic>
 
 #include "vrepo/util/thread_pool.h"
+#include "vrepo/worktree/merge_state.h"
 #include "vrepo/worktree/worktree.h"
 #include "vrepo/worktree/worktree_internal.h"
 
@@ -105,6 +106,11 @@ Result<StatusReport> ComputeStatus(Repository& repo) {
       report.entries.push_back(std::move(m));
     }
   }
+  VREPO_ASSIGN_OR_RETURN(std::optional<MergeState> merge, ReadMergeState(repo));
+  if (merge) {
+    report.merge_head = merge->merge_head;
+    VREPO_ASSIGN_OR_RETURN(report.unmerged, UnresolvedFiles(repo, *merge));
+  }
   return report;
 }
 
@@ -167,6 +173,17 @@ Result<CommitResult> Commit(Repository& repo, const std::string& message, bool a
   History& history = repo.history();
   VREPO_ASSIGN_OR_RETURN(std::vector<FileEntry> files, StagedFiles(repo));
   VREPO_ASSIGN_OR_RETURN(std::optional<std::string> head, history.HeadCommit());
+  VREPO_ASSIGN_OR_RETURN(std::optional<MergeState> merge, ReadMergeState(repo));
+  if (merge) {
+    VREPO_ASSIGN_OR_RETURN(std::vector<std::string> unresolved, UnresolvedFiles(repo, *merge));
+    if (!unresolved.empty()) {
+      return Status::Conflict("'" + unresolved.front() + "' has merge conflicts (" +
+                              std::to_string(unresolved.size()) +
+                              " file(s) unresolved) [fix it and 'vrepo add' it, or 'vrepo "
+                              "merge --abort']");
+    }
+    allow_empty = true;  // a merge that keeps ours' tree is still a merge
+  }
 
   // No existence check of the staged objects: staging entries are only ever written in the
   // same atomic batch as the objects they name (see Add), and gc keeps what the index names.
@@ -185,10 +202,13 @@ Result<CommitResult> Commit(Repository& repo, const std::string& message, bool a
   }
   std::vector<std::string> parents;
   if (head) parents.push_back(*head);
+  if (merge) parents.push_back(merge->merge_head);
   VREPO_ASSIGN_OR_RETURN(std::string commit, history.CreateCommit(tree, parents, message));
   std::string first_line = message.substr(0, message.find('\n'));
-  VREPO_RETURN_IF_ERROR(
-      history.AdvanceHead(commit, head, (head ? "commit: " : "commit (initial): ") + first_line));
+  const char* reflog = merge ? "commit (merge): " : head ? "commit: " : "commit (initial): ";
+  VREPO_RETURN_IF_ERROR(history.AdvanceHead(commit, head, reflog + first_line));
+  // HEAD has moved, so a crash before this leaves a stale state that reads as none.
+  if (merge) VREPO_RETURN_IF_ERROR(RemoveMergeState(repo));
   {
     // A hint for status; losing it in a crash only costs one read of the tree.
     rocksdb::WriteBatch batch;

@@ -73,6 +73,10 @@ class History {
   // Commits reachable from `start_commit`, newest first, at most `max_count` (0 = all).
   Result<std::vector<CommitInfo>> Log(const std::string& start_commit, size_t max_count);
 
+  // The best common ancestor of commits `a` and `b` (as git merge-base); nullopt when they
+  // share no history.
+  Result<std::optional<std::string>> MergeBase(const std::string& a, const std::string& b);
+
   // The commit HEAD points at; nullopt on an unborn branch.
   Result<std::optional<std::string>> HeadCommit();
   // The branch HEAD points at ("main"); nullopt when HEAD is detached.

@@ -50,6 +50,10 @@ struct StatusReport {
   std::optional<std::string> head;    // nullopt on an unborn branch
   std::vector<StatusEntry> entries;   // sorted by path
   uint64_t files_hashed = 0;          // files whose contents were read (0 on an unchanged tree)
+  // While a merge is in progress (merge_state.h): the commit being merged in, and its
+  // conflicted files not yet re-added (sorted).
+  std::optional<std::string> merge_head;
+  std::vector<std::string> unmerged;
 };
 
 Result<StatusReport> ComputeStatus(Repository& repo);
@@ -64,6 +68,8 @@ struct CommitResult {
 };
 // Commits the staging index on top of HEAD and moves HEAD's branch. InvalidArgument
 // "nothing to commit" when the index equals HEAD's tree (unless `allow_empty`).
+// While a merge is in progress (merge_state.h) the commit gets the merged commit as its
+// second parent and ends the merge; Conflict while a conflicted file is not re-added.
 Result<CommitResult> Commit(Repository& repo, const std::string& message, bool allow_empty = false);
 
 // ---- checkout, switch, restore ----
@@ -78,6 +84,11 @@ struct CheckoutOptions {
 // overwritten or lost, unless `force`.
 Status Checkout(Repository& repo, const std::string& rev, const CheckoutOptions& options,
                 bool attach_branch);
+// Makes the working tree and staging index equal to `files` (sorted by path) without moving
+// HEAD; `tree` is the git tree they form ("" when unknown), a hint for status. Refuses like
+// Checkout unless `force`.
+Status CheckoutFiles(Repository& repo, const std::vector<FileEntry>& files, const std::string& tree,
+                     const CheckoutOptions& options);
 // switch BRANCH: checkout with HEAD attached to the branch; `create` makes it at HEAD first.
 Status Switch(Repository& repo, const std::string& branch, bool create,
               const CheckoutOptions& options);
