@@ -1,12 +1,19 @@
 #include "vrepo/train/trainer.h"
 
+// Torch headers pull in glog, whose CHECK macro doctest must override: torch first.
+// clang-format off
+#include <torch/cuda.h>
+
+#include "vrepo/train/models.h"
+#include "vrepo/train/run_record.h"
+#include "vrepo/train/safetensors.h"
+
 #include <doctest/doctest.h>
+// clang-format on
 
 #include <set>
 
 #include "train/train_fixture.h"
-#include "vrepo/train/run_record.h"
-#include "vrepo/train/safetensors.h"
 
 namespace vrepo::train {
 namespace {
