@@ -90,16 +90,21 @@ json RunJson(const TrainResult& r) {
   };
 }
 
+Status CheckNewRunName(History& history, const std::string& name) {
+  VREPO_RETURN_IF_ERROR(CheckRunName(name));
+  if (history.ResolveCommit(kRunsPrefix + name).ok()) {
+    return Status::InvalidArgument("run name '" + name + "' already exists");
+  }
+  return Status::OK();
+}
+
 Result<std::string> WriteRunRecord(
     Repository& repo, const TrainResult& result,
     const std::vector<std::pair<std::string, std::string>>& extra_files) {
   if (repo.read_only()) return Status::InvalidArgument("run record: repository opened read-only");
   History& history = repo.history();
   if (!result.config.name.empty()) {
-    VREPO_RETURN_IF_ERROR(CheckRunName(result.config.name));
-    if (history.ResolveCommit(kRunsPrefix + result.config.name).ok()) {
-      return Status::InvalidArgument("run name '" + result.config.name + "' already exists");
-    }
+    VREPO_RETURN_IF_ERROR(CheckNewRunName(history, result.config.name));
   }
 
   std::string metrics;

@@ -199,6 +199,7 @@ Result<TrainResult> TrainImpl(Repository& repo, const TrainConfig& config,
                               const TrainHooks& hooks) {
   const auto started = Clock::now();
   VREPO_RETURN_IF_ERROR(ValidateConfig(config));
+  if (!config.name.empty()) VREPO_RETURN_IF_ERROR(CheckNewRunName(repo.history(), config.name));
   TrainResult result;
   result.config = config;
   TrainConfig& rc = result.config;

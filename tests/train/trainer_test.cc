@@ -175,6 +175,13 @@ TEST_CASE("run record: commit, parents, run.json, ref and round trip") {
   CHECK(tr.parents == std::vector<std::string>{commit2, commit});
   CHECK(tr.run["base"]["model_content_id"] == tuned.base_model_id);
 
+  // A taken name fails before training.
+  auto taken = Train(*r.repo, c, {});
+  REQUIRE_FALSE(taken.ok());
+  CHECK(taken.status().message() == "run name 'first' already exists");
+  c.name = "bad name";
+  CHECK(Train(*r.repo, c, {}).status().message().find("invalid run name") != std::string::npos);
+
   auto runs = Must(ListRuns(*r.repo));
   REQUIRE(runs.size() == 2);
 
@@ -210,6 +217,19 @@ TEST_CASE("run record: an interrupted run is recorded as interrupted") {
   CHECK(run.run["status"] == "interrupted");
   CHECK(run.run["epochs"].size() == 1);
   CHECK(Must(ParseSafetensors(Must(ReadRunWeights(*r.repo, run)), "w")).tensors.size() > 0);
+}
+
+TEST_CASE("trainer: early stopping after epochs without a validation gain; SGD") {
+  TrainRepo r(200);
+  TrainConfig c = SmallConfig();
+  c.epochs = 5;
+  c.early_stop = 1;
+  c.optimizer = "sgd";
+  c.lr = 1e-12;  // nothing moves, so accuracy cannot improve after the first epoch
+  TrainResult res = Must(Train(*r.repo, c, {}));
+  CHECK(res.status == "early-stopped");
+  CHECK(res.epochs.size() == 2);
+  CHECK(res.best_epoch == 1);
 }
 
 TEST_CASE("trainer: bad input is a one-line error and records no run") {

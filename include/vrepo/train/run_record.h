@@ -22,6 +22,10 @@ constexpr int kRunFormatVersion = 1;
 // run.json for `result` (without the weights' bytes; with their content id).
 nlohmann::json RunJson(const TrainResult& result);
 
+// OK when `name` can name a new run: a plain name (letters, digits, '-', '_', '.') with no
+// refs/runs/NAME yet. Train calls it first, so a taken name fails before any training.
+Status CheckNewRunName(History& history, const std::string& name);
+
 // Writes the record of `result`: run.json, metrics.jsonl (one JSON line per epoch),
 // model.safetensors, and `extra_files` (tree path -> bytes, e.g. "plots/loss.png"). The ref is
 // refs/runs/NAME (config.name, else the commit's 12-digit short id). Returns the commit id.
