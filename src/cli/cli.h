@@ -59,6 +59,8 @@ Command RegisterFsck(CLI::App& app, Globals& g);
 Command RegisterGc(CLI::App& app, Globals& g);
 Command RegisterMerge(CLI::App& app, Globals& g);
 Command RegisterDataset(CLI::App& app, Globals& g);
+// train, runs, reproduce, eval: each runs vrepo-train (cmd_train_dispatch.cc).
+std::vector<Command> RegisterTrainCommands(CLI::App& app, Globals& g);
 
 // The sample-level diff of a label table between two commits (one REV: against HEAD).
 int RunDatasetDiff(const Globals& g, const std::vector<std::string>& revs,

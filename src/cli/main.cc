@@ -57,6 +57,7 @@ int Main(int argc, char** argv) {
       RegisterMerge(app, g),
       RegisterDataset(app, g),
   };
+  for (Command& c : RegisterTrainCommands(app, g)) commands.push_back(std::move(c));
 
   try {
     app.parse(argc, argv);

@@ -1,0 +1,130 @@
+// vrepo eval ID --labels TABLE [REV]: a run's model on any dataset version. Read-only.
+#include <nlohmann/json.hpp>
+
+#include "train_cli.h"
+
+namespace vrepo::cli {
+namespace {
+
+using json = nlohmann::json;
+
+struct EvalArgs {
+  std::string id;
+  std::string rev = "HEAD";
+  std::string labels;
+  TableOptions columns;
+  std::string device = "auto";
+  int batch_size = 256;
+  size_t suspects = 0;
+  bool json = false;
+};
+
+json PredictionJson(const train::Prediction& p) {
+  return {{"path", p.path},
+          {"label", p.label},
+          {"predicted", p.predicted},
+          {"confidence", p.confidence},
+          {"label_probability", p.label_probability}};
+}
+
+int RunEval(const Globals& g, const EvalArgs& a) {
+  auto repo = OpenRepository(g, /*write=*/false);
+  if (!repo.ok()) return Fail("eval", repo.status());
+  auto run = train::ReadRun(**repo, a.id);
+  if (!run.ok()) return Fail("eval", run.status());
+  auto weights = train::ReadRunWeights(**repo, *run);
+  if (!weights.ok()) return Fail("eval", weights.status());
+  train::EvalOptions options;
+  options.rev = a.rev;
+  auto table = TableInRepo(**repo, g, a.labels);
+  if (!table.ok()) return Fail("eval", table.status());
+  options.labels = *table;
+  options.path_column = a.columns.path_column;
+  options.label_column = a.columns.label_column;
+  options.batch_size = a.batch_size;
+  options.device = a.device;
+  auto result = train::Evaluate(**repo, *weights, options);
+  if (!result.ok()) return Fail("eval", result.status());
+  std::vector<train::Prediction> suspects = train::Suspects(*result, a.suspects);
+
+  if (a.json) {
+    json predictions = json::array();
+    for (const auto& p : result->predictions) predictions.push_back(PredictionJson(p));
+    json sus = json::array();
+    for (const auto& p : suspects) sus.push_back(PredictionJson(p));
+    json out = {{"run", RunName(*run)},
+                {"run_commit", run->commit},
+                {"dataset", {{"commit", result->commit}, {"tree", result->tree}}},
+                {"table", options.labels},
+                {"sample_digest", result->sample_digest},
+                {"samples", result->samples},
+                {"loss", result->loss},
+                {"accuracy", result->accuracy},
+                {"classes", result->classes},
+                {"per_class_accuracy", result->per_class_accuracy},
+                {"confusion", result->confusion},
+                {"suspects", sus},
+                {"predictions", predictions}};
+    Print(out.dump(2) + "\n");
+    return kExitOk;
+  }
+  std::string out = "run " + RunName(*run) + " on " + options.labels + " at " +
+                    ShortId(result->commit) + ": " + std::to_string(result->samples) +
+                    " samples\naccuracy: " + Fixed(100 * result->accuracy, 2) +
+                    "%  loss: " + Fixed(result->loss, 4) + "\n\nper class:\n";
+  size_t width = 5;
+  for (const auto& c : result->classes) width = std::max(width, c.size());
+  for (const auto& [label, acc] : result->per_class_accuracy) {
+    out += "  " + label + std::string(width - label.size() + 2, ' ') + Fixed(100 * acc, 2) + "%\n";
+  }
+  // Rows: true class; columns: predicted, in the order of the classes list.
+  out += "\nconfusion (rows: label, columns: predicted, in the order above):\n";
+  for (size_t i = 0; i < result->confusion.size(); ++i) {
+    std::string label = i < result->classes.size() ? result->classes[i] : std::to_string(i);
+    out += "  " + label + std::string(width - label.size() + 2, ' ');
+    for (int64_t v : result->confusion[i]) {
+      std::string cell = std::to_string(v);
+      out += std::string(cell.size() < 6 ? 6 - cell.size() : 1, ' ') + cell;
+    }
+    out += "\n";
+  }
+  if (a.suspects > 0) {
+    out += "\n" + std::to_string(suspects.size()) +
+           " suspects (the model most confidently disagrees with the label):\n";
+    for (const auto& p : suspects) {
+      out += "  " + p.path + "  label " + p.label + "  predicted " + p.predicted + " (" +
+             Fixed(100 * p.confidence, 1) + "%)\n";
+    }
+  }
+  Print(out);
+  return kExitOk;
+}
+
+}  // namespace
+
+Command RegisterEval(CLI::App& app, Globals& g) {
+  auto a = std::make_shared<EvalArgs>();
+  CLI::App* sub = app.add_subcommand(
+      "eval",
+      "Evaluate a run's model on a label table at any commit\n"
+      "Loads the weights of run ID and classifies the samples of TABLE at REV (default HEAD), "
+      "read from the store: accuracy, loss, per-class accuracy and the confusion matrix; "
+      "--json adds every sample's prediction. --suspects N lists the N samples whose label the "
+      "model most confidently disagrees with: likely label errors. Read-only.");
+  sub->add_option("ID", a->id, "Run name or commit id")->required();
+  sub->add_option("REV", a->rev, "The dataset commit (default HEAD)");
+  sub->add_option("--labels", a->labels, "Label table (.csv, .jsonl or class folders)")
+      ->required()
+      ->type_name("TABLE");
+  sub->add_option("--path-column", a->columns.path_column, "Column of image paths")
+      ->capture_default_str();
+  sub->add_option("--label-column", a->columns.label_column, "Column of labels")
+      ->capture_default_str();
+  sub->add_option("--suspects", a->suspects, "List the N likeliest label errors")->type_name("N");
+  sub->add_option("--batch-size", a->batch_size, "Batch size")->capture_default_str();
+  sub->add_option("--device", a->device, "auto, cpu or cuda")->capture_default_str();
+  sub->add_flag("--json", a->json, "Machine-readable output, with per-sample predictions");
+  return {sub, [&g, a] { return RunEval(g, *a); }};
+}
+
+}  // namespace vrepo::cli

@@ -1,0 +1,177 @@
+// vrepo train [REV] --labels TABLE ...: trains on the commit's samples (the repository is
+// open read-only meanwhile, so other commands are never blocked), then takes the writer lock
+// only to write the run record under refs/runs/.
+#include <nlohmann/json.hpp>
+
+#include "train_cli.h"
+#include "vrepo/train/config.h"
+
+namespace vrepo::cli {
+namespace {
+
+using train::TrainConfig;
+
+// Command-line values land in `flags`; each option given copies its field over the config
+// file's, so flags override the file and the file overrides the defaults.
+struct TrainArgs {
+  TrainConfig flags;
+  std::string rev;
+  std::string config_file;
+  bool json = false;
+  CLI::Option* labels_opt = nullptr;
+  CLI::Option* val_opt = nullptr;
+  std::vector<std::function<void(TrainConfig&)>> apply;
+};
+
+template <class T>
+CLI::Option* Flag(CLI::App* sub, const std::shared_ptr<TrainArgs>& a, const std::string& name,
+                  T TrainConfig::*field, const std::string& description) {
+  CLI::Option* opt = sub->add_option(name, a->flags.*field, description);
+  TrainArgs* args = a.get();
+  a->apply.push_back([opt, field, args](TrainConfig& c) {
+    if (opt->count() > 0) c.*field = args->flags.*field;
+  });
+  return opt;
+}
+
+int RunTrain(const Globals& g, TrainArgs& a) {
+  TrainConfig config;
+  if (!a.config_file.empty()) {
+    auto from_file = train::ReadConfigFile(a.config_file);
+    if (!from_file.ok()) return Fail("train", from_file.status());
+    config = std::move(from_file).value();
+  }
+  // Table paths from the config file are paths in the commit; those typed on the command line
+  // are relative to the current folder, as in every other command.
+  std::string labels_flag, val_flag;
+  for (const auto& apply : a.apply) apply(config);
+  if (!a.rev.empty()) config.rev = a.rev;
+  if (a.labels_opt->count() > 0) labels_flag = config.labels;
+  if (a.val_opt->count() > 0) val_flag = config.val_labels;
+  if (config.labels.empty()) {
+    return FailWith("train", "no label table: give --labels TABLE or \"labels\" in --config",
+                    kExitUsage);
+  }
+  // A base file on disk is recorded by absolute path, so that reproduce finds it from anywhere.
+  if (!config.base.empty() && config.base.rfind("run:", 0) != 0 && config.base[0] != '/') {
+    config.base = g.cwd + "/" + config.base;
+  }
+  Status valid = train::ValidateConfig(config);
+  if (!valid.ok()) return Fail("train", valid);
+
+  std::string run_commit;
+  train::TrainResult result;
+  {
+    auto repo = OpenRepository(g, /*write=*/false);
+    if (!repo.ok()) return Fail("train", repo.status());
+    if (!labels_flag.empty()) {
+      auto p = TableInRepo(**repo, g, labels_flag);
+      if (!p.ok()) return Fail("train", p.status());
+      config.labels = *p;
+    }
+    if (!val_flag.empty()) {
+      auto p = TableInRepo(**repo, g, val_flag);
+      if (!p.ok()) return Fail("train", p.status());
+      config.val_labels = *p;
+    }
+    // Fail before the work, not after it, when the name is taken.
+    if (!config.name.empty() && (*repo)->history().ResolveCommit("refs/runs/" + config.name).ok()) {
+      return FailWith("train", "run name '" + config.name + "' already exists", kExitFatal);
+    }
+    train::TrainHooks hooks;
+    hooks.interrupted = InstallInterruptHandler();
+    hooks.progress = ProgressPrinter(a.json);
+    auto trained = train::Train(**repo, config, hooks);
+    if (!trained.ok()) return Fail("train", trained.status());
+    result = std::move(trained).value();
+  }
+
+  auto plots = MakePlots(result);
+  if (!plots.ok()) return Fail("train", plots.status());
+  auto repo = OpenRepository(g, /*write=*/true);
+  if (!repo.ok()) return Fail("train: recording the run", repo.status());
+  auto commit = train::WriteRunRecord(**repo, result, *plots);
+  if (!commit.ok()) return Fail("train: recording the run", commit.status());
+  auto run = train::ReadRun(**repo, *commit);
+  if (!run.ok()) return Fail("train: reading back the run", run.status());
+  std::string name = RunName(*run);
+  if (a.json) {
+    nlohmann::json out = {
+        {"name", name}, {"commit", *commit}, {"ref", "refs/runs/" + name}, {"run", run->run}};
+    Print(out.dump(2) + "\n");
+  } else {
+    if (result.best_epoch > 0) {
+      Print("best epoch " + std::to_string(result.best_epoch) + ": val acc " +
+            Fixed(100 * result.epochs[result.best_epoch - 1].val_accuracy, 2) + "% (" +
+            result.status + ")\n");
+    }
+    Print("run " + name + " recorded: " + *commit + " (refs/runs/" + name + ")\n");
+  }
+  return result.status == "interrupted" ? kExitInterrupted : kExitOk;
+}
+
+}  // namespace
+
+Command RegisterTrain(CLI::App& app, Globals& g) {
+  auto a = std::make_shared<TrainArgs>();
+  CLI::App* sub = app.add_subcommand(
+      "train",
+      "Train an image classifier on a commit's samples and record the run\n"
+      "Reads the samples of REV (default HEAD) straight from the store, not from the working "
+      "tree, trains the model, and records the run as a commit under refs/runs/NAME: run.json "
+      "(dataset commit and tree, sample digests, base model, full config and seed, versions, "
+      "metrics per epoch, weights id), metrics.jsonl, model.safetensors and plots/*.png. "
+      "Options override the --config file's values. The repository is read-only while "
+      "training; the writer lock is taken only to write the record. Ctrl-C stops after the "
+      "current batch and records the run as interrupted (exit 130).");
+  sub->add_option("REV", a->rev, "The dataset commit (default HEAD)");
+  a->labels_opt = Flag(sub, a, "--labels", &TrainConfig::labels,
+                       "Label table of the training samples (.csv, .jsonl or class folders)")
+                      ->type_name("TABLE");
+  a->val_opt =
+      Flag(sub, a, "--val", &TrainConfig::val_labels, "Label table of the validation samples")
+          ->type_name("TABLE");
+  Flag(sub, a, "--val-split", &TrainConfig::val_split,
+       "Share of --labels held out for validation when --val is not given (default 0.1)");
+  Flag(sub, a, "--path-column", &TrainConfig::path_column, "Column of image paths (path)");
+  Flag(sub, a, "--label-column", &TrainConfig::label_column, "Column of labels (label)");
+  Flag(sub, a, "--model", &TrainConfig::model,
+       "small-cnn, resnet18, resnet34 or resnet50 (default small-cnn)");
+  Flag(sub, a, "--base", &TrainConfig::base,
+       "Start from weights: a safetensors file, or run:ID for a recorded run")
+      ->type_name("PATH|run:ID");
+  Flag(sub, a, "--freeze", &TrainConfig::freeze, "none, backbone or until:layerN (default none)");
+  Flag(sub, a, "--epochs", &TrainConfig::epochs, "Epochs (default 10)");
+  Flag(sub, a, "--batch-size", &TrainConfig::batch_size, "Batch size (default 64)");
+  Flag(sub, a, "--lr", &TrainConfig::lr, "Learning rate (default 0.001)");
+  Flag(sub, a, "--head-lr", &TrainConfig::head_lr, "Learning rate of the head (default --lr)");
+  Flag(sub, a, "--optimizer", &TrainConfig::optimizer, "adamw or sgd (default adamw)");
+  Flag(sub, a, "--weight-decay", &TrainConfig::weight_decay, "Weight decay (default 0)");
+  Flag(sub, a, "--momentum", &TrainConfig::momentum, "SGD momentum (default 0.9)");
+  Flag(sub, a, "--augment", &TrainConfig::augment, "Augmentations: flip, crop (comma-separated)")
+      ->delimiter(',')
+      ->type_name("LIST");
+  Flag(sub, a, "--image-size", &TrainConfig::image_size,
+       "Resize images to N x N (default: their own size)");
+  Flag(sub, a, "--seed", &TrainConfig::seed, "Seed of weights, order and augmentation (0)");
+  Flag(sub, a, "--device", &TrainConfig::device, "auto, cpu or cuda (default auto)");
+  CLI::Option* det = sub->add_flag("--deterministic", a->flags.deterministic,
+                                   "Deterministic algorithms, one compute thread: a reproduction "
+                                   "gives bit-identical weights");
+  a->apply.push_back([det](TrainConfig& c) {
+    if (det->count() > 0) c.deterministic = true;
+  });
+  Flag(sub, a, "--early-stop", &TrainConfig::early_stop,
+       "Stop after N epochs without a better validation accuracy (default off)");
+  Flag(sub, a, "--name", &TrainConfig::name, "Run name, the ref refs/runs/NAME (default: id)");
+  Flag(sub, a, "--workers", &TrainConfig::workers, "Loader threads (default: one per core)");
+  Flag(sub, a, "--prefetch", &TrainConfig::prefetch, "Batches decoded ahead (default 4)");
+  sub->add_option("--config", a->config_file,
+                  "A JSON file of these settings (keys as in "
+                  "run.json's config)")
+      ->type_name("FILE");
+  sub->add_flag("--json", a->json, "Print the recorded run as JSON");
+  return {sub, [&g, a] { return RunTrain(g, *a); }};
+}
+
+}  // namespace vrepo::cli

@@ -1,0 +1,46 @@
+// The commands of vrepo-train (train, runs, reproduce, eval) and what they share: Ctrl-C
+// handling, progress output, run plots and number formatting. vrepo runs this binary for
+// those commands (docs/train-binary.md). Single-threaded apart from the signal handler.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "cli.h"
+#include "vrepo/train/run_record.h"
+#include "vrepo/train/trainer.h"
+
+namespace vrepo::cli {
+
+Command RegisterTrain(CLI::App& app, Globals& g);
+Command RegisterRuns(CLI::App& app, Globals& g);
+Command RegisterReproduce(CLI::App& app, Globals& g);
+Command RegisterEval(CLI::App& app, Globals& g);
+
+// Exit code of a run stopped by Ctrl-C (after its record was written), as shells report SIGINT.
+inline constexpr int kExitInterrupted = 130;
+
+// Makes the first Ctrl-C set the returned flag (training stops after the current batch and
+// the run is recorded as interrupted); a second Ctrl-C kills the process as usual.
+std::atomic<bool>* InstallInterruptHandler();
+
+// Prints the trainer's progress: per-epoch lines on stdout (stderr with --json, so stdout stays
+// one JSON document); per-batch lines on stderr, only when it is a terminal.
+std::function<void(const std::string&)> ProgressPrinter(bool json);
+
+// The record's plots: plots/loss.png (train loss blue, validation loss orange),
+// plots/accuracy.png (validation accuracy, 0..1) and plots/confusion.png (best epoch).
+Result<std::vector<std::pair<std::string, std::string>>> MakePlots(
+    const train::TrainResult& result);
+
+// "%.*f".
+std::string Fixed(double v, int digits);
+// The user's table path (relative to the current folder) as a path in the commit.
+Result<std::string> TableInRepo(const Repository& repo, const Globals& g, const std::string& path);
+// The run's display name: its ref name, else the short commit id.
+std::string RunName(const train::RunRecord& run);
+
+}  // namespace vrepo::cli
