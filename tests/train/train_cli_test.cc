@@ -1,0 +1,191 @@
+// vrepo train, runs, reproduce and eval end to end through the vrepo binary (which runs
+// vrepo-train), on 600 Fashion-MNIST training and 200 test images, one epoch per run.
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+
+#include "cli/cli_support.h"
+#include "train/train_fixture.h"
+
+namespace vrepo::testing {
+namespace {
+
+// Runs vrepo in a fresh repository; the fixture's own handle (and its writer lock) is closed.
+struct CliRepo : TrainRepo {
+  CliRepo(int train, int test) : TrainRepo(train, test) { repo.reset(); }
+};
+
+std::vector<std::string> TrainArgs(const std::string& name, std::vector<std::string> extra = {},
+                                   const std::string& epochs = "1",
+                                   const std::string& labels = "labels.csv") {
+  std::vector<std::string> args = {"train",    "--labels", labels, "--val",
+                                   "test.csv", "--epochs", epochs, "--seed",
+                                   "7",        "--name",   name,   "--deterministic"};
+  args.insert(args.end(), extra.begin(), extra.end());
+  return args;
+}
+
+Json RunsJson(const std::string& dir) { return Json::Parse(MustRun(dir, {"runs", "--json"}).out); }
+
+}  // namespace
+
+TEST_CASE("train cli: train records a run that runs lists, shows and compares") {
+  CliRepo r(600, 200);
+  const std::string dir = r.dir.path();
+  CommandResult t = MustRun(dir, TrainArgs("first"));
+  CHECK(t.out.find("epoch 1/1") != std::string::npos);
+  CHECK(t.out.find("val acc") != std::string::npos);
+  std::string run_commit = MustRun(dir, {"rev-parse", "refs/runs/first"}).out.substr(0, 40);
+  CHECK(t.out.find("run first recorded: " + run_commit + " (refs/runs/first)") !=
+        std::string::npos);
+
+  Json runs = RunsJson(dir);
+  REQUIRE(runs.items.size() == 1);
+  CHECK(runs[0]["name"].str == "first");
+  CHECK(runs[0]["commit"].str == run_commit);
+  CHECK(runs[0]["status"].str == "completed");
+  CHECK(runs[0]["dataset_commit"].str == r.commit);
+  CHECK(runs[0]["best_val_accuracy"].number > 0.3);
+
+  Json show = Json::Parse(MustRun(dir, {"runs", "show", "first", "--json"}).out);
+  CHECK(show["dataset"]["commit"].str == r.commit);
+  CHECK(show["splits"]["train"]["samples"].number == 600);
+  CHECK(show["splits"]["val"]["samples"].number == 200);
+  CHECK(show["config"]["deterministic"].b);
+  std::string text = MustRun(dir, {"runs", "show", "first"}).out;
+  for (const char* file : {"run.json", "metrics.jsonl", "model.safetensors", "plots/loss.png",
+                           "plots/accuracy.png", "plots/confusion.png"}) {
+    CHECK_MESSAGE(text.find("  " + std::string(file) + "\n") != std::string::npos, file);
+  }
+
+  // A fine-tune of that run: its record's second parent is the run it started from.
+  MustRun(dir, TrainArgs("tuned", {"--base", "run:first", "--lr", "0.0005"}));
+  runs = RunsJson(dir);
+  REQUIRE(runs.items.size() == 2);
+  const Json& tuned = runs[0]["name"].str == "tuned" ? runs[0] : runs[1];
+  REQUIRE(tuned["parents"].items.size() == 2);
+  CHECK(tuned["parents"][0].str == r.commit);
+  CHECK(tuned["parents"][1].str == run_commit);
+
+  Json cmp = Json::Parse(MustRun(dir, {"runs", "compare", "first", "tuned", "--json"}).out);
+  CHECK(cmp["digests"]["train_sample_digest"]["equal"].b);
+  CHECK_FALSE(cmp["digests"]["weights_content_id"]["equal"].b);
+  bool lr_listed = false;
+  for (const auto& s : cmp["settings"].items) lr_listed |= s["key"].str == "config.lr";
+  CHECK(lr_listed);
+  CHECK(cmp["epochs"].items.size() == 1);
+
+  // The name is taken now: refused before any training.
+  CommandResult again = RunVrepo(dir, TrainArgs("first"));
+  CHECK(again.exit_code == 128);
+  CHECK(again.err == "vrepo: train: run name 'first' already exists\n");
+}
+
+TEST_CASE("train cli: reproduce of a deterministic run matches bit for bit") {
+  CliRepo r(600, 200);
+  const std::string dir = r.dir.path();
+  MustRun(dir, TrainArgs("det"));
+  // The working tree moving on does not matter: the run names its commit.
+  r.Write("labels.csv", "path,label\nimages/train/00000.png,bag\n");
+  MustRun(dir, {"add", "labels.csv"});
+  MustRun(dir, {"commit", "-m", "shrink the table"});
+
+  CommandResult rep = MustRun(dir, {"reproduce", "det"});
+  CHECK(rep.out.find("reproduced: every required field matched") != std::string::npos);
+  Json j = Json::Parse(MustRun(dir, {"reproduce", "det", "--json"}).out);
+  CHECK(j["ok"].b);
+  CHECK(j["deterministic"].b);
+  bool weights_checked = false;
+  for (const auto& f : j["fields"].items) {
+    INFO(f["field"].str);
+    if (f["required"].b) CHECK(f["match"].b);
+    if (f["field"].str == "weights content id") weights_checked = f["match"].b;
+  }
+  CHECK(weights_checked);
+  CHECK(RunsJson(dir).items.size() == 1);  // a reproduction records nothing
+}
+
+TEST_CASE("train cli: eval prints accuracy, per-class accuracy and suspects") {
+  CliRepo r(600, 200);
+  const std::string dir = r.dir.path();
+  MustRun(dir, TrainArgs("m"));
+  CommandResult e = MustRun(dir, {"eval", "m", "--labels", "test.csv", "--suspects", "4"});
+  CHECK(e.out.find("accuracy: ") != std::string::npos);
+  CHECK(e.out.find("per class:") != std::string::npos);
+  CHECK(e.out.find("4 suspects") != std::string::npos);
+  int suspect_lines = 0;
+  for (const auto& line : Lines(e.out)) {
+    suspect_lines +=
+        line.find("  images/test/") == 0 && line.find(" predicted ") != std::string::npos;
+  }
+  CHECK(suspect_lines == 4);
+
+  Json j = Json::Parse(
+      MustRun(dir, {"eval", "m", "HEAD", "--labels", "test.csv", "--suspects", "3", "--json"}).out);
+  CHECK(j["samples"].number == 200);
+  CHECK(j["predictions"].items.size() == 200);
+  CHECK(j["suspects"].items.size() == 3);
+  CHECK(j["accuracy"].number > 0.3);
+  for (const auto& s : j["suspects"].items) CHECK(s["label"].str != s["predicted"].str);
+  CHECK(j["confusion"].items.size() == 10);
+}
+
+TEST_CASE("train cli: bad input is one line, a nonzero exit and no run recorded") {
+  CliRepo r(100, 40);
+  const std::string dir = r.dir.path();
+  r.Write("bad.csv", "path,label\nimages/train/00001.png,bag\nimages/train/nope.png,coat\n");
+  MustRun(dir, {"add", "bad.csv"});
+  MustRun(dir, {"commit", "-m", "a table naming a missing image"});
+  TempDir outside;
+  WriteFile(outside / "corrupt.safetensors", std::string("\x10\0\0\0\0\0\0\0{not json", 18));
+
+  struct Case {
+    std::vector<std::string> extra;
+    std::string text;
+    std::string labels = "labels.csv";
+    bool skip_if_ok = false;  // --device cuda where a GPU exists
+  };
+  for (const auto& c : std::vector<Case>{
+           {{"--model", "vgg"}, "unknown model 'vgg'"},
+           {{}, "images/train/nope.png", "bad.csv"},
+           {{"--base", outside / "corrupt.safetensors"}, "corrupt.safetensors"},
+           {{"--base", "run:nothing"}, "unknown run 'nothing'"},
+           {{"--device", "cuda"}, "--device cuda: no CUDA device", "labels.csv", true}}) {
+    CommandResult res = RunVrepo(dir, TrainArgs("bad", c.extra, "1", c.labels));
+    if (c.skip_if_ok && res.exit_code == 0) {
+      MESSAGE("skipped: this machine has a CUDA device");
+      continue;
+    }
+    INFO(res.err);
+    CHECK(res.exit_code == 128);
+    CHECK(Lines(res.err).size() == 1);
+    CHECK(res.err.rfind("vrepo: train: ", 0) == 0);
+    CHECK(res.err.find(c.text) != std::string::npos);
+    CHECK(RunsJson(dir).items.empty());
+  }
+  CommandResult usage = RunVrepo(dir, {"train", "--epochs", "many"});
+  CHECK(usage.exit_code == 129);
+  CHECK(usage.err.find("see 'vrepo train --help'") != std::string::npos);
+  CommandResult unknown = RunVrepo(dir, {"runs", "show", "nothing"});
+  CHECK(unknown.exit_code == 128);
+  CHECK(unknown.err.find("unknown run 'nothing'") != std::string::npos);
+}
+
+TEST_CASE("train cli: Ctrl-C records the run as interrupted") {
+  CliRepo r(600, 200);
+  const std::string dir = r.dir.path();
+  pid_t pid = SpawnVrepo(dir, TrainArgs("stopped", {}, "200"));
+  // Long enough for the process to start and install its handler, far short of 200 epochs.
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  ::kill(pid, SIGINT);
+  CHECK(WaitPid(pid) == 130);
+  Json runs = RunsJson(dir);
+  REQUIRE(runs.items.size() == 1);
+  CHECK(runs[0]["name"].str == "stopped");
+  CHECK(runs[0]["status"].str == "interrupted");
+  CHECK(runs[0]["epochs"].number < 200);
+}
+
+}  // namespace vrepo::testing
