@@ -303,17 +303,19 @@ int RunDatasetDiff(const Globals& g, const std::vector<std::string>& revs,
   }
   auto repo = OpenRepository(g, /*write=*/false);
   if (!repo.ok()) return Fail("diff", repo.status());
-  TableArgs t{labels, columns, json_out};
-  auto from = Load(**repo, g, revs[0], t);
-  if (!from.ok()) return Fail("diff", from.status());
-  auto to = Load(**repo, g, revs.size() > 1 ? revs[1] : "HEAD", t);
-  if (!to.ok()) return Fail("diff", to.status());
+  auto table = TablePath(**repo, g, labels);
+  if (!table.ok()) return Fail("diff", table.status());
+  auto versions = LoadDatasets((*repo)->history(), (*repo)->store(),
+                               {revs[0], revs.size() > 1 ? revs[1] : "HEAD"}, *table, columns);
+  if (!versions.ok()) return Fail("diff", versions.status());
+  const DatasetVersion* from = &(*versions)[0];
+  const DatasetVersion* to = &(*versions)[1];
   DatasetDiff diff = DiffDatasets(*from, *to);
   if (json_out) {
     JsonWriter json;
     json.BeginObject();
-    for (const auto* side : {&*from, &*to}) {
-      json.Key(side == &*from ? "from" : "to").BeginObject();
+    for (const DatasetVersion* side : {from, to}) {
+      json.Key(side == from ? "from" : "to").BeginObject();
       WriteVersionJson(json, *side);
       json.Key("samples").Uint(side->samples.size());
       json.Key("sample_digest").String(SampleDigestOf(*side));

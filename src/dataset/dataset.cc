@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cmath>
 #include <mutex>
+#include <thread>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -114,6 +115,29 @@ Result<DatasetVersion> LoadDataset(History& history, const ObjectStore& store,
     version.samples.push_back({row.path, row.label, file->id, file->size, row.line});
   }
   return version;
+}
+
+Result<std::vector<DatasetVersion>> LoadDatasets(History& history, const ObjectStore& store,
+                                                 const std::vector<std::string>& revs,
+                                                 const std::string& table_path,
+                                                 const TableOptions& options) {
+  std::vector<Result<DatasetVersion>> loaded(revs.size(), Status::OK());
+  std::vector<std::thread> threads;
+  for (size_t i = 1; i < revs.size(); ++i) {
+    threads.emplace_back([&, i] {
+      Result<std::unique_ptr<History>> own = History::Open(history.path());
+      loaded[i] = own.ok() ? LoadDataset(**own, store, revs[i], table_path, options)
+                           : Result<DatasetVersion>(own.status());
+    });
+  }
+  if (!revs.empty()) loaded[0] = LoadDataset(history, store, revs[0], table_path, options);
+  for (std::thread& t : threads) t.join();
+  std::vector<DatasetVersion> out;
+  for (auto& r : loaded) {
+    VREPO_RETURN_IF_ERROR(r.status());
+    out.push_back(std::move(*r));
+  }
+  return out;
 }
 
 std::string SampleDigestOf(const DatasetVersion& version) {

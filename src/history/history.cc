@@ -11,6 +11,7 @@
 
 #include "git_handles.h"
 #include "pack_stream.h"
+#include "vrepo/util/thread_pool.h"
 
 namespace vrepo {
 
@@ -152,7 +153,14 @@ struct History::Impl {
   Result<GitPtr<git_object>> Revparse(const std::string& rev, git_object_t peel_to);
   Result<GitPtr<git_signature>> Signature(const char* name_env, const char* email_env,
                                           const char* date_env, const git_signature* fallback);
-  Status ReadTreeInto(const git_tree* tree, const std::string& prefix, std::vector<FileEntry>* out);
+  // A file of a tree whose pointer blob is still to be read.
+  struct PendingPointer {
+    git_oid blob;
+    std::string path;
+    git_filemode_t mode;
+  };
+  Status ReadTreeInto(const git_tree* tree, const std::string& prefix,
+                      std::vector<PendingPointer>* out);
   Result<FileEntry> ReadPointer(const git_oid& blob, std::string path, git_filemode_t mode);
   Result<std::optional<git_oid>> RefTarget(const std::string& refname);
   Result<std::vector<std::string>> AllRefNames();
@@ -217,15 +225,18 @@ Result<FileEntry> History::Impl::ReadPointer(const git_oid& blob, std::string pa
   FileEntry e;
   std::string_view text(static_cast<const char*>(git_odb_object_data(obj.get())),
                         git_odb_object_size(obj.get()));
-  VREPO_RETURN_IF_ERROR(
-      ParsePointer(text, "blob " + OidHex(blob) + " of '" + path + "'", &e.id, &e.size));
+  // The location is spelled out only on failure: building it for every pointer of a
+  // million-file tree cost more than the parse.
+  if (!ParsePointer(text, std::string(), &e.id, &e.size).ok()) {
+    return ParsePointer(text, "blob " + OidHex(blob) + " of '" + path + "'", &e.id, &e.size);
+  }
   e.path = std::move(path);
   e.executable = mode == GIT_FILEMODE_BLOB_EXECUTABLE;
   return e;
 }
 
 Status History::Impl::ReadTreeInto(const git_tree* tree, const std::string& prefix,
-                                   std::vector<FileEntry>* out) {
+                                   std::vector<PendingPointer>* out) {
   size_t n = git_tree_entrycount(tree);
   for (size_t i = 0; i < n; ++i) {
     const git_tree_entry* te = git_tree_entry_byindex(tree, i);
@@ -239,8 +250,7 @@ Status History::Impl::ReadTreeInto(const git_tree* tree, const std::string& pref
       GitPtr<git_tree> sub(raw);
       VREPO_RETURN_IF_ERROR(ReadTreeInto(sub.get(), path + "/", out));
     } else if (mode == GIT_FILEMODE_BLOB || mode == GIT_FILEMODE_BLOB_EXECUTABLE) {
-      VREPO_ASSIGN_OR_RETURN(FileEntry e, ReadPointer(*oid, std::move(path), mode));
-      out->push_back(std::move(e));
+      out->push_back({*oid, std::move(path), mode});
     } else {
       return Status::Corruption("tree " + OidHex(*git_tree_id(tree)) + ": entry '" + path +
                                 "' has unsupported mode " + std::to_string(mode));
@@ -493,9 +503,29 @@ Result<std::string> History::WriteTree(const std::vector<FileEntry>& files) {
 
 Result<std::vector<FileEntry>> History::ReadTree(const std::string& tree_or_commit) {
   VREPO_ASSIGN_OR_RETURN(GitPtr<git_object> obj, impl_->Revparse(tree_or_commit, GIT_OBJECT_TREE));
-  std::vector<FileEntry> files;
+  std::vector<Impl::PendingPointer> pending;
   VREPO_RETURN_IF_ERROR(
-      impl_->ReadTreeInto(reinterpret_cast<const git_tree*>(obj.get()), "", &files));
+      impl_->ReadTreeInto(reinterpret_cast<const git_tree*>(obj.get()), "", &pending));
+  // libgit2's odb is thread-safe; reading the pointers of a big tree on all cores halves
+  // the time dataset commands spend loading a million-file commit.
+  std::vector<FileEntry> files(pending.size());
+  std::vector<Status> errors(pending.size());
+  auto read_one = [&](size_t i) {
+    Result<FileEntry> e =
+        impl_->ReadPointer(pending[i].blob, std::move(pending[i].path), pending[i].mode);
+    if (e.ok()) {
+      files[i] = std::move(*e);
+    } else {
+      errors[i] = e.status();
+    }
+  };
+  if (pending.size() < 4096) {
+    for (size_t i = 0; i < pending.size(); ++i) read_one(i);
+  } else {
+    ThreadPool pool;
+    pool.ParallelFor(pending.size(), read_one);
+  }
+  for (const Status& st : errors) VREPO_RETURN_IF_ERROR(st);
   // Git orders a folder as if its name ended in '/', which differs from byte order.
   auto by_path = [](const FileEntry& a, const FileEntry& b) { return a.path < b.path; };
   if (!std::is_sorted(files.begin(), files.end(), by_path)) {

@@ -54,6 +54,13 @@ Result<DatasetVersion> LoadDataset(History& history, const ObjectStore& store,
                                    const std::string& rev, const std::string& table_path,
                                    const TableOptions& options);
 
+// LoadDataset for several revisions at once, each on its own thread with its own History
+// opened on `history`'s repository. Results are in the order of `revs`.
+Result<std::vector<DatasetVersion>> LoadDatasets(History& history, const ObjectStore& store,
+                                                 const std::vector<std::string>& revs,
+                                                 const std::string& table_path,
+                                                 const TableOptions& options);
+
 // Digest of the version's samples (sample_digest.h).
 std::string SampleDigestOf(const DatasetVersion& version);
 
