@@ -88,9 +88,10 @@ struct SampleLoader::Epoch {
   int number = 0;
   std::vector<size_t> order;
   size_t num_batches = 0;
-  // What each sample's read produced, indexed by sample; each worker writes only the samples
-  // of its own batch, and the consumer reads them after the last batch was handed over.
-  std::vector<DigestEntry> read;
+  // The id each sample's bytes hashed to, indexed by sample (ids only: paths and labels are
+  // in samples_ already); each worker writes only the samples of its own batch, and the
+  // consumer reads them after the last batch was handed over.
+  std::vector<ContentId> read;
 
   std::mutex mu;
   std::condition_variable cv;
@@ -249,7 +250,7 @@ Result<Batch> SampleLoader::BuildBatch(Epoch& e, size_t batch_index) {
       return Status::Corruption(s.path + ": content hashes to " + got.Hex() + ", expected " +
                                 s.id.Hex());
     }
-    read[idx] = DigestEntry{s.path, got, s.label};
+    read[idx] = got;
     auto image = DecodeImage(*bytes, s.path, static_cast<uint32_t>(c));
     if (!image.ok()) return WithPath(image.status(), s.path);
     ResizeBilinear(*image, h, w, &pixels);
@@ -305,7 +306,12 @@ Result<std::optional<Batch>> SampleLoader::Next() {
   e.cv.notify_all();
   if (e.next_consume == e.num_batches) {
     lock.unlock();
-    epoch_digest_ = SampleDigest(e.read);
+    std::vector<DigestEntry> entries;
+    entries.reserve(samples_.size());
+    for (size_t i = 0; i < samples_.size(); ++i) {
+      entries.push_back(DigestEntry{samples_[i].path, e.read[i], samples_[i].label});
+    }
+    epoch_digest_ = SampleDigest(std::move(entries));
   }
   return std::optional<Batch>(std::move(batch).value());
 }

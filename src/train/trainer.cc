@@ -244,6 +244,7 @@ Result<TrainResult> TrainImpl(Repository& repo, const TrainConfig& config,
                                      std::to_string(train_v.samples.size()) + " samples");
     }
   }
+  train_v = DatasetVersion();  // the table's rows are not needed while training
   std::set<std::string> labels;
   for (const Sample& s : train_samples) labels.insert(s.label);
   for (const Sample& s : val_samples) labels.insert(s.label);
