@@ -6,7 +6,6 @@
 #include <mutex>
 #include <thread>
 #include <unordered_map>
-#include <unordered_set>
 
 #include "vrepo/dataset/sample_digest.h"
 #include "vrepo/util/progress.h"
@@ -27,15 +26,24 @@ std::string NormalizeTablePath(std::string path) {
   return path == "." ? "" : path;
 }
 
-// The distinct contents of `samples`, each with the index of its first sample.
-std::vector<size_t> FirstSampleOfEachContent(const std::vector<Sample>& samples) {
-  std::unordered_set<ContentId, ContentIdHash> seen;
-  seen.reserve(samples.size());
-  std::vector<size_t> firsts;
+// Samples grouped by content: `slot[i]` numbers sample i's content among the distinct ones,
+// `first[k]` is the first sample with content k. One hash lookup per sample, done once.
+struct ContentGroups {
+  std::vector<uint32_t> slot;
+  std::vector<size_t> first;
+};
+
+ContentGroups GroupByContent(const std::vector<Sample>& samples) {
+  ContentGroups groups;
+  groups.slot.resize(samples.size());
+  std::unordered_map<ContentId, uint32_t, ContentIdHash> slot_of_id;
+  slot_of_id.reserve(samples.size());
   for (size_t i = 0; i < samples.size(); ++i) {
-    if (seen.insert(samples[i].id).second) firsts.push_back(i);
+    auto [it, fresh] = slot_of_id.emplace(samples[i].id, static_cast<uint32_t>(groups.first.size()));
+    if (fresh) groups.first.push_back(i);
+    groups.slot[i] = it->second;
   }
-  return firsts;
+  return groups;
 }
 
 // Hash of (seed, path) as a number in [0, 1): the only input a sample's split depends on.
@@ -141,10 +149,16 @@ Result<std::vector<DatasetVersion>> LoadDatasets(History& history, const ObjectS
 }
 
 std::string SampleDigestOf(const DatasetVersion& version) {
-  std::vector<DigestEntry> entries;
-  entries.reserve(version.samples.size());
-  for (const Sample& s : version.samples) entries.push_back({s.path, s.id, s.label});
-  return SampleDigest(std::move(entries));
+  std::vector<const Sample*> sorted;
+  sorted.reserve(version.samples.size());
+  for (const Sample& s : version.samples) sorted.push_back(&s);
+  auto by_path = [](const Sample* a, const Sample* b) { return a->path < b->path; };
+  if (!std::is_sorted(sorted.begin(), sorted.end(), by_path)) {
+    std::sort(sorted.begin(), sorted.end(), by_path);
+  }
+  SampleDigestWriter writer;
+  for (const Sample* s : sorted) writer.Add(s->path, s->id, s->label);
+  return writer.Finish();
 }
 
 Result<CheckReport> CheckDataset(const DatasetVersion& version, const ObjectStore& store,
@@ -160,7 +174,8 @@ Result<CheckReport> CheckDataset(const DatasetVersion& version, const ObjectStor
   }
 
   // Decode each distinct content once; a bad one is reported on every row that names it.
-  const std::vector<size_t> firsts = FirstSampleOfEachContent(samples);
+  const ContentGroups groups = GroupByContent(samples);
+  const std::vector<size_t>& firsts = groups.first;
   std::vector<std::string> decode_error(firsts.size());
   std::vector<Status> read_error(firsts.size());
   std::atomic<uint64_t> decoded{0};
@@ -183,22 +198,21 @@ Result<CheckReport> CheckDataset(const DatasetVersion& version, const ObjectStor
   for (const Status& s : read_error) VREPO_RETURN_IF_ERROR(s);
   report.images_decoded = decoded.load();
 
-  std::unordered_map<ContentId, size_t, ContentIdHash> content_index;
-  content_index.reserve(firsts.size());
-  for (size_t i = 0; i < firsts.size(); ++i) content_index.emplace(samples[firsts[i]].id, i);
-  // Labels seen per content, to find one image under two labels.
-  std::vector<std::vector<const Sample*>> by_content(firsts.size());
-  for (const Sample& s : samples) {
-    size_t i = content_index.at(s.id);
-    by_content[i].push_back(&s);
-    if (!decode_error[i].empty()) {
-      report.problems.push_back({ProblemKind::kBadImage, s.line, s.path, decode_error[i]});
+  // One content under two labels: flag the contents first, then list their samples.
+  std::vector<bool> conflicted(firsts.size(), false);
+  for (size_t i = 0; i < samples.size(); ++i) {
+    const uint32_t k = groups.slot[i];
+    if (samples[i].label != samples[firsts[k]].label) conflicted[k] = true;
+    if (!decode_error[k].empty()) {
+      report.problems.push_back(
+          {ProblemKind::kBadImage, samples[i].line, samples[i].path, decode_error[k]});
     }
   }
-  for (const auto& group : by_content) {
-    bool conflict = std::any_of(group.begin(), group.end(),
-                                [&](const Sample* s) { return s->label != group[0]->label; });
-    if (!conflict) continue;
+  std::unordered_map<uint32_t, std::vector<const Sample*>> conflict_groups;
+  for (size_t i = 0; i < samples.size(); ++i) {
+    if (conflicted[groups.slot[i]]) conflict_groups[groups.slot[i]].push_back(&samples[i]);
+  }
+  for (const auto& [slot, group] : conflict_groups) {
     for (const Sample* s : group) {
       std::string others;
       for (const Sample* o : group) {
@@ -221,37 +235,44 @@ Result<DatasetStats> ComputeStats(const DatasetVersion& version, const ObjectSto
   DatasetStats stats;
   const auto& samples = version.samples;
   stats.samples = samples.size();
-  const std::vector<size_t> firsts = FirstSampleOfEachContent(samples);
+  const ContentGroups groups = GroupByContent(samples);
+  const std::vector<size_t>& firsts = groups.first;
   stats.distinct_images = firsts.size();
-  std::vector<Result<ImageInfo>> infos(firsts.size(), Status::OK());
+  // Per distinct content: its format and shape names, probed in parallel.
+  std::vector<std::string> format_of(firsts.size()), shape_of(firsts.size());
   ThreadPool pool;
   pool.ParallelFor(firsts.size(), [&](size_t i) {
     const Sample& s = samples[firsts[i]];
     Result<std::string> bytes = store.Get(s.id);
-    infos[i] = bytes.ok() ? ProbeImage(*bytes, s.path) : Result<ImageInfo>(bytes.status());
+    Result<ImageInfo> info = bytes.ok() ? ProbeImage(*bytes, s.path)
+                                        : Result<ImageInfo>(bytes.status());
+    if (!info.ok()) {
+      format_of[i] = "unreadable";
+      return;
+    }
+    format_of[i] = ImageFormatName(info->format);
+    shape_of[i] = std::to_string(info->width) + "x" + std::to_string(info->height) + "x" +
+                  std::to_string(info->channels);
   });
-  std::unordered_map<ContentId, size_t, ContentIdHash> content_index;
-  content_index.reserve(firsts.size());
-  for (size_t i = 0; i < firsts.size(); ++i) content_index.emplace(samples[firsts[i]].id, i);
-  std::vector<std::vector<std::string>> paths_of(firsts.size());
-  for (const Sample& s : samples) {
-    stats.bytes += s.size;
-    ++stats.per_label[s.label];
-    size_t i = content_index.at(s.id);
-    paths_of[i].push_back(s.path);
-    const Result<ImageInfo>& info = infos[i];
-    if (info.ok()) {
-      ++stats.per_format[ImageFormatName(info->format)];
-      ++stats.per_shape[std::to_string(info->width) + "x" + std::to_string(info->height) + "x" +
-                        std::to_string(info->channels)];
-    } else {
-      ++stats.per_format["unreadable"];
-    }
+  std::vector<uint32_t> uses(firsts.size(), 0);
+  std::unordered_map<std::string_view, uint64_t> per_label;
+  for (size_t i = 0; i < samples.size(); ++i) {
+    stats.bytes += samples[i].size;
+    ++per_label[samples[i].label];
+    ++uses[groups.slot[i]];
   }
-  for (size_t i = 0; i < firsts.size(); ++i) {
-    if (paths_of[i].size() > 1) {
-      stats.duplicates.push_back({samples[firsts[i]].id, std::move(paths_of[i])});
-    }
+  for (const auto& [label, n] : per_label) stats.per_label[std::string(label)] = n;
+  for (size_t k = 0; k < firsts.size(); ++k) {
+    stats.per_format[format_of[k]] += uses[k];
+    if (!shape_of[k].empty()) stats.per_shape[shape_of[k]] += uses[k];
+  }
+  std::unordered_map<uint32_t, size_t> duplicate_index;
+  for (size_t i = 0; i < samples.size(); ++i) {
+    const uint32_t k = groups.slot[i];
+    if (uses[k] < 2) continue;
+    auto [it, fresh] = duplicate_index.emplace(k, stats.duplicates.size());
+    if (fresh) stats.duplicates.push_back({samples[i].id, {}});
+    stats.duplicates[it->second].paths.push_back(samples[i].path);
   }
   stats.sample_digest = SampleDigestOf(version);
   return stats;

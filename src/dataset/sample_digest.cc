@@ -12,26 +12,33 @@ void AppendLength(std::string* out, size_t n) {
 
 }  // namespace
 
+SampleDigestWriter::SampleDigestWriter() { sha_.Update("vrepo-sample-digest-v1\n"); }
+
+void SampleDigestWriter::Add(std::string_view path, const ContentId& id, std::string_view label) {
+  AppendLength(&buffer_, path.size());
+  buffer_ += path;
+  buffer_ += id.Raw();
+  AppendLength(&buffer_, label.size());
+  buffer_ += label;
+  // Hash in large pieces: one Update per sample costs more than the hashing itself.
+  if (buffer_.size() > (1 << 16)) {
+    sha_.Update(buffer_);
+    buffer_.clear();
+  }
+}
+
+std::string SampleDigestWriter::Finish() {
+  sha_.Update(buffer_);
+  buffer_.clear();
+  return sha_.Finish().Hex();
+}
+
 std::string SampleDigest(std::vector<DigestEntry> entries) {
   std::sort(entries.begin(), entries.end(),
             [](const DigestEntry& a, const DigestEntry& b) { return a.path < b.path; });
-  Sha256 sha;
-  sha.Update("vrepo-sample-digest-v1\n");
-  std::string buffer;
-  for (const auto& e : entries) {
-    AppendLength(&buffer, e.path.size());
-    buffer += e.path;
-    buffer += e.id.Raw();
-    AppendLength(&buffer, e.label.size());
-    buffer += e.label;
-    // Hash in large pieces: one Update per sample costs more than the hashing itself.
-    if (buffer.size() > (1 << 16)) {
-      sha.Update(buffer);
-      buffer.clear();
-    }
-  }
-  sha.Update(buffer);
-  return sha.Finish().Hex();
+  SampleDigestWriter writer;
+  for (const auto& e : entries) writer.Add(e.path, e.id, e.label);
+  return writer.Finish();
 }
 
 }  // namespace vrepo

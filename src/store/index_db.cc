@@ -24,6 +24,9 @@ rocksdb::Options MakeOptions(bool read_only) {
   options.manifest_preallocation_size = 64 << 10;
   options.keep_log_file_num = 2;
   options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
+  // Dataset commands look up a million random ids: through pread each lookup copied a 16 KiB
+  // block out of the page cache (14% of `dataset stats` on 1M samples); mapped files don't.
+  options.allow_mmap_reads = true;
   rocksdb::BlockBasedTableOptions table;
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
   table.block_size = 16 << 10;
@@ -81,8 +84,12 @@ Result<std::unique_ptr<IndexDb>> IndexDb::Open(const std::string& dir, bool read
 
 Result<std::string> IndexDb::Get(std::string_view key) const {
   std::string value;
-  rocksdb::Status s =
-      db_->Get(rocksdb::ReadOptions(), rocksdb::Slice(key.data(), key.size()), &value);
+  // Mapped blocks skip the block cache, so a checked read would re-verify a 16 KiB block's
+  // checksum on every lookup (12% of `dataset stats` on a million samples). What a lookup
+  // returns is checked anyway: pack records carry their id and a CRC, and fsck re-hashes.
+  rocksdb::ReadOptions options;
+  options.verify_checksums = false;
+  rocksdb::Status s = db_->Get(options, rocksdb::Slice(key.data(), key.size()), &value);
   if (s.IsNotFound()) return Status::NotFound("index key not found");
   if (!s.ok()) return FromRocks(s, "reading index " + dir_);
   return value;

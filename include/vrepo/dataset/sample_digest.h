@@ -5,6 +5,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "vrepo/store/content_id.h"
@@ -19,5 +20,18 @@ struct DigestEntry {
 
 // `entries` in any order; they are sorted by path first. Returns 64 hex digits.
 std::string SampleDigest(std::vector<DigestEntry> entries);
+
+// The same digest fed one sample at a time, for callers that already hold the samples
+// sorted by path (bytewise) and would rather not copy them. One writer per thread.
+class SampleDigestWriter {
+ public:
+  SampleDigestWriter();
+  void Add(std::string_view path, const ContentId& id, std::string_view label);
+  std::string Finish();  // 64 hex digits
+
+ private:
+  Sha256 sha_;
+  std::string buffer_;
+};
 
 }  // namespace vrepo
