@@ -105,16 +105,31 @@ Result<DatasetVersion> LoadDataset(History& history, const ObjectStore& store,
   }
 
   version.samples.reserve(version.table.rows.size());
-  std::unordered_map<std::string_view, uint64_t> line_of_path;
-  line_of_path.reserve(version.table.rows.size());
+  // Repeats are found through the file each row names (no hashing of a million paths);
+  // only rows naming no file need a set of their own.
+  constexpr uint64_t kUnseen = UINT64_MAX;
+  std::vector<uint64_t> line_of_file(files.size(), kUnseen);
+  std::unordered_map<std::string_view, uint64_t> line_of_missing;
+  size_t next = 0;  // tables often list files in tree order: try the file after the last hit
   for (const LabelRow& row : version.table.rows) {
-    auto [it, fresh] = line_of_path.emplace(row.path, row.line);
-    if (!fresh) {
+    const FileEntry* file = next < files.size() && files[next].path == row.path
+                                ? &files[next]
+                                : FindFile(files, row.path);
+    uint64_t first_line;
+    if (file != nullptr) {
+      const size_t index = static_cast<size_t>(file - files.data());
+      next = index + 1;
+      first_line = line_of_file[index];
+      if (first_line == kUnseen) line_of_file[index] = row.line;
+    } else {
+      auto [it, fresh] = line_of_missing.emplace(row.path, row.line);
+      first_line = fresh ? kUnseen : it->second;
+    }
+    if (first_line != kUnseen) {
       version.problems.push_back({ProblemKind::kDuplicatePath, row.line, row.path,
-                                  "path already listed on line " + std::to_string(it->second)});
+                                  "path already listed on line " + std::to_string(first_line)});
       continue;
     }
-    const FileEntry* file = FindFile(files, row.path);
     if (file == nullptr) {
       version.problems.push_back({ProblemKind::kMissing, row.line, row.path,
                                   "no such file in commit " + version.commit.substr(0, 7)});
