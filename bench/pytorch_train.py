@@ -1,0 +1,113 @@
+#!/usr/bin/python3
+"""The PyTorch side of bench/train_bench.sh: the same models, optimizer, batch size, image
+size and thread counts as `vrepo train`, reading the exported PNG files through torchvision's
+ImageFolder (a class-folder view of symlinks) and a DataLoader. Prints one JSON line.
+
+Timing matches vrepo's images/s: from the start of the epoch (DataLoader workers starting
+included) to the last optimizer step; imports, building the view and evaluation are outside.
+
+usage: bench/pytorch_train.py --train VIEW/train --test VIEW/test --model small-cnn|resnet18
+                              [--image-size N] [--batch-size 128] [--threads T] [--workers W]
+                              [--epochs 1] [--seed 0]
+"""
+import argparse
+import json
+import time
+
+import torch
+import torch.nn as nn
+import torchvision
+from PIL import Image
+from torchvision import transforms
+
+
+def small_cnn(num_classes):
+    """vrepo's small-cnn (src/train/models.cc): three conv+bn+relu+pool stages, 3x3 grid head."""
+
+    def stage(i, o):
+        return nn.Sequential(nn.Conv2d(i, o, 3, 1, 1, bias=False), nn.BatchNorm2d(o), nn.ReLU(),
+                             nn.MaxPool2d(2))
+
+    class SmallCnn(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.layer1, self.layer2, self.layer3 = stage(1, 32), stage(32, 64), stage(64, 128)
+            self.fc = nn.Linear(128 * 3 * 3, num_classes)
+
+        def forward(self, x):
+            x = self.layer3(self.layer2(self.layer1(x)))
+            return self.fc(nn.functional.adaptive_avg_pool2d(x, 3).flatten(1))
+
+    return SmallCnn()
+
+
+def resnet18(num_classes):
+    """torchvision's resnet18 with a 1-channel stem, as vrepo builds it for gray images."""
+    m = torchvision.models.resnet18(num_classes=num_classes)
+    m.conv1 = nn.Conv2d(1, 64, 7, 2, 3, bias=False)
+    nn.init.kaiming_normal_(m.conv1.weight, mode="fan_out", nonlinearity="relu")
+    return m
+
+
+def gray_loader(path):
+    # vrepo decodes gray PNGs to one channel; ImageFolder's default loader would make RGB.
+    with open(path, "rb") as f:
+        return Image.open(f).convert("L")
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--train", required=True)
+    p.add_argument("--test", required=True)
+    p.add_argument("--model", default="small-cnn", choices=["small-cnn", "resnet18"])
+    p.add_argument("--image-size", type=int, default=0)
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--threads", type=int, default=torch.get_num_threads())
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--epochs", type=int, default=1)
+    p.add_argument("--seed", type=int, default=0)
+    a = p.parse_args()
+
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(a.seed)
+    steps = [transforms.Resize((a.image_size, a.image_size))] if a.image_size else []
+    # x / 127.5 - 1, as vrepo's loader scales pixels.
+    steps += [transforms.ToTensor(), transforms.Normalize((0.5,), (0.5,))]
+    tf = transforms.Compose(steps)
+    train = torchvision.datasets.ImageFolder(a.train, transform=tf, loader=gray_loader)
+    test = torchvision.datasets.ImageFolder(a.test, transform=tf, loader=gray_loader)
+    num_classes = len(train.classes)
+    model = (small_cnn if a.model == "small-cnn" else resnet18)(num_classes)
+    model = model.to(memory_format=torch.channels_last)  # vrepo trains channels_last too
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0)  # vrepo's defaults
+    dl = torch.utils.data.DataLoader(train, batch_size=a.batch_size, shuffle=True,
+                                     num_workers=a.workers)
+
+    ips = []
+    for _ in range(a.epochs):
+        model.train()
+        start, seen = time.perf_counter(), 0
+        for x, y in dl:
+            x = x.contiguous(memory_format=torch.channels_last)
+            opt.zero_grad()
+            loss = nn.functional.cross_entropy(model(x), y)
+            loss.backward()
+            opt.step()
+            loss.item()  # vrepo reads every batch's loss too
+            seen += len(y)
+        ips.append(seen / (time.perf_counter() - start))
+
+    # Accuracy on the test split, untimed: shows both sides learned the same task.
+    model.eval()
+    correct = 0
+    with torch.no_grad():
+        for x, y in torch.utils.data.DataLoader(test, batch_size=256, num_workers=a.workers):
+            correct += (model(x.contiguous(memory_format=torch.channels_last)).argmax(1) == y).sum()
+    print(json.dumps({"model": a.model, "images_per_second": ips,
+                      "threads": torch.get_num_threads(), "workers": a.workers,
+                      "train_images": len(train),
+                      "val_accuracy": int(correct) / len(test)}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,164 @@
+#!/usr/bin/env bash
+# Training benchmark (issue 4): images/s of `vrepo train` against the same model in Debian's
+# python3-torch with torchvision's ImageFolder + DataLoader reading the exported PNG files
+# (bench/pytorch_train.py), same batch size, image size, epochs and thread counts, run
+# alternately in the same script; and the peak RSS of `vrepo train` on 5,000 against all
+# 60,000 training images (the loader's memory must not grow with the sample count).
+# Not part of ctest.
+# usage: bench/train_bench.sh [N]   N training images for the speed runs (default 10000)
+#   env: RESNET_N=5000 training images for resnet18 at 64 px (about 10x the compute of
+#        small-cnn per image: about 200 img/s on 2 idle cores), BENCH_DIR=/tmp/vrepo-bench,
+#        BATCH=128, THREADS=nproc (torch compute threads, both sides),
+#        WORKERS=THREADS (vrepo loader threads = DataLoader worker processes),
+#        TEST_N=1000 validation images, RUNS=3 (median of RUNS), KEEP=0
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+require jq /usr/bin/python3 /usr/bin/time
+/usr/bin/python3 -c 'import torch, torchvision' 2>/dev/null ||
+  { echo "bench: python3-torch and python3-torchvision are missing; run ./setup.sh" >&2; exit 1; }
+
+n=${1:-10000}
+resnet_n=${RESNET_N:-5000}
+batch=${BATCH:-128}
+threads=${THREADS:-$(nproc)}
+workers=${WORKERS:-$threads}
+test_n=${TEST_N:-1000}
+runs=${RUNS:-3}
+dir=${BENCH_DIR:-/tmp/vrepo-bench}/train
+rm -rf "$dir"
+mkdir -p "$dir"
+dir=$(cd "$dir" && pwd)
+repo=$dir/repo
+pytorch_script=$bench_root/bench/pytorch_train.py
+# Both sides compute on the same number of threads: libtorch reads OMP_NUM_THREADS in
+# vrepo-train, and the Python script also calls torch.set_num_threads.
+export OMP_NUM_THREADS=$threads
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# --- data: all 60,000 training images (the memory runs need them) and TEST_N test images ---
+echo "Exporting 60,000 training and $test_n test images into $repo ..." >&2
+"$VREPO_EXPORT_BIN" --out "$repo" --split train >/dev/null
+mv "$repo/labels.csv" "$repo/train-all.csv"
+"$VREPO_EXPORT_BIN" --out "$repo" --split test --limit "$test_n" >/dev/null
+mv "$repo/labels.csv" "$repo/test.csv"
+head -n $((n + 1)) "$repo/train-all.csv" >"$repo/train-small-cnn.csv"
+head -n $((resnet_n + 1)) "$repo/train-all.csv" >"$repo/train-resnet18.csv"
+head -n 5001 "$repo/train-all.csv" >"$repo/train-5k.csv"
+"$VREPO_BIN" -C "$repo" init >/dev/null
+"$VREPO_BIN" -C "$repo" add . >/dev/null
+"$VREPO_BIN" -C "$repo" commit -m "Fashion-MNIST for train_bench" >/dev/null
+
+# ImageFolder wants one folder per class: a view of symlinks to the exported files.
+/usr/bin/python3 - "$repo" "$dir/view" <<'EOF'
+import csv, os, sys
+repo, view = sys.argv[1:]
+for split, table in (("small-cnn", "train-small-cnn.csv"), ("resnet18", "train-resnet18.csv"),
+                     ("test", "test.csv")):
+    for row in csv.DictReader(open(os.path.join(repo, table))):
+        folder = os.path.join(view, split, row["label"])
+        os.makedirs(folder, exist_ok=True)
+        name = os.path.basename(row["path"])
+        os.symlink(os.path.join(repo, row["path"]), os.path.join(folder, name))
+EOF
+
+# --- speed -----------------------------------------------------------------------------------
+# vrepo_ips NAME MODEL SIZE: one epoch of `vrepo train`; prints "img/s val_acc".
+vrepo_ips() {
+  local name=$1 model=$2 size=$3 out
+  out=$("$VREPO_BIN" -C "$repo" train --labels "train-$model.csv" --val test.csv --model "$model" \
+    --image-size "$size" --epochs 1 --batch-size "$batch" --workers "$workers" --device cpu \
+    --name "$name" --json 2>"$dir/$name.log") ||
+    { echo "bench: vrepo train $name failed:" >&2; tail -n 5 "$dir/$name.log" >&2; exit 1; }
+  jq -r '.run.epochs[0] | "\(.images_per_second) \(.val_accuracy)"' <<<"$out"
+}
+pytorch_ips() {  # MODEL SIZE
+  local out
+  out=$(/usr/bin/python3 "$pytorch_script" --train "$dir/view/$1" --test "$dir/view/test" \
+    --model "$1" --image-size "$2" --batch-size "$batch" --threads "$threads" \
+    --workers "$workers" --epochs 1 2>"$dir/pytorch.log") ||
+    { echo "bench: pytorch_train.py $1 failed:" >&2; tail -n 5 "$dir/pytorch.log" >&2; exit 1; }
+  jq -r '"\(.images_per_second[0]) \(.val_accuracy)"' <<<"$out"
+}
+
+verdict() { awk -v v="$1" -v t="$2" 'BEGIN { print (v >= t ? "met" : "MISSED") }'; }
+rows=()
+for spec in "small-cnn 28" "resnet18 64"; do
+  read -r model size <<<"$spec"
+  v_ips=() p_ips=()
+  for ((i = 0; i < runs; i++)); do
+    # Alternating, so both sides see the same load of the machine.
+    echo "$model at $size px, run $((i + 1))/$runs: vrepo ..." >&2
+    read -r ips v_acc <<<"$(vrepo_ips "$model-$size-$i" "$model" "$size")"
+    v_ips+=("$ips")
+    echo "$model at $size px, run $((i + 1))/$runs: PyTorch ..." >&2
+    read -r ips p_acc <<<"$(pytorch_ips "$model" "$size")"
+    p_ips+=("$ips")
+  done
+  echo "$model img/s: vrepo ${v_ips[*]}; PyTorch ${p_ips[*]}" >&2
+  v=$(median "${v_ips[@]}")
+  p=$(median "${p_ips[@]}")
+  r=$(ratio "$v" "$p")
+  rows+=("$(printf '| %s (%s px) | %.0f | %.0f | %sx | %s | %.1f%% / %.1f%% |' "$model" "$size" \
+    "$v" "$p" "$r" "$(verdict "$r" 1.5)" "$(awk -v a="$v_acc" 'BEGIN { print 100 * a }')" \
+    "$(awk -v a="$p_acc" 'BEGIN { print 100 * a }')")")
+done
+
+# --- memory ----------------------------------------------------------------------------------
+# peak_rss TABLE NAME: small-cnn, 1 epoch on TABLE under /usr/bin/time -v; prints
+# "max_rss_kb peak_anon_kb peak_file_kb". RssAnon/RssFile of the trainer are sampled every
+# 0.1 s beside GNU time's total, since mapped pack files (RssFile) grow with the data read
+# while the loader's own buffers are anonymous memory.
+peak_rss() {
+  local table=$1 name=$2 tpid child="" pa=0 pf=0 a f
+  /usr/bin/time -v -o "$dir/$name.time" "$VREPO_BIN" -C "$repo" train --labels "$table" \
+    --val test.csv --model small-cnn --epochs 1 --batch-size "$batch" --workers "$workers" \
+    --device cpu --name "$name" >"$dir/$name.log" 2>&1 &
+  tpid=$!
+  while kill -0 "$tpid" 2>/dev/null; do
+    [[ -n "$child" ]] ||
+      child=$(awk '{ print $1 }' "/proc/$tpid/task/$tpid/children" 2>/dev/null || true)
+    if [[ -n "$child" ]]; then
+      read -r a f < <(awk '/RssAnon/ { a = $2 } /RssFile/ { f = $2 } END { print a + 0, f + 0 }' \
+        "/proc/$child/status" 2>/dev/null || echo "0 0")
+      ((a > pa)) && pa=$a
+      ((f > pf)) && pf=$f
+    fi
+    sleep 0.1
+  done
+  wait "$tpid" ||
+    { echo "bench: vrepo train $name failed:" >&2; tail -n 5 "$dir/$name.log" >&2; exit 1; }
+  echo "$(awk -F': ' '/Maximum resident set size/ { print $2 }' "$dir/$name.time") $pa $pf"
+}
+echo "memory: small-cnn on 5,000 and 60,000 images ..." >&2
+read -r m5 a5 f5 <<<"$(peak_rss train-5k.csv mem-5k)"
+read -r m60 a60 f60 <<<"$(peak_rss train-all.csv mem-60k)"
+mb() { awk -v k="$1" 'BEGIN { printf "%.0f MB", k / 1024 }'; }
+
+# --- report ----------------------------------------------------------------------------------
+echo
+machine_line "$dir"
+echo "Load average at the start: $load_start"
+echo
+echo "Data: Fashion-MNIST 28x28 gray PNGs: $n training images for small-cnn, $resnet_n for" \
+  "resnet18, $test_n test images as validation (not timed). 1 epoch per run, batch $batch," \
+  "AdamW lr 1e-3, channels_last, $threads torch compute threads (OMP_NUM_THREADS=$threads)" \
+  "on both sides, $workers vrepo loader threads / $workers DataLoader worker processes;" \
+  "median of $runs run(s), vrepo and PyTorch alternating. img/s = training images / seconds" \
+  "of the epoch's training loop (loader start to last step)."
+echo
+echo "| Model | vrepo img/s | PyTorch img/s | vrepo / PyTorch | target >= 1.5x |" \
+  "val acc vrepo / PyTorch |"
+echo "|---|---|---|---|---|---|"
+printf '%s\n' "${rows[@]}"
+echo
+echo "Peak memory of \`vrepo train\` (small-cnn, 1 epoch, batch $batch):"
+echo
+echo "| Training images | max RSS (GNU time) | peak RssAnon | peak RssFile |"
+echo "|---|---|---|---|"
+echo "| 5,000 | $(mb "$m5") | $(mb "$a5") | $(mb "$f5") |"
+echo "| 60,000 | $(mb "$m60") | $(mb "$a60") | $(mb "$f60") |"
+echo "| difference | $(mb $((m60 - m5))) | $(mb $((a60 - a5))) | $(mb $((f60 - f5))) |"
+
+if [[ "${KEEP:-0}" != 1 ]]; then
+  rm -rf "$dir"
+fi
