@@ -749,37 +749,7 @@ Status History::DeleteBranch(const std::string& name) {
   return Status::OK();
 }
 
-Result<std::vector<RefInfo>> History::Tags() {
-  std::vector<std::string> names;
-  int err = git_reference_foreach_glob(
-      impl_->repo.get(), "refs/tags/*",
-      [](const char* name, void* payload) {
-        static_cast<std::vector<std::string>*>(payload)->push_back(name);
-        return 0;
-      },
-      &names);
-  if (err < 0) return GitError(err, "listing tags");
-  std::vector<RefInfo> out;
-  for (const std::string& refname : names) {
-    git_reference* raw = nullptr;
-    err = git_reference_lookup(&raw, impl_->repo.get(), refname.c_str());
-    if (err < 0) return GitError(err, "reading " + refname);
-    GitPtr<git_reference> ref(raw);
-    RefInfo info;
-    info.name = refname.substr(std::strlen("refs/tags/"));
-    git_object* peeled = nullptr;
-    if (git_reference_peel(&peeled, ref.get(), GIT_OBJECT_COMMIT) == 0) {
-      info.target = OidHex(*git_object_id(peeled));
-      git_object_free(peeled);
-    } else if (const git_oid* t = git_reference_target(ref.get())) {
-      info.target = OidHex(*t);
-    }
-    out.push_back(std::move(info));
-  }
-  std::sort(out.begin(), out.end(),
-            [](const RefInfo& a, const RefInfo& b) { return a.name < b.name; });
-  return out;
-}
+Result<std::vector<RefInfo>> History::Tags() { return RefsWithPrefix("refs/tags/"); }
 
 Status History::CreateTag(const std::string& name, const std::string& commit,
                           const std::string& message, bool force) {
