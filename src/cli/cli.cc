@@ -1,6 +1,10 @@
 #include "cli.h"
 
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 
 namespace vrepo::cli {
@@ -281,6 +285,57 @@ void WriteDiffJson(JsonWriter& json, const std::vector<DiffEntry>& entries) {
     json.EndObject();
   }
   json.EndArray();
+}
+
+void AddColumnOptions(CLI::App* sub, TableOptions* columns) {
+  sub->add_option("--path-column", columns->path_column, "Column (or JSON key) of image paths")
+      ->capture_default_str();
+  sub->add_option("--label-column", columns->label_column, "Column (or JSON key) of labels")
+      ->capture_default_str();
+}
+
+int ParseAndRun(CLI::App& app, Globals& g, const std::vector<Command>& commands, int argc,
+                char** argv) {
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    // Name the deepest command that parsed ("dataset split"), so the hint opens its help.
+    std::string command = "vrepo";
+    for (const CLI::App* sub = &app; !sub->get_subcommands().empty();) {
+      sub = sub->get_subcommands()[0];
+      command += " " + sub->get_name();
+    }
+    return FailWith(command == "vrepo" ? "usage" : command.substr(6),
+                    std::string(e.what()) + " [see '" + command + " --help']", kExitUsage);
+  }
+
+  if (!g.directory.empty() && ::chdir(g.directory.c_str()) != 0) {
+    return FailWith("cannot change to '" + g.directory + "'", std::strerror(errno), kExitFatal);
+  }
+  std::vector<char> buf(4096);
+  while (::getcwd(buf.data(), buf.size()) == nullptr) {
+    if (errno != ERANGE) return FailWith("getcwd", std::strerror(errno), kExitFatal);
+    buf.resize(buf.size() * 2);
+  }
+  g.cwd = buf.data();
+
+  int code = kExitUsage;
+  for (const Command& c : commands) {
+    if (c.app->parsed()) {
+      code = c.run();
+      break;
+    }
+  }
+  if (std::fflush(stdout) != 0 || std::ferror(stdout)) {
+    return FailWith("writing output", std::strerror(errno), kExitFatal);
+  }
+  return code;
 }
 
 }  // namespace vrepo::cli

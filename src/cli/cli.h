@@ -66,6 +66,16 @@ std::vector<Command> RegisterTrainCommands(CLI::App& app, Globals& g);
 int RunDatasetDiff(const Globals& g, const std::vector<std::string>& revs,
                    const std::string& labels, const TableOptions& columns, bool json_out);
 
+// The main of vrepo and vrepo-train once their commands are registered: parses the command
+// line (help, version and usage errors exit here), moves to -C DIR, runs the one command
+// that parsed and flushes stdout. Returns the exit code.
+int ParseAndRun(CLI::App& app, Globals& g, const std::vector<Command>& commands, int argc,
+                char** argv);
+
+// --path-column and --label-column: which column (or JSON key) of a label table holds the
+// image path and which the label. Every command that reads label tables takes both.
+void AddColumnOptions(CLI::App* sub, TableOptions* columns);
+
 // Prints "vrepo: <what>: <why>" on stderr and returns the exit code for the status:
 // kExitFailure for a refusal to lose work (Conflict), kExitFatal otherwise.
 int Fail(const std::string& what, const Status& status);

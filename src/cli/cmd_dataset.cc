@@ -26,10 +26,7 @@ void AddTableOptions(CLI::App* sub, TableArgs* t) {
                   "folder laid out as FOLDER/CLASS/IMAGE (paths relative to the repository root)")
       ->required()
       ->type_name("TABLE");
-  sub->add_option("--path-column", t->columns.path_column, "Column (or JSON key) of image paths")
-      ->capture_default_str();
-  sub->add_option("--label-column", t->columns.label_column, "Column (or JSON key) of labels")
-      ->capture_default_str();
+  AddColumnOptions(sub, &t->columns);
   sub->add_flag("--json", t->json, "Machine-readable output");
 }
 

@@ -28,8 +28,7 @@ Command RegisterDiff(CLI::App& app, Globals& g) {
                   "Compare samples of this label table instead of files: added, removed, "
                   "relabeled, image changed (see 'vrepo dataset diff')")
       ->type_name("TABLE");
-  sub->add_option("--path-column", o->columns.path_column, "With --labels: the path column");
-  sub->add_option("--label-column", o->columns.label_column, "With --labels: the label column");
+  AddColumnOptions(sub, &o->columns);
   return {sub, [&g, o] {
             if (!o->labels.empty()) {
               return RunDatasetDiff(g, o->revs, o->labels, o->columns, o->json);

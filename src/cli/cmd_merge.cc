@@ -115,12 +115,7 @@ Command RegisterMerge(CLI::App& app, Globals& g) {
       ->excludes(rev);
   sub->add_flag("--json", o->json, "One JSON object: outcome, commits and every conflict");
   sub->add_flag("-q,--quiet", o->quiet, "Print only conflicts");
-  sub->add_option("--path-column", o->merge.table.path_column,
-                  "Table column (JSONL key) holding the image path")
-      ->capture_default_str();
-  sub->add_option("--label-column", o->merge.table.label_column,
-                  "Table column (JSONL key) holding the label")
-      ->capture_default_str();
+  AddColumnOptions(sub, &o->merge.table);
   return {sub, [&g, o] {
             if (!o->abort && o->rev.empty()) {
               return FailWith("merge", "no branch given [see 'vrepo merge --help']", kExitUsage);

@@ -1,10 +1,5 @@
 // The vrepo binary: parses the command line with CLI11, runs one command, and turns every
 // failure into one line on stderr and a git-like exit code.
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstdio>
-#include <cstring>
 #include <exception>
 
 #include "cli.h"
@@ -24,13 +19,6 @@ class Formatter : public CLI::Formatter {
     return out.str();
   }
 };
-
-int UsageError(const CLI::App& app, const CLI::ParseError& e) {
-  std::string command = "vrepo";
-  for (const CLI::App* sub : app.get_subcommands()) command += " " + sub->get_name();
-  return FailWith(command == "vrepo" ? "usage" : command.substr(6),
-                  std::string(e.what()) + " [see '" + command + " --help']", kExitUsage);
-}
 
 int Main(int argc, char** argv) {
   CLI::App app(
@@ -54,44 +42,11 @@ int Main(int argc, char** argv) {
       RegisterBranch(app, g), RegisterSwitch(app, g),  RegisterCheckout(app, g),
       RegisterTag(app, g),    RegisterRestore(app, g), RegisterRevParse(app, g),
       RegisterLsTree(app, g), RegisterFsck(app, g),    RegisterGc(app, g),
-      RegisterMerge(app, g),
-      RegisterDataset(app, g),
+      RegisterMerge(app, g),  RegisterDataset(app, g),
   };
   for (Command& c : RegisterTrainCommands(app, g)) commands.push_back(std::move(c));
 
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::CallForAllHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::CallForVersion& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    return UsageError(app, e);
-  }
-
-  if (!g.directory.empty() && ::chdir(g.directory.c_str()) != 0) {
-    return FailWith("cannot change to '" + g.directory + "'", std::strerror(errno), kExitFatal);
-  }
-  std::vector<char> buf(4096);
-  while (::getcwd(buf.data(), buf.size()) == nullptr) {
-    if (errno != ERANGE) return FailWith("getcwd", std::strerror(errno), kExitFatal);
-    buf.resize(buf.size() * 2);
-  }
-  g.cwd = buf.data();
-
-  int code = kExitUsage;
-  for (const Command& c : commands) {
-    if (c.app->parsed()) {
-      code = c.run();
-      break;
-    }
-  }
-  if (std::fflush(stdout) != 0 || std::ferror(stdout)) {
-    return FailWith("writing output", std::strerror(errno), kExitFatal);
-  }
-  return code;
+  return ParseAndRun(app, g, commands, argc, argv);
 }
 
 }  // namespace

@@ -94,7 +94,6 @@ Result<DatasetVersion> LoadDataset(History& history, const ObjectStore& store,
 
   const std::string table = NormalizeTablePath(table_path);
   if (const FileEntry* file = FindFile(files, table)) {
-    VREPO_RETURN_IF_ERROR(TableFormatForPath(table).status());
     VREPO_ASSIGN_OR_RETURN(std::string text, store.Get(file->id));
     VREPO_ASSIGN_OR_RETURN(version.table, ParseLabelTable(text, table, options));
   } else if (IsFolderInFiles(files, table)) {

@@ -116,10 +116,7 @@ Command RegisterEval(CLI::App& app, Globals& g) {
   sub->add_option("--labels", a->labels, "Label table (.csv, .jsonl or class folders)")
       ->required()
       ->type_name("TABLE");
-  sub->add_option("--path-column", a->columns.path_column, "Column of image paths")
-      ->capture_default_str();
-  sub->add_option("--label-column", a->columns.label_column, "Column of labels")
-      ->capture_default_str();
+  AddColumnOptions(sub, &a->columns);
   sub->add_option("--suspects", a->suspects, "List the N likeliest label errors")->type_name("N");
   sub->add_option("--batch-size", a->batch_size, "Batch size")->capture_default_str();
   sub->add_option("--device", a->device, "auto, cpu or cuda")->capture_default_str();

@@ -1,11 +1,6 @@
 // vrepo-train: the training stage's commands (train, runs, reproduce, eval). It links
 // libtorch, which vrepo itself does not (docs/train-binary.md); `vrepo train ...` execs
 // `vrepo-train train ...`, so help and errors read as vrepo's.
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstdio>
-#include <cstring>
 #include <exception>
 
 #include "train_cli.h"
@@ -29,45 +24,7 @@ int Main(int argc, char** argv) {
 
   std::vector<Command> commands = {RegisterTrain(app, g), RegisterRuns(app, g),
                                    RegisterReproduce(app, g), RegisterEval(app, g)};
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::CallForAllHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::CallForVersion& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    std::string command = "vrepo";
-    for (const CLI::App* sub = &app; !sub->get_subcommands().empty();) {
-      sub = sub->get_subcommands()[0];
-      command += " " + sub->get_name();
-    }
-    return FailWith(command == "vrepo" ? "usage" : command.substr(6),
-                    std::string(e.what()) + " [see '" + command + " --help']", kExitUsage);
-  }
-
-  if (!g.directory.empty() && ::chdir(g.directory.c_str()) != 0) {
-    return FailWith("cannot change to '" + g.directory + "'", std::strerror(errno), kExitFatal);
-  }
-  std::vector<char> buf(4096);
-  while (::getcwd(buf.data(), buf.size()) == nullptr) {
-    if (errno != ERANGE) return FailWith("getcwd", std::strerror(errno), kExitFatal);
-    buf.resize(buf.size() * 2);
-  }
-  g.cwd = buf.data();
-
-  int code = kExitUsage;
-  for (const Command& c : commands) {
-    if (c.app->parsed()) {
-      code = c.run();
-      break;
-    }
-  }
-  if (std::fflush(stdout) != 0 || std::ferror(stdout)) {
-    return FailWith("writing output", std::strerror(errno), kExitFatal);
-  }
-  return code;
+  return ParseAndRun(app, g, commands, argc, argv);
 }
 
 }  // namespace
