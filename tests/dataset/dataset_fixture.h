@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 
+#include "must.h"
 #include "testing.h"
 #include "vrepo/util/file.h"
 #include "vrepo/worktree/repository.h"
@@ -15,26 +16,17 @@
 
 namespace vrepo::testing {
 
-template <class T>
-T Must(Result<T> r) {
-  if (!r.ok()) FAIL(r.status().ToString());
-  return std::move(r).value();
-}
-
-inline void Must(const Status& s) {
-  if (!s.ok()) FAIL(s.ToString());
-}
-
 // The export tool built beside the vrepo binary.
 inline std::string ExportTool() {
   std::string bin = VREPO_BINARY;
   return bin.substr(0, bin.rfind('/')) + "/examples/vrepo-fmnist-export";
 }
 
-// Writes `limit` Fashion-MNIST training images from `offset` as images/train/NNNNN.png plus
-// labels.csv into `dir`.
-inline void ExportFashionMnist(const std::string& dir, int limit, int offset = 0) {
-  std::string cmd = ExportTool() + " --out '" + dir + "' --split train --limit " +
+// Writes `limit` Fashion-MNIST images of `split` ("train" or "test") from `offset` as
+// images/SPLIT/NNNNN.png plus labels.csv into `dir`.
+inline void ExportFashionMnist(const std::string& dir, int limit, int offset = 0,
+                               const std::string& split = "train") {
+  std::string cmd = ExportTool() + " --out '" + dir + "' --split " + split + " --limit " +
                     std::to_string(limit) + " --offset " + std::to_string(offset) + " >/dev/null";
   REQUIRE_MESSAGE(std::system(cmd.c_str()) == 0, "export failed: " << cmd);
 }

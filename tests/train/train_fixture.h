@@ -4,7 +4,7 @@
 
 #include <doctest/doctest.h>
 
-#include <cstdlib>
+#include <filesystem>
 #include <string>
 
 #include "dataset/dataset_fixture.h"
@@ -20,11 +20,9 @@ struct TrainRepo : DatasetRepo {
   explicit TrainRepo(int train, int test = 0) : DatasetRepo(train) {
     if (test > 0) {
       TempDir scratch;
-      std::string cmd = ExportTool() + " --out '" + scratch.path() + "' --split test --limit " +
-                        std::to_string(test) + " >/dev/null && mv '" + scratch.path() +
-                        "/images/test' '" + Path("images/test") + "' && mv '" + scratch.path() +
-                        "/labels.csv' '" + Path("test.csv") + "'";
-      REQUIRE_MESSAGE(std::system(cmd.c_str()) == 0, "export failed: " << cmd);
+      ExportFashionMnist(scratch.path(), test, 0, "test");
+      std::filesystem::rename(scratch / "images/test", Path("images/test"));
+      std::filesystem::rename(scratch / "labels.csv", Path("test.csv"));
     }
     commit = CommitAll("fashion-mnist");
   }

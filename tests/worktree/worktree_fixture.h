@@ -7,21 +7,12 @@
 #include <memory>
 #include <string>
 
+#include "must.h"
 #include "testing.h"
 #include "vrepo/worktree/repository.h"
 #include "vrepo/worktree/worktree.h"
 
 namespace vrepo::testing {
-
-template <class T>
-T Must(Result<T> r) {
-  if (!r.ok()) FAIL(r.status().ToString());
-  return std::move(r).value();
-}
-
-inline void Must(const Status& s) {
-  if (!s.ok()) FAIL(s.ToString());
-}
 
 struct RepoFixture {
   TempDir dir;
