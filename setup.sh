@@ -11,13 +11,15 @@ cd "$(dirname "${BASH_SOURCE[0]}")"
 BUILD_PACKAGES=(
   build-essential cmake ninja-build pkg-config git ca-certificates
   libgit2-dev librocksdb-dev libzstd-dev libssl-dev zlib1g-dev
-  libcli11-dev doctest-dev libspng-dev libjpeg62-turbo-dev nlohmann-json3-dev
+  libcli11-dev doctest-dev libspng-dev libjpeg62-turbo-dev nlohmann-json3-dev libcpp-httplib-dev
+  # The https tests make a self-signed certificate with the openssl command.
+  openssl
   libtorch-dev libopenblas0-openmp
   dataset-fashion-mnist
   # The reference the ResNet parity test compares against (it skips without it).
   python3-torchvision
 )
-BENCH_PACKAGES=(git-lfs hyperfine zstd tar time)
+BENCH_PACKAGES=(git-lfs hyperfine zstd tar time rsync)
 
 packages=("${BUILD_PACKAGES[@]}")
 for arg in "$@"; do

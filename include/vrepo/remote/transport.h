@@ -1,0 +1,75 @@
+// Transport: the operations one repository offers another during push, fetch and clone
+// (docs/remote.md). RemoteService implements them on a repository on this machine; the HTTP
+// transport sends each as one request to `vrepo serve`, which runs a RemoteService.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "vrepo/store/content_id.h"
+#include "vrepo/util/status.h"
+
+namespace vrepo {
+
+struct RemoteRef {
+  std::string name;    // full name: "refs/heads/main", "refs/tags/v1", "refs/runs/r1"
+  std::string target;  // commit id (peeled for annotated tags), 40 hex digits
+};
+
+struct RefListing {
+  std::vector<RemoteRef> refs;            // sorted by name
+  std::optional<std::string> head_branch;  // full name of the branch HEAD points at
+};
+
+// A compare-and-swap of one ref: applied only if the ref still points at `old_target`.
+struct RefUpdate {
+  std::string name;        // full name
+  std::string old_target;  // "" = the ref must not exist yet
+  std::string new_target;  // "" = delete the ref
+  bool force = false;      // allow a branch update that is not a fast-forward
+};
+
+class Transport {
+ public:
+  virtual ~Transport() = default;
+  // A human name for messages: the path or the URL (never a token).
+  virtual std::string Describe() const = 0;
+
+  // NotFound when there is no repository there (a push may then create one by writing).
+  virtual Result<RefListing> ListRefs() = 0;
+  // Of `ids`, those the repository lacks, in the order given.
+  virtual Result<std::vector<ContentId>> MissingObjects(const std::vector<ContentId>& ids) = 0;
+  // An object batch (docs/remote.md) holding the objects `ids`.
+  virtual Result<std::string> ReadObjects(const std::vector<ContentId>& ids) = 0;
+  // Verifies every object of `batch` against its id, then stores them durably as one pack.
+  // Returns how many objects were new.
+  virtual Result<uint64_t> WriteObjects(std::string_view batch) = 0;
+  // A git pack (version 2) with the commits reachable from `wants` and not from `haves`,
+  // their trees and pointer blobs. `haves` the repository does not know are ignored.
+  virtual Result<std::string> ReadHistory(const std::vector<std::string>& wants,
+                                          const std::vector<std::string>& haves) = 0;
+  // Verifies and stores the objects of a git pack in the repository's history.
+  virtual Status WriteHistory(std::string_view git_pack) = 0;
+  // Applies each update as a compare-and-swap, after checking that its new target is complete
+  // (history and every content object its tree names present). FailedPrecondition
+  // "rejected: REF changed on the remote (fetch first)" when an old value does not match.
+  virtual Status UpdateRefs(const std::vector<RefUpdate>& updates) = 0;
+
+  // Another connection to the same place, for a parallel stream.
+  virtual Result<std::unique_ptr<Transport>> Connect() const = 0;
+};
+
+struct TransportOptions {
+  std::string token;    // bearer token for HTTP; never printed
+  std::string ca_file;  // extra CA certificate for https
+};
+
+// Opens the transport a remote URL names: a local path or file:// URL, or http(s)://HOST:PORT/NAME.
+// InvalidArgument for a URL of another scheme.
+Result<std::unique_ptr<Transport>> OpenTransport(const std::string& url,
+                                                 const TransportOptions& options);
+
+}  // namespace vrepo
