@@ -54,7 +54,7 @@ class Transport {
   // Verifies and stores the objects of a git pack in the repository's history.
   virtual Status WriteHistory(std::string_view git_pack) = 0;
   // Applies each update as a compare-and-swap, after checking that its new target is complete
-  // (history and every content object its tree names present). FailedPrecondition
+  // (history and every content object its tree names present). Conflict
   // "rejected: REF changed on the remote (fetch first)" when an old value does not match.
   virtual Status UpdateRefs(const std::vector<RefUpdate>& updates) = 0;
 
