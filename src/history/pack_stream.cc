@@ -276,4 +276,37 @@ Status WritePackNoDelta(git_odb_backend* source, const std::vector<git_oid>& oid
   return Status::OK();
 }
 
+Result<std::string> PackToString(git_odb* source, const std::vector<git_oid>& oids) {
+  std::string out;
+  unsigned char header[12];
+  std::memcpy(header, "PACK", 4);
+  PutBigEndian32(2, header + 4);
+  PutBigEndian32(static_cast<uint32_t>(oids.size()), header + 8);
+  out.append(reinterpret_cast<char*>(header), sizeof(header));
+  Deflater stored, compressed;
+  VREPO_RETURN_IF_ERROR(stored.Init(0, 1));
+  VREPO_RETURN_IF_ERROR(compressed.Init(1, 8));
+  std::string_view packed;
+  for (const git_oid& oid : oids) {
+    git_odb_object* raw = nullptr;
+    int err = git_odb_read(&raw, source, &oid);
+    if (err < 0) return GitError(err, "reading object " + OidHex(oid) + " for a pack");
+    GitPtr<git_odb_object> obj(raw);
+    git_object_t type = git_odb_object_type(obj.get());
+    size_t len = git_odb_object_size(obj.get());
+    unsigned char eh[16];
+    out.append(reinterpret_cast<char*>(eh), EncodeEntryHeader(type, len, eh));
+    Deflater& d = type == GIT_OBJECT_BLOB && len < kStoreBelow ? stored : compressed;
+    if (!d.Compress(git_odb_object_data(obj.get()), len, &packed)) {
+      return Status::IOError("compressing object " + OidHex(oid) + " for a pack");
+    }
+    out.append(packed);
+  }
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(out.data(), out.size(), digest, &len, Sha1Md(), nullptr);
+  out.append(reinterpret_cast<char*>(digest), len);
+  return out;
+}
+
 }  // namespace vrepo::history_internal

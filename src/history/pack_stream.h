@@ -17,4 +17,7 @@ namespace vrepo::history_internal {
 Status WritePackNoDelta(git_odb_backend* source, const std::vector<git_oid>& oids, git_odb* dest,
                         const std::string& pack_dir);
 
+// The same pack (no deltas), built in memory from objects of `source`, for sending.
+Result<std::string> PackToString(git_odb* source, const std::vector<git_oid>& oids);
+
 }  // namespace vrepo::history_internal

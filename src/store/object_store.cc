@@ -20,6 +20,7 @@
 
 #include "vrepo/store/chunker.h"
 #include "vrepo/util/file.h"
+#include "vrepo/util/thread_pool.h"
 
 namespace vrepo {
 
@@ -151,11 +152,6 @@ Status DecodeRecordHeader(std::string_view pack, uint64_t offset, const std::str
   }
   return Status::OK();
 }
-
-struct ChunkRef {
-  ContentId id;
-  uint64_t size = 0;
-};
 
 std::string EncodeLocation(const ObjectLocation& loc, const std::vector<ChunkRef>* chunks) {
   std::string v(kLocationSize, '\0');
@@ -597,6 +593,49 @@ Result<ContentId> PackWriter::Put(std::string_view data) {
   return id;
 }
 
+Status PackWriter::PutVerified(const ContentId& id, ObjectLocation::Codec codec,
+                               uint64_t raw_size, std::string_view stored,
+                               const std::vector<ChunkRef>& chunks) {
+  Impl& w = *impl_;
+  if (codec == ObjectLocation::Codec::kChunked) {
+    uint64_t total = 0;
+    for (const ChunkRef& c : chunks) {
+      if (!Has(c.id)) {
+        return Status::InvalidArgument("object " + id.Hex() + ": its chunk " + c.id.Hex() +
+                                       " is not stored");
+      }
+      total += c.size;
+    }
+    if (total != raw_size) {
+      return Status::InvalidArgument("object " + id.Hex() +
+                                     ": chunk sizes do not add up to its size");
+    }
+    VREPO_ASSIGN_OR_RETURN(bool present, w.Claim(id, true));
+    if (present) return Status::OK();
+    ObjectLocation loc;
+    loc.codec = ObjectLocation::Codec::kChunked;
+    loc.raw_size = raw_size;
+    std::string value = EncodeLocation(loc, &chunks);
+    std::lock_guard lock(w.mu);
+    w.chunked.emplace(id, std::move(value));
+    return Status::OK();
+  }
+  if (codec != ObjectLocation::Codec::kRaw && codec != ObjectLocation::Codec::kZstd) {
+    return Status::InvalidArgument("object " + id.Hex() + ": unknown codec");
+  }
+  VREPO_ASSIGN_OR_RETURN(bool present, w.Claim(id, true));
+  if (present) return Status::OK();
+  return w.AppendRecord(id, codec, raw_size, stored, Crc32(stored));
+}
+
+bool PackWriter::Has(const ContentId& id) {
+  {
+    std::lock_guard lock(impl_->mu);
+    if (impl_->claimed.count(id)) return true;
+  }
+  return impl_->store->index->Get(ObjectKey(id)).ok();
+}
+
 Result<std::pair<ContentId, uint64_t>> PackWriter::PutFile(const std::string& path) {
   FileHandle fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd.valid()) return Status::FromErrno(path, errno);
@@ -775,6 +814,89 @@ Result<std::string> ObjectStore::Get(const ContentId& id) const {
   VREPO_ASSIGN_OR_RETURN(std::string_view bytes, impl_->ReadPacked(id, loc, false, &hold, &out));
   if (loc.codec == ObjectLocation::Codec::kZstd) return out;  // decompressed in place
   return std::string(bytes);
+}
+
+Status ObjectStore::GetMany(const std::vector<ContentId>& ids, ThreadPool& pool,
+                            const std::function<void(size_t, std::string_view)>& fn) const {
+  // Work is handed out in blocks: one pool task per object would spend more on the pool's lock
+  // than on a small object.
+  constexpr size_t kLookupBlock = 4096;
+  constexpr size_t kReadBlock = 256;
+  const size_t n = ids.size();
+  std::vector<size_t> order(n);
+  for (size_t i = 0; i < n; ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return ids[a] < ids[b]; });
+
+  std::vector<ObjectLocation> locs(n);
+  const size_t lookup_blocks = (n + kLookupBlock - 1) / kLookupBlock;
+  std::vector<Status> lookup_errors(lookup_blocks);
+  pool.ParallelFor(lookup_blocks, [&](size_t b) {
+    const size_t begin = b * kLookupBlock, end = std::min(n, begin + kLookupBlock);
+    std::vector<std::string> keys, values;
+    std::vector<bool> found;
+    for (size_t k = begin; k < end; ++k) keys.push_back(ObjectKey(ids[order[k]]));
+    Status st = impl_->index->MultiGet(keys, &values, &found);
+    for (size_t k = begin; st.ok() && k < end; ++k) {
+      const ContentId& id = ids[order[k]];
+      if (!found[k - begin]) {
+        st = Status::NotFound("object " + id.Hex() + " is not in the store");
+      } else {
+        st = DecodeLocation(values[k - begin], id, &locs[order[k]], nullptr);
+      }
+    }
+    lookup_errors[b] = std::move(st);
+  });
+  for (Status& st : lookup_errors) VREPO_RETURN_IF_ERROR(st);
+
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    return std::tie(locs[a].pack, locs[a].offset) < std::tie(locs[b].pack, locs[b].offset);
+  });
+  const size_t read_blocks = (n + kReadBlock - 1) / kReadBlock;
+  std::vector<Status> read_errors(read_blocks);
+  pool.ParallelFor(read_blocks, [&](size_t b) {
+    const size_t begin = b * kReadBlock, end = std::min(n, begin + kReadBlock);
+    std::string& scratch = ThreadScratch();
+    for (size_t k = begin; k < end; ++k) {
+      const size_t i = order[k];
+      if (locs[i].codec == ObjectLocation::Codec::kChunked) {
+        Result<std::string> whole = Get(ids[i]);
+        if (!whole.ok()) {
+          read_errors[b] = whole.status();
+          return;
+        }
+        fn(i, *whole);
+        continue;
+      }
+      std::shared_ptr<const MappedFile> hold;
+      Result<std::string_view> bytes = impl_->ReadPacked(ids[i], locs[i], false, &hold, &scratch);
+      if (!bytes.ok()) {
+        read_errors[b] = bytes.status();
+        return;
+      }
+      fn(i, *bytes);
+    }
+  });
+  for (Status& st : read_errors) VREPO_RETURN_IF_ERROR(st);
+  return Status::OK();
+}
+
+Result<StoredRecord> ObjectStore::ReadRecord(const ContentId& id) const {
+  StoredRecord rec;
+  ObjectLocation loc;
+  VREPO_RETURN_IF_ERROR(impl_->Locate(id, &loc, &rec.chunks));
+  rec.id = id;
+  rec.codec = loc.codec;
+  rec.raw_size = loc.raw_size;
+  if (loc.codec == ObjectLocation::Codec::kChunked) return rec;
+  std::shared_ptr<const MappedFile> hold;
+  RecordHeader header;
+  VREPO_ASSIGN_OR_RETURN(std::string_view payload, impl_->Payload(id, loc, &hold, &header));
+  if (Crc32(payload) != header.payload_crc) {
+    return Status::Corruption("object " + id.Hex() + " in " + Where(hold->path(), loc.offset) +
+                              ": stored bytes fail their checksum [run fsck]");
+  }
+  rec.stored.assign(payload);
+  return rec;
 }
 
 Status ObjectStore::WriteTo(const ContentId& id, int fd, const std::string& fd_path) const {

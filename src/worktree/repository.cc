@@ -35,7 +35,7 @@ struct ConfigCloser {
 };
 using ConfigPtr = std::unique_ptr<git_config, ConfigCloser>;
 
-Status WriteConfig(const std::string& path) {
+Status WriteConfig(const std::string& path, bool bare) {
   git_config* raw = nullptr;
   if (git_config_open_ondisk(&raw, path.c_str()) != 0) {
     return Status::IOError(GitError("creating " + path));
@@ -44,11 +44,14 @@ Status WriteConfig(const std::string& path) {
   if (git_config_set_int32(cfg.get(), "core.formatVersion", kFormatVersion) != 0) {
     return Status::IOError(GitError("writing " + path));
   }
+  if (bare && git_config_set_bool(cfg.get(), "core.bare", 1) != 0) {
+    return Status::IOError(GitError("writing " + path));
+  }
   return Status::OK();
 }
 
 // Refuses repositories written by a newer vrepo whose format this one cannot read.
-Status CheckConfig(const std::string& path) {
+Status CheckConfig(const std::string& path, bool* bare) {
   git_config* raw = nullptr;
   if (git_config_open_ondisk(&raw, path.c_str()) != 0) {
     return Status::IOError(GitError("reading " + path));
@@ -65,6 +68,8 @@ Status CheckConfig(const std::string& path) {
                                    " is newer than this vrepo supports (" +
                                    std::to_string(kFormatVersion) + ") [upgrade vrepo]");
   }
+  int bare_value = 0;
+  *bare = git_config_get_bool(&bare_value, cfg.get(), "core.bare") == 0 && bare_value != 0;
   return Status::OK();
 }
 
@@ -130,7 +135,7 @@ void RemoveStaleGitLocks(const std::string& meta_dir) {
 
 Repository::~Repository() = default;
 
-Result<std::unique_ptr<Repository>> Repository::Init(const std::string& root) {
+Result<std::unique_ptr<Repository>> Repository::Init(const std::string& root, bool bare) {
   VREPO_ASSIGN_OR_RETURN(std::string abs, RealPath(root));
   if (!IsDir(abs)) return Status::InvalidArgument("not a folder: " + root);
   std::string vrepo_dir = JoinPath(abs, ".vrepo");
@@ -143,7 +148,7 @@ Result<std::unique_ptr<Repository>> Repository::Init(const std::string& root) {
   InitGit();
   Status st = History::Init(JoinPath(vrepo_dir, "meta"));
   if (st.ok()) st = ObjectStore::Create(vrepo_dir);
-  if (st.ok()) st = WriteConfig(JoinPath(vrepo_dir, "config"));
+  if (st.ok()) st = WriteConfig(JoinPath(vrepo_dir, "config"), bare);
   if (!st.ok()) return st.WithContext("initializing " + abs);
   // The lock file exists from the start so that readers never need to create it.
   { FileHandle fd(::open(JoinPath(vrepo_dir, "lock").c_str(), O_WRONLY | O_CREAT, 0644)); }
@@ -175,7 +180,7 @@ Result<std::unique_ptr<Repository>> Repository::Discover(const std::string& star
   repo->vrepo_dir_ = repo->root_ + "/.vrepo";
   repo->read_only_ = options.read_only;
   InitGit();
-  VREPO_RETURN_IF_ERROR(CheckConfig(repo->vrepo_dir_ + "/config"));
+  VREPO_RETURN_IF_ERROR(CheckConfig(repo->vrepo_dir_ + "/config", &repo->bare_));
   // The writer lock comes before RocksDB is opened read-write, so a second writer fails
   // with a message naming the holder instead of RocksDB's own lock error.
   if (!options.read_only) {

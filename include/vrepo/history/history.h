@@ -49,6 +49,14 @@ std::string PointerText(const ContentId& id, uint64_t size);
 Status ParsePointer(std::string_view text, const std::string& where, ContentId* id,
                     uint64_t* size);
 
+// What a set of commits adds to history that another set already has (see NewHistory).
+struct HistoryDelta {
+  std::vector<std::string> commits;  // reachable from the wants and not from the haves
+  // One entry per distinct content id that the new trees name (with one path naming it),
+  // leaving out files the haves' trees already hold.
+  std::vector<FileEntry> files;
+};
+
 class History {
  public:
   // Creates a bare repository at `meta_dir` whose HEAD points at refs/heads/main.
@@ -106,6 +114,30 @@ class History {
   // Creates ref `full_name` ("refs/runs/x") at `commit`. InvalidArgument "ref 'NAME' already
   // exists" when it does, or when the name is not a valid ref name.
   Status CreateRef(const std::string& full_name, const std::string& commit);
+
+  // ---- exchange with another repository (remote/) ----
+  // The commits reachable from `wants` and not from `haves`, and the content their trees
+  // name beyond what the haves' trees name. Haves this repository lacks are ignored; a want,
+  // or any commit, tree or pointer reachable from one, that is missing or unreadable is an
+  // error naming it, so this is also the connectivity check before a ref moves.
+  Result<HistoryDelta> NewHistory(const std::vector<std::string>& wants,
+                                  const std::vector<std::string>& haves);
+  // A git pack (version 2, no deltas) of the commits NewHistory lists, with their new trees
+  // and pointer blobs.
+  Result<std::string> ExportPack(const std::vector<std::string>& wants,
+                                 const std::vector<std::string>& haves);
+  // Indexes a git pack into the object database (libgit2's indexer hashes every object and
+  // checks the pack's checksum). Returns how many objects it held.
+  Result<uint64_t> ImportPack(std::string_view pack);
+  // Whether commit `id` (40 hex digits) is in the object database.
+  bool HasCommit(const std::string& id);
+  // The commit ref `full_name` points at (peeled); nullopt when there is no such ref.
+  Result<std::optional<std::string>> ReadRef(const std::string& full_name);
+  // Points ref `full_name` at `new_target` ("" deletes it), but only if it still points at
+  // `expected_old` ("" = must not exist): a compare-and-swap. Conflict "ref NAME changed"
+  // when it does not.
+  Status UpdateRef(const std::string& full_name, const std::string& new_target,
+                   const std::string& expected_old, const std::string& reflog_message);
 
   // Calls fn for every file of every tree reachable from any ref (all branches, tags,
   // refs/runs/*, HEAD); each distinct tree is read once.

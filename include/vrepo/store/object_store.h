@@ -21,6 +21,8 @@ class WriteBatch;
 
 namespace vrepo {
 
+class ThreadPool;
+
 struct StoreOptions {
   // Files at least this large are cut by content-defined chunking (see chunker.h).
   uint64_t chunk_threshold = 4 << 20;
@@ -36,6 +38,22 @@ struct ObjectLocation {
   uint64_t stored_size = 0;  // bytes of payload in the pack
   uint64_t raw_size = 0;     // bytes of the object itself
   Codec codec = Codec::kRaw;
+};
+
+// One chunk of a chunked object: its id and size.
+struct ChunkRef {
+  ContentId id;
+  uint64_t size = 0;
+};
+
+// An object as one pack record holds it, for copying it between stores without
+// recompressing (docs/remote.md, "Object batches").
+struct StoredRecord {
+  ContentId id;
+  ObjectLocation::Codec codec = ObjectLocation::Codec::kRaw;
+  uint64_t raw_size = 0;
+  std::string stored;            // the payload: raw or zstd bytes; empty for a chunked object
+  std::vector<ChunkRef> chunks;  // for a chunked object, its chunks in order
 };
 
 // One problem found by Fsck.
@@ -60,6 +78,14 @@ class PackWriter {
   // Stores the file at `path`, chunking it when large, without holding it all in memory.
   // Returns its id and size.
   Result<std::pair<ContentId, uint64_t>> PutFile(const std::string& path);
+  // Stores an object received from elsewhere as its record: `stored` is its payload in
+  // `codec` (kRaw or kZstd), written as is. The caller has verified that it decodes to
+  // `id` (object_batch.h does). A kChunked object takes `chunks`, each of which must be
+  // stored already or put earlier in this session; InvalidArgument naming the chunk if not.
+  Status PutVerified(const ContentId& id, ObjectLocation::Codec codec, uint64_t raw_size,
+                     std::string_view stored, const std::vector<ChunkRef>& chunks);
+  // True when `id` is stored or was put in this session.
+  bool Has(const ContentId& id);
   // Makes every object of this session durable and visible, together with the keys in
   // `extra` (may be null), in one atomic index write.
   Status Commit(rocksdb::WriteBatch* extra);
@@ -89,6 +115,15 @@ class ObjectStore {
   Result<ObjectLocation> Locate(const ContentId& id) const;
   // Returns the object's bytes, verified against its id.
   Result<std::string> Get(const ContentId& id) const;
+  // Reads the objects `ids` on the threads of `pool` and calls fn(i, bytes) for each, with
+  // bytes verified against ids[i] and valid only during the call; calls run concurrently.
+  // Locations are looked up in key order and objects read in pack order, which for a million
+  // small objects costs far less CPU than a Get each. Returns the first failed read.
+  Status GetMany(const std::vector<ContentId>& ids, ThreadPool& pool,
+                 const std::function<void(size_t, std::string_view)>& fn) const;
+  // The object's record as stored (payload checked against its checksum, not decompressed);
+  // for a chunked object, its chunk list. NotFound when absent.
+  Result<StoredRecord> ReadRecord(const ContentId& id) const;
   // Writes the object's bytes to the open descriptor `fd` (used by checkout), verified.
   Status WriteTo(const ContentId& id, int fd, const std::string& fd_path) const;
 

@@ -23,8 +23,9 @@ struct OpenOptions {
 
 class Repository {
  public:
-  // Creates .vrepo in `root` (which must exist). Fails if one is already there.
-  static Result<std::unique_ptr<Repository>> Init(const std::string& root);
+  // Creates .vrepo in `root` (which must exist). Fails if one is already there. A `bare`
+  // repository (core.bare = true) has no working tree of its own: it only receives pushes.
+  static Result<std::unique_ptr<Repository>> Init(const std::string& root, bool bare = false);
   // Finds the repository containing `start` (walking up, like git). NotFound:
   // "not a vrepo repository (or any parent up to /): <start>".
   static Result<std::unique_ptr<Repository>> Discover(const std::string& start,
@@ -37,6 +38,8 @@ class Repository {
   // inside the working tree's file system, so files there can be renamed into place.
   std::string tmp_dir() const { return vrepo_dir_ + "/tmp"; }
   bool read_only() const { return read_only_; }
+  bool bare() const { return bare_; }
+  std::string config_path() const { return vrepo_dir_ + "/config"; }
   ObjectStore& store() { return *store_; }
   History& history() { return *history_; }
 
@@ -50,6 +53,7 @@ class Repository {
   std::string root_;
   std::string vrepo_dir_;
   bool read_only_ = true;
+  bool bare_ = false;
   std::optional<WriteLock> lock_;
   std::unique_ptr<ObjectStore> store_;
   std::unique_ptr<History> history_;
