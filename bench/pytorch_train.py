@@ -6,9 +6,14 @@ ImageFolder (a class-folder view of symlinks) and a DataLoader. Prints one JSON 
 Timing matches vrepo's images/s: from the start of the epoch (DataLoader workers starting
 included) to the last optimizer step; imports, building the view and evaluation are outside.
 
+On CUDA (bench/cuda_check.sh) it does what `vrepo train --device cuda` does: pinned batches
+copied asynchronously, cuDNN benchmark mode, and with --precision bf16 the forward pass and the
+loss under torch.autocast(bfloat16).
+
 usage: bench/pytorch_train.py --train VIEW/train --test VIEW/test --model small-cnn|resnet18
                               [--image-size N] [--batch-size 128] [--threads T] [--workers W]
-                              [--epochs 1] [--seed 0]
+                              [--epochs 1] [--seed 0] [--device cpu|cuda]
+                              [--precision fp32|bf16] [--memory-format channels_last|contiguous]
 """
 import argparse
 import json
@@ -66,7 +71,19 @@ def main():
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--epochs", type=int, default=1)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    p.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
+    p.add_argument("--memory-format", default="channels_last",
+                   choices=["channels_last", "contiguous"])
     a = p.parse_args()
+    dev = torch.device(a.device)
+    fmt = torch.channels_last if a.memory_format == "channels_last" else torch.contiguous_format
+    cuda = dev.type == "cuda"
+    if cuda:
+        torch.backends.cudnn.benchmark = True  # as vrepo's non-deterministic CUDA runs
+
+    def autocast():
+        return torch.autocast("cuda", dtype=torch.bfloat16, enabled=a.precision == "bf16")
 
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
@@ -78,19 +95,21 @@ def main():
     test = torchvision.datasets.ImageFolder(a.test, transform=tf, loader=gray_loader)
     num_classes = len(train.classes)
     model = (small_cnn if a.model == "small-cnn" else resnet18)(num_classes)
-    model = model.to(memory_format=torch.channels_last)  # vrepo trains channels_last too
+    model = model.to(dev, memory_format=fmt)  # vrepo trains channels_last too
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0)  # vrepo's defaults
     dl = torch.utils.data.DataLoader(train, batch_size=a.batch_size, shuffle=True,
-                                     num_workers=a.workers)
+                                     num_workers=a.workers, pin_memory=cuda)
 
     ips = []
     for _ in range(a.epochs):
         model.train()
         start, seen = time.perf_counter(), 0
         for x, y in dl:
-            x = x.contiguous(memory_format=torch.channels_last)
+            x = x.to(dev, non_blocking=True).contiguous(memory_format=fmt)
+            y = y.to(dev, non_blocking=True)
             opt.zero_grad()
-            loss = nn.functional.cross_entropy(model(x), y)
+            with autocast():
+                loss = nn.functional.cross_entropy(model(x), y)
             loss.backward()
             opt.step()
             loss.item()  # vrepo reads every batch's loss too
@@ -102,8 +121,13 @@ def main():
     correct = 0
     with torch.no_grad():
         for x, y in torch.utils.data.DataLoader(test, batch_size=256, num_workers=a.workers):
-            correct += (model(x.contiguous(memory_format=torch.channels_last)).argmax(1) == y).sum()
+            with autocast():
+                logits = model(x.to(dev).contiguous(memory_format=fmt))
+            correct += (logits.argmax(1).cpu() == y).sum()
     print(json.dumps({"model": a.model, "images_per_second": ips,
+                      "device": torch.cuda.get_device_name() if cuda else "cpu",
+                      "precision": a.precision, "memory_format": a.memory_format,
+                      "torch": torch.__version__,
                       "threads": torch.get_num_threads(), "workers": a.workers,
                       "train_images": len(train),
                       "val_accuracy": int(correct) / len(test)}))

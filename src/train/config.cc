@@ -88,6 +88,7 @@ const std::vector<Field>& Fields() {
       MakeField("image_size", &TrainConfig::image_size),
       MakeField("seed", &TrainConfig::seed),
       MakeField("device", &TrainConfig::device),
+      MakeField("precision", &TrainConfig::precision),
       MakeField("deterministic", &TrainConfig::deterministic),
       MakeField("early_stop", &TrainConfig::early_stop),
       MakeField("name", &TrainConfig::name),
@@ -177,6 +178,14 @@ Status ValidateConfig(const TrainConfig& c) {
   if (c.device == "cuda" && !torch::cuda::is_available()) {
     return Status::InvalidArgument(
         "--device cuda: no CUDA device (torch::cuda::is_available() is false)");
+  }
+  if (c.precision != "auto" && c.precision != "fp32" && c.precision != "bf16") {
+    return Status::InvalidArgument("unknown precision '" + c.precision +
+                                   "' (valid: auto, fp32, bf16)");
+  }
+  if (c.precision == "bf16" &&
+      (c.device == "cpu" || (c.device == "auto" && !torch::cuda::is_available()))) {
+    return Status::InvalidArgument("--precision bf16: needs a CUDA device (training on the CPU is fp32)");
   }
   if (!c.base.empty() && c.base.rfind("run:", 0) == 0 && c.base.size() == 4) {
     return Status::InvalidArgument("--base run: needs a run id or name");

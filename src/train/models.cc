@@ -22,6 +22,20 @@ nn::Conv2d Conv(int64_t in, int64_t out, int64_t kernel, int64_t stride, int64_t
   return nn::Conv2d(nn::Conv2dOptions(in, out, kernel).stride(stride).padding(padding).bias(false));
 }
 
+// adaptive_avg_pool2d to an `out` x `out` grid, through ops whose CUDA backward is
+// deterministic where the sizes allow it: adaptive_avg_pool2d's backward on CUDA adds with
+// atomics, which --deterministic refuses. Same values: a plain mean for 1x1, a copy when the
+// input already is the grid, avg_pool2d when the input side is a multiple of the grid's.
+torch::Tensor AveragePool(const torch::Tensor& x, int64_t out) {
+  const int64_t h = x.size(-2), w = x.size(-1);
+  if (h == out && w == out) return x;
+  if (out == 1) return x.mean({-2, -1}, /*keepdim=*/true);
+  if (h % out == 0 && w % out == 0) {
+    return torch::avg_pool2d(x, {h / out, w / out}, {h / out, w / out});
+  }
+  return torch::adaptive_avg_pool2d(x, {out, out});
+}
+
 nn::Sequential Downsample(int64_t in, int64_t out, int64_t stride) {
   return nn::Sequential(Conv(in, out, 1, stride, 0), nn::BatchNorm2d(out));
 }
@@ -96,7 +110,7 @@ class ResNetImpl : public ImageClassifierImpl {
     x = torch::relu(bn1_(conv1_(x)));
     x = torch::max_pool2d(x, 3, 2, 1);
     x = layer4_->forward(layer3_->forward(layer2_->forward(layer1_->forward(x))));
-    x = torch::adaptive_avg_pool2d(x, {1, 1}).flatten(1);
+    x = AveragePool(x, 1).flatten(1);
     return fc_(x);
   }
 
@@ -159,7 +173,7 @@ class SmallCnnImpl : public ImageClassifierImpl {
 
   torch::Tensor forward(torch::Tensor x) override {
     x = layer3_->forward(layer2_->forward(layer1_->forward(x)));
-    x = torch::adaptive_avg_pool2d(x, {kGrid, kGrid}).flatten(1);
+    x = AveragePool(x, kGrid).flatten(1);
     return fc_(x);
   }
 

@@ -1,7 +1,9 @@
 #include "vrepo/train/trainer.h"
 
 #include <ATen/Context.h>
+#include <ATen/autocast_mode.h>
 #include <ATen/detail/CUDAHooksInterface.h>
+#include <dlfcn.h>
 #include <torch/cuda.h>
 #include <torch/nn/functional/loss.h>
 #include <torch/optim/adamw.h>
@@ -12,6 +14,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <nlohmann/json.hpp>
 #include <set>
 
@@ -33,22 +37,85 @@ double Since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
 }
 
-// Restores torch's global settings that a deterministic run changes, so that a library
-// caller (tests, reproduce) is left as it was.
+// Restores torch's global settings that a run changes (threads, deterministic algorithms,
+// cuDNN's choice of algorithms), so that a library caller (tests, reproduce) is left as it was.
 class TorchSettingsGuard {
  public:
   TorchSettingsGuard()
       : threads_(torch::get_num_threads()),
-        deterministic_(at::globalContext().deterministicAlgorithms()) {}
+        deterministic_(at::globalContext().deterministicAlgorithms()),
+        cudnn_deterministic_(at::globalContext().deterministicCuDNN()),
+        cudnn_benchmark_(at::globalContext().benchmarkCuDNN()) {}
   ~TorchSettingsGuard() {
     torch::set_num_threads(threads_);
     at::globalContext().setDeterministicAlgorithms(deterministic_, false);
+    at::globalContext().setDeterministicCuDNN(cudnn_deterministic_);
+    at::globalContext().setBenchmarkCuDNN(cudnn_benchmark_);
   }
 
  private:
   int threads_;
   bool deterministic_;
+  bool cudnn_deterministic_;
+  bool cudnn_benchmark_;
 };
+
+// bf16 autocast on CUDA for the scope (the forward pass and the loss), as torch.autocast does
+// in Python: convolutions and matmuls run in bf16 on tensor cores, reductions and the loss in
+// fp32; parameters, gradients and the optimizer stay fp32. Autocast is thread-local state.
+class AutocastGuard {
+ public:
+  explicit AutocastGuard(bool on) : on_(on) {
+    if (!on_) return;
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+    // libtorch 2.4 replaced the CUDA-only calls by per-device ones.
+    was_enabled_ = at::autocast::is_autocast_enabled(at::kCUDA);
+    was_dtype_ = at::autocast::get_autocast_dtype(at::kCUDA);
+    at::autocast::set_autocast_dtype(at::kCUDA, at::kBFloat16);
+    at::autocast::set_autocast_enabled(at::kCUDA, true);
+#else
+    was_enabled_ = at::autocast::is_enabled();
+    was_dtype_ = at::autocast::get_autocast_gpu_dtype();
+    at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
+    at::autocast::set_enabled(true);
+#endif
+    at::autocast::increment_nesting();
+  }
+  ~AutocastGuard() {
+    if (!on_) return;
+    // The bf16 copies of the weights are cached while autocast is on; they go stale when the
+    // optimizer steps, so the cache is dropped when the outermost scope ends.
+    if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+    at::autocast::set_autocast_enabled(at::kCUDA, was_enabled_);
+    at::autocast::set_autocast_dtype(at::kCUDA, was_dtype_);
+#else
+    at::autocast::set_enabled(was_enabled_);
+    at::autocast::set_autocast_gpu_dtype(was_dtype_);
+#endif
+  }
+  AutocastGuard(const AutocastGuard&) = delete;
+  AutocastGuard& operator=(const AutocastGuard&) = delete;
+
+ private:
+  bool on_;
+  bool was_enabled_ = false;
+  at::ScalarType was_dtype_ = at::kHalf;
+};
+
+// The CUDA device's name ("NVIDIA H100 80GB HBM3"), asked of the CUDA runtime that libtorch
+// already loaded: this code is built without CUDA headers (Debian's libtorch has none), and
+// cudaDeviceProp begins with `char name[256]`. "" when the runtime is not there.
+std::string CudaDeviceName(int device) {
+  using GetProperties = int (*)(void*, int);
+  void* fn = dlsym(RTLD_DEFAULT, "cudaGetDeviceProperties_v2");  // CUDA 12 and later
+  if (fn == nullptr) fn = dlsym(RTLD_DEFAULT, "cudaGetDeviceProperties");
+  if (fn == nullptr) return "";
+  // Larger than any CUDA version's cudaDeviceProp (about 1 KB).
+  std::vector<char> prop(16384, 0);
+  if (reinterpret_cast<GetProperties>(fn)(prop.data(), device) != 0) return "";
+  return std::string(prop.data(), strnlen(prop.data(), 256));
+}
 
 std::string Fixed(double v, int digits) {
   char buf[64];
@@ -104,8 +171,8 @@ struct ValOutcome {
 // does not know) count as wrong and are left out of the loss. `each` sees every sample's
 // probabilities (CPU, [B, classes]).
 Result<ValOutcome> RunEval(ImageClassifierImpl& model, SampleLoader& loader,
-                           const torch::Device& device, const std::vector<std::string>& labels,
-                           int64_t num_classes,
+                           const torch::Device& device, bool bf16,
+                           const std::vector<std::string>& labels, int64_t num_classes,
                            const std::function<void(const Batch&, const torch::Tensor&)>& each,
                            std::atomic<bool>* interrupted) {
   torch::NoGradGuard no_grad;
@@ -123,7 +190,12 @@ Result<ValOutcome> RunEval(ImageClassifierImpl& model, SampleLoader& loader,
       return Status::InvalidArgument("interrupted");
     }
     torch::Tensor x = batch->images.to(device, /*non_blocking=*/true);
-    torch::Tensor logits = model.forward(x).to(torch::kCPU).to(torch::kFloat32);
+    torch::Tensor logits;
+    {
+      AutocastGuard autocast(bf16);
+      logits = model.forward(x);
+    }
+    logits = logits.to(torch::kCPU).to(torch::kFloat32);
     torch::Tensor targets = batch->targets;
     torch::Tensor known = targets < num_classes;
     if (known.any().item<bool>()) {
@@ -205,6 +277,8 @@ Result<TrainResult> TrainImpl(Repository& repo, const TrainConfig& config,
   TrainConfig& rc = result.config;
   const torch::Device device = ResolveDevice(config.device);
   rc.device = device.is_cuda() ? "cuda" : "cpu";
+  if (rc.precision == "auto") rc.precision = device.is_cuda() ? "bf16" : "fp32";
+  const bool bf16 = rc.precision == "bf16";
   if (rc.head_lr <= 0) rc.head_lr = rc.lr;
   if (!rc.val_labels.empty()) rc.val_split = 0;
   result.versions = CurrentVersions(rc.device);
@@ -291,8 +365,18 @@ Result<TrainResult> TrainImpl(Repository& repo, const TrainConfig& config,
   torch::manual_seed(config.seed);
   if (device.is_cuda()) torch::cuda::manual_seed_all(config.seed);
   if (config.deterministic) {
+    // cuBLAS reduces in a fixed order only with a fixed workspace; torch refuses deterministic
+    // matmuls without this setting. Set before the first matmul creates cuBLAS's handle; a
+    // value the user gave is kept.
+    if (device.is_cuda()) setenv("CUBLAS_WORKSPACE_CONFIG", ":4096:8", /*overwrite=*/0);
     at::globalContext().setDeterministicAlgorithms(true, /*warn_only=*/false);
+    at::globalContext().setDeterministicCuDNN(true);
+    at::globalContext().setBenchmarkCuDNN(false);
     torch::set_num_threads(1);
+  } else if (device.is_cuda()) {
+    // cuDNN times its algorithms once per input shape and keeps the fastest; the choice may
+    // differ between runs, which only --deterministic rules out.
+    at::globalContext().setBenchmarkCuDNN(true);
   }
 
   VREPO_ASSIGN_OR_RETURN(Model model, MakeModel(config.model, num_classes, channels));
@@ -344,7 +428,11 @@ Result<TrainResult> TrainImpl(Repository& repo, const TrainConfig& config,
       torch::Tensor x = batch->images.to(device, /*non_blocking=*/true);
       torch::Tensor y = batch->targets.to(device, /*non_blocking=*/true);
       optimizer->zero_grad();
-      torch::Tensor loss = torch::nn::functional::cross_entropy(model->forward(x), y);
+      torch::Tensor loss;
+      {
+        AutocastGuard autocast(bf16);
+        loss = torch::nn::functional::cross_entropy(model->forward(x), y);
+      }
       loss.backward();
       optimizer->step();
       const int64_t n = y.size(0);
@@ -368,8 +456,8 @@ Result<TrainResult> TrainImpl(Repository& repo, const TrainConfig& config,
     const double train_seconds = Since(epoch_start);
     if (result.train_digest.empty()) result.train_digest = train_loader->epoch_digest();
 
-    auto val =
-        RunEval(*model, *val_loader, device, result.classes, num_classes, {}, hooks.interrupted);
+    auto val = RunEval(*model, *val_loader, device, bf16, result.classes, num_classes, {},
+                       hooks.interrupted);
     if (!val.ok()) {
       if (hooks.interrupted != nullptr && hooks.interrupted->load()) {
         result.status = "interrupted";
@@ -430,7 +518,11 @@ VersionInfo CurrentVersions(const std::string& device) {
     v.cuda = std::to_string(cuda / 1000) + "." + std::to_string(cuda % 1000 / 10);
     if (hooks.hasCuDNN()) v.cudnn = std::to_string(hooks.versionCuDNN());
   }
-  v.device_name = device == "cuda" ? "cuda:0" : "cpu";
+  v.device_name = "cpu";
+  if (device == "cuda") {
+    std::string name = CudaDeviceName(0);
+    v.device_name = name.empty() ? "cuda:0" : name;
+  }
   return v;
 }
 
@@ -520,7 +612,8 @@ Result<EvalResult> EvaluateImpl(Repository& repo, std::string_view weights,
     }
   };
   VREPO_ASSIGN_OR_RETURN(ValOutcome out,
-                         RunEval(*model, *loader, device, labels, num_classes, each, nullptr));
+                         RunEval(*model, *loader, device, /*bf16=*/false, labels, num_classes,
+                                 each, nullptr));
   result.loss = out.loss;
   result.accuracy = out.accuracy;
   result.per_class_accuracy = out.per_class;

@@ -59,6 +59,7 @@ TEST_CASE("trainer: small-cnn on 5,000 Fashion-MNIST images reaches 80% on 1,000
   CHECK(res.train_digest == SampleDigestOf(r.Version("labels.csv")));
   CHECK(res.val_digest == SampleDigestOf(r.Version("test.csv")));
   CHECK(res.config.device == "cpu");
+  CHECK(res.config.precision == "fp32");  // auto on the CPU
   CHECK(res.config.workers > 0);
   CHECK(res.confusion.size() == 10);
   int64_t total = 0;
@@ -275,6 +276,12 @@ TEST_CASE("trainer: bad input is a one-line error and records no run") {
   c = SmallConfig();
   c.device = "cuda";
   if (!torch::cuda::is_available()) expect_error(c, "--device cuda: no CUDA device");
+
+  c = SmallConfig();
+  c.precision = "bf16";
+  expect_error(c, "--precision bf16: needs a CUDA device");
+  c.precision = "fp16";
+  expect_error(c, "unknown precision 'fp16' (valid: auto, fp32, bf16)");
 }
 
 TEST_CASE("config: JSON round trip, unknown keys and the augment string form") {

@@ -35,6 +35,9 @@ struct TrainConfig {
   int image_size = 0;                // square side the images are resized to; 0 = native size
   uint64_t seed = 0;
   std::string device = "auto";  // "auto" | "cpu" | "cuda"
+  // "auto" | "fp32" | "bf16". bf16 = autocast on CUDA: convolutions and matmuls in bf16, the
+  // loss, the weights and the optimizer in fp32. auto = bf16 on CUDA, fp32 on the CPU.
+  std::string precision = "auto";
   bool deterministic = false;
   int early_stop = 0;  // stop after N epochs without val accuracy gain; 0 = off
   std::string name;    // run name (refs/runs/NAME); "" = short commit id
@@ -54,7 +57,8 @@ Result<TrainConfig> ReadConfigFile(const std::string& path);
 
 // Checks values that do not need the repository: model name (listing the valid ones), freeze
 // spec, optimizer, augment names, epochs/batch/lr/ratios ranges, device (and that CUDA is
-// available when "cuda" is asked for). One-line InvalidArgument naming the setting.
+// available when "cuda" is asked for), precision (bf16 only on CUDA). One-line
+// InvalidArgument naming the setting.
 Status ValidateConfig(const TrainConfig& config);
 
 }  // namespace vrepo::train
