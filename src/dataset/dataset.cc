@@ -47,6 +47,14 @@ ContentGroups GroupByContent(const std::vector<Sample>& samples) {
 }
 
 // Hash of (seed, path) as a number in [0, 1): the only input a sample's split depends on.
+std::vector<ContentId> ContentIdsOf(const std::vector<Sample>& samples,
+                                    const std::vector<size_t>& which) {
+  std::vector<ContentId> ids;
+  ids.reserve(which.size());
+  for (size_t i : which) ids.push_back(samples[i].id);
+  return ids;
+}
+
 double SplitHash(uint64_t seed, std::string_view path) {
   Sha256 sha;
   char seed_bytes[8];
@@ -191,25 +199,18 @@ Result<CheckReport> CheckDataset(const DatasetVersion& version, const ObjectStor
   const ContentGroups groups = GroupByContent(samples);
   const std::vector<size_t>& firsts = groups.first;
   std::vector<std::string> decode_error(firsts.size());
-  std::vector<Status> read_error(firsts.size());
   std::atomic<uint64_t> decoded{0};
   Progress progress("checking images", firsts.size());
   if (!show_progress) progress.Finish();
   ThreadPool pool;
-  pool.ParallelFor(firsts.size(), [&](size_t i) {
-    const Sample& s = samples[firsts[i]];
-    Result<std::string> bytes = store.Get(s.id);
-    if (!bytes.ok()) {
-      read_error[i] = bytes.status();
-      return;
-    }
-    Result<DecodedImage> image = DecodeImage(*bytes, s.path);
+  VREPO_RETURN_IF_ERROR(store.GetMany(ContentIdsOf(samples, firsts), pool,
+                                      [&](size_t i, std::string_view bytes) {
+    Result<DecodedImage> image = DecodeImage(bytes, samples[firsts[i]].path);
     if (!image.ok()) decode_error[i] = image.status().message();
     decoded.fetch_add(1);
     progress.Tick();
-  });
+  }));
   progress.Finish();
-  for (const Status& s : read_error) VREPO_RETURN_IF_ERROR(s);
   report.images_decoded = decoded.load();
 
   // One content under two labels: flag the contents first, then list their samples.
@@ -255,11 +256,9 @@ Result<DatasetStats> ComputeStats(const DatasetVersion& version, const ObjectSto
   // Per distinct content: its format and shape names, probed in parallel.
   std::vector<std::string> format_of(firsts.size()), shape_of(firsts.size());
   ThreadPool pool;
-  pool.ParallelFor(firsts.size(), [&](size_t i) {
-    const Sample& s = samples[firsts[i]];
-    Result<std::string> bytes = store.Get(s.id);
-    Result<ImageInfo> info = bytes.ok() ? ProbeImage(*bytes, s.path)
-                                        : Result<ImageInfo>(bytes.status());
+  VREPO_RETURN_IF_ERROR(store.GetMany(ContentIdsOf(samples, firsts), pool,
+                                      [&](size_t i, std::string_view bytes) {
+    Result<ImageInfo> info = ProbeImage(bytes, samples[firsts[i]].path);
     if (!info.ok()) {
       format_of[i] = "unreadable";
       return;
@@ -267,7 +266,7 @@ Result<DatasetStats> ComputeStats(const DatasetVersion& version, const ObjectSto
     format_of[i] = ImageFormatName(info->format);
     shape_of[i] = std::to_string(info->width) + "x" + std::to_string(info->height) + "x" +
                   std::to_string(info->channels);
-  });
+  }));
   std::vector<uint32_t> uses(firsts.size(), 0);
   std::unordered_map<std::string_view, uint64_t> per_label;
   for (size_t i = 0; i < samples.size(); ++i) {

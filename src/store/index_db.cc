@@ -95,6 +95,27 @@ Result<std::string> IndexDb::Get(std::string_view key) const {
   return value;
 }
 
+Status IndexDb::MultiGet(const std::vector<std::string>& sorted_keys,
+                         std::vector<std::string>* values, std::vector<bool>* found) const {
+  const size_t n = sorted_keys.size();
+  std::vector<rocksdb::Slice> keys(sorted_keys.begin(), sorted_keys.end());
+  std::vector<rocksdb::PinnableSlice> pinned(n);
+  std::vector<rocksdb::Status> statuses(n);
+  rocksdb::ReadOptions options;
+  options.verify_checksums = false;  // as in Get
+  db_->MultiGet(options, db_->DefaultColumnFamily(), n, keys.data(), pinned.data(),
+                statuses.data(), /*sorted_input=*/true);
+  values->assign(n, std::string());
+  found->assign(n, false);
+  for (size_t i = 0; i < n; ++i) {
+    if (statuses[i].IsNotFound()) continue;
+    if (!statuses[i].ok()) return FromRocks(statuses[i], "reading index " + dir_);
+    (*values)[i].assign(pinned[i].data(), pinned[i].size());
+    (*found)[i] = true;
+  }
+  return Status::OK();
+}
+
 Status IndexDb::Write(rocksdb::WriteBatch* batch, bool sync) {
   if (read_only_) return Status::InvalidArgument("index " + dir_ + " is open read-only");
   rocksdb::WriteOptions wo;

@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "vrepo/util/status.h"
 
@@ -32,6 +33,10 @@ class IndexDb {
 
   // NotFound when the key is absent.
   Result<std::string> Get(std::string_view key) const;
+  // Looks up many keys, given in ascending order, in one pass over the index (far less CPU
+  // than a Get each when the keys are many). found[i] is false when keys[i] is absent.
+  Status MultiGet(const std::vector<std::string>& sorted_keys, std::vector<std::string>* values,
+                  std::vector<bool>* found) const;
   // Applies `batch` atomically; with `sync` it is durable when this returns.
   Status Write(rocksdb::WriteBatch* batch, bool sync);
   // Calls fn(key, value) for every key starting with `prefix`, in key order, until fn
