@@ -23,6 +23,7 @@
 #        N=20000 small-cnn training images  RESNET_N=10000 resnet18 images at RESNET_SIZE=224
 #        TEST_N=2000 validation images  BATCH=256  EPOCHS=2 (img/s is the last epoch's)
 #        WORKERS=nproc (vrepo loader threads = DataLoader worker processes)
+#        DEVICE=cuda PRECISIONS="fp32 bf16" (DEVICE=cpu PRECISIONS=fp32 tries the steps on a CPU)
 set -uo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -40,10 +41,13 @@ TEST_N=${TEST_N:-2000}
 BATCH=${BATCH:-256}
 EPOCHS=${EPOCHS:-2}
 WORKERS=${WORKERS:-$(nproc)}
+DEVICE=${DEVICE:-cuda}
+PRECISIONS=${PRECISIONS:-fp32 bf16}
 mkdir -p "$OUT" "$BUILD"
 BUILD=$(cd "$BUILD" && pwd)
 OUT=$(cd "$OUT" && pwd)
 failures=()
+tag=$(date +%H%M%S)  # run names stay new when the steps run again on the same data
 t0=$(date +%s)
 
 say() { echo "[cuda_check +$(($(date +%s) - t0))s] $*"; }
@@ -224,7 +228,7 @@ vrepo_run() {
   shift 5
   out=$(with_deps "$vrepo" -C "$repo" train --labels "$table" --val test.csv --model "$model" \
     --image-size "$size" --epochs "$EPOCHS" --batch-size "$BATCH" --workers "$WORKERS" \
-    --device cuda --precision "$precision" --name "$name" --json "$@" 2>>"$OUT/bench.log") ||
+    --device "$DEVICE" --precision "$precision" --name "$name" --json "$@" 2>>"$OUT/bench.log") ||
     { echo "vrepo train $name failed" >>"$OUT/bench.log"; return 1; }
   echo "$out" >"$work/$name.json"
   "$python" -c 'import json, sys
@@ -237,7 +241,7 @@ pytorch_run() {  # VIEW MODEL SIZE PRECISION [ARGS...]
   shift 4
   out=$(PYTHONUNBUFFERED=1 "$python" bench/pytorch_train.py --train "$work/view/$view" \
     --test "$work/view/test" --model "$model" --image-size "$size" --batch-size "$BATCH" \
-    --workers "$WORKERS" --epochs "$EPOCHS" --device cuda --precision "$precision" "$@" \
+    --workers "$WORKERS" --epochs "$EPOCHS" --device "$DEVICE" --precision "$precision" "$@" \
     2>>"$OUT/bench.log") || { echo "pytorch_train.py $model failed" >>"$OUT/bench.log"; return 1; }
   echo "pytorch $model $size $precision $*: $out" >>"$OUT/bench.log"
   "$python" -c 'import json, sys
@@ -252,9 +256,9 @@ if step bench; then
   for spec in "small-cnn 28 train.csv small-cnn $N" \
     "resnet18 $RESNET_SIZE train-resnet.csv resnet18 $RESNET_N"; do
     read -r model size table view count <<<"$spec"
-    for precision in fp32 bf16; do
+    for precision in $PRECISIONS; do
       say "bench: $model $size px $precision: vrepo"
-      v=$(vrepo_run "$model-$size-$precision" "$table" "$model" "$size" "$precision") ||
+      v=$(vrepo_run "$model-$size-$precision-$tag" "$table" "$model" "$size" "$precision") ||
         { failures+=("vrepo $model $precision"); v="0 0"; }
       say "bench: $model $size px $precision: PyTorch"
       p=$(pytorch_run "$view" "$model" "$size" "$precision") ||
@@ -269,7 +273,8 @@ if step bench; then
   done
   # Whether channels_last pays on this GPU: PyTorch's resnet18 in bf16 without it.
   say "bench: resnet18 bf16 contiguous (PyTorch)"
-  c=$(pytorch_run resnet18 resnet18 "$RESNET_SIZE" bf16 --memory-format contiguous) || c="0 0"
+  c=$(pytorch_run resnet18 resnet18 "$RESNET_SIZE" "${PRECISIONS##* }" --memory-format contiguous) ||
+    c="0 0"
   {
     echo
     echo "GPU img/s, epoch $EPOCHS of $EPOCHS (epoch 1 includes cuDNN's algorithm search),"
@@ -280,11 +285,13 @@ if step bench; then
     echo "|---|---|---|---|---|---|---|---|"
     printf '%s\n' "${rows[@]}"
     echo
-    echo "PyTorch resnet18 bf16 contiguous (not channels_last): $(cut -d' ' -f1 <<<"$c") img/s"
+    echo "PyTorch resnet18 ${PRECISIONS##* } contiguous (not channels_last):" \
+      "$(awk '{ printf "%.0f", $1 }' <<<"$c") img/s"
     "$python" -c 'import json, sys
 r = json.load(open(sys.argv[1]))["run"]
-print("run.json versions:", json.dumps(r["versions"]), "config.precision:", r["config"]["precision"])' \
-      "$work/resnet18-$RESNET_SIZE-bf16.json" 2>/dev/null
+print("run.json:", json.dumps(r["versions"]), json.dumps(r.get("device")),
+      "config.precision:", r["config"]["precision"])' \
+      "$work/resnet18-$RESNET_SIZE-${PRECISIONS##* }-$tag.json"
   } | tee -a "$OUT/summary.md"
 fi
 
@@ -292,11 +299,12 @@ fi
 if step det; then
   prepare_data || die "preparing the data"
   {
-    for spec in "det-small small-cnn 28 bf16" "det-resnet resnet18 64 fp32"; do
+    for spec in "det-small small-cnn 28 auto" "det-resnet resnet18 64 fp32"; do
       read -r name model size precision <<<"$spec"
+      name=$name-$tag
       echo "== $name: $model $size px $precision --deterministic, 5,000 images, 2 epochs"
       with_deps "$vrepo" -C "$repo" train --labels train-5k.csv --val test.csv --model "$model" \
-        --image-size "$size" --epochs 2 --batch-size 128 --device cuda --precision "$precision" \
+        --image-size "$size" --epochs 2 --batch-size 128 --device "$DEVICE" --precision "$precision" \
         --deterministic --seed 3 --name "$name" 2>&1
       echo "rc=$?"
       echo "== vrepo reproduce $name"

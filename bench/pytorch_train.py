@@ -16,6 +16,7 @@ usage: bench/pytorch_train.py --train VIEW/train --test VIEW/test --model small-
                               [--precision fp32|bf16] [--memory-format channels_last|contiguous]
 """
 import argparse
+import contextlib
 import json
 import time
 
@@ -83,7 +84,9 @@ def main():
         torch.backends.cudnn.benchmark = True  # as vrepo's non-deterministic CUDA runs
 
     def autocast():
-        return torch.autocast("cuda", dtype=torch.bfloat16, enabled=a.precision == "bf16")
+        if a.precision != "bf16":
+            return contextlib.nullcontext()
+        return torch.autocast(dev.type, dtype=torch.bfloat16)
 
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
