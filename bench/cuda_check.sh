@@ -159,7 +159,8 @@ if step build; then
   }
   say "building vrepo, vrepo-train, train_tests with ninja -j$JOBS"
   # -k 0: every compile error in one run, since device time is short.
-  if ! ninja -C "$BUILD" -j"$JOBS" -k 0 vrepo-fmnist-export vrepo vrepo-train \
+  # The loader path too: after linking, CMake runs train_tests to list its cases.
+  if ! with_deps ninja -C "$BUILD" -j"$JOBS" -k 0 vrepo-fmnist-export vrepo vrepo-train \
     train_tests >>"$OUT/build.log" 2>&1; then
     grep -E "error|FAILED|undefined reference" "$OUT/build.log" | head -60
     die "build (see build.log)"
