@@ -1,8 +1,12 @@
 #include "vrepo/remote/service.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <filesystem>
 #include <mutex>
 #include <unordered_set>
 
@@ -36,6 +40,32 @@ Result<std::vector<std::string>> AllTips(History& history) {
 
 Status Reject(const std::string& why) { return Status::Conflict("rejected: " + why); }
 
+// Creates a bare repository at `root`, which must not hold one yet. It is built in a
+// sibling folder and renamed into place, so that concurrent first writers (parallel streams,
+// or clients) never see a half-made repository; the loser of the rename uses the winner's.
+Status CreateBare(const std::string& root) {
+  static std::atomic<uint64_t> attempt{0};
+  VREPO_RETURN_IF_ERROR(MakeDirs(ParentPath(root)));
+  std::string tmp = root + ".creating-" + std::to_string(::getpid()) + "-" +
+                    std::to_string(attempt.fetch_add(1));
+  VREPO_RETURN_IF_ERROR(MakeDirs(tmp));
+  {
+    auto created = Repository::Init(tmp, /*bare=*/true);
+    if (!created.ok()) {
+      std::error_code ec;
+      std::filesystem::remove_all(tmp, ec);
+      return created.status();
+    }
+  }
+  if (::rename(tmp.c_str(), root.c_str()) != 0) {
+    int err = errno;
+    std::error_code ec;
+    std::filesystem::remove_all(tmp, ec);
+    if (!IsDir(JoinPath(root, ".vrepo"))) return Status::FromErrno("creating " + root, err);
+  }
+  return SyncDir(ParentPath(root));
+}
+
 }  // namespace
 
 struct RemoteService::Impl {
@@ -64,11 +94,7 @@ struct RemoteService::Impl {
     }
     if (!IsDir(JoinPath(root, ".vrepo"))) {
       if (!write || !create_if_missing) return Status::NotFound("no repository at " + root);
-      VREPO_RETURN_IF_ERROR(MakeDirs(root));
-      auto created = Repository::Init(root, /*bare=*/true);
-      // Another client may have created it first; then it is opened like any other.
-      if (created.ok()) return fn(**created);
-      if (!IsDir(JoinPath(root, ".vrepo"))) return created.status();
+      VREPO_RETURN_IF_ERROR(CreateBare(root));
     }
     OpenOptions options;
     options.read_only = !write;

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,7 @@ struct SyncReport {
   uint64_t objects = 0;        // content objects that travelled
   uint64_t object_bytes = 0;   // their bytes on the wire
   std::vector<RefResult> refs;
+  std::optional<std::string> head_branch;  // the remote's HEAD branch (full name), if any
   bool ok() const;             // no ref was rejected
 };
 

@@ -1,0 +1,37 @@
+// Remotes as .vrepo/config records them (git-config format): remote.NAME.url,
+// remote.NAME.token and remote.NAME.cafile. A token is a secret: it is never printed, and
+// VREPO_TOKEN, when set, overrides the configured one. Not thread-safe (one config file).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "vrepo/remote/transport.h"
+#include "vrepo/util/status.h"
+#include "vrepo/worktree/repository.h"
+
+namespace vrepo {
+
+struct RemoteConfig {
+  std::string name;
+  std::string url;
+  std::string token;   // "" when none is configured
+  std::string cafile;  // "" when none is configured
+};
+
+// InvalidArgument unless `name` is a usable remote name ([A-Za-z0-9._-], not starting
+// with '.' or '-').
+Status CheckRemoteName(const std::string& name);
+// Every configured remote, sorted by name.
+Result<std::vector<RemoteConfig>> ListRemotes(const Repository& repo);
+// NotFound "no such remote 'NAME'".
+Result<RemoteConfig> GetRemote(const Repository& repo, const std::string& name);
+// InvalidArgument "remote NAME already exists".
+Status AddRemote(const Repository& repo, const RemoteConfig& remote);
+// Removes the remote's settings (its tracking refs are the caller's to delete).
+Status RemoveRemote(const Repository& repo, const std::string& name);
+// The token and CA file a transport to `remote` uses: VREPO_TOKEN and VREPO_CA_FILE, when
+// set, override the configured values.
+TransportOptions TransportOptionsFor(const RemoteConfig& remote);
+
+}  // namespace vrepo

@@ -1,0 +1,499 @@
+#include "vrepo/remote/sync.h"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <atomic>
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <thread>
+#include <unordered_set>
+
+#include "vrepo/remote/object_batch.h"
+#include "vrepo/remote/remote_config.h"
+#include "vrepo/remote/service.h"
+#include "vrepo/util/file.h"
+#include "vrepo/util/progress.h"
+#include "vrepo/worktree/worktree.h"
+
+namespace vrepo {
+
+namespace {
+
+constexpr uint64_t kMaxBatchBytes = 8 << 20;
+constexpr size_t kMaxBatchObjects = 4096;
+// Ids per MissingObjects request (32 bytes each: 2 MiB).
+constexpr size_t kMissingQueryIds = 65536;
+constexpr std::string_view kHeads = "refs/heads/";
+constexpr std::string_view kTags = "refs/tags/";
+constexpr std::string_view kRuns = "refs/runs/";
+
+bool StartsWith(std::string_view s, std::string_view prefix) { return s.rfind(prefix, 0) == 0; }
+
+// A content object to copy, with its size (the raw size bounds its record's size).
+struct Wanted {
+  ContentId id;
+  uint64_t size = 0;
+};
+
+// Copies content objects that `dest` lacks from `source`, in batches over parallel
+// streams. Chunk lists are held back until their chunks are stored, so that every batch the
+// destination accepts is complete on its own and an interrupted copy resumes with what
+// MissingObjects still reports.
+class ObjectCopier {
+ public:
+  ObjectCopier(Transport& source, Transport& dest, const SyncOptions& options,
+               const char* label, SyncReport* report)
+      : source_(source), dest_(dest), options_(options), label_(label), report_(report) {}
+
+  Status Copy(const std::vector<Wanted>& wanted) {
+    VREPO_ASSIGN_OR_RETURN(std::vector<Wanted> missing, Missing(wanted));
+    if (missing.empty()) return Status::OK();
+    std::unique_ptr<Progress> progress;
+    if (options_.show_progress) progress = std::make_unique<Progress>(label_, missing.size());
+    progress_ = progress.get();
+    VREPO_RETURN_IF_ERROR(CopyRound(missing));
+    if (!deferred_.empty()) {
+      std::vector<Wanted> chunks;
+      std::unordered_set<ContentId, ContentIdHash> seen;
+      for (const StoredRecord& list : deferred_) {
+        for (const ChunkRef& c : list.chunks) {
+          if (seen.insert(c.id).second) chunks.push_back({c.id, c.size});
+        }
+      }
+      VREPO_ASSIGN_OR_RETURN(std::vector<Wanted> missing_chunks, Missing(chunks));
+      std::vector<StoredRecord> lists = std::move(deferred_);
+      deferred_.clear();
+      VREPO_RETURN_IF_ERROR(CopyRound(missing_chunks));
+      if (!deferred_.empty()) {
+        return Status::Corruption("a chunk of object " + lists[0].id.Hex() + " from " +
+                                  source_.Describe() + " is itself chunked");
+      }
+      ObjectBatchBuilder builder;
+      for (size_t i = 0; i < lists.size(); ++i) {
+        builder.Add(lists[i]);
+        if (builder.count() == kMaxBatchObjects || i + 1 == lists.size()) {
+          size_t n = builder.count();
+          std::string batch = builder.Finish();
+          VREPO_RETURN_IF_ERROR(dest_.WriteObjects(batch).status());
+          Count(n, batch.size());
+        }
+      }
+    }
+    if (progress) progress->Finish();
+    return Status::OK();
+  }
+
+ private:
+  Result<std::vector<Wanted>> Missing(const std::vector<Wanted>& wanted) {
+    std::vector<Wanted> out;
+    for (size_t start = 0; start < wanted.size(); start += kMissingQueryIds) {
+      size_t end = std::min(wanted.size(), start + kMissingQueryIds);
+      std::vector<ContentId> ids;
+      for (size_t i = start; i < end; ++i) ids.push_back(wanted[i].id);
+      VREPO_ASSIGN_OR_RETURN(std::vector<ContentId> missing, dest_.MissingObjects(ids));
+      std::unordered_set<ContentId, ContentIdHash> set(missing.begin(), missing.end());
+      for (size_t i = start; i < end; ++i) {
+        if (set.count(wanted[i].id)) out.push_back(wanted[i]);
+      }
+    }
+    return out;
+  }
+
+  void Count(size_t objects, size_t bytes) {
+    std::lock_guard lock(mu_);
+    report_->objects += objects;
+    report_->object_bytes += bytes;
+  }
+
+  Status CopyRound(const std::vector<Wanted>& missing) {
+    std::vector<std::vector<ContentId>> batches;
+    uint64_t bytes = 0;
+    for (const Wanted& w : missing) {
+      if (batches.empty() || batches.back().size() >= kMaxBatchObjects ||
+          (bytes + w.size > kMaxBatchBytes && !batches.back().empty())) {
+        batches.emplace_back();
+        bytes = 0;
+      }
+      batches.back().push_back(w.id);
+      bytes += w.size;
+    }
+    std::atomic<size_t> next{0};
+    std::atomic<bool> failed{false};
+    Status first_error;
+    auto worker = [&](Transport* src, Transport* dst) {
+      while (!failed.load()) {
+        size_t i = next.fetch_add(1);
+        if (i >= batches.size()) return;
+        Status st = CopyBatch(*src, *dst, batches[i]);
+        if (!st.ok()) {
+          std::lock_guard lock(mu_);
+          if (first_error.ok()) first_error = st;
+          failed.store(true);
+          return;
+        }
+      }
+    };
+    size_t jobs = std::max<size_t>(1, std::min<size_t>(options_.jobs, batches.size()));
+    std::vector<std::unique_ptr<Transport>> connections;
+    for (size_t j = 1; j < jobs; ++j) {
+      auto src = source_.Connect();
+      auto dst = dest_.Connect();
+      if (!src.ok() || !dst.ok()) break;  // fewer streams, not a failure
+      connections.push_back(std::move(src).value());
+      connections.push_back(std::move(dst).value());
+    }
+    std::vector<std::thread> threads;
+    for (size_t j = 0; j + 1 < connections.size(); j += 2) {
+      threads.emplace_back(worker, connections[j].get(), connections[j + 1].get());
+    }
+    worker(&source_, &dest_);
+    for (std::thread& t : threads) t.join();
+    return first_error;
+  }
+
+  Status CopyBatch(Transport& src, Transport& dst, const std::vector<ContentId>& ids) {
+    VREPO_ASSIGN_OR_RETURN(std::string batch, src.ReadObjects(ids));
+    VREPO_ASSIGN_OR_RETURN(std::vector<BatchRecord> records, ParseObjectBatch(batch));
+    if (records.size() != ids.size()) {
+      return Status::Corruption("object batch from " + src.Describe() + " holds " +
+                                std::to_string(records.size()) + " objects, not " +
+                                std::to_string(ids.size()));
+    }
+    std::unordered_set<ContentId, ContentIdHash> asked(ids.begin(), ids.end());
+    bool has_lists = false;
+    for (const BatchRecord& r : records) {
+      if (!asked.count(r.id)) {
+        return Status::Corruption("object batch from " + src.Describe() +
+                                  " holds object " + r.id.Hex() + ", which was not asked for");
+      }
+      if (r.codec == ObjectLocation::Codec::kChunked) has_lists = true;
+    }
+    if (has_lists) {
+      ObjectBatchBuilder rest;
+      std::lock_guard lock(mu_);
+      for (const BatchRecord& r : records) {
+        StoredRecord rec;
+        rec.id = r.id;
+        rec.codec = r.codec;
+        rec.raw_size = r.raw_size;
+        if (r.codec == ObjectLocation::Codec::kChunked) {
+          rec.chunks = r.chunks;
+          deferred_.push_back(std::move(rec));
+        } else {
+          rec.stored.assign(r.stored);
+          rest.Add(rec);
+        }
+      }
+      batch = rest.Finish();
+    }
+    size_t sent = ParseObjectBatch(batch)->size();
+    if (sent > 0) VREPO_RETURN_IF_ERROR(dst.WriteObjects(batch).status());
+    Count(sent, batch.size());
+    if (progress_) progress_->Tick(ids.size());
+    return Status::OK();
+  }
+
+  Transport& source_;
+  Transport& dest_;
+  const SyncOptions& options_;
+  const char* label_;
+  SyncReport* report_;
+  Progress* progress_ = nullptr;
+  std::mutex mu_;
+  std::vector<StoredRecord> deferred_;
+};
+
+std::vector<Wanted> WantedFiles(const HistoryDelta& delta) {
+  std::vector<Wanted> out;
+  out.reserve(delta.files.size());
+  for (const FileEntry& f : delta.files) out.push_back({f.id, f.size});
+  return out;
+}
+
+std::string ShortName(const std::string& full) {
+  for (std::string_view prefix : {kHeads, kTags, kRuns}) {
+    if (StartsWith(full, prefix)) return full.substr(prefix.size());
+  }
+  return full;
+}
+
+Result<std::vector<std::string>> LocalTips(History& history) {
+  std::vector<std::string> tips;
+  VREPO_ASSIGN_OR_RETURN(std::vector<RefInfo> refs, history.RefsWithPrefix("refs/"));
+  for (const RefInfo& r : refs) {
+    if (!r.target.empty()) tips.push_back(r.target);
+  }
+  std::sort(tips.begin(), tips.end());
+  tips.erase(std::unique(tips.begin(), tips.end()), tips.end());
+  return tips;
+}
+
+std::vector<std::string> Distinct(std::vector<std::string> v) {
+  std::sort(v.begin(), v.end());
+  v.erase(std::unique(v.begin(), v.end()), v.end());
+  return v;
+}
+
+}  // namespace
+
+bool SyncReport::ok() const {
+  for (const RefResult& r : refs) {
+    if (StartsWith(r.status, "rejected")) return false;
+  }
+  return true;
+}
+
+Result<SyncReport> Push(Repository& repo, Transport& remote, const std::string& remote_name,
+                        const PushOptions& options) {
+  History& history = repo.history();
+  SyncReport report;
+  RefListing listing;
+  auto listed = remote.ListRefs();
+  if (listed.ok()) {
+    listing = std::move(listed).value();
+  } else if (listed.status().code() != Status::Code::kNotFound) {
+    return listed.status();
+  }
+  report.head_branch = listing.head_branch;
+  std::map<std::string, std::string> theirs;
+  for (const RemoteRef& r : listing.refs) theirs[r.name] = r.target;
+
+  // Which local refs go.
+  std::vector<std::pair<std::string, std::string>> pushed;  // full name, commit
+  if (options.all) {
+    VREPO_ASSIGN_OR_RETURN(std::vector<RefInfo> branches, history.Branches());
+    for (const RefInfo& b : branches) pushed.emplace_back(std::string(kHeads) + b.name, b.target);
+  } else {
+    std::vector<std::string> names = options.branches;
+    if (names.empty() && !options.tags && !options.runs) {
+      VREPO_ASSIGN_OR_RETURN(std::optional<std::string> current, history.CurrentBranch());
+      if (!current) {
+        return Status::InvalidArgument("HEAD is detached; name the branch to push");
+      }
+      names.push_back(*current);
+    }
+    for (const std::string& name : names) {
+      std::string full = StartsWith(name, kHeads) ? name : std::string(kHeads) + name;
+      VREPO_ASSIGN_OR_RETURN(std::optional<std::string> target, history.ReadRef(full));
+      if (!target) {
+        return Status::NotFound("branch '" + ShortName(full) + "' not found (no commits yet?)");
+      }
+      pushed.emplace_back(full, *target);
+    }
+  }
+  for (const auto& [prefix, on] : {std::pair{kTags, options.tags}, std::pair{kRuns, options.runs}}) {
+    if (!on) continue;
+    VREPO_ASSIGN_OR_RETURN(std::vector<RefInfo> refs, history.RefsWithPrefix(std::string(prefix)));
+    for (const RefInfo& r : refs) pushed.emplace_back(std::string(prefix) + r.name, r.target);
+  }
+
+  std::vector<RefUpdate> updates;
+  std::vector<size_t> update_results;
+  for (const auto& [name, target] : pushed) {
+    RefResult r{name, "", target, ""};
+    auto it = theirs.find(name);
+    if (it != theirs.end()) r.old_target = it->second;
+    bool force = options.force;
+    if (r.old_target == target) {
+      r.status = "up to date";
+    } else if (r.old_target.empty()) {
+      r.status = "new";
+    } else if (StartsWith(name, kHeads)) {
+      std::optional<std::string> base;
+      if (history.HasCommit(r.old_target)) {
+        VREPO_ASSIGN_OR_RETURN(base, history.MergeBase(r.old_target, target));
+      }
+      if (base && *base == r.old_target) {
+        r.status = "updated";
+      } else if (force) {
+        r.status = "forced";
+      } else if (!history.HasCommit(r.old_target)) {
+        r.status = "rejected: fetch first";
+      } else {
+        r.status = "rejected: non-fast-forward";
+      }
+    } else {
+      r.status = force ? "forced" : "rejected: already exists";
+    }
+    if (r.status == "new" || r.status == "updated" || r.status == "forced") {
+      updates.push_back({name, r.old_target, target, r.status == "forced"});
+      update_results.push_back(report.refs.size());
+    }
+    report.refs.push_back(std::move(r));
+  }
+  if (updates.empty()) return report;
+
+  std::vector<std::string> wants, haves;
+  for (const RefUpdate& u : updates) wants.push_back(u.new_target);
+  wants = Distinct(std::move(wants));
+  for (const auto& [name, target] : theirs) {
+    if (history.HasCommit(target)) haves.push_back(target);
+  }
+  haves = Distinct(std::move(haves));
+  VREPO_ASSIGN_OR_RETURN(HistoryDelta delta, history.NewHistory(wants, haves));
+  report.commits = delta.commits.size();
+
+  auto local = RemoteService::Over(repo);
+  ObjectCopier copier(*local, remote, options, "sending objects", &report);
+  VREPO_RETURN_IF_ERROR(copier.Copy(WantedFiles(delta)));
+  if (!delta.commits.empty()) {
+    VREPO_ASSIGN_OR_RETURN(std::string pack, local->ReadHistory(wants, haves));
+    VREPO_RETURN_IF_ERROR(remote.WriteHistory(pack));
+  }
+  Status st = remote.UpdateRefs(updates);
+  if (st.code() == Status::Code::kConflict) {
+    std::string why = st.message();
+    if (StartsWith(why, "rejected: ")) why = why.substr(10);
+    for (size_t i : update_results) report.refs[i].status = "rejected: " + why;
+    return report;
+  }
+  VREPO_RETURN_IF_ERROR(st);
+  // The tracking refs follow what the remote now has, as git's do after a push.
+  if (!remote_name.empty()) {
+    for (const RefUpdate& u : updates) {
+      if (!StartsWith(u.name, kHeads)) continue;
+      std::string tracking = "refs/remotes/" + remote_name + "/" + ShortName(u.name);
+      VREPO_ASSIGN_OR_RETURN(std::optional<std::string> old, history.ReadRef(tracking));
+      VREPO_RETURN_IF_ERROR(
+          history.UpdateRef(tracking, u.new_target, old.value_or(""), "vrepo: push"));
+    }
+  }
+  return report;
+}
+
+Result<SyncReport> Fetch(Repository& repo, Transport& remote, const std::string& remote_name,
+                         const FetchOptions& options) {
+  History& history = repo.history();
+  SyncReport report;
+  VREPO_ASSIGN_OR_RETURN(RefListing listing, remote.ListRefs());
+  report.head_branch = listing.head_branch;
+  std::vector<RefUpdate> updates;  // local refs to move, once everything is here
+  std::vector<size_t> update_results;
+  for (const RemoteRef& ref : listing.refs) {
+    std::string local_name;
+    bool tracking = false;  // a remote-tracking ref, which always follows the remote
+    if (StartsWith(ref.name, kHeads)) {
+      local_name = "refs/remotes/" + remote_name + "/" + ShortName(ref.name);
+      tracking = true;
+    } else if (StartsWith(ref.name, kTags) || (options.runs && StartsWith(ref.name, kRuns))) {
+      local_name = ref.name;
+    } else {
+      continue;
+    }
+    VREPO_ASSIGN_OR_RETURN(std::optional<std::string> old, history.ReadRef(local_name));
+    RefResult r{local_name, old.value_or(""), ref.target, ""};
+    if (r.old_target == r.new_target) {
+      r.status = "up to date";
+    } else if (r.old_target.empty()) {
+      r.status = "new";
+    } else if (!tracking) {
+      r.status = "rejected: would clobber existing " +
+                 std::string(StartsWith(ref.name, kTags) ? "tag" : "run");
+    } else {
+      // Remote-tracking refs follow the remote even where it was rewritten, as git's do.
+      r.status = "updated";
+    }
+    if (r.status == "new" || r.status == "updated" || r.status == "forced") {
+      updates.push_back({local_name, r.old_target, r.new_target, true});
+      update_results.push_back(report.refs.size());
+    }
+    report.refs.push_back(std::move(r));
+  }
+  if (updates.empty()) return report;
+
+  std::vector<std::string> wants;
+  for (const RefUpdate& u : updates) wants.push_back(u.new_target);
+  wants = Distinct(std::move(wants));
+  VREPO_ASSIGN_OR_RETURN(std::vector<std::string> haves, LocalTips(history));
+  auto local = RemoteService::Over(repo);
+  bool need_history = false;
+  for (const std::string& w : wants) need_history |= !history.HasCommit(w);
+  if (need_history) {
+    VREPO_ASSIGN_OR_RETURN(std::string pack, remote.ReadHistory(wants, haves));
+    VREPO_RETURN_IF_ERROR(local->WriteHistory(pack));
+  }
+  VREPO_ASSIGN_OR_RETURN(HistoryDelta delta, history.NewHistory(wants, haves));
+  report.commits = delta.commits.size();
+  ObjectCopier copier(remote, *local, options, "receiving objects", &report);
+  VREPO_RETURN_IF_ERROR(copier.Copy(WantedFiles(delta)));
+  for (size_t k = 0; k < updates.size(); ++k) {
+    const RefUpdate& u = updates[k];
+    Status st = history.UpdateRef(u.name, u.new_target, u.old_target, "vrepo: fetch");
+    if (st.code() == Status::Code::kConflict) {
+      report.refs[update_results[k]].status = "rejected: changed locally during the fetch";
+      continue;
+    }
+    VREPO_RETURN_IF_ERROR(st);
+  }
+  return report;
+}
+
+Result<SyncReport> Clone(const std::string& url, const std::string& dir,
+                         const CloneOptions& options) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  bool existed = fs::exists(dir, ec);
+  if (existed && !(fs::is_directory(dir, ec) && fs::is_empty(dir, ec))) {
+    return Status::InvalidArgument("destination path '" + dir +
+                                   "' already exists and is not an empty folder");
+  }
+  VREPO_RETURN_IF_ERROR(MakeDirs(dir));
+  auto cloned = [&]() -> Result<SyncReport> {
+    VREPO_ASSIGN_OR_RETURN(std::unique_ptr<Transport> remote, OpenTransport(url, options.transport));
+    VREPO_ASSIGN_OR_RETURN(std::unique_ptr<Repository> repo, Repository::Init(dir));
+    // A relative path URL is kept as the remote relative to the clone, like git.
+    std::string stored_url = url;
+    if (url.find("://") == std::string::npos && !url.empty() && url[0] != '/') {
+      stored_url = fs::absolute(url, ec).lexically_normal().string();
+    }
+    VREPO_RETURN_IF_ERROR(AddRemote(*repo, {"origin", stored_url, "", ""}));
+    FetchOptions fetch;
+    static_cast<SyncOptions&>(fetch) = options;
+    fetch.runs = true;
+    VREPO_ASSIGN_OR_RETURN(SyncReport report, Fetch(*repo, *remote, "origin", fetch));
+    std::string branch = options.branch;
+    if (branch.empty() && report.head_branch) branch = ShortName(*report.head_branch);
+    History& history = repo->history();
+    std::string tracking = "refs/remotes/origin/" + branch;
+    VREPO_ASSIGN_OR_RETURN(std::optional<std::string> target, history.ReadRef(tracking));
+    if (!target && options.branch.empty()) {
+      // The remote's HEAD names no branch it has: take its first branch, if any.
+      VREPO_ASSIGN_OR_RETURN(std::vector<RefInfo> remote_branches,
+                             history.RefsWithPrefix("refs/remotes/origin/"));
+      if (!remote_branches.empty()) {
+        branch = remote_branches[0].name;
+        target = remote_branches[0].target;
+      }
+    }
+    if (!target) {
+      if (!options.branch.empty()) {
+        return Status::NotFound("remote branch '" + options.branch + "' not found in " +
+                                remote->Describe());
+      }
+      if (!branch.empty()) VREPO_RETURN_IF_ERROR(history.SetHeadToBranch(branch));
+      return report;  // an empty repository
+    }
+    VREPO_RETURN_IF_ERROR(history.CreateBranch(branch, *target, /*force=*/false));
+    VREPO_RETURN_IF_ERROR(history.SetHeadToBranch(branch));
+    VREPO_ASSIGN_OR_RETURN(std::vector<FileEntry> files, history.ReadTree(*target));
+    VREPO_ASSIGN_OR_RETURN(CommitInfo commit, history.GetCommit(*target));
+    CheckoutOptions checkout;
+    checkout.progress = options.show_progress;
+    checkout.force = true;  // a new folder: nothing of the user's to protect
+    VREPO_RETURN_IF_ERROR(CheckoutFiles(*repo, files, commit.tree, checkout));
+    return report;
+  }();
+  if (!cloned.ok()) {
+    // Nothing half-made is left behind, as git does.
+    if (existed) {
+      for (const auto& entry : fs::directory_iterator(dir, ec)) fs::remove_all(entry.path(), ec);
+    } else {
+      fs::remove_all(dir, ec);
+    }
+  }
+  return cloned;
+}
+
+}  // namespace vrepo
