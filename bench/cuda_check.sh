@@ -191,6 +191,13 @@ if step test; then
   grep -q "^rc=[1-9]" "$OUT/tests.log" && failures+=("tests")
 fi
 
+# A backtrace of one CPU-only test case, for crashes (cuda-gdb also debugs host code).
+if step backtrace && command -v cuda-gdb >/dev/null; then
+  with_deps cuda-gdb -batch -ex run -ex bt -ex "info sharedlibrary" --args \
+    "$BUILD/tests/train_tests" -tc='loader: the order is a permutation*' >"$OUT/backtrace.log" 2>&1
+  grep -E "^#|signal|SIG" "$OUT/backtrace.log" | head -30
+fi
+
 # --- 4. images/s against PyTorch ----------------------------------------------------------
 work=$BUILD/cuda-check-data
 repo=$work/repo
@@ -198,9 +205,9 @@ prepare_data() {
   [[ -f "$work/ready" ]] && return 0
   rm -rf "$work"
   mkdir -p "$repo"
-  "$export_bin" --out "$repo" --split train --limit "$N" >/dev/null || return 1
+  with_deps "$export_bin" --out "$repo" --split train --limit "$N" >/dev/null || return 1
   mv "$repo/labels.csv" "$repo/train.csv"
-  "$export_bin" --out "$repo" --split test --limit "$TEST_N" >/dev/null || return 1
+  with_deps "$export_bin" --out "$repo" --split test --limit "$TEST_N" >/dev/null || return 1
   mv "$repo/labels.csv" "$repo/test.csv"
   head -n $((RESNET_N + 1)) "$repo/train.csv" >"$repo/train-resnet.csv"
   head -n 5001 "$repo/train.csv" >"$repo/train-5k.csv"

@@ -137,8 +137,9 @@ TEST_CASE("cuda: deterministic runs repeat bit for bit, bf16 small-cnn and fp32 
     TrainResult a = Must(Train(*r.repo, c, {}));
     c.workers = 1;  // thread timing must not matter
     TrainResult b = Must(Train(*r.repo, c, {}));
-    MESSAGE(k.model << " " << k.precision << ": weights "
-                    << (a.weights == b.weights ? "identical" : "DIFFER") << ", train loss "
+    MESSAGE(std::string(k.model) << " " << std::string(k.precision) << ": weights "
+                    << std::string(a.weights == b.weights ? "identical" : "DIFFER")
+                    << ", train loss "
                     << a.epochs[1].train_loss << " / " << b.epochs[1].train_loss);
     CHECK(a.weights == b.weights);
     CHECK(a.epochs[1].train_loss == b.epochs[1].train_loss);
