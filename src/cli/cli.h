@@ -59,6 +59,11 @@ Command RegisterFsck(CLI::App& app, Globals& g);
 Command RegisterGc(CLI::App& app, Globals& g);
 Command RegisterMerge(CLI::App& app, Globals& g);
 Command RegisterDataset(CLI::App& app, Globals& g);
+Command RegisterRemote(CLI::App& app, Globals& g);
+Command RegisterPush(CLI::App& app, Globals& g);
+Command RegisterFetch(CLI::App& app, Globals& g);
+Command RegisterPull(CLI::App& app, Globals& g);
+Command RegisterClone(CLI::App& app, Globals& g);
 // train, runs, reproduce, eval: each runs vrepo-train (cmd_train_dispatch.cc).
 std::vector<Command> RegisterTrainCommands(CLI::App& app, Globals& g);
 

@@ -43,6 +43,8 @@ int Main(int argc, char** argv) {
       RegisterTag(app, g),    RegisterRestore(app, g), RegisterRevParse(app, g),
       RegisterLsTree(app, g), RegisterFsck(app, g),    RegisterGc(app, g),
       RegisterMerge(app, g),  RegisterDataset(app, g),
+      RegisterRemote(app, g), RegisterPush(app, g),    RegisterFetch(app, g),
+      RegisterPull(app, g),   RegisterClone(app, g),
   };
   for (Command& c : RegisterTrainCommands(app, g)) commands.push_back(std::move(c));
 

@@ -1,0 +1,152 @@
+// The sharing commands end to end: remote, push, fetch, pull and clone over a local path.
+#include <doctest/doctest.h>
+
+#include "cli/cli_support.h"
+
+namespace vrepo::testing {
+namespace {
+
+// A repository "a" with one commit, pushed to the bare remote "hub" through remote origin.
+struct Team {
+  TempDir dir;
+  std::string a = dir / "a";
+  std::string hub = dir / "hub";
+  Team() {
+    WriteFile(a + "/x.txt", "one\n");
+    WriteFile(a + "/img/0.png", RandomBytes(5000, 1));
+    MustRun(dir.path(), {"init", "a"});
+    MustRun(a, {"add", "."});
+    MustRun(a, {"commit", "-m", "first"});
+    MustRun(a, {"remote", "add", "origin", hub});
+    MustRun(a, {"push"});
+  }
+  void CommitIn(const std::string& repo, const std::string& file, const std::string& data) {
+    WriteFile(repo + "/" + file, data);
+    AgeFile(repo + "/" + file, 10);
+    MustRun(repo, {"add", "."});
+    MustRun(repo, {"commit", "-m", "change " + file});
+  }
+};
+
+TEST_CASE("remote add, list and remove; tokens are never printed") {
+  TempDir dir;
+  MustRun(dir.path(), {"init"});
+  MustRun(dir.path(), {"remote", "add", "origin", "/data/team.vrepo"});
+  MustRun(dir.path(), {"remote", "add", "web", "http://127.0.0.1:8080/team", "--token", "s3cret"});
+  CHECK(MustRun(dir.path(), {"remote"}).out == "origin\nweb\n");
+  std::string verbose = MustRun(dir.path(), {"remote", "list", "-v"}).out;
+  CHECK(verbose.find("origin\t/data/team.vrepo (fetch)\n") != std::string::npos);
+  CHECK(verbose.find("s3cret") == std::string::npos);
+  std::string json = MustRun(dir.path(), {"remote", "list", "--json"}).out;
+  CHECK(json.find("\"has_token\":true") != std::string::npos);
+  CHECK(json.find("s3cret") == std::string::npos);
+  CommandResult again = RunVrepo(dir.path(), {"remote", "add", "origin", "/x"});
+  CHECK(again.exit_code == 3);
+  CHECK(again.err == "vrepo: remote add: remote origin already exists\n");
+  MustRun(dir.path(), {"remote", "remove", "web"});
+  CHECK(MustRun(dir.path(), {"remote"}).out == "origin\n");
+  CHECK(RunVrepo(dir.path(), {"remote", "remove", "web"}).exit_code == 2);
+  CHECK(RunVrepo(dir.path(), {"remote", "add", "bad/name", "/x"}).exit_code == 128);
+}
+
+TEST_CASE("push prints git's lines; clone reproduces the commit and files") {
+  Team t;
+  std::string head = MustRun(t.a, {"rev-parse", "HEAD"}).out;
+  CommandResult clone = RunVrepo(t.dir.path(), {"clone", t.hub, "b"});
+  REQUIRE(clone.exit_code == 0);
+  CHECK(clone.err.find("Cloning into 'b'...") != std::string::npos);
+  std::string b = t.dir / "b";
+  CHECK(MustRun(b, {"rev-parse", "HEAD"}).out == head);
+  CHECK(SnapshotDiff(TakeSnapshot(t.a), TakeSnapshot(b)) == "");
+  MustRun(b, {"fsck"});
+
+  t.CommitIn(t.a, "x.txt", "two\n");
+  std::string new_head = MustRun(t.a, {"rev-parse", "HEAD"}).out;
+  CommandResult push = RunVrepo(t.a, {"push"});
+  CHECK(push.exit_code == 0);
+  CHECK(push.err == "To " + t.hub + "\n   " + head.substr(0, 7) + ".." + new_head.substr(0, 7) +
+                        "  main -> main\n");
+  CommandResult same = RunVrepo(t.a, {"push"});
+  CHECK(same.err == "Everything up-to-date\n");
+  CommandResult json = RunVrepo(t.a, {"push", "--json"});
+  CHECK(json.exit_code == 0);
+  CHECK(json.out.find("\"status\":\"up to date\"") != std::string::npos);
+}
+
+TEST_CASE("a rejected push exits 1 and says to fetch first; pull fast-forwards or points to merge") {
+  Team t;
+  MustRun(t.dir.path(), {"clone", t.hub, "b"});
+  std::string b = t.dir / "b";
+  t.CommitIn(t.a, "x.txt", "from a\n");
+  MustRun(t.a, {"push"});
+
+  // b is behind: pull fast-forwards it and its working tree.
+  CommandResult pull = RunVrepo(b, {"pull"});
+  CHECK(pull.exit_code == 0);
+  CHECK(pull.out.find("Fast-forward") != std::string::npos);
+  CHECK(ReadFileOrDie(b + "/x.txt") == "from a\n");
+  CHECK(MustRun(b, {"pull"}).out == "Already up to date.\n");
+
+  // Both commit: b's push is rejected, and pull refuses to merge by itself.
+  t.CommitIn(t.a, "x.txt", "a again\n");
+  MustRun(t.a, {"push"});
+  t.CommitIn(b, "y.txt", "from b\n");
+  CommandResult rejected = RunVrepo(b, {"push"});
+  CHECK(rejected.exit_code == 1);
+  CHECK(rejected.err.find(" ! [rejected]        main -> main (fetch first)") != std::string::npos);
+  CHECK(rejected.err.find("error: failed to push some refs to '" + t.hub + "'") !=
+        std::string::npos);
+  CommandResult diverged = RunVrepo(b, {"pull"});
+  CHECK(diverged.exit_code == 1);
+  CHECK(diverged.err.find("'main' and 'origin/main' have diverged; nothing was changed "
+                          "[run 'vrepo merge origin/main', then commit]") != std::string::npos);
+  CHECK(ReadFileOrDie(b + "/y.txt") == "from b\n");
+  // origin/main resolves, so the merge the message names can run.
+  CHECK(MustRun(b, {"rev-parse", "origin/main"}).out == MustRun(t.a, {"rev-parse", "HEAD"}).out);
+}
+
+TEST_CASE("pull refuses to overwrite uncommitted changes") {
+  Team t;
+  MustRun(t.dir.path(), {"clone", t.hub, "b"});
+  std::string b = t.dir / "b";
+  t.CommitIn(t.a, "x.txt", "from a\n");
+  MustRun(t.a, {"push"});
+  WriteFile(b + "/x.txt", "local edit\n");
+  CommandResult pull = RunVrepo(b, {"pull"});
+  CHECK(pull.exit_code == 1);
+  CHECK(pull.err.find("x.txt") != std::string::npos);
+  CHECK(ReadFileOrDie(b + "/x.txt") == "local edit\n");
+}
+
+TEST_CASE("fetch --json and bad remotes") {
+  Team t;
+  MustRun(t.dir.path(), {"clone", t.hub, "b"});
+  std::string b = t.dir / "b";
+  t.CommitIn(t.a, "x.txt", "from a\n");
+  MustRun(t.a, {"push"});
+  CommandResult fetch = RunVrepo(b, {"fetch", "--json"});
+  CHECK(fetch.exit_code == 0);
+  CHECK(fetch.out.find("\"name\":\"refs/remotes/origin/main\"") != std::string::npos);
+  CHECK(fetch.out.find("\"commits\":1") != std::string::npos);
+  CommandResult unknown = RunVrepo(b, {"push", "nowhere"});
+  CHECK(unknown.exit_code == 128);
+  CHECK(unknown.err.find("'nowhere' is not a configured remote") != std::string::npos);
+  CommandResult exists = RunVrepo(t.dir.path(), {"clone", t.hub, "b"});
+  CHECK(exists.exit_code == 128);
+  CHECK(exists.err.find("already exists and is not an empty folder") != std::string::npos);
+  CHECK(RunVrepo(t.dir.path(), {"clone", t.dir / "missing", "c"}).exit_code == 128);
+  CHECK_FALSE(Exists(t.dir / "c"));
+}
+
+TEST_CASE("every sharing command has --help") {
+  TempDir dir;
+  for (const char* cmd : {"remote", "push", "fetch", "pull", "clone"}) {
+    CommandResult r = RunVrepo(dir.path(), {cmd, "--help"});
+    CHECK(r.exit_code == 0);
+    CHECK(r.out.find(std::string("vrepo ") + cmd) != std::string::npos);
+    CHECK(r.out.size() > 200);
+  }
+}
+
+}  // namespace
+}  // namespace vrepo::testing
