@@ -64,6 +64,7 @@ Command RegisterPush(CLI::App& app, Globals& g);
 Command RegisterFetch(CLI::App& app, Globals& g);
 Command RegisterPull(CLI::App& app, Globals& g);
 Command RegisterClone(CLI::App& app, Globals& g);
+Command RegisterServe(CLI::App& app, Globals& g);
 // train, runs, reproduce, eval: each runs vrepo-train (cmd_train_dispatch.cc).
 std::vector<Command> RegisterTrainCommands(CLI::App& app, Globals& g);
 

@@ -46,6 +46,7 @@ int Main(int argc, char** argv) {
       RegisterRemote(app, g), RegisterPush(app, g),    RegisterFetch(app, g),
       RegisterPull(app, g),   RegisterClone(app, g),
   };
+  commands.push_back(RegisterServe(app, g));
   for (Command& c : RegisterTrainCommands(app, g)) commands.push_back(std::move(c));
 
   return ParseAndRun(app, g, commands, argc, argv);

@@ -1,0 +1,54 @@
+// RepositoryServer: `vrepo serve`, the HTTP(S) front of the repositories under one root folder
+// (docs/remote.md, "HTTP"). Each request runs one RemoteService operation on ROOT/NAME.
+// Requests are served on a pool of threads; Stop() may be called from any thread.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "vrepo/remote/token_grants.h"
+#include "vrepo/util/status.h"
+
+namespace vrepo {
+
+struct ServerOptions {
+  std::string root;                // folder holding the repositories; must exist
+  std::string host = "127.0.0.1";  // address to listen on
+  int port = 0;                    // 0 = any free port (port() tells which)
+  std::string tokens_file;         // "" = no tokens: everyone may read, nobody may write
+  std::string tls_cert;            // PEM certificate and key: serve https instead of http
+  std::string tls_key;
+  uint64_t max_request = 256ull << 20;  // bigger request bodies get 413 and are never buffered
+  int threads = 64;                     // concurrent connections served (others wait in a queue)
+  // Receives one line per request (no token in it). Default: stderr.
+  std::function<void(const std::string&)> log;
+};
+
+class RepositoryServer {
+ public:
+  // Loads the tokens and the certificate and binds the listening socket; serving starts with
+  // Run(). InvalidArgument naming the file and line for a malformed tokens file.
+  static Result<std::unique_ptr<RepositoryServer>> Bind(const ServerOptions& options);
+  ~RepositoryServer();
+
+  int port() const;
+  // "http://HOST:PORT" or "https://HOST:PORT".
+  std::string url() const;
+  // Serves until Stop(); requests in progress finish first.
+  Status Run();
+  // Stops accepting connections; safe from any thread (not from a signal handler).
+  void Stop();
+
+ private:
+  struct Impl;
+  explicit RepositoryServer(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// InvalidArgument unless `name` is one or more segments of [A-Za-z0-9._-] joined by single
+// '/', none of them "." or "..": the only names a server maps to ROOT/NAME.
+Status CheckRepositoryName(const std::string& name);
+
+}  // namespace vrepo

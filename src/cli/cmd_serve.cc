@@ -1,0 +1,117 @@
+// vrepo serve --root DIR --listen HOST:PORT [--tokens FILE] [--tls-cert F --tls-key F]
+//             [--max-request BYTES]
+#include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <thread>
+
+#include "cli.h"
+#include "vrepo/remote/server.h"
+
+namespace vrepo::cli {
+namespace {
+
+// "HOST:PORT" or "[V6]:PORT".
+Status ParseListen(const std::string& listen, std::string* host, int* port) {
+  size_t colon = listen.rfind(':');
+  auto bad = [&] { return Status::InvalidArgument("--listen '" + listen + "' is not HOST:PORT"); };
+  if (colon == std::string::npos || colon == 0 || colon + 1 == listen.size()) return bad();
+  *host = listen.substr(0, colon);
+  if (host->front() == '[') {
+    if (host->back() != ']') return bad();
+    *host = host->substr(1, host->size() - 2);
+  }
+  std::string digits = listen.substr(colon + 1);
+  if (digits.size() > 5 || digits.find_first_not_of("0123456789") != std::string::npos) {
+    return bad();
+  }
+  *port = std::stoi(digits);
+  if (*port > 65535) return bad();
+  return Status::OK();
+}
+
+}  // namespace
+
+Command RegisterServe(CLI::App& app, Globals& g) {
+  struct Opts {
+    std::string root;
+    std::string listen = "127.0.0.1:8080";
+    std::string tokens;
+    std::string tls_cert;
+    std::string tls_key;
+    uint64_t max_request = 256ull << 20;
+  };
+  auto o = std::make_shared<Opts>();
+  CLI::App* sub = app.add_subcommand(
+      "serve",
+      "Serve the repositories under a folder over HTTP(S)\n"
+      "Clients reach ROOT/NAME as http://HOST:PORT/NAME (https with --tls-cert and --tls-key) "
+      "to push, fetch and clone; a push to a new NAME creates a bare repository there. Rights "
+      "come from the tokens file, one grant a line: `TOKEN r|rw REPO-GLOB` (`#` comments; "
+      "`anonymous r GLOB` grants reads without a token). Without --tokens everyone may read and "
+      "nobody may write. Prints `listening on URL` when ready (port 0 picks a free port) and "
+      "one line per request on stderr. Stops on Ctrl-C or SIGTERM after the requests in "
+      "progress.");
+  sub->add_option("--root", o->root, "Folder holding the repositories")
+      ->type_name("DIR")
+      ->required();
+  sub->add_option("--listen", o->listen, "Address and port to listen on (default 127.0.0.1:8080)")
+      ->type_name("HOST:PORT");
+  sub->add_option("--tokens", o->tokens, "Tokens file granting read or read-write rights")
+      ->type_name("FILE");
+  auto* cert =
+      sub->add_option("--tls-cert", o->tls_cert, "PEM certificate: serve https")->type_name("FILE");
+  auto* key =
+      sub->add_option("--tls-key", o->tls_key, "PEM private key of --tls-cert")->type_name("FILE");
+  cert->needs(key);
+  key->needs(cert);
+  sub->add_option("--max-request", o->max_request,
+                  "Largest request body accepted; bigger ones get 413 (default 268435456)")
+      ->type_name("BYTES");
+  return {sub, [&g, o] {
+            (void)g;
+            ServerOptions options;
+            options.root = o->root;
+            options.tokens_file = o->tokens;
+            options.tls_cert = o->tls_cert;
+            options.tls_key = o->tls_key;
+            options.max_request = o->max_request;
+            Status st = ParseListen(o->listen, &options.host, &options.port);
+            if (!st.ok()) return FailWith("serve", st.message(), kExitUsage);
+
+            // SIGINT and SIGTERM are taken by one thread (blocked in all others, which inherit
+            // this mask), so the stop runs outside a signal handler.
+            sigset_t stop_signals;
+            sigemptyset(&stop_signals);
+            sigaddset(&stop_signals, SIGINT);
+            sigaddset(&stop_signals, SIGTERM);
+            pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+            // A client that hangs up mid-answer fails that request, not the server.
+            ::signal(SIGPIPE, SIG_IGN);
+            auto server = RepositoryServer::Bind(options);
+            if (!server.ok()) return Fail("serve", server.status());
+            std::thread stopper([&] {
+              int signal = 0;
+              sigwait(&stop_signals, &signal);
+              (*server)->Stop();
+            });
+            if (options.tokens_file.empty()) {
+              std::fprintf(stderr,
+                           "vrepo serve: no --tokens: everyone may read, nobody may write\n");
+            }
+            Print("listening on " + (*server)->url() + "\n");
+            std::fflush(stdout);
+            Status run = (*server)->Run();
+            // Wakes the stopper when serving ended without a signal.
+            ::kill(::getpid(), SIGTERM);
+            stopper.join();
+            if (!run.ok()) return Fail("serve", run);
+            std::fprintf(stderr, "vrepo serve: stopped\n");
+            return kExitOk;
+          }};
+}
+
+}  // namespace vrepo::cli

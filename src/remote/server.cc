@@ -1,0 +1,411 @@
+#include "vrepo/remote/server.h"
+
+#include <httplib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <mutex>
+#include <unordered_set>
+
+#include "http_wire.h"
+#include "vrepo/remote/service.h"
+#include "vrepo/util/file.h"
+
+namespace vrepo {
+namespace {
+
+enum class Op {
+  kListRefs,
+  kMissing,
+  kReadObjects,
+  kWriteObjects,
+  kReadHistory,
+  kWriteHistory,
+  kUpdateRefs
+};
+
+struct Route {
+  std::string_view method;
+  std::string_view suffix;  // after "/NAME"
+  Op op;
+  bool write;
+};
+
+constexpr Route kRoutes[] = {
+    {"GET", "/refs", Op::kListRefs, false},
+    {"POST", "/objects/missing", Op::kMissing, false},
+    {"POST", "/objects/read", Op::kReadObjects, false},
+    {"POST", "/objects/write", Op::kWriteObjects, true},
+    {"POST", "/history/read", Op::kReadHistory, false},
+    {"POST", "/history/write", Op::kWriteHistory, true},
+    {"POST", "/refs/update", Op::kUpdateRefs, true},
+};
+
+// Set when a request's headers have been read, for the duration in its log line. httplib
+// serves a request from its first byte to its log line on one thread.
+thread_local std::chrono::steady_clock::time_point request_start;
+
+void SetText(httplib::Response& res, int status, const std::string& text) {
+  res.status = status;
+  res.set_content(text + "\n", "text/plain");
+}
+
+// Sends `body` without a second copy of it.
+void SetBinary(httplib::Response& res, std::string body) {
+  auto shared = std::make_shared<std::string>(std::move(body));
+  res.status = 200;
+  res.set_content_provider(shared->size(), "application/octet-stream",
+                           [shared](size_t offset, size_t length, httplib::DataSink& sink) {
+                             return sink.write(shared->data() + offset, length);
+                           });
+}
+
+// The bearer token of a request, "" when it sends none.
+std::string BearerToken(const httplib::Request& req) {
+  std::string header = req.get_header_value("Authorization");
+  constexpr std::string_view kBearer = "Bearer ";
+  if (header.compare(0, kBearer.size(), kBearer) != 0) return "";
+  return header.substr(kBearer.size());
+}
+
+std::string ReplaceAll(std::string text, const std::string& from, const std::string& to) {
+  if (from.empty()) return text;
+  size_t pos = 0;
+  while ((pos = text.find(from, pos)) != std::string::npos) {
+    text.replace(pos, from.size(), to);
+    pos += to.size();
+  }
+  return text;
+}
+
+}  // namespace
+
+Status CheckRepositoryName(const std::string& name) {
+  auto bad = [&](const std::string& why) {
+    return Status::InvalidArgument("bad repository name '" + name + "': " + why);
+  };
+  if (name.empty()) return bad("empty");
+  if (name.front() == '/') return bad("absolute paths are refused");
+  size_t start = 0;
+  while (true) {
+    size_t slash = name.find('/', start);
+    std::string_view segment =
+        std::string_view(name).substr(start, slash == std::string::npos ? slash : slash - start);
+    if (segment.empty()) return bad("empty path segment");
+    if (segment == "." || segment == "..") return bad("'.' and '..' segments are refused");
+    for (char c : segment) {
+      bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                c == '.' || c == '_' || c == '-';
+      if (!ok) {
+        return bad(c == '%' ? "percent-encoded characters are refused"
+                            : "only [A-Za-z0-9._-] segments separated by '/' are allowed");
+      }
+    }
+    if (slash == std::string::npos) break;
+    start = slash + 1;
+  }
+  return Status::OK();
+}
+
+struct RepositoryServer::Impl {
+  ServerOptions options;
+  TokenGrants grants;
+  std::unique_ptr<httplib::Server> http;
+  int port = 0;
+  bool tls = false;
+  std::atomic<bool> stopped{false};
+
+  void Log(const std::string& line) const {
+    if (options.log) {
+      options.log(line);
+      return;
+    }
+    std::string out = line + "\n";
+    // One write per line, so lines of concurrent requests never interleave.
+    ssize_t ignored = ::write(2, out.data(), out.size());
+    (void)ignored;
+  }
+
+  // Status -> HTTP code; X-Vrepo-Error carries the exact code back to a vrepo client.
+  void SetError(httplib::Response& res, const Status& st, bool write_op) const {
+    int code = 500;
+    switch (st.code()) {
+      case Status::Code::kNotFound:
+        code = 404;
+        break;
+      case Status::Code::kInvalidArgument:
+        code = 400;
+        break;
+      // A batch or pack the client sent that fails verification is its fault; bad bytes in
+      // the server's own store are the server's.
+      case Status::Code::kCorruption:
+        code = write_op ? 400 : 500;
+        break;
+      case Status::Code::kConflict:
+        code = 409;
+        break;
+      case Status::Code::kLocked:
+        code = 503;
+        break;
+      case Status::Code::kNoSpace:
+        code = 507;
+        break;
+      default:
+        code = 500;
+        break;
+    }
+    // Clients are told names relative to the root, not where the root is on this machine.
+    std::string message = ReplaceAll(st.message(), options.root + "/", "");
+    res.set_header(kErrorCodeHeader, ErrorCodeName(st.code()));
+    SetText(res, code, message);
+  }
+
+  void Handle(const httplib::Request& req, httplib::Response& res,
+              const httplib::ContentReader* reader);
+  Status Run(const Route& route, const std::string& name, bool create_if_missing, std::string body,
+             httplib::Response& res);
+};
+
+void RepositoryServer::Impl::Handle(const httplib::Request& req, httplib::Response& res,
+                                    const httplib::ContentReader* reader) {
+  // Names come from the raw target, so that "%2F" or "%2E%2E" never become '/' or "..".
+  std::string target = req.target.substr(0, req.target.find('?'));
+  const Route* route = nullptr;
+  std::string name;
+  for (const Route& r : kRoutes) {
+    if (req.method != r.method) continue;
+    if (target.size() <= r.suffix.size() + 1 || target.front() != '/') continue;
+    if (target.compare(target.size() - r.suffix.size(), r.suffix.size(), r.suffix) != 0) continue;
+    route = &r;
+    name = target.substr(1, target.size() - r.suffix.size() - 1);
+    break;
+  }
+  auto drain = [&] {
+    // Read and drop a refused body, so the client gets this answer rather than a broken pipe.
+    if (reader) (*reader)([](const char*, size_t) { return true; });
+  };
+  if (!route) {
+    drain();
+    return SetText(res, 404, "no such endpoint: " + req.method + " " + target);
+  }
+  if (Status st = CheckRepositoryName(name); !st.ok()) {
+    drain();
+    return SetText(res, 400, st.message());
+  }
+
+  std::string token = BearerToken(req);
+  Access needed = route->write ? Access::kReadWrite : Access::kRead;
+  Access access = grants.AccessFor(token, name);
+  if (access < needed) {
+    drain();
+    if (token.empty() || !grants.Knows(token)) {
+      res.set_header("WWW-Authenticate", "Bearer");
+      return SetText(res, 401, "authentication required for " + name);
+    }
+    return SetText(
+        res, 403,
+        std::string("token has no ") + (route->write ? "write" : "read") + " access to " + name);
+  }
+
+  std::string body;
+  if (reader) {
+    uint64_t declared = req.get_header_value<uint64_t>("Content-Length");
+    if (declared <= options.max_request) body.reserve(declared);
+    bool read = (*reader)([&](const char* data, size_t size) {
+      body.append(data, size);
+      return true;
+    });
+    if (!read) {
+      // httplib has set 413 (and skipped the body) or 400.
+      if (res.status == 413) {
+        return SetText(res, 413,
+                       "request of " + std::to_string(declared) +
+                           " bytes is over the server's limit of " +
+                           std::to_string(options.max_request) + " bytes");
+      }
+      return SetText(res, 400, "could not read the request body");
+    }
+  }
+  // A writer's reads of a repository its push is about to create answer as for an empty one.
+  bool create_if_missing = access == Access::kReadWrite;
+  if (Status st = Run(*route, name, create_if_missing, std::move(body), res); !st.ok()) {
+    SetError(res, st, route->write);
+  }
+}
+
+Status RepositoryServer::Impl::Run(const Route& route, const std::string& name,
+                                   bool create_if_missing, std::string body,
+                                   httplib::Response& res) {
+  std::unique_ptr<RemoteService> service =
+      RemoteService::AtPath(JoinPath(options.root, name), create_if_missing);
+  switch (route.op) {
+    case Op::kListRefs: {
+      VREPO_ASSIGN_OR_RETURN(RefListing listing, service->ListRefs());
+      res.status = 200;
+      res.set_content(FormatRefListing(listing), "text/plain");
+      return Status::OK();
+    }
+    case Op::kMissing: {
+      VREPO_ASSIGN_OR_RETURN(std::vector<ContentId> ids, ParseIdList(body, "request"));
+      VREPO_ASSIGN_OR_RETURN(std::vector<ContentId> missing, service->MissingObjects(ids));
+      SetBinary(res, FormatIdList(missing));
+      return Status::OK();
+    }
+    case Op::kReadObjects: {
+      VREPO_ASSIGN_OR_RETURN(std::vector<ContentId> ids, ParseIdList(body, "request"));
+      VREPO_ASSIGN_OR_RETURN(std::string batch, service->ReadObjects(ids));
+      SetBinary(res, std::move(batch));
+      return Status::OK();
+    }
+    case Op::kWriteObjects: {
+      VREPO_ASSIGN_OR_RETURN(uint64_t stored, service->WriteObjects(body));
+      SetText(res, 200, "stored " + std::to_string(stored));
+      return Status::OK();
+    }
+    case Op::kReadHistory: {
+      std::vector<std::string> wants, haves;
+      VREPO_RETURN_IF_ERROR(ParseHistoryRequest(body, &wants, &haves));
+      VREPO_ASSIGN_OR_RETURN(std::string pack, service->ReadHistory(wants, haves));
+      SetBinary(res, std::move(pack));
+      return Status::OK();
+    }
+    case Op::kWriteHistory: {
+      VREPO_RETURN_IF_ERROR(service->WriteHistory(body));
+      SetText(res, 200, "ok");
+      return Status::OK();
+    }
+    case Op::kUpdateRefs: {
+      VREPO_ASSIGN_OR_RETURN(std::vector<RefUpdate> updates, ParseRefUpdates(body));
+      VREPO_RETURN_IF_ERROR(service->UpdateRefs(updates));
+      SetText(res, 200, "ok");
+      return Status::OK();
+    }
+  }
+  return Status::InvalidArgument("unknown operation");
+}
+
+RepositoryServer::RepositoryServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+RepositoryServer::~RepositoryServer() = default;
+
+Result<std::unique_ptr<RepositoryServer>> RepositoryServer::Bind(const ServerOptions& options) {
+  auto impl = std::make_unique<Impl>();
+  impl->options = options;
+  while (impl->options.root.size() > 1 && impl->options.root.back() == '/') {
+    impl->options.root.pop_back();
+  }
+  struct stat st;
+  if (::stat(impl->options.root.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    return Status::NotFound("serve root " + options.root + " is not a folder");
+  }
+  if (options.tokens_file.empty()) {
+    impl->grants = TokenGrants::ReadOnlyForAll();
+  } else {
+    VREPO_ASSIGN_OR_RETURN(impl->grants, TokenGrants::Load(options.tokens_file));
+  }
+
+  if (options.tls_cert.empty() != options.tls_key.empty()) {
+    return Status::InvalidArgument("--tls-cert and --tls-key go together");
+  }
+  if (!options.tls_cert.empty()) {
+    for (const std::string& f : {options.tls_cert, options.tls_key}) {
+      if (::access(f.c_str(), R_OK) != 0) return Status::FromErrno(f, errno);
+    }
+    auto ssl =
+        std::make_unique<httplib::SSLServer>(options.tls_cert.c_str(), options.tls_key.c_str());
+    if (!ssl->is_valid()) {
+      return Status::InvalidArgument("cannot use TLS certificate " + options.tls_cert +
+                                     " with key " + options.tls_key +
+                                     " (not PEM, or they do not match)");
+    }
+    impl->http = std::move(ssl);
+    impl->tls = true;
+  } else {
+    impl->http = std::make_unique<httplib::Server>();
+  }
+
+  httplib::Server& http = *impl->http;
+  int threads = std::max(options.threads, 1);
+  http.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  http.set_payload_max_length(options.max_request);
+  // Long enough for a slow client on a loaded machine; short enough to free the thread of one
+  // that went away.
+  http.set_read_timeout(60);
+  http.set_write_timeout(60);
+  http.set_keep_alive_timeout(5);
+  Impl* self = impl.get();
+  http.set_pre_routing_handler([self](const httplib::Request& req, httplib::Response& res) {
+    request_start = std::chrono::steady_clock::now();
+    // A body of unknown length could only be bounded by reading it; vrepo clients always
+    // send Content-Length.
+    if (req.method != "GET" && req.method != "HEAD" &&
+        (!req.has_header("Content-Length") || req.has_header("Transfer-Encoding"))) {
+      res.set_header("Connection", "close");
+      SetText(res, 411, "Content-Length required");
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    (void)self;
+    return httplib::Server::HandlerResponse::Unhandled;
+  });
+  http.Get(".*", [self](const httplib::Request& req, httplib::Response& res) {
+    self->Handle(req, res, nullptr);
+  });
+  http.Post(".*",
+            [self](const httplib::Request& req, httplib::Response& res,
+                   const httplib::ContentReader& reader) { self->Handle(req, res, &reader); });
+  http.set_logger([self](const httplib::Request& req, const httplib::Response& res) {
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                  std::chrono::steady_clock::now() - request_start)
+                  .count();
+    std::string line =
+        req.remote_addr + " " + req.method + " " + req.target.substr(0, req.target.find('?')) +
+        " " + std::to_string(res.status) + " in=" + req.get_header_value("Content-Length", 0) +
+        " " + std::to_string(ms) + "ms";
+    if (res.status >= 400) {
+      std::string why = res.body.substr(0, res.body.find('\n'));
+      line += " " + why;
+    }
+    self->Log(line);
+  });
+
+  if (options.port == 0) {
+    impl->port = http.bind_to_any_port(options.host);
+    if (impl->port < 0) {
+      return Status::IOError("cannot listen on " + options.host + ": " + std::strerror(errno));
+    }
+  } else {
+    if (!http.bind_to_port(options.host, options.port)) {
+      return Status::IOError("cannot listen on " + options.host + ":" +
+                             std::to_string(options.port) + ": " + std::strerror(errno));
+    }
+    impl->port = options.port;
+  }
+  return std::unique_ptr<RepositoryServer>(new RepositoryServer(std::move(impl)));
+}
+
+int RepositoryServer::port() const { return impl_->port; }
+
+std::string RepositoryServer::url() const {
+  std::string host = impl_->options.host;
+  if (host.find(':') != std::string::npos) host = "[" + host + "]";
+  return std::string(impl_->tls ? "https://" : "http://") + host + ":" +
+         std::to_string(impl_->port);
+}
+
+Status RepositoryServer::Run() {
+  bool ok = impl_->http->listen_after_bind();
+  if (!ok && !impl_->stopped.load()) {
+    return Status::IOError("serving on " + url() + " stopped: " + std::strerror(errno));
+  }
+  return Status::OK();
+}
+
+void RepositoryServer::Stop() {
+  impl_->stopped.store(true);
+  impl_->http->stop();
+}
+
+}  // namespace vrepo
