@@ -15,6 +15,8 @@
 #include <stdexcept>
 #include <thread>
 
+#include "vrepo/util/file.h"
+
 namespace vrepo::testing {
 
 TempDir::TempDir() {
@@ -25,8 +27,7 @@ TempDir::TempDir() {
 }
 
 TempDir::~TempDir() {
-  std::error_code ec;
-  std::filesystem::remove_all(path_, ec);
+  (void)RemoveTree(path_);
 }
 
 void WriteFile(const std::string& path, const std::string& data, bool executable) {

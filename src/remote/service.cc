@@ -52,15 +52,13 @@ Status CreateBare(const std::string& root) {
   {
     auto created = Repository::Init(tmp, /*bare=*/true);
     if (!created.ok()) {
-      std::error_code ec;
-      std::filesystem::remove_all(tmp, ec);
+      (void)RemoveTree(tmp);
       return created.status();
     }
   }
   if (::rename(tmp.c_str(), root.c_str()) != 0) {
     int err = errno;
-    std::error_code ec;
-    std::filesystem::remove_all(tmp, ec);
+    (void)RemoveTree(tmp);
     if (!IsDir(JoinPath(root, ".vrepo"))) return Status::FromErrno("creating " + root, err);
   }
   return SyncDir(ParentPath(root));

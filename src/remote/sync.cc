@@ -488,9 +488,9 @@ Result<SyncReport> Clone(const std::string& url, const std::string& dir,
   if (!cloned.ok()) {
     // Nothing half-made is left behind, as git does.
     if (existed) {
-      for (const auto& entry : fs::directory_iterator(dir, ec)) fs::remove_all(entry.path(), ec);
+      for (const auto& entry : fs::directory_iterator(dir, ec)) (void)RemoveTree(entry.path());
     } else {
-      fs::remove_all(dir, ec);
+      (void)RemoveTree(dir);
     }
   }
   return cloned;

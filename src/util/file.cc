@@ -1,5 +1,6 @@
 #include "vrepo/util/file.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -54,6 +55,56 @@ Result<std::string> ReadFile(const std::string& path) {
   }
   out.resize(done);
   return out;
+}
+
+namespace {
+
+// Empties the folder open as `dfd` (which it closes), depth first.
+Status RemoveContents(int dfd, const std::string& where) {
+  DIR* dir = ::fdopendir(dfd);
+  if (dir == nullptr) {
+    int err = errno;
+    ::close(dfd);
+    return Status::FromErrno(where, err);
+  }
+  Status result;
+  while (struct dirent* e = ::readdir(dir)) {
+    std::string_view name = e->d_name;
+    if (name == "." || name == "..") continue;
+    const std::string child = where + "/" + e->d_name;
+    if (::unlinkat(dfd, e->d_name, 0) == 0 || errno == ENOENT) continue;
+    if (errno != EISDIR && errno != EPERM) {
+      result = Status::FromErrno("removing " + child, errno);
+      break;
+    }
+    int sub = ::openat(dfd, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (sub < 0) {
+      result = Status::FromErrno("opening folder " + child, errno);
+      break;
+    }
+    result = RemoveContents(sub, child);
+    if (!result.ok()) break;
+    if (::unlinkat(dfd, e->d_name, AT_REMOVEDIR) != 0 && errno != ENOENT) {
+      result = Status::FromErrno("removing folder " + child, errno);
+      break;
+    }
+  }
+  ::closedir(dir);
+  return result;
+}
+
+}  // namespace
+
+Status RemoveTree(const std::string& path) {
+  if (::unlink(path.c_str()) == 0 || errno == ENOENT) return Status::OK();
+  if (errno != EISDIR && errno != EPERM) return Status::FromErrno("removing " + path, errno);
+  int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return Status::FromErrno("opening folder " + path, errno);
+  VREPO_RETURN_IF_ERROR(RemoveContents(fd, path));
+  if (::rmdir(path.c_str()) != 0 && errno != ENOENT) {
+    return Status::FromErrno("removing folder " + path, errno);
+  }
+  return Status::OK();
 }
 
 std::string ParentPath(const std::string& path) {

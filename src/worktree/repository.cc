@@ -188,8 +188,7 @@ Result<std::unique_ptr<Repository>> Repository::Discover(const std::string& star
                            WriteLock::Acquire(repo->vrepo_dir_ + "/lock", options.wait_for_lock));
     repo->lock_.emplace(std::move(lock));
     // Whatever a killed writer left in tmp/ is stale: only the lock holder writes there.
-    std::error_code ec;
-    std::filesystem::remove_all(repo->tmp_dir(), ec);
+    VREPO_RETURN_IF_ERROR(RemoveTree(repo->tmp_dir()));
     VREPO_RETURN_IF_ERROR(MakeDirs(repo->tmp_dir()));
     RemoveStaleGitLocks(repo->vrepo_dir_ + "/meta");
   }

@@ -34,6 +34,12 @@ Status MakeDirs(const std::string& dir);
 // Returns the parent folder of a '/'-separated path ("" when there is none).
 std::string ParentPath(const std::string& path);
 
+// Removes `path` and, if it is a folder, everything under it, without following symlinks.
+// An absent path is not an error. (Not std::filesystem::remove_all: libtorch.so carries its own
+// copy of std::filesystem, which the dynamic linker may bind instead, and that copy crashed on
+// a GPU machine.)
+Status RemoveTree(const std::string& path);
+
 // Joins two path parts with one '/'.
 std::string JoinPath(const std::string& a, const std::string& b);
 
