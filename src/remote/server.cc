@@ -7,8 +7,10 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <condition_variable>
 #include <cstring>
 #include <mutex>
+#include <thread>
 #include <unordered_set>
 
 #include "http_wire.h"
@@ -118,6 +120,8 @@ struct RepositoryServer::Impl {
   int port = 0;
   bool tls = false;
   std::atomic<bool> stopped{false};
+  std::mutex mu;  // guards the wait for `stopped`
+  std::condition_variable stop_requested;
 
   void Log(const std::string& line) const {
     if (options.log) {
@@ -396,7 +400,26 @@ std::string RepositoryServer::url() const {
 }
 
 Status RepositoryServer::Run() {
+  // httplib's stop() does nothing until the listening loop has begun, so a Stop() that comes
+  // just before it would be lost: this thread repeats the stop until the loop has ended.
+  std::atomic<bool> done{false};
+  std::thread stopper([&] {
+    {
+      std::unique_lock<std::mutex> lock(impl_->mu);
+      impl_->stop_requested.wait(lock, [&] { return impl_->stopped.load() || done.load(); });
+    }
+    while (!done.load()) {
+      impl_->http->stop();
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  });
   bool ok = impl_->http->listen_after_bind();
+  {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    done.store(true);
+  }
+  impl_->stop_requested.notify_all();
+  stopper.join();
   if (!ok && !impl_->stopped.load()) {
     return Status::IOError("serving on " + url() + " stopped: " + std::strerror(errno));
   }
@@ -404,8 +427,11 @@ Status RepositoryServer::Run() {
 }
 
 void RepositoryServer::Stop() {
-  impl_->stopped.store(true);
-  impl_->http->stop();
+  {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    impl_->stopped.store(true);
+  }
+  impl_->stop_requested.notify_all();
 }
 
 }  // namespace vrepo

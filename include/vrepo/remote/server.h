@@ -38,7 +38,8 @@ class RepositoryServer {
   std::string url() const;
   // Serves until Stop(); requests in progress finish first.
   Status Run();
-  // Stops accepting connections; safe from any thread (not from a signal handler).
+  // Stops accepting connections and makes Run() return (at once if it has not begun); safe
+  // from any thread (not from a signal handler).
   void Stop();
 
  private:
