@@ -364,10 +364,14 @@ Result<std::unique_ptr<RepositoryServer>> RepositoryServer::Bind(const ServerOpt
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                   std::chrono::steady_clock::now() - request_start)
                   .count();
-    std::string line =
-        req.remote_addr + " " + req.method + " " + req.target.substr(0, req.target.find('?')) +
-        " " + std::to_string(res.status) + " in=" + req.get_header_value("Content-Length", 0) +
-        " " + std::to_string(ms) + "ms";
+    std::string in = req.get_header_value("Content-Length");
+    // Binary answers are sent by a content provider, so the body is empty and the length is
+    // only in content_length_.
+    size_t out = res.body.empty() ? res.content_length_ : res.body.size();
+    std::string line = req.remote_addr + " " + req.method + " " +
+                       req.target.substr(0, req.target.find('?')) + " " +
+                       std::to_string(res.status) + " in=" + (in.empty() ? "0" : in) +
+                       " out=" + std::to_string(out) + " " + std::to_string(ms) + "ms";
     if (res.status >= 400) {
       std::string why = res.body.substr(0, res.body.find('\n'));
       line += " " + why;
