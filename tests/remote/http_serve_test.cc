@@ -577,5 +577,64 @@ TEST_CASE("http: vrepo serve stops on SIGTERM and refuses a bad setup") {
   CHECK(bad_listen.err.find("is not HOST:PORT") != std::string::npos);
 }
 
+// Sets an environment variable for the children a test starts, until the end of the scope.
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const std::string& value) : name_(name) {
+    ::setenv(name, value.c_str(), 1);
+  }
+  ~ScopedEnv() { ::unsetenv(name_); }
+
+ private:
+  const char* name_;
+};
+
+TEST_CASE("http: vrepo remote, push, clone and pull over http never print the token") {
+  ServeRoot serve;
+  auto server = serve.Start();
+  SourceRepo source(10);
+  source.repo.reset();  // the commands below take the writer lock
+  std::string src = source.Path("");
+  std::string url = server->Url("team/cli");
+  MustRun(src, {"remote", "add", "origin", url, "--token", kWriter});
+  MustRun(src, {"remote", "add", "wrong", url, "--token", "wrong-token-value"});
+  std::string listed = MustRun(src, {"remote", "list", "-v"}).out;
+  CHECK(listed.find(url) != std::string::npos);
+  CHECK(listed.find(kWriter) == std::string::npos);
+
+  CommandResult refused = RunVrepo(src, {"push", "wrong", "main"});
+  CHECK(refused.exit_code != 0);
+  CHECK(refused.err.find("authentication required for " + url) != std::string::npos);
+  CHECK((refused.out + refused.err).find("wrong-token-value") == std::string::npos);
+
+  CommandResult pushed = MustRun(src, {"push", "origin", "main"});
+  CHECK((pushed.out + pushed.err).find(kWriter) == std::string::npos);
+
+  TempDir dest;
+  {
+    ScopedEnv token("VREPO_TOKEN", kReader);
+    CommandResult cloned = MustRun(dest.path(), {"clone", url, "c"});
+    CHECK((cloned.out + cloned.err).find(kReader) == std::string::npos);
+  }
+  CHECK(SnapshotDiff(TakeSnapshot(src), TakeSnapshot(dest / "c")) == "");
+
+  // Without a token, a clone of team/* is refused; the reader token reads it.
+  CommandResult anonymous = RunVrepo(dest.path(), {"clone", url, "anon"});
+  CHECK(anonymous.exit_code != 0);
+  CHECK(anonymous.err.find("authentication required for " + url) != std::string::npos);
+
+  WriteFile(src + "/images/new.bin", "new image");
+  MustRun(src, {"add", "."});
+  MustRun(src, {"commit", "-m", "third"});
+  MustRun(src, {"push", "origin", "main"});
+  {
+    ScopedEnv token("VREPO_TOKEN", kReader);
+    MustRun(dest / "c", {"pull"});
+  }
+  CHECK(ReadFileOrDie(dest / "c/images/new.bin") == "new image");
+  CHECK(Head(dest / "c", "HEAD") == Head(src, "HEAD"));
+  CHECK(server->Log().find(kWriter) == std::string::npos);
+}
+
 }  // namespace
 }  // namespace vrepo::testing
