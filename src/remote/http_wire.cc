@@ -102,8 +102,10 @@ Result<RefListing> ParseRefListing(std::string_view text, const std::string& sou
   std::vector<std::string_view> lines = SplitLines(text);
   for (size_t i = 0; i < lines.size(); ++i) {
     auto bad = [&](const std::string& why) {
-      return Status::Corruption("ref listing from " + source + ", line " + std::to_string(i + 1) +
-                                ": " + why + ": '" + Printable(lines[i]) + "'");
+      std::string message = "ref listing from " + source;
+      message += ", line " + std::to_string(i + 1) + ": " + why;
+      message += ": '" + Printable(lines[i]) + "'";
+      return Status::Corruption(message);
     };
     std::vector<std::string_view> f = SplitSpaces(lines[i]);
     if (f.size() != 2) return bad("expected `TARGET REFNAME`");

@@ -170,8 +170,8 @@ struct RepositoryServer::Impl {
 
   void Handle(const httplib::Request& req, httplib::Response& res,
               const httplib::ContentReader* reader);
-  Status Run(const Route& route, const std::string& name, bool create_if_missing, std::string body,
-             httplib::Response& res);
+  Status Run(const Route& route, const std::string& name, bool create_if_missing,
+             const std::string& body, httplib::Response& res);
 };
 
 void RepositoryServer::Impl::Handle(const httplib::Request& req, httplib::Response& res,
@@ -236,13 +236,13 @@ void RepositoryServer::Impl::Handle(const httplib::Request& req, httplib::Respon
   }
   // A writer's reads of a repository its push is about to create answer as for an empty one.
   bool create_if_missing = access == Access::kReadWrite;
-  if (Status st = Run(*route, name, create_if_missing, std::move(body), res); !st.ok()) {
+  if (Status st = Run(*route, name, create_if_missing, body, res); !st.ok()) {
     SetError(res, st, route->write);
   }
 }
 
 Status RepositoryServer::Impl::Run(const Route& route, const std::string& name,
-                                   bool create_if_missing, std::string body,
+                                   bool create_if_missing, const std::string& body,
                                    httplib::Response& res) {
   std::unique_ptr<RemoteService> service =
       RemoteService::AtPath(JoinPath(options.root, name), create_if_missing);

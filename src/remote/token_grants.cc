@@ -48,7 +48,9 @@ Result<TokenGrants> TokenGrants::Parse(std::string_view text, const std::string&
     pos = nl + 1;
     ++line_no;
     auto fail = [&](const std::string& problem) {
-      return Status::InvalidArgument(file_name + ":" + std::to_string(line_no) + ": " + problem);
+      std::string message = file_name;
+      message += ":" + std::to_string(line_no) + ": " + problem;
+      return Status::InvalidArgument(message);
     };
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     size_t hash = line.find('#');

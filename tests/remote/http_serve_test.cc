@@ -211,7 +211,7 @@ TEST_CASE("http: repository names with .., absolute paths or encoded slashes are
       INFO(target << (write ? " (write)" : ""));
       std::string path = target;
       if (write) path = target.substr(0, target.size() - 5) + "/objects/write";
-      auto r = Raw(server->port(), write ? "POST" : "GET", path, "VRB1\0\0\0\0");
+      auto r = Raw(server->port(), write ? "POST" : "GET", path, std::string("VRB1\0\0\0\0", 8));
       REQUIRE(r);
       CHECK(r->status == 400);
       CHECK(r->body.find("bad repository name") == 0);
@@ -249,7 +249,8 @@ TEST_CASE("http: malformed request bodies get 400 naming the problem") {
   CHECK(update->status == 400);
   CHECK(update->body.find("ref update line 1") == 0);
 
-  auto batch = Raw(port, "POST", "/team/x/objects/write", "VRB1\x05\0\0\0garbage");
+  // Five objects announced, seven bytes of them.
+  auto batch = Raw(port, "POST", "/team/x/objects/write", std::string("VRB1\x05\0\0\0garbage", 15));
   CHECK(batch->status == 400);
   CHECK(batch->headers.find("X-Vrepo-Error")->second == "corruption");
 
@@ -501,6 +502,7 @@ TEST_CASE("http: 16 concurrent clients, clones and pushes of different branches"
   std::vector<std::string> errors(kClients);
   std::vector<std::string> pushed(kClients);
   std::vector<std::thread> threads;
+  threads.reserve(kClients);
   for (int i = 0; i < kClients; ++i) {
     threads.emplace_back([&, i] {
       std::string dir = work / ("c" + std::to_string(i));
@@ -519,8 +521,10 @@ TEST_CASE("http: 16 concurrent clients, clones and pushes of different branches"
       }
       std::string branch = "b" + std::to_string(i);
       Status st = Switch(**repo, branch, /*create=*/true, {});
-      WriteFile(dir + "/new/" + branch + ".txt", "client " + std::to_string(i));
-      AgeFile(dir + "/new/" + branch + ".txt", 10);
+      std::string file = dir + "/new/";
+      file += branch + ".txt";
+      WriteFile(file, "client " + std::to_string(i));
+      AgeFile(file, 10);
       if (st.ok()) st = Add(**repo, {""}).status();
       auto commit = Commit(**repo, "commit of " + branch);
       if (!st.ok() || !commit.ok()) {
