@@ -47,6 +47,11 @@ constexpr Route kRoutes[] = {
     {"POST", "/refs/update", Op::kUpdateRefs, true},
 };
 
+// Bodies of reads (id lists, want/have lines) are small: a client batches its ids in far
+// less. Capping them keeps what anonymous readers can make the server hold to
+// threads x 16 MiB; only writers, with a token, send up to --max-request.
+constexpr uint64_t kMaxReadRequest = 16ull << 20;
+
 // Set when a request's headers have been read, for the duration in its log line. httplib
 // serves a request from its first byte to its log line on one thread.
 thread_local std::chrono::steady_clock::time_point request_start;
@@ -218,6 +223,13 @@ void RepositoryServer::Impl::Handle(const httplib::Request& req, httplib::Respon
   std::string body;
   if (reader) {
     uint64_t declared = req.get_header_value<uint64_t>("Content-Length");
+    if (!route->write && declared > kMaxReadRequest) {
+      drain();
+      return SetText(res, 413,
+                     "read request of " + std::to_string(declared) +
+                         " bytes is over the server's limit of " + std::to_string(kMaxReadRequest) +
+                         " bytes for reads");
+    }
     if (declared <= options.max_request) body.reserve(declared);
     bool read = (*reader)([&](const char* data, size_t size) {
       body.append(data, size);

@@ -257,6 +257,11 @@ TEST_CASE("http: malformed request bodies get 400 naming the problem") {
   auto pack = Raw(port, "POST", "/team/x/history/write", "PACK not really");
   CHECK(pack->status >= 400);
 
+  // Reads carry small bodies; a big one is refused whatever --max-request allows writes.
+  auto big_read = Raw(port, "POST", "/team/x/objects/missing", std::string(17 << 20, 'a'));
+  CHECK(big_read->status == 413);
+  CHECK(big_read->body.find("limit of 16777216 bytes for reads") != std::string::npos);
+
   CHECK(Raw(port, "GET", "/team/x/nothing")->status == 404);
   CHECK(Raw(port, "GET", "/team/nope/refs")->status == 404);
   CheckFsckClean(serve.root + "/team/x");
