@@ -59,7 +59,8 @@ echo "Starting vrepo serve, rsync --daemon and git daemon on 127.0.0.1 ..." >&2
 token=bench-token-$RANDOM$RANDOM
 printf '%s rw *\n' "$token" >"$dir/tokens"
 mkdir -p "$dir/vrepo-root"
-vrepo serve --root "$dir/vrepo-root" --listen 127.0.0.1:0 --tokens "$dir/tokens" \
+# The binary itself, not the vrepo() function, so that $! is the server and cleanup stops it.
+"$VREPO_BIN" serve --root "$dir/vrepo-root" --listen 127.0.0.1:0 --tokens "$dir/tokens" \
   >"$dir/serve.out" 2>"$dir/serve.log" &
 pids+=($!)
 for _ in $(seq 100); do grep -q '^listening on ' "$dir/serve.out" && break; sleep 0.1; done
