@@ -345,6 +345,35 @@ TEST_CASE("http: a push interrupted by a server crash completes when retried") {
   CHECK(SnapshotDiff(TakeSnapshot(source.Path("")), TakeSnapshot(dest / "c")) == "");
 }
 
+TEST_CASE("http: a ref update from a stale value is refused with 409, the ref unmoved") {
+  ServeRoot serve;
+  auto server = serve.Start();
+  SourceRepo source(6);
+  std::string url = server->Url("team/cas");
+  Must(PushTo(*source.repo, url, kWriter));
+  std::string first = Head(source.Path(""), "main~1");
+  std::string second = Head(source.Path(""), "main");
+
+  // Another client saw main at its first commit and moves it back there.
+  auto remote = Open(url, kWriter);
+  Status st = remote->UpdateRefs({RefUpdate{"refs/heads/main", first, first, true}});
+  CHECK(st.code() == Status::Code::kConflict);
+  CHECK(st.message().find("fetch first") != std::string::npos);
+  CHECK(server->WaitForLog("POST /team/cas/refs/update 409"));
+  RefListing listing = Must(remote->ListRefs());
+  REQUIRE(listing.head_branch);
+  CHECK(*listing.head_branch == "refs/heads/main");
+  for (const RemoteRef& r : listing.refs) {
+    if (r.name == "refs/heads/main") CHECK(r.target == second);
+  }
+
+  // A ref may not name a commit the server lacks.
+  std::string unknown(40, 'e');
+  Status missing = remote->UpdateRefs({RefUpdate{"refs/heads/other", "", unknown, false}});
+  CHECK_FALSE(missing.ok());
+  CHECK(Must(remote->ListRefs()).refs.size() == 2);
+}
+
 // Serves what the real server serves, except that object batches are altered by `mangle`:
 // a server gone bad, in front of a good one.
 class ManglingProxy {
