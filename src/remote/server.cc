@@ -209,9 +209,16 @@ void RepositoryServer::Impl::Handle(const httplib::Request& req, httplib::Respon
   std::string token = BearerToken(req);
   Access needed = route->write ? Access::kReadWrite : Access::kRead;
   Access access = grants.AccessFor(token, name);
-  if (access < needed) {
+  // A token the server does not know is refused even where anonymous reads are allowed: a
+  // client with a mistyped token should hear so, not get answers as if it had sent none.
+  const bool unknown_token = !token.empty() && !grants.Knows(token);
+  if (access < needed || unknown_token) {
     drain();
-    if (token.empty() || !grants.Knows(token)) {
+    if (unknown_token) {
+      res.set_header("WWW-Authenticate", "Bearer");
+      return SetText(res, 401, "unknown token for " + name);
+    }
+    if (token.empty()) {
       res.set_header("WWW-Authenticate", "Bearer");
       return SetText(res, 401, "authentication required for " + name);
     }

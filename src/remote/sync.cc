@@ -245,10 +245,15 @@ bool SyncReport::ok() const {
   return true;
 }
 
+namespace {
+
+Result<SyncReport> PushListed(Repository& repo, Transport& remote, const std::string& remote_name,
+                              const PushOptions& options, const RefListing& listing);
+
+}  // namespace
+
 Result<SyncReport> Push(Repository& repo, Transport& remote, const std::string& remote_name,
                         const PushOptions& options) {
-  History& history = repo.history();
-  SyncReport report;
   RefListing listing;
   auto listed = remote.ListRefs();
   if (listed.ok()) {
@@ -256,6 +261,21 @@ Result<SyncReport> Push(Repository& repo, Transport& remote, const std::string& 
   } else if (listed.status().code() != Status::Code::kNotFound) {
     return listed.status();
   }
+  Result<SyncReport> pushed = PushListed(repo, remote, remote_name, options, listing);
+  if (!listed.ok() && pushed.status().code() == Status::Code::kNotFound) {
+    // The first push creates the repository, which a server allows only to writers.
+    return Status::NotFound(pushed.status().message() +
+                            "; a first push creates it, which needs write access there");
+  }
+  return pushed;
+}
+
+namespace {
+
+Result<SyncReport> PushListed(Repository& repo, Transport& remote, const std::string& remote_name,
+                              const PushOptions& options, const RefListing& listing) {
+  History& history = repo.history();
+  SyncReport report;
   report.head_branch = listing.head_branch;
   std::map<std::string, std::string> theirs;
   for (const RemoteRef& r : listing.refs) theirs[r.name] = r.target;
@@ -362,6 +382,8 @@ Result<SyncReport> Push(Repository& repo, Transport& remote, const std::string& 
   }
   return report;
 }
+
+}  // namespace
 
 Result<SyncReport> Fetch(Repository& repo, Transport& remote, const std::string& remote_name,
                          const FetchOptions& options) {

@@ -193,6 +193,15 @@ TEST_CASE("http: a missing or wrong token gets 401, a read-only token 403, with 
   CHECK(Open(url, "")->ListRefs().status().message().find("authentication required") == 0);
   Must(PushTo(*source.repo, server->Url("public/demo"), kWriter));
   CHECK(Must(Open(server->Url("public/demo"), "")->ListRefs()).refs.size() == 2);
+  // An unknown token is refused even where anonymous reads are allowed.
+  auto mistyped = Open(server->Url("public/demo"), "not-a-token")->ListRefs();
+  REQUIRE_FALSE(mistyped.ok());
+  CHECK(mistyped.status().message().find("authentication required for") == 0);
+  // An anonymous first push to a readable name that does not exist yet says why it fails.
+  auto anonymous_first = PushTo(*source.repo, server->Url("public/new"), "");
+  REQUIRE_FALSE(anonymous_first.ok());
+  CHECK(anonymous_first.status().message().find(
+            "a first push creates it, which needs write access there") != std::string::npos);
 
   CHECK(Raw(server->port(), "GET", "/team/dogs/refs", "", "")->status == 401);
   CHECK(Raw(server->port(), "GET", "/team/dogs/refs", "", "bogus")->status == 401);
