@@ -784,6 +784,17 @@ Status History::DeleteTag(const std::string& name) {
   return Status::OK();
 }
 
+Result<std::vector<std::string>> History::RefTips() {
+  std::vector<std::string> tips;
+  VREPO_ASSIGN_OR_RETURN(std::vector<RefInfo> refs, RefsWithPrefix("refs/"));
+  for (const RefInfo& r : refs) {
+    if (!r.target.empty()) tips.push_back(r.target);
+  }
+  std::sort(tips.begin(), tips.end());
+  tips.erase(std::unique(tips.begin(), tips.end()), tips.end());
+  return tips;
+}
+
 Result<std::vector<RefInfo>> History::RefsWithPrefix(const std::string& prefix) {
   std::vector<std::string> names;
   std::string glob = prefix + "*";

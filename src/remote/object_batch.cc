@@ -6,6 +6,8 @@
 #include <memory>
 #include <unordered_map>
 
+#include "vrepo/util/little_endian.h"
+
 namespace vrepo {
 
 namespace {
@@ -19,25 +21,6 @@ constexpr size_t kChunkEntrySize = 40;
 // zstd cannot expand more than this (see object_store.cc); a larger claim is corruption.
 constexpr uint64_t kMaxZstdRatio = 1 << 16;
 
-void PutU32(std::string* out, uint32_t v) {
-  for (int i = 0; i < 4; ++i) out->push_back(static_cast<char>(v >> (8 * i)));
-}
-void PutU64(std::string* out, uint64_t v) {
-  for (int i = 0; i < 8; ++i) out->push_back(static_cast<char>(v >> (8 * i)));
-}
-void SetU32(char* p, uint32_t v) {
-  for (int i = 0; i < 4; ++i) p[i] = static_cast<char>(v >> (8 * i));
-}
-uint32_t GetU32(const char* p) {
-  uint32_t v = 0;
-  for (int i = 3; i >= 0; --i) v = v << 8 | static_cast<uint8_t>(p[i]);
-  return v;
-}
-uint64_t GetU64(const char* p) {
-  uint64_t v = 0;
-  for (int i = 7; i >= 0; --i) v = v << 8 | static_cast<uint8_t>(p[i]);
-  return v;
-}
 
 Status Bad(uint64_t offset, const std::string& why) {
   return Status::Corruption("object batch: at byte offset " + std::to_string(offset) + ": " + why);
@@ -92,31 +75,31 @@ Status StreamRecord(const BatchRecord& r, const std::function<void(std::string_v
 
 ObjectBatchBuilder::ObjectBatchBuilder() {
   out_.assign(kMagic, 4);
-  PutU32(&out_, 0);
+  AppendU32(&out_, 0);
 }
 
 void ObjectBatchBuilder::Add(const StoredRecord& r) {
   out_.append(r.id.Raw());
   out_.push_back(static_cast<char>(r.codec));
-  PutU64(&out_, r.raw_size);
+  AppendU64(&out_, r.raw_size);
   if (r.codec == ObjectLocation::Codec::kChunked) {
-    PutU64(&out_, r.chunks.size() * kChunkEntrySize);
+    AppendU64(&out_, r.chunks.size() * kChunkEntrySize);
     for (const ChunkRef& c : r.chunks) {
       out_.append(c.id.Raw());
-      PutU64(&out_, c.size);
+      AppendU64(&out_, c.size);
     }
   } else {
-    PutU64(&out_, r.stored.size());
+    AppendU64(&out_, r.stored.size());
     out_.append(r.stored);
   }
   ++count_;
 }
 
 std::string ObjectBatchBuilder::Finish() {
-  SetU32(out_.data() + 4, count_);
+  PutU32(out_.data() + 4, count_);
   std::string out = std::move(out_);
   out_.assign(kMagic, 4);
-  PutU32(&out_, 0);
+  AppendU32(&out_, 0);
   count_ = 0;
   return out;
 }

@@ -25,19 +25,6 @@ bool IsDir(const std::string& path) {
 constexpr std::string_view kHeads = "refs/heads/";
 constexpr std::string_view kTags = "refs/tags/";
 
-// Every ref tip of `history`: these are complete (nothing they name is missing), so a new
-// target is checked only beyond them.
-Result<std::vector<std::string>> AllTips(History& history) {
-  std::vector<std::string> tips;
-  VREPO_ASSIGN_OR_RETURN(std::vector<RefInfo> refs, history.RefsWithPrefix("refs/"));
-  for (const RefInfo& r : refs) {
-    if (!r.target.empty()) tips.push_back(r.target);
-  }
-  std::sort(tips.begin(), tips.end());
-  tips.erase(std::unique(tips.begin(), tips.end()), tips.end());
-  return tips;
-}
-
 Status Reject(const std::string& why) { return Status::Conflict("rejected: " + why); }
 
 // Creates a bare repository at `root`, which must not hold one yet. It is built in a
@@ -267,7 +254,8 @@ Status RemoteService::WriteHistory(std::string_view git_pack) {
 
 Status RemoteService::UpdateRefs(const std::vector<RefUpdate>& updates) {
   return impl_->With(true, [&](Repository& repo) -> Status {
-    VREPO_ASSIGN_OR_RETURN(std::vector<std::string> tips, AllTips(repo.history()));
+    // What refs name now is complete, so a new target is checked only beyond these.
+    VREPO_ASSIGN_OR_RETURN(std::vector<std::string> tips, repo.history().RefTips());
     // All or nothing: every update is checked before any ref moves.
     for (const RefUpdate& u : updates) VREPO_RETURN_IF_ERROR(impl_->CheckUpdate(repo, u, tips));
     for (const RefUpdate& u : updates) {

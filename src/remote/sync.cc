@@ -219,16 +219,6 @@ std::string ShortName(const std::string& full) {
   return full;
 }
 
-Result<std::vector<std::string>> LocalTips(History& history) {
-  std::vector<std::string> tips;
-  VREPO_ASSIGN_OR_RETURN(std::vector<RefInfo> refs, history.RefsWithPrefix("refs/"));
-  for (const RefInfo& r : refs) {
-    if (!r.target.empty()) tips.push_back(r.target);
-  }
-  std::sort(tips.begin(), tips.end());
-  tips.erase(std::unique(tips.begin(), tips.end()), tips.end());
-  return tips;
-}
 
 std::vector<std::string> Distinct(std::vector<std::string> v) {
   std::sort(v.begin(), v.end());
@@ -428,7 +418,7 @@ Result<SyncReport> Fetch(Repository& repo, Transport& remote, const std::string&
   std::vector<std::string> wants;
   for (const RefUpdate& u : updates) wants.push_back(u.new_target);
   wants = Distinct(std::move(wants));
-  VREPO_ASSIGN_OR_RETURN(std::vector<std::string> haves, LocalTips(history));
+  VREPO_ASSIGN_OR_RETURN(std::vector<std::string> haves, history.RefTips());
   auto local = RemoteService::Over(repo);
   bool need_history = false;
   for (const std::string& w : wants) need_history |= !history.HasCommit(w);

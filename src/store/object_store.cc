@@ -20,6 +20,7 @@
 
 #include "vrepo/store/chunker.h"
 #include "vrepo/util/file.h"
+#include "vrepo/util/little_endian.h"
 #include "vrepo/util/thread_pool.h"
 
 namespace vrepo {
@@ -53,22 +54,6 @@ constexpr size_t kReadWindow = 8 << 20;
 // claimed raw size is corruption, not an allocation to attempt.
 constexpr uint64_t kMaxZstdRatio = 1 << 16;
 
-void PutU32(char* p, uint32_t v) {
-  for (int i = 0; i < 4; ++i) p[i] = static_cast<char>(v >> (8 * i));
-}
-void PutU64(char* p, uint64_t v) {
-  for (int i = 0; i < 8; ++i) p[i] = static_cast<char>(v >> (8 * i));
-}
-uint32_t GetU32(const char* p) {
-  uint32_t v = 0;
-  for (int i = 3; i >= 0; --i) v = v << 8 | static_cast<uint8_t>(p[i]);
-  return v;
-}
-uint64_t GetU64(const char* p) {
-  uint64_t v = 0;
-  for (int i = 7; i >= 0; --i) v = v << 8 | static_cast<uint8_t>(p[i]);
-  return v;
-}
 
 uint32_t Crc32(std::string_view data) {
   return static_cast<uint32_t>(

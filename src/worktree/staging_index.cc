@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "vrepo/util/file.h"
+#include "vrepo/util/little_endian.h"
 
 namespace vrepo {
 
@@ -17,18 +18,6 @@ namespace {
 
 constexpr uint8_t kStagingFormat = 1;
 constexpr size_t kStagingValueSize = 1 + 32 + 8 + 1 + 8 + 8 + 8 + 8;
-
-void PutU64(std::string* out, uint64_t v) {
-  char buf[8];
-  for (int i = 0; i < 8; ++i) buf[i] = static_cast<char>(v >> (8 * i));
-  out->append(buf, 8);
-}
-
-uint64_t GetU64(const char* p) {
-  uint64_t v = 0;
-  for (int i = 0; i < 8; ++i) v |= static_cast<uint64_t>(static_cast<uint8_t>(p[i])) << (8 * i);
-  return v;
-}
 
 int64_t ToNs(const struct timespec& ts) {
   return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
@@ -66,12 +55,12 @@ std::string EncodeStagingValue(const StagingEntry& e) {
   v.reserve(kStagingValueSize);
   v.push_back(static_cast<char>(kStagingFormat));
   v.append(e.id.Raw());
-  PutU64(&v, e.size);
+  AppendU64(&v, e.size);
   v.push_back(e.executable ? 1 : 0);
-  PutU64(&v, static_cast<uint64_t>(e.mtime_ns));
-  PutU64(&v, static_cast<uint64_t>(e.ctime_ns));
-  PutU64(&v, e.ino);
-  PutU64(&v, e.dev);
+  AppendU64(&v, static_cast<uint64_t>(e.mtime_ns));
+  AppendU64(&v, static_cast<uint64_t>(e.ctime_ns));
+  AppendU64(&v, e.ino);
+  AppendU64(&v, e.dev);
   return v;
 }
 
@@ -160,7 +149,7 @@ Status PutStagingTime(const std::string& stamp_file, rocksdb::WriteBatch* batch)
   struct stat st;
   if (::fstat(fd.get(), &st) != 0) return Status::FromErrno(stamp_file, errno);
   std::string v;
-  PutU64(&v, static_cast<uint64_t>(ToNs(st.st_mtim)));
+  AppendU64(&v, static_cast<uint64_t>(ToNs(st.st_mtim)));
   batch->Put(StagingTimeKey(), v);
   batch->Delete(IndexTreeKey());
   return Status::OK();

@@ -111,6 +111,9 @@ class History {
   // Refs whose full name starts with `prefix` (e.g. "refs/runs/"), sorted by name; each
   // RefInfo's name is the full name with `prefix` removed, its target the peeled commit.
   Result<std::vector<RefInfo>> RefsWithPrefix(const std::string& prefix);
+  // The distinct commits that refs point at, sorted: what a repository is known to hold
+  // completely (have/want negotiation, connectivity checks).
+  Result<std::vector<std::string>> RefTips();
   // Creates ref `full_name` ("refs/runs/x") at `commit`. InvalidArgument "ref 'NAME' already
   // exists" when it does, or when the name is not a valid ref name.
   Status CreateRef(const std::string& full_name, const std::string& commit);
