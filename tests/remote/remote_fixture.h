@@ -40,6 +40,10 @@ class WrappedTransport : public Transport {
     return inner_->MissingObjects(ids);
   }
   Result<std::string> ReadObjects(const std::vector<ContentId>& ids) override {
+    ++reads;
+    if (fail_after_reads >= 0 && reads > fail_after_reads) {
+      return Status::IOError("connection lost (test)");
+    }
     auto batch = inner_->ReadObjects(ids);
     if (batch.ok() && on_read_objects) on_read_objects(&*batch);
     return batch;
@@ -67,6 +71,8 @@ class WrappedTransport : public Transport {
 
   int fail_after_writes = -1;  // WriteObjects calls that succeed before the rest fail
   int writes = 0;
+  int fail_after_reads = -1;  // ReadObjects calls that succeed before the rest fail
+  int reads = 0;
   std::function<void(std::string*)> on_read_objects;
   std::function<void()> before_update_refs;
 

@@ -95,6 +95,31 @@ TEST_CASE("an interrupted push resumes without resending stored batches") {
   CHECK(Must(Fsck(*OpenWriter(dir / "r"))).problems.empty());
 }
 
+TEST_CASE("an interrupted fetch resumes without receiving stored batches again") {
+  RepoFixture src;
+  for (int i = 0; i < 4; ++i) src.Write("big" + std::to_string(i), RandomBytes(3 << 20, 20 + i));
+  std::string head = src.CommitAll("big files");
+  TempDir dir;
+  Must(Push(*src.repo, *OpenPath(dir / "r"), "origin", OneStream()));
+
+  RepoFixture dest;
+  FetchOptions one_stream;
+  one_stream.jobs = 1;
+  WrappedTransport broken(OpenPath(dir / "r"));
+  broken.fail_after_reads = 1;
+  auto failed = Fetch(*dest.repo, broken, "origin", one_stream);
+  CHECK(failed.status().message() == "connection lost (test)");
+  // Nothing names the half-fetched commit yet.
+  CHECK(Must(dest.repo->history().RefsWithPrefix("refs/remotes/")).empty());
+
+  SyncReport resumed = Must(Fetch(*dest.repo, *OpenPath(dir / "r"), "origin", one_stream));
+  CHECK(resumed.objects == 2);  // only the batch that never arrived
+  CHECK(Must(dest.repo->history().ResolveCommit("origin/main")) == head);
+  for (const ContentId& id : ContentOf(*src.repo, head)) {
+    CHECK(Must(dest.repo->store().Get(id)) == Must(src.repo->store().Get(id)));
+  }
+}
+
 TEST_CASE("of two pushes racing on one branch, one wins and the other must fetch first") {
   RepoFixture a;
   a.Write("x", "base");
