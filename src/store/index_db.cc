@@ -7,9 +7,15 @@
 #include <rocksdb/write_batch.h>
 #include <sys/stat.h>
 
+#include <chrono>
+#include <thread>
+
 namespace vrepo {
 
 namespace {
+
+// How often a reader retries an open that raced with the writer's compaction.
+constexpr int kReadOnlyOpenAttempts = 50;
 
 rocksdb::Options MakeOptions(bool read_only) {
   rocksdb::Options options;
@@ -68,8 +74,15 @@ Result<std::unique_ptr<IndexDb>> IndexDb::Open(const std::string& dir, bool read
   if (read_only) {
     struct stat st;
     if (::stat(dir.c_str(), &st) != 0) return Status::NotFound("no index at " + dir);
-    // Read-only opens take no lock, so readers never wait for (or block) the writer.
-    s = rocksdb::DB::OpenForReadOnly(options, dir, &raw);
+    // Read-only opens take no lock, so readers never wait for (or block) the writer. A writer
+    // compacting meanwhile may delete a table file between our reading the manifest and
+    // opening the file; the manifest read again names the files that replaced it.
+    for (int attempt = 0;; ++attempt) {
+      s = rocksdb::DB::OpenForReadOnly(options, dir, &raw);
+      const bool vanished = !s.ok() && s.ToString().find("No such file") != std::string::npos;
+      if (!vanished || attempt == kReadOnlyOpenAttempts) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(2 + attempt));
+    }
   } else {
     s = rocksdb::DB::Open(options, dir, &raw);
   }

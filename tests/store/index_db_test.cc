@@ -1,8 +1,12 @@
 #include "vrepo/store/index_db.h"
 
 #include <doctest/doctest.h>
+#include <rocksdb/db.h>
 #include <rocksdb/write_batch.h>
 
+#include <atomic>
+#include <string>
+#include <thread>
 #include <vector>
 
 #include "testing.h"
@@ -61,6 +65,38 @@ TEST_CASE("readers open while the writer holds the index; a second writer is tol
   auto second = IndexDb::Open(dir / "index", false);
   CHECK(second.status().code() == Status::Code::kLocked);
   CHECK(IndexDb::Open(dir / "absent", true).status().code() == Status::Code::kNotFound);
+}
+
+TEST_CASE("readers open the index while the writer flushes and compacts away table files") {
+  testing::TempDir dir;
+  auto writer = IndexDb::Open(dir / "index", /*read_only=*/false);
+  REQUIRE(writer.ok());
+  std::atomic<bool> done{false};
+  std::thread churn([&] {
+    // Each round leaves new table files and deletes the ones it compacted.
+    for (int round = 0; round < 150; ++round) {
+      rocksdb::WriteBatch batch;
+      for (int k = 0; k < 200; ++k) {
+        batch.Put("o" + std::to_string(round * 200 + k), std::string(100, 'x'));
+      }
+      REQUIRE((*writer)->Write(&batch, /*sync=*/false).ok());
+      (*writer)->raw()->Flush(rocksdb::FlushOptions());
+      if (round % 3 == 2) {
+        (*writer)->raw()->CompactRange(rocksdb::CompactRangeOptions(), nullptr, nullptr);
+      }
+    }
+    done = true;
+  });
+  int opens = 0;
+  std::string first_error;
+  while (!done) {
+    auto reader = IndexDb::Open(dir / "index", /*read_only=*/true);
+    ++opens;
+    if (!reader.ok() && first_error.empty()) first_error = reader.status().message();
+  }
+  churn.join();
+  INFO("read-only opens during the churn: " << opens);
+  CHECK(first_error == "");
 }
 
 }  // namespace vrepo
