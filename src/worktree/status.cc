@@ -30,8 +30,9 @@ Result<std::vector<FileEntry>> WorktreeFiles(Repository& repo) {
       CompareWithDisk(repo.root(), index.entries, index.written_ns, nullptr, true, &pool, &hashed));
   std::vector<FileEntry> files;
   files.reserve(disk.size());
-  for (auto& d : disk) {
-    if (d.present) files.push_back(d.now.ToFileEntry());
+  for (size_t i = 0; i < disk.size(); ++i) {
+    const DiskFile& d = disk[i];
+    if (d.present) files.push_back(FileEntry{index.entries[i].path, d.id, d.size, d.executable});
   }
   return files;
 }

@@ -43,12 +43,14 @@ Result<std::vector<DiskFile>> CompareWithDisk(const std::string& root,
     }
     DiskFile& d = out[i];
     d.present = true;
-    d.now = e;
+    d.id = e.id;
+    d.size = e.size;
+    d.executable = e.executable;
     if (e.StatMatches(st) && !e.IsRacy(index_time_ns)) continue;
     if (!need_ids && (st.size != e.size || st.executable != e.executable)) {
       d.modified = true;
-      d.now.size = st.size;
-      d.now.executable = st.executable;
+      d.size = st.size;
+      d.executable = st.executable;
       continue;
     }
     to_hash.push_back(i);
@@ -74,10 +76,9 @@ Result<std::vector<DiskFile>> CompareWithDisk(const std::string& root,
     }
     count.fetch_add(1, std::memory_order_relaxed);
     d.hashed = true;
-    d.now.id = id;
-    d.now.size = st.size;
-    d.now.executable = st.executable;
-    d.now.SetStat(st);
+    d.id = id;
+    d.size = st.size;
+    d.executable = st.executable;
     d.modified = id != entries[i].id || st.executable != entries[i].executable;
   });
   VREPO_RETURN_IF_ERROR(first_error);

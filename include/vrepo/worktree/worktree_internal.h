@@ -15,12 +15,15 @@
 
 namespace vrepo {
 
-// A tracked file as the working tree has it now.
+// A tracked file as the working tree has it now (its path is its staging entry's: a copy per
+// file would cost a million allocations on a million-file status).
 struct DiskFile {
   bool present = false;   // a regular file is at the path
   bool modified = false;  // content or executable bit differs from the staging entry
-  bool hashed = false;    // `now` carries a fresh id and stat (the stat cache can be refreshed)
-  StagingEntry now;       // id valid unless modified && !hashed
+  bool hashed = false;    // `id` was computed from the file just now
+  bool executable = false;
+  uint64_t size = 0;
+  ContentId id;           // valid unless modified && !hashed
 };
 
 // Compares entries[i] with the disk for every i. Files are hashed only when their stat
