@@ -1,7 +1,6 @@
 #include "vrepo/remote/server.h"
 
 #include <httplib.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -320,8 +319,7 @@ Result<std::unique_ptr<RepositoryServer>> RepositoryServer::Bind(const ServerOpt
   while (impl->options.root.size() > 1 && impl->options.root.back() == '/') {
     impl->options.root.pop_back();
   }
-  struct stat st;
-  if (::stat(impl->options.root.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+  if (!IsDir(impl->options.root)) {
     return Status::NotFound("serve root " + options.root + " is not a folder");
   }
   if (options.tokens_file.empty()) {

@@ -95,6 +95,11 @@ Status RemoveContents(int dfd, const std::string& where) {
 
 }  // namespace
 
+bool IsDir(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
 Status RemoveTree(const std::string& path) {
   if (::unlink(path.c_str()) == 0 || errno == ENOENT) return Status::OK();
   if (errno != EISDIR && errno != EPERM) return Status::FromErrno("removing " + path, errno);

@@ -79,11 +79,6 @@ Result<std::string> RealPath(const std::string& path) {
   return std::string(buf);
 }
 
-bool IsDir(const std::string& path) {
-  struct stat st;
-  return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
-}
-
 // Resolves "." and ".." and repeated slashes in an absolute path without touching the disk.
 std::string NormalizeAbsolute(const std::string& path) {
   std::vector<std::string> parts;

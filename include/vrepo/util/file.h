@@ -31,6 +31,9 @@ Status SyncDir(const std::string& dir);
 // Creates `dir` and its parents (like mkdir -p).
 Status MakeDirs(const std::string& dir);
 
+// True when `path` is a folder (following symlinks).
+bool IsDir(const std::string& path);
+
 // Returns the parent folder of a '/'-separated path ("" when there is none).
 std::string ParentPath(const std::string& path);
 
