@@ -21,7 +21,6 @@ constexpr size_t kChunkEntrySize = 40;
 // zstd cannot expand more than this (see object_store.cc); a larger claim is corruption.
 constexpr uint64_t kMaxZstdRatio = 1 << 16;
 
-
 Status Bad(uint64_t offset, const std::string& why) {
   return Status::Corruption("object batch: at byte offset " + std::to_string(offset) + ": " + why);
 }

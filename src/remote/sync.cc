@@ -163,6 +163,7 @@ class ObjectCopier {
     }
     std::unordered_set<ContentId, ContentIdHash> asked(ids.begin(), ids.end());
     bool has_lists = false;
+    size_t sent = records.size();
     for (const BatchRecord& r : records) {
       if (!asked.count(r.id)) {
         return Status::Corruption("object batch from " + src.Describe() +
@@ -186,9 +187,9 @@ class ObjectCopier {
           rest.Add(rec);
         }
       }
+      sent = rest.count();
       batch = rest.Finish();
     }
-    size_t sent = ParseObjectBatch(batch)->size();
     if (sent > 0) VREPO_RETURN_IF_ERROR(dst.WriteObjects(batch).status());
     Count(sent, batch.size());
     if (progress_) progress_->Tick(ids.size());
@@ -218,7 +219,6 @@ std::string ShortName(const std::string& full) {
   }
   return full;
 }
-
 
 std::vector<std::string> Distinct(std::vector<std::string> v) {
   std::sort(v.begin(), v.end());

@@ -54,7 +54,6 @@ constexpr size_t kReadWindow = 8 << 20;
 // claimed raw size is corruption, not an allocation to attempt.
 constexpr uint64_t kMaxZstdRatio = 1 << 16;
 
-
 uint32_t Crc32(std::string_view data) {
   return static_cast<uint32_t>(
       crc32_z(0, reinterpret_cast<const Bytef*>(data.data()), data.size()));
