@@ -3,7 +3,6 @@
 #include <httplib.h>
 #include <signal.h>
 
-#include <cstdlib>
 #include <mutex>
 #include <unordered_set>
 
@@ -229,23 +228,13 @@ void IgnoreSigpipe() {
   });
 }
 
-std::string EnvOr(const std::string& value, const char* name) {
-  if (!value.empty()) return value;
-  const char* env = std::getenv(name);
-  return env ? env : "";
-}
-
 }  // namespace
 
 Result<std::unique_ptr<Transport>> OpenHttpTransport(const std::string& url,
                                                      const TransportOptions& options) {
   VREPO_ASSIGN_OR_RETURN(Endpoint endpoint, ParseUrl(url));
   IgnoreSigpipe();
-  TransportOptions resolved = options;
-  // A clone has no config yet: the environment is where its token comes from.
-  resolved.token = EnvOr(options.token, "VREPO_TOKEN");
-  resolved.ca_file = EnvOr(options.ca_file, "VREPO_CA_FILE");
-  std::unique_ptr<Transport> t = std::make_unique<HttpTransport>(endpoint, resolved);
+  std::unique_ptr<Transport> t = std::make_unique<HttpTransport>(endpoint, options);
   return t;
 }
 
