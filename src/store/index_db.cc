@@ -23,7 +23,8 @@ rocksdb::Options MakeOptions(bool read_only) {
   // Bulk adds of a million objects: a large memtable means few flushes during the load.
   options.write_buffer_size = 64 << 20;
   options.max_write_buffer_number = 3;
-  options.IncreaseParallelism(2);
+  // Background threads start with the option; a reader never flushes or compacts.
+  if (!read_only) options.IncreaseParallelism(2);
   // Keys are mostly random content ids: compression gains nothing worth its CPU.
   options.compression = rocksdb::kNoCompression;
   // Small repositories should not reserve megabytes on disk up front.
@@ -33,6 +34,13 @@ rocksdb::Options MakeOptions(bool read_only) {
   // Dataset commands look up a million random ids: through pread each lookup copied a 16 KiB
   // block out of the page cache (14% of `dataset stats` on 1M samples); mapped files don't.
   options.allow_mmap_reads = true;
+  // Opening holds a handful of table files; the default 16 opener threads (started again for
+  // the fallback of a read-only open) made thread creation a third of a read-only open.
+  options.max_file_opening_threads = 1;
+  // With the default (-1, keep every table file open), a read-only open first tries RocksDB's
+  // "compacted DB" reader, which only fits a fully compacted index, and on failure reads the
+  // manifest and opens every table file a second time. Any finite limit skips that attempt.
+  options.max_open_files = 1 << 14;
   rocksdb::BlockBasedTableOptions table;
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
   table.block_size = 16 << 10;
@@ -116,8 +124,8 @@ Status IndexDb::MultiGet(const std::vector<std::string>& sorted_keys,
   std::vector<rocksdb::Status> statuses(n);
   rocksdb::ReadOptions options;
   options.verify_checksums = false;  // as in Get
-  db_->MultiGet(options, db_->DefaultColumnFamily(), n, keys.data(), pinned.data(),
-                statuses.data(), /*sorted_input=*/true);
+  db_->MultiGet(options, db_->DefaultColumnFamily(), n, keys.data(), pinned.data(), statuses.data(),
+                /*sorted_input=*/true);
   values->assign(n, std::string());
   found->assign(n, false);
   for (size_t i = 0; i < n; ++i) {
@@ -135,6 +143,12 @@ Status IndexDb::Write(rocksdb::WriteBatch* batch, bool sync) {
   wo.sync = sync;
   wrote_ = true;
   return FromRocks(db_->Write(wo, batch), "writing index " + dir_);
+}
+
+uint64_t IndexDb::EstimateKeyCount() const {
+  uint64_t n = 0;
+  if (!db_->GetIntProperty(rocksdb::DB::Properties::kEstimateNumKeys, &n)) return 0;
+  return n;
 }
 
 Status IndexDb::ScanPrefix(

@@ -102,6 +102,9 @@ std::string IndexTreeKey() { return std::string(1, key_prefix::kMeta) + "worktre
 
 Result<StagingIndex> LoadStaging(const IndexDb& db) {
   StagingIndex index;
+  // Reserving for every key in the index over-reserves, but pages never touched cost nothing,
+  // while growing by doubling would touch (and fault in) twice the memory the entries need.
+  index.entries.reserve(db.EstimateKeyCount());
   Status decode_status;
   Status st = db.ScanPrefix(std::string(1, key_prefix::kStaging),
                             [&](std::string_view key, std::string_view value) {

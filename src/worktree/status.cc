@@ -6,7 +6,6 @@
 #include <atomic>
 #include <future>
 
-#include "vrepo/util/thread_pool.h"
 #include "vrepo/worktree/merge_state.h"
 #include "vrepo/worktree/worktree.h"
 #include "vrepo/worktree/worktree_internal.h"
@@ -23,11 +22,10 @@ bool SameContent(const FileEntry& a, const StagingEntry& b) {
 // cannot vouch for).
 Result<std::vector<FileEntry>> WorktreeFiles(Repository& repo) {
   VREPO_ASSIGN_OR_RETURN(StagingIndex index, LoadStaging(repo.store().index()));
-  ThreadPool pool(DefaultIoThreads());
   uint64_t hashed = 0;
-  VREPO_ASSIGN_OR_RETURN(
-      std::vector<DiskFile> disk,
-      CompareWithDisk(repo.root(), index.entries, index.written_ns, nullptr, true, &pool, &hashed));
+  VREPO_ASSIGN_OR_RETURN(std::vector<DiskFile> disk,
+                         CompareWithDisk(repo.root(), index.entries, index.written_ns, nullptr,
+                                         true, nullptr, &hashed));
   std::vector<FileEntry> files;
   files.reserve(disk.size());
   for (size_t i = 0; i < disk.size(); ++i) {
@@ -61,10 +59,9 @@ Result<StatusReport> ComputeStatus(Repository& repo) {
     }
   }
   VREPO_ASSIGN_OR_RETURN(std::vector<ScannedFile> scan, walk.get());
-  ThreadPool pool(DefaultIoThreads());
   VREPO_ASSIGN_OR_RETURN(std::vector<DiskFile> disk,
                          CompareWithDisk(repo.root(), entries, index.written_ns, &scan, false,
-                                         &pool, &report.files_hashed));
+                                         nullptr, &report.files_hashed));
 
   // Staged: HEAD vs index (both sorted by path).
   std::vector<StatusEntry> out;

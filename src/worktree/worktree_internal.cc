@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cerrno>
 #include <mutex>
+#include <optional>
 
 #include "vrepo/util/file.h"
 
@@ -56,6 +57,9 @@ Result<std::vector<DiskFile>> CompareWithDisk(const std::string& root,
     to_hash.push_back(i);
   }
 
+  if (to_hash.empty()) return out;
+  std::optional<ThreadPool> own_pool;
+  if (pool == nullptr) pool = &own_pool.emplace(DefaultIoThreads());
   std::mutex mu;
   Status first_error;
   std::atomic<uint64_t> count{0};

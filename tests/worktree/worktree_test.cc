@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <map>
 
+#include "vrepo/worktree/scan.h"
 #include "worktree_fixture.h"
 
 namespace vrepo::testing {
@@ -89,6 +90,40 @@ TEST_CASE("checkout into an empty working tree restores folders removed by hand"
   Must(Checkout(*f.repo, a, force, false));
   CHECK(f.Read("d3/f13") == "13");
   CHECK(f.Status().entries.empty());
+}
+
+TEST_CASE("a folder of thousands of entries is listed in path order with every file's stat") {
+  // More entries than one readdir block, so that lstat runs while the folder is still being
+  // read; names share their first 8 bytes, are shorter than 8, or differ only after a
+  // folder's name, where a folder sorts as its name plus '/'.
+  RepoFixture f;
+  std::vector<std::string> expected;
+  auto write = [&](const std::string& rel, size_t size) {
+    WriteFile(f.Path(rel), std::string(size, 'x'));
+    expected.push_back(rel);
+  };
+  for (int i = 0; i < 3000; ++i) write("big/samepref" + std::to_string(i * 7919 % 3001), i % 50);
+  for (const char* name : {"a", "ab", "same.txt", "same0", "samepref", "z"}) {
+    write("big/" + std::string(name), 3);
+  }
+  write("big/same/inner", 5);
+  write("big/samepref_/inner", 6);
+  write("big/samepref_0", 6);
+  write("top", 1);
+  REQUIRE(::symlink("top", f.Path("big/link").c_str()) == 0);
+  std::sort(expected.begin(), expected.end());
+
+  std::vector<ScannedFile> scan = Must(ScanTree(f.dir.path(), ""));
+  std::vector<std::string> paths;
+  for (const auto& s : scan) paths.push_back(s.path);
+  CHECK(paths == expected);
+  for (const auto& s : scan) {
+    struct stat st;
+    REQUIRE(::lstat(f.Path(s.path).c_str(), &st) == 0);
+    CHECK(s.stat.size == uint64_t(st.st_size));
+    CHECK(s.stat.ino == uint64_t(st.st_ino));
+  }
+  CHECK(Must(ScanTree(f.dir.path(), "big/same")).size() == 1);
 }
 
 TEST_CASE("status on an unchanged tree hashes nothing") {

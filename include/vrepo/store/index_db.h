@@ -43,6 +43,9 @@ class IndexDb {
   // returns false.
   Status ScanPrefix(std::string_view prefix,
                     const std::function<bool(std::string_view, std::string_view)>& fn) const;
+  // RocksDB's estimate of how many keys the index holds (all prefixes together): an upper
+  // bound to reserve for before a scan.
+  uint64_t EstimateKeyCount() const;
   bool read_only() const { return read_only_; }
   rocksdb::DB* raw() { return db_.get(); }
 

@@ -23,13 +23,15 @@ struct DiskFile {
   bool hashed = false;    // `id` was computed from the file just now
   bool executable = false;
   uint64_t size = 0;
-  ContentId id;           // valid unless modified && !hashed
+  ContentId id;  // valid unless modified && !hashed
 };
 
 // Compares entries[i] with the disk for every i. Files are hashed only when their stat
 // differs from the cache or is racy; with `need_ids`, a size change is hashed too (else
 // it is reported modified unhashed). `scan` (sorted, may be null) supplies stats already
-// taken. Adds the number of files hashed to *hashed.
+// taken. Hashes on `pool`, or when it is null on a pool started only if something needs
+// hashing (an unchanged tree then costs no threads). Adds the number of files hashed to
+// *hashed.
 Result<std::vector<DiskFile>> CompareWithDisk(const std::string& root,
                                               const std::vector<StagingEntry>& entries,
                                               int64_t index_time_ns,
