@@ -1,6 +1,8 @@
 // vrepo-train: the training stage's commands (train, runs, reproduce, eval). It links
 // libtorch, which vrepo itself does not (docs/train-binary.md); `vrepo train ...` execs
 // `vrepo-train train ...`, so help and errors read as vrepo's.
+#include <malloc.h>
+
 #include <exception>
 
 #include "train_cli.h"
@@ -31,6 +33,13 @@ int Main(int argc, char** argv) {
 }  // namespace vrepo::cli
 
 int main(int argc, char** argv) {
+  // Every training step frees and allocates the same activation and gradient tensors, of
+  // megabytes each. glibc's defaults hand blocks that large back to the kernel (mmap/munmap,
+  // heap trimming), so each step page-faulted all of them in again: a quarter of the CPU time
+  // of small-cnn went to the kernel. Keeping them in the heap made it 1.6x faster with the same
+  // results. 32 MiB is the largest threshold glibc accepts; bigger tensors are still mapped.
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
   try {
     return vrepo::cli::Main(argc, argv);
   } catch (const std::exception& e) {
