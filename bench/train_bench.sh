@@ -71,20 +71,25 @@ vrepo_ips() {
     { echo "bench: vrepo train $name failed:" >&2; tail -n 5 "$dir/$name.log" >&2; exit 1; }
   jq -r '.run.epochs[0] | "\(.images_per_second) \(.val_accuracy)"' <<<"$out"
 }
-pytorch_ips() {  # MODEL SIZE
+# pytorch_ips MODEL SIZE [TUNABLES]: one epoch of bench/pytorch_train.py, under GLIBC_TUNABLES
+# when given; prints "img/s val_acc".
+pytorch_ips() {
   local out
-  out=$(/usr/bin/python3 "$pytorch_script" --train "$dir/view/$1" --test "$dir/view/test" \
+  out=$(GLIBC_TUNABLES=${3:-} /usr/bin/python3 "$pytorch_script" --train "$dir/view/$1" --test "$dir/view/test" \
     --model "$1" --image-size "$2" --batch-size "$batch" --threads "$threads" \
     --workers "$workers" --epochs 1 2>"$dir/pytorch.log") ||
     { echo "bench: pytorch_train.py $1 failed:" >&2; tail -n 5 "$dir/pytorch.log" >&2; exit 1; }
   jq -r '"\(.images_per_second[0]) \(.val_accuracy)"' <<<"$out"
 }
 
+# What vrepo-train sets with mallopt (src/cli/train/main.cc), for a PyTorch run that does the
+# same: it shows how much of the ratio is the allocator and how much the rest.
+vrepo_malloc=glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=1073741824
 verdict() { awk -v v="$1" -v t="$2" 'BEGIN { print (v >= t ? "met" : "MISSED") }'; }
 rows=()
 for spec in "small-cnn 28" "resnet18 64"; do
   read -r model size <<<"$spec"
-  v_ips=() p_ips=()
+  v_ips=() p_ips=() t_ips=()
   for ((i = 0; i < runs; i++)); do
     # Alternating, so both sides see the same load of the machine.
     echo "$model at $size px, run $((i + 1))/$runs: vrepo ..." >&2
@@ -93,13 +98,18 @@ for spec in "small-cnn 28" "resnet18 64"; do
     echo "$model at $size px, run $((i + 1))/$runs: PyTorch ..." >&2
     read -r ips p_acc <<<"$(pytorch_ips "$model" "$size")"
     p_ips+=("$ips")
+    echo "$model at $size px, run $((i + 1))/$runs: PyTorch with vrepo-train's malloc settings ..." >&2
+    read -r ips _ <<<"$(pytorch_ips "$model" "$size" "$vrepo_malloc")"
+    t_ips+=("$ips")
   done
-  echo "$model img/s: vrepo ${v_ips[*]}; PyTorch ${p_ips[*]}" >&2
+  echo "$model img/s: vrepo ${v_ips[*]}; PyTorch ${p_ips[*]}; PyTorch tuned ${t_ips[*]}" >&2
   v=$(median "${v_ips[@]}")
   p=$(median "${p_ips[@]}")
+  t=$(median "${t_ips[@]}")
   r=$(ratio "$v" "$p")
-  rows+=("$(printf '| %s (%s px) | %.0f | %.0f | %sx | %s | %.1f%% / %.1f%% |' "$model" "$size" \
-    "$v" "$p" "$r" "$(verdict "$r" 1.5)" "$(awk -v a="$v_acc" 'BEGIN { print 100 * a }')" \
+  rows+=("$(printf '| %s (%s px) | %.0f | %.0f | %sx | %s | %.0f | %sx | %.1f%% / %.1f%% |' \
+    "$model" "$size" "$v" "$p" "$r" "$(verdict "$r" 1.5)" "$t" "$(ratio "$v" "$t")" \
+    "$(awk -v a="$v_acc" 'BEGIN { print 100 * a }')" \
     "$(awk -v a="$p_acc" 'BEGIN { print 100 * a }')")")
 done
 
@@ -147,8 +157,8 @@ echo "Data: Fashion-MNIST 28x28 gray PNGs: $n training images for small-cnn, $re
   "of the epoch's training loop (loader start to last step)."
 echo
 echo "| Model | vrepo img/s | PyTorch img/s | vrepo / PyTorch | target >= 1.5x |" \
-  "val acc vrepo / PyTorch |"
-echo "|---|---|---|---|---|---|"
+  "PyTorch, vrepo's malloc settings | vrepo / that | val acc vrepo / PyTorch |"
+echo "|---|---|---|---|---|---|---|---|"
 printf '%s\n' "${rows[@]}"
 echo
 echo "Peak memory of \`vrepo train\` (small-cnn, 1 epoch, batch $batch):"
