@@ -6,9 +6,10 @@ ImageFolder (a class-folder view of symlinks) and a DataLoader. Prints one JSON 
 Timing matches vrepo's images/s: from the start of the epoch (DataLoader workers starting
 included) to the last optimizer step; imports, building the view and evaluation are outside.
 
-On CUDA (bench/cuda_check.sh) it does what `vrepo train --device cuda` does: pinned batches
-copied asynchronously, cuDNN benchmark mode, and with --precision bf16 the forward pass and the
-loss under torch.autocast(bfloat16).
+With --precision bf16 the forward pass and the loss run under torch.autocast(bfloat16), on the
+CPU as on CUDA, as `vrepo train --precision bf16` does. On CUDA (bench/cuda_check.sh) it does
+what `vrepo train --device cuda` does: pinned batches copied asynchronously, cuDNN benchmark
+mode.
 
 usage: bench/pytorch_train.py --train VIEW/train --test VIEW/test --model small-cnn|resnet18
                               [--image-size N] [--batch-size 128] [--threads T] [--workers W]

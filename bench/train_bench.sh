@@ -2,7 +2,7 @@
 # Training benchmark (issue 4): images/s of `vrepo train` against the same model in Debian's
 # python3-torch with torchvision's ImageFolder + DataLoader reading the exported PNG files
 # (bench/pytorch_train.py), same batch size, image size, epochs and thread counts, run
-# alternately in the same script; and the peak RSS of `vrepo train` on 5,000 against all
+# alternately in the same script, in fp32 and with bf16 autocast on both sides; and the peak RSS of `vrepo train` on 5,000 against all
 # 60,000 training images (the loader's memory must not grow with the sample count).
 # Not part of ctest.
 # usage: bench/train_bench.sh [N]   N training images for the speed runs (default 10000)
@@ -62,21 +62,22 @@ for split, table in (("small-cnn", "train-small-cnn.csv"), ("resnet18", "train-r
 EOF
 
 # --- speed -----------------------------------------------------------------------------------
-# vrepo_ips NAME MODEL SIZE: one epoch of `vrepo train`; prints "img/s val_acc".
+# vrepo_ips NAME MODEL SIZE PRECISION: one epoch of `vrepo train`; prints "img/s val_acc".
 vrepo_ips() {
-  local name=$1 model=$2 size=$3 out
+  local name=$1 model=$2 size=$3 precision=$4 out
   out=$("$VREPO_BIN" -C "$repo" train --labels "train-$model.csv" --val test.csv --model "$model" \
     --image-size "$size" --epochs 1 --batch-size "$batch" --workers "$workers" --device cpu \
-    --name "$name" --json 2>"$dir/$name.log") ||
+    --precision "$precision" --name "$name" --json 2>"$dir/$name.log") ||
     { echo "bench: vrepo train $name failed:" >&2; tail -n 5 "$dir/$name.log" >&2; exit 1; }
   jq -r '.run.epochs[0] | "\(.images_per_second) \(.val_accuracy)"' <<<"$out"
 }
-# pytorch_ips MODEL SIZE [TUNABLES]: one epoch of bench/pytorch_train.py, under GLIBC_TUNABLES
-# when given; prints "img/s val_acc".
+# pytorch_ips MODEL SIZE PRECISION [TUNABLES]: one epoch of bench/pytorch_train.py (bf16 =
+# torch.autocast on the CPU), under GLIBC_TUNABLES when given; prints "img/s val_acc".
 pytorch_ips() {
   local out
-  out=$(GLIBC_TUNABLES=${3:-} /usr/bin/python3 "$pytorch_script" --train "$dir/view/$1" --test "$dir/view/test" \
-    --model "$1" --image-size "$2" --batch-size "$batch" --threads "$threads" \
+  out=$(GLIBC_TUNABLES=${4:-} /usr/bin/python3 "$pytorch_script" --train "$dir/view/$1" \
+    --test "$dir/view/test" --model "$1" --image-size "$2" --precision "$3" \
+    --batch-size "$batch" --threads "$threads" \
     --workers "$workers" --epochs 1 2>"$dir/pytorch.log") ||
     { echo "bench: pytorch_train.py $1 failed:" >&2; tail -n 5 "$dir/pytorch.log" >&2; exit 1; }
   jq -r '"\(.images_per_second[0]) \(.val_accuracy)"' <<<"$out"
@@ -87,28 +88,29 @@ pytorch_ips() {
 vrepo_malloc=glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=1073741824
 verdict() { awk -v v="$1" -v t="$2" 'BEGIN { print (v >= t ? "met" : "MISSED") }'; }
 rows=()
-for spec in "small-cnn 28" "resnet18 64"; do
-  read -r model size <<<"$spec"
+for spec in "small-cnn 28 fp32" "resnet18 64 fp32" "small-cnn 28 bf16" "resnet18 64 bf16"; do
+  read -r model size precision <<<"$spec"
   v_ips=() p_ips=() t_ips=()
   for ((i = 0; i < runs; i++)); do
     # Alternating, so both sides see the same load of the machine.
-    echo "$model at $size px, run $((i + 1))/$runs: vrepo ..." >&2
-    read -r ips v_acc <<<"$(vrepo_ips "$model-$size-$i" "$model" "$size")"
+    echo "$model at $size px, $precision, run $((i + 1))/$runs: vrepo ..." >&2
+    read -r ips v_acc <<<"$(vrepo_ips "$model-$size-$precision-$i" "$model" "$size" "$precision")"
     v_ips+=("$ips")
-    echo "$model at $size px, run $((i + 1))/$runs: PyTorch ..." >&2
-    read -r ips p_acc <<<"$(pytorch_ips "$model" "$size")"
+    echo "$model at $size px, $precision, run $((i + 1))/$runs: PyTorch ..." >&2
+    read -r ips p_acc <<<"$(pytorch_ips "$model" "$size" "$precision")"
     p_ips+=("$ips")
-    echo "$model at $size px, run $((i + 1))/$runs: PyTorch with vrepo-train's malloc settings ..." >&2
-    read -r ips _ <<<"$(pytorch_ips "$model" "$size" "$vrepo_malloc")"
+    echo "$model at $size px, $precision, run $((i + 1))/$runs: PyTorch, vrepo's malloc ..." >&2
+    read -r ips _ <<<"$(pytorch_ips "$model" "$size" "$precision" "$vrepo_malloc")"
     t_ips+=("$ips")
   done
-  echo "$model img/s: vrepo ${v_ips[*]}; PyTorch ${p_ips[*]}; PyTorch tuned ${t_ips[*]}" >&2
+  echo "$model $precision img/s: vrepo ${v_ips[*]}; PyTorch ${p_ips[*]};" \
+    "PyTorch tuned ${t_ips[*]}" >&2
   v=$(median "${v_ips[@]}")
   p=$(median "${p_ips[@]}")
   t=$(median "${t_ips[@]}")
   r=$(ratio "$v" "$p")
-  rows+=("$(printf '| %s (%s px) | %.0f | %.0f | %sx | %s | %.0f | %sx | %.1f%% / %.1f%% |' \
-    "$model" "$size" "$v" "$p" "$r" "$(verdict "$r" 1.5)" "$t" "$(ratio "$v" "$t")" \
+  rows+=("$(printf '| %s (%s px) | %s | %.0f | %.0f | %sx | %s | %.0f | %sx | %.1f%% / %.1f%% |' \
+    "$model" "$size" "$precision" "$v" "$p" "$r" "$(verdict "$r" 1.5)" "$t" "$(ratio "$v" "$t")" \
     "$(awk -v a="$v_acc" 'BEGIN { print 100 * a }')" \
     "$(awk -v a="$p_acc" 'BEGIN { print 100 * a }')")")
 done
@@ -156,9 +158,9 @@ echo "Data: Fashion-MNIST 28x28 gray PNGs: $n training images for small-cnn, $re
   "median of $runs run(s), vrepo and PyTorch alternating. img/s = training images / seconds" \
   "of the epoch's training loop (loader start to last step)."
 echo
-echo "| Model | vrepo img/s | PyTorch img/s | vrepo / PyTorch | target >= 1.5x |" \
-  "PyTorch, vrepo's malloc settings | vrepo / that | val acc vrepo / PyTorch |"
-echo "|---|---|---|---|---|---|---|---|"
+echo "| Model | precision (both sides) | vrepo img/s | PyTorch img/s | vrepo / PyTorch |" \
+  "target >= 1.5x | PyTorch, vrepo's malloc settings | vrepo / that | val acc vrepo / PyTorch |"
+echo "|---|---|---|---|---|---|---|---|---|"
 printf '%s\n' "${rows[@]}"
 echo
 echo "Peak memory of \`vrepo train\` (small-cnn, 1 epoch, batch $batch):"

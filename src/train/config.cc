@@ -183,10 +183,6 @@ Status ValidateConfig(const TrainConfig& c) {
     return Status::InvalidArgument("unknown precision '" + c.precision +
                                    "' (valid: auto, fp32, bf16)");
   }
-  if (c.precision == "bf16" &&
-      (c.device == "cpu" || (c.device == "auto" && !torch::cuda::is_available()))) {
-    return Status::InvalidArgument("--precision bf16: needs a CUDA device (training on the CPU is fp32)");
-  }
   if (!c.base.empty() && c.base.rfind("run:", 0) == 0 && c.base.size() == 4) {
     return Status::InvalidArgument("--base run: needs a run id or name");
   }

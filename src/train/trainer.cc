@@ -60,24 +60,33 @@ class TorchSettingsGuard {
   bool cudnn_benchmark_;
 };
 
-// bf16 autocast on CUDA for the scope (the forward pass and the loss), as torch.autocast does
-// in Python: convolutions and matmuls run in bf16 on tensor cores, reductions and the loss in
-// fp32; parameters, gradients and the optimizer stay fp32. Autocast is thread-local state.
+// bf16 autocast on `device`'s type for the scope (the forward pass and the loss), as
+// torch.autocast does in Python: convolutions and matmuls run in bf16 (tensor cores on CUDA,
+// oneDNN's AVX-512 bf16 or AMX kernels on the CPU), reductions and the loss in fp32;
+// parameters, gradients and the optimizer stay fp32. Autocast is thread-local state.
 class AutocastGuard {
  public:
-  explicit AutocastGuard(bool on) : on_(on) {
+  AutocastGuard(bool on, const torch::Device& device) : on_(on), cuda_(device.is_cuda()) {
     if (!on_) return;
 #if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
-    // libtorch 2.4 replaced the CUDA-only calls by per-device ones.
-    was_enabled_ = at::autocast::is_autocast_enabled(at::kCUDA);
-    was_dtype_ = at::autocast::get_autocast_dtype(at::kCUDA);
-    at::autocast::set_autocast_dtype(at::kCUDA, at::kBFloat16);
-    at::autocast::set_autocast_enabled(at::kCUDA, true);
+    // libtorch 2.4 replaced the per-backend calls by per-device ones.
+    const at::DeviceType type = cuda_ ? at::kCUDA : at::kCPU;
+    was_enabled_ = at::autocast::is_autocast_enabled(type);
+    was_dtype_ = at::autocast::get_autocast_dtype(type);
+    at::autocast::set_autocast_dtype(type, at::kBFloat16);
+    at::autocast::set_autocast_enabled(type, true);
 #else
-    was_enabled_ = at::autocast::is_enabled();
-    was_dtype_ = at::autocast::get_autocast_gpu_dtype();
-    at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
-    at::autocast::set_enabled(true);
+    if (cuda_) {
+      was_enabled_ = at::autocast::is_enabled();
+      was_dtype_ = at::autocast::get_autocast_gpu_dtype();
+      at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
+      at::autocast::set_enabled(true);
+    } else {
+      was_enabled_ = at::autocast::is_cpu_enabled();
+      was_dtype_ = at::autocast::get_autocast_cpu_dtype();
+      at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
+      at::autocast::set_cpu_enabled(true);
+    }
 #endif
     at::autocast::increment_nesting();
   }
@@ -87,11 +96,17 @@ class AutocastGuard {
     // optimizer steps, so the cache is dropped when the outermost scope ends.
     if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
 #if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
-    at::autocast::set_autocast_enabled(at::kCUDA, was_enabled_);
-    at::autocast::set_autocast_dtype(at::kCUDA, was_dtype_);
+    const at::DeviceType type = cuda_ ? at::kCUDA : at::kCPU;
+    at::autocast::set_autocast_enabled(type, was_enabled_);
+    at::autocast::set_autocast_dtype(type, was_dtype_);
 #else
-    at::autocast::set_enabled(was_enabled_);
-    at::autocast::set_autocast_gpu_dtype(was_dtype_);
+    if (cuda_) {
+      at::autocast::set_enabled(was_enabled_);
+      at::autocast::set_autocast_gpu_dtype(was_dtype_);
+    } else {
+      at::autocast::set_cpu_enabled(was_enabled_);
+      at::autocast::set_autocast_cpu_dtype(was_dtype_);
+    }
 #endif
   }
   AutocastGuard(const AutocastGuard&) = delete;
@@ -99,6 +114,7 @@ class AutocastGuard {
 
  private:
   bool on_;
+  bool cuda_;
   bool was_enabled_ = false;
   at::ScalarType was_dtype_ = at::kHalf;
 };
@@ -192,7 +208,7 @@ Result<ValOutcome> RunEval(ImageClassifierImpl& model, SampleLoader& loader,
     torch::Tensor x = batch->images.to(device, /*non_blocking=*/true);
     torch::Tensor logits;
     {
-      AutocastGuard autocast(bf16);
+      AutocastGuard autocast(bf16, device);
       logits = model.forward(x);
     }
     logits = logits.to(torch::kCPU).to(torch::kFloat32);
@@ -430,7 +446,7 @@ Result<TrainResult> TrainImpl(Repository& repo, const TrainConfig& config,
       optimizer->zero_grad();
       torch::Tensor loss;
       {
-        AutocastGuard autocast(bf16);
+        AutocastGuard autocast(bf16, device);
         loss = torch::nn::functional::cross_entropy(model->forward(x), y);
       }
       loss.backward();
@@ -611,9 +627,8 @@ Result<EvalResult> EvaluateImpl(Repository& repo, std::string_view weights,
       pr.label_probability = t < num_classes ? p[i][t] : 0.0;
     }
   };
-  VREPO_ASSIGN_OR_RETURN(ValOutcome out,
-                         RunEval(*model, *loader, device, /*bf16=*/false, labels, num_classes,
-                                 each, nullptr));
+  VREPO_ASSIGN_OR_RETURN(ValOutcome out, RunEval(*model, *loader, device, /*bf16=*/false, labels,
+                                                 num_classes, each, nullptr));
   result.loss = out.loss;
   result.accuracy = out.accuracy;
   result.per_class_accuracy = out.per_class;

@@ -35,8 +35,9 @@ struct TrainConfig {
   int image_size = 0;                // square side the images are resized to; 0 = native size
   uint64_t seed = 0;
   std::string device = "auto";  // "auto" | "cpu" | "cuda"
-  // "auto" | "fp32" | "bf16". bf16 = autocast on CUDA: convolutions and matmuls in bf16, the
-  // loss, the weights and the optimizer in fp32. auto = bf16 on CUDA, fp32 on the CPU.
+  // "auto" | "fp32" | "bf16". bf16 = autocast: convolutions and matmuls in bf16, the loss,
+  // the weights and the optimizer in fp32 (on the CPU fast only with AVX-512 bf16 or AMX).
+  // auto = bf16 on CUDA, fp32 on the CPU.
   std::string precision = "auto";
   bool deterministic = false;
   int early_stop = 0;  // stop after N epochs without val accuracy gain; 0 = off

@@ -156,7 +156,8 @@ Command RegisterTrain(CLI::App& app, Globals& g) {
   Flag(sub, a, "--seed", &TrainConfig::seed, "Seed of weights, order and augmentation (0)");
   Flag(sub, a, "--device", &TrainConfig::device, "auto, cpu or cuda (default auto)");
   Flag(sub, a, "--precision", &TrainConfig::precision,
-       "fp32, or bf16 (autocast, CUDA only); default auto: bf16 on CUDA, fp32 on the CPU");
+       "fp32, or bf16 (autocast; on the CPU fast with AVX-512 bf16 or AMX); default auto: "
+       "bf16 on CUDA, fp32 on the CPU");
   CLI::Option* det = sub->add_flag("--deterministic", a->flags.deterministic,
                                    "Deterministic algorithms, one compute thread: a reproduction "
                                    "gives bit-identical weights");
