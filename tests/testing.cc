@@ -1,5 +1,6 @@
 #include "testing.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -8,7 +9,6 @@
 
 #include <cstdio>
 #include <cstdlib>
-#include <filesystem>
 #include <fstream>
 #include <random>
 #include <sstream>
@@ -26,12 +26,11 @@ TempDir::TempDir() {
   path_ = tmpl;
 }
 
-TempDir::~TempDir() {
-  (void)RemoveTree(path_);
-}
+TempDir::~TempDir() { (void)RemoveTree(path_); }
 
 void WriteFile(const std::string& path, const std::string& data, bool executable) {
-  std::filesystem::create_directories(std::filesystem::path(path).parent_path());
+  if (!MakeDirs(ParentPath(path)).ok())
+    throw std::runtime_error("cannot create folders for " + path);
   std::ofstream f(path, std::ios::binary | std::ios::trunc);
   if (!f) throw std::runtime_error("cannot write " + path);
   f.write(data.data(), static_cast<std::streamsize>(data.size()));
@@ -50,6 +49,18 @@ std::string ReadFileOrDie(const std::string& path) {
 bool Exists(const std::string& path) {
   struct stat st;
   return ::lstat(path.c_str(), &st) == 0;
+}
+
+std::vector<std::string> ListFolder(const std::string& dir) {
+  std::vector<std::string> out;
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) throw std::runtime_error("cannot list " + dir);
+  while (struct dirent* e = ::readdir(d)) {
+    std::string name = e->d_name;
+    if (name != "." && name != "..") out.push_back(JoinPath(dir, name));
+  }
+  ::closedir(d);
+  return out;
 }
 
 void AgeFile(const std::string& path, int seconds) {
@@ -71,9 +82,9 @@ std::string RandomBytes(size_t n, uint64_t seed) {
 }
 
 SmallDisk::SmallDisk(const std::string& dir, const std::string& size) : dir_(dir) {
-  std::filesystem::create_directories(dir);
-  mounted_ = ::getuid() == 0 &&
-             ::mount("tmpfs", dir.c_str(), "tmpfs", 0, ("size=" + size).c_str()) == 0;
+  if (!MakeDirs(dir).ok()) throw std::runtime_error("cannot create " + dir);
+  mounted_ =
+      ::getuid() == 0 && ::mount("tmpfs", dir.c_str(), "tmpfs", 0, ("size=" + size).c_str()) == 0;
 }
 
 SmallDisk::~SmallDisk() {

@@ -28,6 +28,10 @@ class TempDir {
 void WriteFile(const std::string& path, const std::string& data, bool executable = false);
 std::string ReadFileOrDie(const std::string& path);
 bool Exists(const std::string& path);
+// The paths of the entries of folder `dir` (not . and ..), in no particular order. Written
+// with readdir, not std::filesystem: test binaries linked with a pip libtorch bound
+// std::filesystem calls to libtorch's own copy, which crashed.
+std::vector<std::string> ListFolder(const std::string& dir);
 // Sets a file's mtime `seconds` into the past (so the stat cache does not see it as racy).
 void AgeFile(const std::string& path, int seconds);
 // Deterministic pseudo-random bytes.

@@ -3,7 +3,6 @@
 #include <doctest/doctest.h>
 
 #include <chrono>
-#include <filesystem>
 #include <fstream>
 #include <set>
 #include <thread>
@@ -109,12 +108,12 @@ TEST_CASE("loader: a corrupt object is an error naming the sample's path") {
   std::string image = r.Read(victim.path);
   // Flip one byte of that image inside its pack file.
   bool flipped = false;
-  for (const auto& entry :
-       std::filesystem::directory_iterator(r.repo->vrepo_dir() + "/objects/packs")) {
-    std::string pack = vrepo::testing::ReadFileOrDie(entry.path());
+  for (const std::string& pack_path :
+       vrepo::testing::ListFolder(r.repo->vrepo_dir() + "/objects/packs")) {
+    std::string pack = vrepo::testing::ReadFileOrDie(pack_path);
     size_t at = pack.find(image);
     if (at == std::string::npos) continue;
-    std::fstream f(entry.path(), std::ios::in | std::ios::out | std::ios::binary);
+    std::fstream f(pack_path, std::ios::in | std::ios::out | std::ios::binary);
     f.seekp(at + image.size() / 2);
     char c = pack[at + image.size() / 2] ^ 0x5a;
     f.write(&c, 1);
