@@ -189,9 +189,12 @@ Command RegisterStatus(CLI::App& app, Globals& g) {
   sub->add_flag("--json", o->json, "One JSON object: branch, head and entries")
       ->excludes(porcelain);
   return {sub, [&g, o] {
+            // The walk starts first: it runs while the repository opens.
+            std::shared_ptr<PendingWalk> walk;
+            if (auto root = Repository::FindRoot(g.cwd); root.ok()) walk = StartStatusWalk(*root);
             auto repo = OpenRepository(g, /*write=*/false);
             if (!repo.ok()) return Fail("status", repo.status());
-            auto report = ComputeStatus(**repo);
+            auto report = ComputeStatus(**repo, std::move(walk));
             if (!report.ok()) return Fail("status", report.status());
             if (o->json) {
               Print(Json(*report));

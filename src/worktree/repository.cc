@@ -152,8 +152,7 @@ Result<std::unique_ptr<Repository>> Repository::Init(const std::string& root, bo
   return Discover(abs, OpenOptions{});
 }
 
-Result<std::unique_ptr<Repository>> Repository::Discover(const std::string& start,
-                                                         const OpenOptions& options) {
+Result<std::string> Repository::FindRoot(const std::string& start) {
   auto abs = RealPath(start);
   if (!abs.ok()) {
     if (abs.status().code() == Status::Code::kNotFound) {
@@ -170,8 +169,14 @@ Result<std::unique_ptr<Repository>> Repository::Discover(const std::string& star
     }
     dir = ParentPath(dir);
   }
+  return dir == "/" ? "" : dir;
+}
+
+Result<std::unique_ptr<Repository>> Repository::Discover(const std::string& start,
+                                                         const OpenOptions& options) {
+  VREPO_ASSIGN_OR_RETURN(std::string root, FindRoot(start));
   std::unique_ptr<Repository> repo(new Repository());
-  repo->root_ = dir == "/" ? "" : dir;
+  repo->root_ = std::move(root);
   repo->vrepo_dir_ = repo->root_ + "/.vrepo";
   repo->read_only_ = options.read_only;
   InitGit();

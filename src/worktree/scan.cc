@@ -100,9 +100,11 @@ void Warn(const std::string& what, const std::string& path) {
                what.c_str(), path.c_str());
 }
 
-class Walker {
+}  // namespace
+
+class TreeWalker {
  public:
-  Walker(std::vector<ScannedFile>* out, IgnoreStack* ignore, ThreadPool* pool)
+  TreeWalker(TreeListing* out, IgnoreStack* ignore, ThreadPool* pool)
       : out_(out), ignore_(ignore), pool_(pool) {}
 
   // Takes ownership of `fd`, an open folder at `rel`.
@@ -243,29 +245,38 @@ class Walker {
     // Reserving ahead instead of doubling: each regrowth moves every file found so far into
     // fresh pages, and page faults were a fifth of a status's CPU time. Pages reserved but
     // never used cost nothing.
-    size_t need = out_->size() + order.size();
-    if (out_->capacity() < need) out_->reserve(2 * need);
+    std::vector<TreeListing::File>& files = out_->files_;
+    std::string& paths = out_->paths_;
+    const size_t need = files.size() + order.size();
+    if (files.capacity() < need) files.reserve(2 * need);
+    const size_t need_bytes = paths.size() + order.size() * (rel.size() + 1 + 16);
+    if (paths.capacity() < need_bytes) paths.reserve(2 * need_bytes);
     Status result;
     for (const SortKey& k : order) {
       const Entry& e = entry_at(k.entry);
       const std::string_view name = name_at(k.entry);
-      std::string path;
-      path.reserve(rel.size() + 1 + name.size());
-      path.append(rel);
-      if (!rel.empty()) path.push_back('/');
-      path.append(name);
-      if (ignore_->IsIgnored(path, e.is_dir)) continue;
-      if (!e.is_dir) {
-        out_->push_back(ScannedFile{std::move(path), e.stat});
+      const size_t offset = paths.size();
+      paths.append(rel);
+      if (!rel.empty()) paths.push_back('/');
+      paths.append(name);
+      const std::string_view path = std::string_view(paths).substr(offset);
+      if (ignore_->IsIgnored(path, e.is_dir)) {
+        paths.resize(offset);
         continue;
       }
+      if (!e.is_dir) {
+        files.push_back(TreeListing::File{offset, uint32_t(path.size()), e.stat});
+        continue;
+      }
+      const std::string folder(path);
+      paths.resize(offset);
       int child = ::openat(dfd, name.data(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
       if (child < 0) {
         if (errno == ENOENT) continue;
-        result = Status::FromErrno("opening folder " + path, errno);
+        result = Status::FromErrno("opening folder " + folder, errno);
         break;
       }
-      result = Walk(child, path);
+      result = Walk(child, folder);
       if (!result.ok()) break;
     }
     if (pushed) ignore_->Pop();
@@ -274,23 +285,31 @@ class Walker {
 
  private:
   static std::string Display(const std::string& rel) { return rel.empty() ? "." : rel; }
-  std::vector<ScannedFile>* out_;
+  TreeListing* out_;
   IgnoreStack* ignore_;
   ThreadPool* pool_;
 };
 
-}  // namespace
-
-Result<std::vector<ScannedFile>> ScanTree(const std::string& root, const std::string& folder) {
+Result<TreeListing> ListTree(const std::string& root, const std::string& folder) {
   IgnoreStack ignore;
   VREPO_RETURN_IF_ERROR(ignore.LoadAncestors(root, folder));
   std::string abs = JoinPath(root, folder);
   int fd = ::open(abs.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return Status::FromErrno("opening folder " + abs, errno);
-  std::vector<ScannedFile> files;
+  TreeListing listing;
   ThreadPool pool(DefaultIoThreads());
-  Walker walker(&files, &ignore, &pool);
+  TreeWalker walker(&listing, &ignore, &pool);
   VREPO_RETURN_IF_ERROR(walker.Walk(fd, folder));
+  return listing;
+}
+
+Result<std::vector<ScannedFile>> ScanTree(const std::string& root, const std::string& folder) {
+  VREPO_ASSIGN_OR_RETURN(TreeListing listing, ListTree(root, folder));
+  std::vector<ScannedFile> files;
+  files.reserve(listing.size());
+  for (size_t i = 0; i < listing.size(); ++i) {
+    files.push_back(ScannedFile{std::string(listing.path(i)), listing.stat(i)});
+  }
   return files;
 }
 

@@ -37,11 +37,22 @@ Result<std::vector<FileEntry>> WorktreeFiles(Repository& repo) {
 
 }  // namespace
 
-Result<StatusReport> ComputeStatus(Repository& repo) {
+struct PendingWalk {
+  std::string root;
+  std::future<Result<TreeListing>> listing;
+};
+
+std::shared_ptr<PendingWalk> StartStatusWalk(const std::string& root) {
+  auto walk = std::make_shared<PendingWalk>();
+  walk->root = root;
+  walk->listing = std::async(std::launch::async, [root] { return ListTree(root, ""); });
+  return walk;
+}
+
+Result<StatusReport> ComputeStatus(Repository& repo, std::shared_ptr<PendingWalk> walk) {
   // The walk of the working tree is mostly kernel time; reading the staging index and HEAD
   // meanwhile hides their cost.
-  std::future<Result<std::vector<ScannedFile>>> walk =
-      std::async(std::launch::async, [&repo] { return ScanTree(repo.root(), ""); });
+  if (walk == nullptr || walk->root != repo.root()) walk = StartStatusWalk(repo.root());
   StatusReport report;
   VREPO_ASSIGN_OR_RETURN(report.branch, repo.history().CurrentBranch());
   VREPO_ASSIGN_OR_RETURN(report.head, repo.history().HeadCommit());
@@ -58,7 +69,7 @@ Result<StatusReport> ComputeStatus(Repository& repo) {
       VREPO_ASSIGN_OR_RETURN(head, repo.history().ReadTree(*report.head));
     }
   }
-  VREPO_ASSIGN_OR_RETURN(std::vector<ScannedFile> scan, walk.get());
+  VREPO_ASSIGN_OR_RETURN(TreeListing scan, walk->listing.get());
   VREPO_ASSIGN_OR_RETURN(std::vector<DiskFile> disk,
                          CompareWithDisk(repo.root(), entries, index.written_ns, &scan, false,
                                          nullptr, &report.files_hashed));
@@ -89,10 +100,11 @@ Result<StatusReport> ComputeStatus(Repository& repo) {
     }
   }
   e = 0;
-  for (const auto& f : scan) {
-    while (e < entries.size() && entries[e].path < f.path) ++e;
-    if (e < entries.size() && entries[e].path == f.path) continue;
-    unstaged.push_back({f.path, std::nullopt, ChangeKind::kUntracked});
+  for (size_t i = 0; i < scan.size(); ++i) {
+    const std::string_view path = scan.path(i);
+    while (e < entries.size() && entries[e].path < path) ++e;
+    if (e < entries.size() && entries[e].path == path) continue;
+    unstaged.push_back({std::string(path), std::nullopt, ChangeKind::kUntracked});
   }
   std::sort(unstaged.begin(), unstaged.end(),
             [](const StatusEntry& a, const StatusEntry& b) { return a.path < b.path; });

@@ -14,9 +14,8 @@ namespace vrepo {
 
 Result<std::vector<DiskFile>> CompareWithDisk(const std::string& root,
                                               const std::vector<StagingEntry>& entries,
-                                              int64_t index_time_ns,
-                                              const std::vector<ScannedFile>* scan, bool need_ids,
-                                              ThreadPool* pool, uint64_t* hashed) {
+                                              int64_t index_time_ns, const TreeListing* scan,
+                                              bool need_ids, ThreadPool* pool, uint64_t* hashed) {
   std::vector<DiskFile> out(entries.size());
   std::vector<size_t> to_hash;
   size_t si = 0;
@@ -25,9 +24,9 @@ Result<std::vector<DiskFile>> CompareWithDisk(const std::string& root,
     FileStat st;
     bool found = false;
     if (scan) {
-      while (si < scan->size() && (*scan)[si].path < e.path) ++si;
-      if (si < scan->size() && (*scan)[si].path == e.path) {
-        st = (*scan)[si].stat;
+      while (si < scan->size() && scan->path(si) < e.path) ++si;
+      if (si < scan->size() && scan->path(si) == e.path) {
+        st = scan->stat(si);
         found = true;
       }
     }

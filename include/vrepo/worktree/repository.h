@@ -30,6 +30,9 @@ class Repository {
   // "not a vrepo repository (or any parent up to /): <start>".
   static Result<std::unique_ptr<Repository>> Discover(const std::string& start,
                                                       const OpenOptions& options);
+  // The root of the repository containing `start`, as root() will name it, without
+  // opening anything.
+  static Result<std::string> FindRoot(const std::string& start);
   ~Repository();
 
   const std::string& root() const { return root_; }            // absolute, no trailing '/'

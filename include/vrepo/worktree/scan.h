@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "vrepo/store/content_id.h"
@@ -18,9 +19,32 @@ struct ScannedFile {
   FileStat stat;
 };
 
+// What a walk found, paths packed into one buffer: status walks 70,000 files, and a string
+// each (allocated, then freed) was a tenth of its time.
+class TreeListing {
+ public:
+  size_t size() const { return files_.size(); }
+  std::string_view path(size_t i) const {
+    return std::string_view(paths_).substr(files_[i].path_offset, files_[i].path_size);
+  }
+  const FileStat& stat(size_t i) const { return files_[i].stat; }
+
+ private:
+  friend class TreeWalker;
+  struct File {
+    size_t path_offset;
+    uint32_t path_size;
+    FileStat stat;
+  };
+  std::string paths_;
+  std::vector<File> files_;
+};
+
 // Lists the regular files under folder `folder` (relative to `root`, "" for the root),
 // sorted by path in byte order, skipping .vrepo and ignored paths (ignored folders are
 // not entered). Symlinks and special files are skipped with a warning on stderr.
+Result<TreeListing> ListTree(const std::string& root, const std::string& folder);
+// The same as ScannedFile values.
 Result<std::vector<ScannedFile>> ScanTree(const std::string& root, const std::string& folder);
 
 // lstat of root/path. NotFound when absent; `*is_regular` says whether it is a plain file.

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -56,7 +57,13 @@ struct StatusReport {
   std::vector<std::string> unmerged;
 };
 
-Result<StatusReport> ComputeStatus(Repository& repo);
+// A walk of a working tree started before its repository is opened, so that the walk (most
+// of a status) overlaps the opening. Hand it to ComputeStatus.
+struct PendingWalk;
+std::shared_ptr<PendingWalk> StartStatusWalk(const std::string& root);
+
+// `walk`, when given, must have been started for repo.root().
+Result<StatusReport> ComputeStatus(Repository& repo, std::shared_ptr<PendingWalk> walk = nullptr);
 
 // ---- commit ----
 

@@ -34,9 +34,8 @@ struct DiskFile {
 // *hashed.
 Result<std::vector<DiskFile>> CompareWithDisk(const std::string& root,
                                               const std::vector<StagingEntry>& entries,
-                                              int64_t index_time_ns,
-                                              const std::vector<ScannedFile>* scan, bool need_ids,
-                                              ThreadPool* pool, uint64_t* hashed);
+                                              int64_t index_time_ns, const TreeListing* scan,
+                                              bool need_ids, ThreadPool* pool, uint64_t* hashed);
 
 // InvalidArgument when the repository was opened read-only.
 Status RequireWritable(const Repository& repo, const char* what);
