@@ -112,7 +112,7 @@ if [[ -n "$DEPS" ]]; then
   export CPATH="$deps_root/usr/include/$multi:$deps_root/usr/include${CPATH:+:$CPATH}"
   export LIBRARY_PATH="$libs${LIBRARY_PATH:+:$LIBRARY_PATH}"
   cmake_prefix="$deps_root/usr"
-  cmake_extra+=("-DOPENSSL_ROOT_DIR=$deps_root/usr"
+  cmake_extra+=("-DOPENSSL_ROOT_DIR=$deps_root/usr" -DVREPO_STATIC_ROCKSDB=OFF
     "-DCMAKE_EXE_LINKER_FLAGS=-Wl,-rpath-link,$libs")
   # Named explicitly: CMake would otherwise take the debs' usr/bin/pkg-config, which needs
   # their libpkgconf. Without one here, a wrapper runs that one with its library.

@@ -219,7 +219,7 @@ TEST_CASE("cli: mv, rm and restore change the index and the working tree") {
   CHECK(ReadFileOrDie(t / "moved/a.txt") == "precious");
 }
 
-TEST_CASE("cli: commit with nothing staged exits 1; --allow-empty commits anyway") {
+TEST_CASE("cli: commit with nothing staged exits 1, --allow-empty commits anyway") {
   TempDir t;
   TwoCommits(t.path());
   CommandResult r = RunVrepo(t.path(), {"commit", "-m", "again"});

@@ -67,7 +67,7 @@ TEST_CASE("cli: dataset stats prints counts and the sample digest, also as JSON"
   CHECK(text.find("sample digest " + j["sample_digest"].str) != std::string::npos);
 }
 
-TEST_CASE("cli: dataset split writes stable tables; bad ratios are usage errors") {
+TEST_CASE("cli: dataset split writes stable tables, bad ratios are usage errors") {
   TempDir t;
   ImportThirty(t.path());
   MustRun(t.path(), {"dataset", "split", "--labels", "labels.csv", "--ratios", "0.8,0.2",

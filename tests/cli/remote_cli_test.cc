@@ -28,7 +28,7 @@ struct Team {
   }
 };
 
-TEST_CASE("remote add, list and remove; tokens are never printed") {
+TEST_CASE("remote add, list and remove, tokens are never printed") {
   TempDir dir;
   MustRun(dir.path(), {"init"});
   MustRun(dir.path(), {"remote", "add", "origin", "/data/team.vrepo"});
@@ -49,7 +49,7 @@ TEST_CASE("remote add, list and remove; tokens are never printed") {
   CHECK(RunVrepo(dir.path(), {"remote", "add", "bad/name", "/x"}).exit_code == 128);
 }
 
-TEST_CASE("push prints git's lines; clone reproduces the commit and files") {
+TEST_CASE("push prints git's lines, clone reproduces the commit and files") {
   Team t;
   std::string head = MustRun(t.a, {"rev-parse", "HEAD"}).out;
   CommandResult clone = RunVrepo(t.dir.path(), {"clone", t.hub, "b"});
@@ -73,7 +73,7 @@ TEST_CASE("push prints git's lines; clone reproduces the commit and files") {
   CHECK(json.out.find("\"status\":\"up to date\"") != std::string::npos);
 }
 
-TEST_CASE("a rejected push exits 1 and says to fetch first; pull fast-forwards or points to merge") {
+TEST_CASE("a rejected push exits 1 and says to fetch first, pull fast-forwards or points to merge") {
   Team t;
   MustRun(t.dir.path(), {"clone", t.hub, "b"});
   std::string b = t.dir / "b";

@@ -79,7 +79,7 @@ TEST_CASE("check lists every kind of problem with its line and path") {
         std::vector<std::string>{"2 images/train/00002.png empty-label"});
 }
 
-TEST_CASE("Tables load from the commit, not from the working tree; folder tables work") {
+TEST_CASE("Tables load from the commit, not from the working tree, folder tables work") {
   DatasetRepo r(10);
   r.Write("by_class/coat/a.png", r.Read("images/train/00000.png"));
   r.Write("by_class/bag/b.png", r.Read("images/train/00001.png"));

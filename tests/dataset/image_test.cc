@@ -185,7 +185,7 @@ TEST_CASE("8-bit gray PNG round-trips exactly and converts to RGB") {
   }
 }
 
-TEST_CASE("RGB, RGBA and interlaced PNGs decode to RGB; gray conversion uses BT.601 luma") {
+TEST_CASE("RGB, RGBA and interlaced PNGs decode to RGB, gray conversion uses BT.601 luma") {
   std::vector<uint8_t> rgb_px = Gradient(10, 7, 3);
   PngSpec rgb_spec{.width = 10, .height = 7, .color_type = SPNG_COLOR_TYPE_TRUECOLOR};
   std::string rgb_png = EncodePng(rgb_spec, rgb_px.data(), rgb_px.size());
@@ -265,7 +265,7 @@ TEST_CASE("gray+alpha PNG stays gray with alpha dropped") {
                                             250, 250, 0, 0, 0});
 }
 
-TEST_CASE("16-bit PNG decodes to 8 bits; low bit depths scale to the full range") {
+TEST_CASE("16-bit PNG decodes to 8 bits, low bit depths scale to the full range") {
   std::vector<uint16_t> g16 = {0, 0x00ff, 0x0100, 0x8000, 0xfeff, 0xffff};
   PngSpec spec{.width = 3, .height = 2, .bit_depth = 16};
   std::string png = EncodePng(spec, g16.data(), g16.size() * 2);
@@ -442,7 +442,7 @@ TEST_CASE("every truncation of a PNG or JPEG is an error naming the image") {
   CHECK(msg == "x.jpg: jpeg: Premature end of JPEG file");
 }
 
-TEST_CASE("a flipped byte anywhere in a PNG is caught; a damaged JPEG never crashes") {
+TEST_CASE("a flipped byte anywhere in a PNG is caught, a damaged JPEG never crashes") {
   const std::string png = SmallPng();
   for (size_t i = 0; i < png.size(); ++i) {
     CAPTURE(i);

@@ -44,7 +44,7 @@ TEST_CASE("CSV: quoted fields, doubled quotes, embedded newlines, CRLF and extra
   CHECK(t.rows[2].line == 6);
 }
 
-TEST_CASE("CSV: other column names by option; UTF-8 BOM skipped") {
+TEST_CASE("CSV: other column names by option, UTF-8 BOM skipped") {
   TableOptions o;
   o.path_column = "file";
   o.label_column = "class";

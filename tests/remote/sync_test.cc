@@ -159,7 +159,7 @@ TEST_CASE("of two pushes racing on one branch, one wins and the other must fetch
   CHECK(*Must(b->history().MergeBase(from_a, from_b)) != from_a);
 }
 
-TEST_CASE("runs travel with --runs and on clone; tags with --tags") {
+TEST_CASE("runs travel with --runs and on clone, tags with --tags") {
   RepoFixture src;
   src.Write("data.txt", "data");
   std::string data = src.CommitAll("data");

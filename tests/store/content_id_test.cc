@@ -21,7 +21,7 @@ TEST_CASE("incremental hashing gives the same id and the hasher can be reused") 
   CHECK(h.Finish() == ContentId::Of("abc"));
 }
 
-TEST_CASE("hex and raw forms round-trip; malformed ids are rejected") {
+TEST_CASE("hex and raw forms round-trip, malformed ids are rejected") {
   ContentId id = ContentId::Of("abc");
   auto parsed = ContentId::FromHex(id.Hex());
   REQUIRE(parsed.ok());

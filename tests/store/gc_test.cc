@@ -91,7 +91,7 @@ TEST_CASE("gc refuses to run while a write session is open or when it finds dama
   CHECK(store_test::PackFiles(dir / ".vrepo").size() == 1);
 }
 
-TEST_CASE("a full disk fails the session with kNoSpace naming the pack; committed data survives") {
+TEST_CASE("a full disk fails the session with kNoSpace naming the pack, committed data survives") {
   testing::TempDir dir;
   testing::SmallDisk disk(dir / "disk", "2m");
   if (!disk.mounted()) {

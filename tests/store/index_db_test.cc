@@ -46,7 +46,7 @@ TEST_CASE("the index stores batches atomically and scans a prefix in key order")
   CHECK(keys.size() == 1);
 }
 
-TEST_CASE("readers open while the writer holds the index; a second writer is told it is locked") {
+TEST_CASE("readers open while the writer holds the index, a second writer is told it is locked") {
   testing::TempDir dir;
   auto writer = IndexDb::Open(dir / "index", false);
   REQUIRE(writer.ok());

@@ -248,7 +248,7 @@ TEST_CASE("run record: an interrupted run is recorded as interrupted") {
   CHECK(Must(ParseSafetensors(Must(ReadRunWeights(*r.repo, run)), "w")).tensors.size() > 0);
 }
 
-TEST_CASE("trainer: early stopping after epochs without a validation gain; SGD") {
+TEST_CASE("trainer: early stopping after epochs without a validation gain, SGD") {
   TrainRepo r(200);
   TrainConfig c = SmallConfig();
   c.epochs = 5;
