@@ -23,7 +23,7 @@ struct PngSpec {
   uint8_t color_type = SPNG_COLOR_TYPE_GRAYSCALE;
   uint8_t bit_depth = 8;
   uint8_t interlace = SPNG_INTERLACE_NONE;
-  std::vector<spng_plte_entry> palette;  // color type 3 only
+  std::vector<spng_plte_entry> palette = {};  // color type 3 only
 };
 
 // Encodes `pixels` (the PNG's own layout, 16-bit samples host-endian) with libspng's encoder.
