@@ -297,7 +297,10 @@ Result<TreeListing> ListTree(const std::string& root, const std::string& folder)
   int fd = ::open(abs.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return Status::FromErrno("opening folder " + abs, errno);
   TreeListing listing;
-  ThreadPool pool(DefaultIoThreads());
+  // One stat thread per core, not DefaultIoThreads' four: lstat of a cached tree is CPU work
+  // in the kernel, and extra threads only added switches (status of 70,000 files: 96.6 ms
+  // with 8, 90.7 ms with 2 on 2 cores; with the page cache dropped, 519-780 ms against 385).
+  ThreadPool pool(0);
   TreeWalker walker(&listing, &ignore, &pool);
   VREPO_RETURN_IF_ERROR(walker.Walk(fd, folder));
   return listing;
