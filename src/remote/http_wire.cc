@@ -1,5 +1,7 @@
 #include "http_wire.h"
 
+#include "vrepo/util/text.h"
+
 namespace vrepo {
 namespace {
 
@@ -20,19 +22,6 @@ bool IsRefName(std::string_view s) {
     if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f) return false;
   }
   return true;
-}
-
-// Splits into lines; a final line without '\n' counts too.
-std::vector<std::string_view> SplitLines(std::string_view text) {
-  std::vector<std::string_view> lines;
-  size_t pos = 0;
-  while (pos < text.size()) {
-    size_t nl = text.find('\n', pos);
-    if (nl == std::string_view::npos) nl = text.size();
-    lines.push_back(text.substr(pos, nl - pos));
-    pos = nl + 1;
-  }
-  return lines;
 }
 
 std::vector<std::string_view> SplitSpaces(std::string_view line) {

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "vrepo/util/file.h"
+#include "vrepo/util/text.h"
 
 namespace vrepo {
 namespace {
@@ -40,12 +41,7 @@ bool SameToken(std::string_view a, std::string_view b) {
 Result<TokenGrants> TokenGrants::Parse(std::string_view text, const std::string& file_name) {
   TokenGrants grants;
   size_t line_no = 0;
-  size_t pos = 0;
-  while (pos < text.size()) {
-    size_t nl = text.find('\n', pos);
-    if (nl == std::string_view::npos) nl = text.size();
-    std::string_view line = text.substr(pos, nl - pos);
-    pos = nl + 1;
+  for (std::string_view line : SplitLines(text)) {
     ++line_no;
     auto fail = [&](const std::string& problem) {
       std::string message = file_name;

@@ -3,6 +3,7 @@
 #include <fnmatch.h>
 
 #include "vrepo/util/file.h"
+#include "vrepo/util/text.h"
 
 namespace vrepo {
 
@@ -57,12 +58,7 @@ bool MatchComponents(const std::vector<std::string>& pat, size_t pi,
 IgnoreFile ParseIgnoreFile(const std::string& base, std::string_view text) {
   IgnoreFile file;
   file.base = base;
-  size_t pos = 0;
-  while (pos <= text.size()) {
-    size_t nl = text.find('\n', pos);
-    if (nl == std::string_view::npos) nl = text.size();
-    std::string_view line = text.substr(pos, nl - pos);
-    pos = nl + 1;
+  for (std::string_view line : SplitLines(text)) {
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     line = TrimTrailingSpaces(line);
     if (line.empty() || line[0] == '#') continue;
@@ -88,7 +84,6 @@ IgnoreFile ParseIgnoreFile(const std::string& base, std::string_view text) {
       rule.anchored = false;
     }
     file.rules.push_back(std::move(rule));
-    if (nl == text.size()) break;
   }
   return file;
 }

@@ -8,6 +8,7 @@
 #include <cerrno>
 
 #include "vrepo/util/file.h"
+#include "vrepo/util/text.h"
 #include "vrepo/worktree/staging_index.h"
 #include "vrepo/worktree/worktree_internal.h"
 
@@ -126,12 +127,8 @@ Result<std::optional<MergeState>> ReadMergeState(Repository& repo) {
   const std::string path = dir + "/MERGE_CONFLICTS";
   if (::access(path.c_str(), F_OK) == 0) {
     VREPO_ASSIGN_OR_RETURN(std::string text, ReadFile(path));
-    size_t pos = 0, line_no = 0;
-    while (pos < text.size()) {
-      size_t end = text.find('\n', pos);
-      if (end == std::string::npos) end = text.size();
-      std::string_view line(text.data() + pos, end - pos);
-      pos = end + 1;
+    size_t line_no = 0;
+    for (std::string_view line : SplitLines(text)) {
       if (++line_no == 1) {
         if (line != kConflictsHeader) {
           return Status::Corruption(path + ":1: not a vrepo-merge-conflicts 1 file");
