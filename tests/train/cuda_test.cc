@@ -22,6 +22,7 @@ namespace vrepo::train {
 namespace {
 
 using vrepo::testing::Must;
+using vrepo::testing::SmallTrainConfig;
 using vrepo::testing::TrainRepo;
 
 bool HaveCuda() {
@@ -35,21 +36,11 @@ bool HaveCuda() {
   return true;
 }
 
-TrainConfig CudaConfig() {
-  TrainConfig c;
-  c.labels = "labels.csv";
-  c.epochs = 1;
-  c.batch_size = 32;
-  c.seed = 1;
-  c.device = "cuda";
-  return c;
-}
-
 TEST_CASE("cuda: small-cnn on 5,000 images reaches 80% in bf16 and in fp32") {
   if (!HaveCuda()) return;
   TrainRepo r(5000, 1000);
   for (const char* precision : {"auto", "fp32"}) {
-    TrainConfig c = CudaConfig();
+    TrainConfig c = SmallTrainConfig("cuda");
     c.val_labels = "test.csv";
     c.epochs = 2;
     c.batch_size = 64;
@@ -57,11 +48,10 @@ TEST_CASE("cuda: small-cnn on 5,000 images reaches 80% in bf16 and in fp32") {
     TrainResult res = Must(Train(*r.repo, c, {}));
     REQUIRE(res.epochs.size() == 2);
     const EpochMetrics& last = res.epochs.back();
-    MESSAGE(res.versions.device_name << " " << res.config.precision << ": val accuracy "
-                                     << last.val_accuracy << ", " << last.images_per_second
-                                     << " img/s; CUDA " << res.versions.cuda << ", cuDNN "
-                                     << res.versions.cudnn << ", libtorch "
-                                     << res.versions.libtorch);
+    MESSAGE(res.versions.device_name
+            << " " << res.config.precision << ": val accuracy " << last.val_accuracy << ", "
+            << last.images_per_second << " img/s; CUDA " << res.versions.cuda << ", cuDNN "
+            << res.versions.cudnn << ", libtorch " << res.versions.libtorch);
     CHECK(last.val_accuracy >= 0.80);
     CHECK(res.config.device == "cuda");
     // auto resolves to bf16 on CUDA, and the record names what ran.
@@ -80,7 +70,8 @@ TEST_CASE("cuda: small-cnn on 5,000 images reaches 80% in bf16 and in fp32") {
     eo.labels = "test.csv";
     eo.device = "cuda";
     EvalResult ev = Must(Evaluate(*r.repo, res.weights, eo));
-    CHECK(ev.accuracy == doctest::Approx(res.epochs[res.best_epoch - 1].val_accuracy).epsilon(0.02));
+    CHECK(ev.accuracy ==
+          doctest::Approx(res.epochs[res.best_epoch - 1].val_accuracy).epsilon(0.02));
   }
 }
 
@@ -126,7 +117,7 @@ TEST_CASE("cuda: deterministic runs repeat bit for bit, bf16 small-cnn and fp32 
     int image_size;
   };
   for (const Case& k : {Case{"small-cnn", "bf16", 0}, Case{"resnet18", "fp32", 32}}) {
-    TrainConfig c = CudaConfig();
+    TrainConfig c = SmallTrainConfig("cuda");
     c.model = k.model;
     c.precision = k.precision;
     c.image_size = k.image_size;
@@ -138,9 +129,9 @@ TEST_CASE("cuda: deterministic runs repeat bit for bit, bf16 small-cnn and fp32 
     c.workers = 1;  // thread timing must not matter
     TrainResult b = Must(Train(*r.repo, c, {}));
     MESSAGE(std::string(k.model) << " " << std::string(k.precision) << ": weights "
-                    << std::string(a.weights == b.weights ? "identical" : "DIFFER")
-                    << ", train loss "
-                    << a.epochs[1].train_loss << " / " << b.epochs[1].train_loss);
+                                 << std::string(a.weights == b.weights ? "identical" : "DIFFER")
+                                 << ", train loss " << a.epochs[1].train_loss << " / "
+                                 << b.epochs[1].train_loss);
     CHECK(a.weights == b.weights);
     CHECK(a.epochs[1].train_loss == b.epochs[1].train_loss);
     CHECK(a.epochs[1].val_accuracy == b.epochs[1].val_accuracy);

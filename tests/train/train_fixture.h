@@ -9,6 +9,7 @@
 
 #include "dataset/dataset_fixture.h"
 #include "vrepo/dataset/dataset.h"
+#include "vrepo/train/config.h"
 
 namespace vrepo::testing {
 
@@ -32,5 +33,16 @@ struct TrainRepo : DatasetRepo {
     return Must(LoadDataset(repo->history(), repo->store(), commit, table, TableOptions{}));
   }
 };
+
+// One quick epoch of small-cnn on labels.csv on `device` ("cpu" or "cuda"), seed 1.
+inline train::TrainConfig SmallTrainConfig(const std::string& device) {
+  train::TrainConfig c;
+  c.labels = "labels.csv";
+  c.epochs = 1;
+  c.batch_size = 32;
+  c.seed = 1;
+  c.device = device;
+  return c;
+}
 
 }  // namespace vrepo::testing

@@ -19,17 +19,8 @@ namespace vrepo::train {
 namespace {
 
 using vrepo::testing::Must;
+using vrepo::testing::SmallTrainConfig;
 using vrepo::testing::TrainRepo;
-
-TrainConfig SmallConfig() {
-  TrainConfig c;
-  c.labels = "labels.csv";
-  c.epochs = 1;
-  c.batch_size = 32;
-  c.seed = 1;
-  c.device = "cpu";
-  return c;
-}
 
 size_t RunCount(Repository& repo) {
   return Must(repo.history().RefsWithPrefix("refs/runs/")).size();
@@ -37,7 +28,7 @@ size_t RunCount(Repository& repo) {
 
 TEST_CASE("trainer: small-cnn on 5,000 Fashion-MNIST images reaches 80% on 1,000 test images") {
   TrainRepo r(5000, 1000);
-  TrainConfig c = SmallConfig();
+  TrainConfig c = SmallTrainConfig("cpu");
   c.val_labels = "test.csv";
   c.epochs = 2;
   c.batch_size = 64;
@@ -85,7 +76,7 @@ TEST_CASE("trainer: small-cnn on 5,000 Fashion-MNIST images reaches 80% on 1,000
 
 TEST_CASE("trainer: deterministic runs give bit-identical weights") {
   TrainRepo r(400);
-  TrainConfig c = SmallConfig();
+  TrainConfig c = SmallTrainConfig("cpu");
   c.deterministic = true;
   c.augment = {"flip", "crop"};
   c.epochs = 2;
@@ -106,7 +97,7 @@ TEST_CASE("trainer: deterministic runs give bit-identical weights") {
 
 TEST_CASE("trainer: bf16 autocast on the CPU learns, is recorded, and repeats bit for bit") {
   TrainRepo r(5000, 1000);
-  TrainConfig c = SmallConfig();
+  TrainConfig c = SmallTrainConfig("cpu");
   c.val_labels = "test.csv";
   c.epochs = 2;
   c.batch_size = 64;
@@ -120,7 +111,7 @@ TEST_CASE("trainer: bf16 autocast on the CPU learns, is recorded, and repeats bi
 
   // Deterministic bf16 runs repeat exactly, and autocast really changes the arithmetic.
   TrainRepo small(400);
-  TrainConfig d = SmallConfig();
+  TrainConfig d = SmallTrainConfig("cpu");
   d.deterministic = true;
   d.epochs = 1;
   d.precision = "bf16";
@@ -134,7 +125,7 @@ TEST_CASE("trainer: bf16 autocast on the CPU learns, is recorded, and repeats bi
 
 TEST_CASE("run record: commit, parents, run.json, ref and round trip") {
   TrainRepo r(300);
-  TrainConfig c = SmallConfig();
+  TrainConfig c = SmallTrainConfig("cpu");
   c.name = "first";
   TrainResult res = Must(Train(*r.repo, c, {}));
   std::string commit = Must(WriteRunRecord(*r.repo, res, {{"plots/loss.png", "not a png"}}));
@@ -190,7 +181,7 @@ TEST_CASE("run record: commit, parents, run.json, ref and round trip") {
   }
   r.Write("three.csv", three);
   std::string commit2 = r.CommitAll("three classes");
-  TrainConfig f = SmallConfig();
+  TrainConfig f = SmallTrainConfig("cpu");
   f.labels = "three.csv";
   f.base = "run:first";
   f.freeze = "backbone";
@@ -224,7 +215,7 @@ TEST_CASE("run record: commit, parents, run.json, ref and round trip") {
 
 TEST_CASE("run record: an interrupted run is recorded as interrupted") {
   TrainRepo r(200);
-  TrainConfig c = SmallConfig();
+  TrainConfig c = SmallTrainConfig("cpu");
   c.epochs = 3;
   c.batch_size = 16;
   c.name = "cut";
@@ -250,7 +241,7 @@ TEST_CASE("run record: an interrupted run is recorded as interrupted") {
 
 TEST_CASE("trainer: early stopping after epochs without a validation gain, SGD") {
   TrainRepo r(200);
-  TrainConfig c = SmallConfig();
+  TrainConfig c = SmallTrainConfig("cpu");
   c.epochs = 5;
   c.early_stop = 1;
   c.optimizer = "sgd";
@@ -274,15 +265,15 @@ TEST_CASE("trainer: bad input is a one-line error and records no run") {
     CHECK(msg.find('\n') == std::string::npos);
     CHECK(RunCount(*r.repo) == 0);
   };
-  TrainConfig c = SmallConfig();
+  TrainConfig c = SmallTrainConfig("cpu");
   c.labels = "bad.csv";
   expect_error(c, "images/train/nope.png");
 
-  c = SmallConfig();
+  c = SmallTrainConfig("cpu");
   c.model = "vgg";
   expect_error(c, "unknown model 'vgg' (valid: small-cnn, resnet18");
 
-  c = SmallConfig();
+  c = SmallTrainConfig("cpu");
   c.base = r.Path("corrupt.safetensors");
   expect_error(c, "corrupt.safetensors");
 
@@ -293,19 +284,19 @@ TEST_CASE("trainer: bad input is a one-line error and records no run") {
   c.base = r.Path("resnet.safetensors");
   expect_error(c, "resnet.safetensors");
 
-  c = SmallConfig();
+  c = SmallTrainConfig("cpu");
   c.base = "run:missing";
   expect_error(c, "unknown run 'missing'");
 
-  c = SmallConfig();
+  c = SmallTrainConfig("cpu");
   c.epochs = 0;
   expect_error(c, "--epochs");
 
-  c = SmallConfig();
+  c = SmallTrainConfig("cpu");
   c.device = "cuda";
   if (!torch::cuda::is_available()) expect_error(c, "--device cuda: no CUDA device");
 
-  c = SmallConfig();
+  c = SmallTrainConfig("cpu");
   c.precision = "fp16";
   expect_error(c, "unknown precision 'fp16' (valid: auto, fp32, bf16)");
 }
