@@ -7,31 +7,10 @@
 # Needs a build (./setup.sh). VREPO_BIN and VREPO_EXPORT_BIN override the binaries' paths.
 set -euo pipefail
 
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-vrepo_bin=${VREPO_BIN:-$root/build/vrepo}
-export_bin=${VREPO_EXPORT_BIN:-$root/build/examples/vrepo-fmnist-export}
-dir=${1:-./curation-run}
-
-for bin in "$vrepo_bin" "$export_bin"; do
-  [[ -x "$bin" ]] || { echo "curation.sh: $bin is missing; run ./setup.sh first" >&2; exit 1; }
-done
-if [[ -e "$dir" && -n "$(ls -A "$dir")" && ! -d "$dir/.vrepo" ]]; then
-  echo "curation.sh: $dir exists and is not an earlier run; pick another folder" >&2
-  exit 1
-fi
-rm -rf "$dir"
-mkdir -p "$dir"
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+dir=$(fresh_run_folder "${1:-./curation-run}" .vrepo)
 cd "$dir"
 
-vrepo() { "$vrepo_bin" "$@"; }
-run() {
-  local shown=() a
-  for a in "$@"; do
-    if [[ "$a" == *[[:space:]]* ]]; then shown+=("\"$a\""); else shown+=("$a"); fi
-  done
-  printf '\n$ %s\n' "${shown[*]}"
-  "$@"
-}
 # Sets the label of one image in labels.csv (the annotator's edit).
 relabel() {
   local path=$1 label=$2

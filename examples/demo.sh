@@ -6,41 +6,12 @@
 # Needs a build (./setup.sh). VREPO_BIN and VREPO_EXPORT_BIN override the binaries' paths.
 set -euo pipefail
 
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-vrepo_bin=${VREPO_BIN:-$root/build/vrepo}
-export_bin=${VREPO_EXPORT_BIN:-$root/build/examples/vrepo-fmnist-export}
-dir=${1:-./demo-run}
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+dir=$(fresh_run_folder "${1:-./demo-run}" .vrepo)
 count=3000
-
-for bin in "$vrepo_bin" "$export_bin"; do
-  if [[ ! -x "$bin" ]]; then
-    echo "demo.sh: $bin is missing; run ./setup.sh first" >&2
-    exit 1
-  fi
-done
-
-# Refuse to wipe a folder that holds something other than an earlier demo.
-if [[ -e "$dir" && -n "$(ls -A "$dir")" && ! -d "$dir/.vrepo" ]]; then
-  echo "demo.sh: $dir exists and is not an earlier demo run; pick another folder" >&2
-  exit 1
-fi
-rm -rf "$dir"
-mkdir -p "$dir"
-dir=$(cd "$dir" && pwd)
 pristine=$(mktemp -d /tmp/vrepo-demo-pristine.XXXXXX)
 trap 'rm -rf "$pristine"' EXIT
-
-vrepo() { "$vrepo_bin" "$@"; }
 vrepo-fmnist-export() { "$export_bin" "$@"; }
-# Shows a command the way a user would type it, then runs it.
-run() {
-  local shown=() a
-  for a in "$@"; do
-    if [[ "$a" == *[[:space:]]* ]]; then shown+=("\"$a\""); else shown+=("$a"); fi
-  done
-  printf '\n$ %s\n' "${shown[*]}"
-  "$@"
-}
 
 cd "$dir"
 echo "== Export $count Fashion-MNIST training images into $dir"

@@ -8,33 +8,10 @@
 # EPOCHS (default 3) sets the fine-tune epochs.
 set -euo pipefail
 
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-vrepo_bin=${VREPO_BIN:-$root/build/vrepo}
-export_bin=${VREPO_EXPORT_BIN:-$root/build/examples/vrepo-fmnist-export}
-dir=${1:-./finetune-run}
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+dir=$(fresh_run_folder "${1:-./finetune-run}" .vrepo)
 epochs=${EPOCHS:-3}
-
-for bin in "$vrepo_bin" "$export_bin"; do
-  if [[ ! -x "$bin" ]]; then
-    echo "finetune.sh: $bin is missing; run ./setup.sh first" >&2
-    exit 1
-  fi
-done
-if [[ -e "$dir" && -n "$(ls -A "$dir")" && ! -d "$dir/.vrepo" ]]; then
-  echo "finetune.sh: $dir exists and is not an earlier run; pick another folder" >&2
-  exit 1
-fi
-vrepo_bin=$(realpath "$vrepo_bin")
-export_bin=$(realpath "$export_bin")
-rm -rf "$dir"
-mkdir -p "$dir"
 cd "$dir"
-
-vrepo() { "$vrepo_bin" "$@"; }
-run() {
-  printf '\n$ %s\n' "$*"
-  "$@"
-}
 
 echo "== Export 10,000 training and 2,000 test images"
 scratch=$(mktemp -d /tmp/vrepo-finetune.XXXXXX)
