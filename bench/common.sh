@@ -55,6 +55,11 @@ median() {
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f\n", a / b; else print "n/a" }'; }
 
 # Bytes under a path, human readable.
+# verdict VALUE OP TARGET (OP is ">=" or "<="): "met" or "MISSED".
+verdict() {
+  awk -v v="$1" -v op="$2" -v t="$3" 'BEGIN {
+    ok = (op == ">=") ? v >= t : v <= t; print (ok ? "met" : "MISSED") }'
+}
 size_of() { du -sh "$1" 2>/dev/null | cut -f1; }
 
 machine_line() {

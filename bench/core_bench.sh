@@ -141,10 +141,6 @@ t_st_vrepo=$(awk -F, '$1 == "vrepo" { printf "%.3f\n", $4 }' "$csv")
 t_st_git=$(awk -F, '$1 == "git" { printf "%.3f\n", $4 }' "$csv")
 
 # --- report ------------------------------------------------------------------------------
-verdict() {  # value, comparison, target
-  awk -v v="$1" -v op="$2" -v t="$3" 'BEGIN {
-    ok = (op == ">=") ? v >= t : v <= t; print (ok ? "met" : "MISSED") }'
-}
 r_git=$(ratio "$t_git" "$t_vrepo")
 r_lfs=$(ratio "$t_lfs" "$t_vrepo")
 r_floor=$(ratio "$t_vrepo" "$t_tar")

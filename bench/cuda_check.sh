@@ -217,16 +217,8 @@ prepare_data() {
     with_deps "$vrepo" -C "$repo" add . >/dev/null &&
     with_deps "$vrepo" -C "$repo" commit -m "Fashion-MNIST for cuda_check" >/dev/null || return 1
   # ImageFolder wants a folder per class: symbolic links to the same PNG files.
-  "$python" - "$repo" "$work/view" <<'EOF' || return 1
-import csv, os, sys
-repo, view = sys.argv[1:]
-for split, table in (("small-cnn", "train.csv"), ("resnet18", "train-resnet.csv"),
-                     ("test", "test.csv")):
-    for row in csv.DictReader(open(os.path.join(repo, table))):
-        folder = os.path.join(view, split, row["label"])
-        os.makedirs(folder, exist_ok=True)
-        os.symlink(os.path.join(repo, row["path"]), os.path.join(folder, os.path.basename(row["path"])))
-EOF
+  "$python" bench/class_view.py "$repo" "$work/view" small-cnn=train.csv \
+    resnet18=train-resnet.csv test=test.csv || return 1
   touch "$work/ready"
 }
 

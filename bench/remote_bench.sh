@@ -140,9 +140,6 @@ vrepo -C "$dir/clone-vrepo.0" fsck >/dev/null
 s_served=$(size_of "$dir/vrepo-root/push0")
 
 # --- report ------------------------------------------------------------------------------
-verdict() {
-  awk -v v="$1" -v t="$2" 'BEGIN { print (v <= t ? "met" : "MISSED") }'
-}
 r_push=$(ratio "$t_push_vrepo" "$t_push_rsync")
 r_clone=$(ratio "$t_clone_vrepo" "$t_clone_rsync")
 r_push_git=$(ratio "$t_push_git" "$t_push_vrepo")
@@ -164,8 +161,8 @@ echo "| clone into a new folder | $t_clone_vrepo s | $t_clone_rsync s | $t_clone
 echo
 echo "| Ratio | Value | Target | Result |"
 echo "|---|---|---|---|"
-echo "| vrepo push / rsync push | ${r_push}x | <= 1.2x | $(verdict "$r_push" 1.2) |"
-echo "| vrepo clone / rsync clone | ${r_clone}x | <= 1.2x | $(verdict "$r_clone" 1.2) |"
+echo "| vrepo push / rsync push | ${r_push}x | <= 1.2x | $(verdict "$r_push" '<=' 1.2) |"
+echo "| vrepo clone / rsync clone | ${r_clone}x | <= 1.2x | $(verdict "$r_clone" '<=' 1.2) |"
 echo "| git push / vrepo push | ${r_push_git}x | (info) | |"
 echo "| git clone / vrepo clone | ${r_clone_git}x | (info) | |"
 

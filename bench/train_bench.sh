@@ -49,17 +49,8 @@ head -n 5001 "$repo/train-all.csv" >"$repo/train-5k.csv"
 "$VREPO_BIN" -C "$repo" commit -m "Fashion-MNIST for train_bench" >/dev/null
 
 # ImageFolder wants one folder per class: a view of symlinks to the exported files.
-/usr/bin/python3 - "$repo" "$dir/view" <<'EOF'
-import csv, os, sys
-repo, view = sys.argv[1:]
-for split, table in (("small-cnn", "train-small-cnn.csv"), ("resnet18", "train-resnet18.csv"),
-                     ("test", "test.csv")):
-    for row in csv.DictReader(open(os.path.join(repo, table))):
-        folder = os.path.join(view, split, row["label"])
-        os.makedirs(folder, exist_ok=True)
-        name = os.path.basename(row["path"])
-        os.symlink(os.path.join(repo, row["path"]), os.path.join(folder, name))
-EOF
+/usr/bin/python3 "$bench_root/bench/class_view.py" "$repo" "$dir/view" \
+  small-cnn=train-small-cnn.csv resnet18=train-resnet18.csv test=test.csv
 
 # --- speed -----------------------------------------------------------------------------------
 # vrepo_ips NAME MODEL SIZE PRECISION: one epoch of `vrepo train`; prints "img/s val_acc".
@@ -86,7 +77,6 @@ pytorch_ips() {
 # What vrepo-train sets with mallopt (src/cli/train/main.cc), for a PyTorch run that does the
 # same: it shows how much of the ratio is the allocator and how much the rest.
 vrepo_malloc=glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=1073741824
-verdict() { awk -v v="$1" -v t="$2" 'BEGIN { print (v >= t ? "met" : "MISSED") }'; }
 rows=()
 for spec in "small-cnn 28 fp32" "resnet18 64 fp32" "small-cnn 28 bf16" "resnet18 64 bf16"; do
   read -r model size precision <<<"$spec"
@@ -110,7 +100,7 @@ for spec in "small-cnn 28 fp32" "resnet18 64 fp32" "small-cnn 28 bf16" "resnet18
   t=$(median "${t_ips[@]}")
   r=$(ratio "$v" "$p")
   rows+=("$(printf '| %s (%s px) | %s | %.0f | %.0f | %sx | %s | %.0f | %sx | %.1f%% / %.1f%% |' \
-    "$model" "$size" "$precision" "$v" "$p" "$r" "$(verdict "$r" 1.5)" "$t" "$(ratio "$v" "$t")" \
+    "$model" "$size" "$precision" "$v" "$p" "$r" "$(verdict "$r" '>=' 1.5)" "$t" "$(ratio "$v" "$t")" \
     "$(awk -v a="$v_acc" 'BEGIN { print 100 * a }')" \
     "$(awk -v a="$p_acc" 'BEGIN { print 100 * a }')")")
 done
