@@ -11,10 +11,16 @@ CPU as on CUDA, as `vrepo train --precision bf16` does. On CUDA (bench/cuda_chec
 what `vrepo train --device cuda` does: pinned batches copied asynchronously, cuDNN benchmark
 mode.
 
+With --synthetic there is no data loading at all: the same number of steps train on one batch of
+random tensors made before the clock starts, which is the most any trainer built on this
+libtorch can do with this model. It also reports which share of that time torch's profiler
+puts in the convolutions (oneDNN on the CPU), forward and backward.
+
 usage: bench/pytorch_train.py --train VIEW/train --test VIEW/test --model small-cnn|resnet18
                               [--image-size N] [--batch-size 128] [--threads T] [--workers W]
                               [--epochs 1] [--seed 0] [--device cpu|cuda]
                               [--precision fp32|bf16] [--memory-format channels_last|contiguous]
+                              [--synthetic]
 """
 import argparse
 import contextlib
@@ -62,6 +68,33 @@ def gray_loader(path):
         return Image.open(f).convert("L")
 
 
+def synthetic(a, model, step, images, num_classes, dev, fmt):
+    """Trains on one random batch, as many steps as an epoch has, and profiles three more."""
+    model.train()
+    channels = 1  # gray, as the loader gives
+    size = a.image_size or 28
+    x = torch.randn(a.batch_size, channels, size, size, device=dev).contiguous(memory_format=fmt)
+    y = torch.randint(0, num_classes, (a.batch_size,), device=dev)
+    steps = max(1, images // a.batch_size)
+    step(x, y)  # oneDNN builds its kernels on the first step
+    ips = []
+    for _ in range(a.epochs):
+        start = time.perf_counter()
+        for _ in range(steps):
+            step(x, y)
+        ips.append(steps * a.batch_size / (time.perf_counter() - start))
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+        for _ in range(3):
+            step(x, y)
+    events = prof.key_averages()
+    total = sum(e.self_cpu_time_total for e in events)
+    conv = sum(e.self_cpu_time_total for e in events
+               if e.key in ("aten::mkldnn_convolution", "aten::convolution_backward"))
+    print(json.dumps({"model": a.model, "images_per_second": ips, "precision": a.precision,
+                      "threads": torch.get_num_threads(), "conv_share": conv / total,
+                      "torch": torch.__version__}))
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--train", required=True)
@@ -77,6 +110,7 @@ def main():
     p.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
     p.add_argument("--memory-format", default="channels_last",
                    choices=["channels_last", "contiguous"])
+    p.add_argument("--synthetic", action="store_true")
     a = p.parse_args()
     dev = torch.device(a.device)
     fmt = torch.channels_last if a.memory_format == "channels_last" else torch.contiguous_format
@@ -104,19 +138,25 @@ def main():
     dl = torch.utils.data.DataLoader(train, batch_size=a.batch_size, shuffle=True,
                                      num_workers=a.workers, pin_memory=cuda)
 
+    def step(x, y):
+        opt.zero_grad()
+        with autocast():
+            loss = nn.functional.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        loss.item()  # vrepo reads every batch's loss too
+
+    if a.synthetic:
+        synthetic(a, model, step, len(train), num_classes, dev, fmt)
+        return
+
     ips = []
     for _ in range(a.epochs):
         model.train()
         start, seen = time.perf_counter(), 0
         for x, y in dl:
-            x = x.to(dev, non_blocking=True).contiguous(memory_format=fmt)
-            y = y.to(dev, non_blocking=True)
-            opt.zero_grad()
-            with autocast():
-                loss = nn.functional.cross_entropy(model(x), y)
-            loss.backward()
-            opt.step()
-            loss.item()  # vrepo reads every batch's loss too
+            step(x.to(dev, non_blocking=True).contiguous(memory_format=fmt),
+                 y.to(dev, non_blocking=True))
             seen += len(y)
         ips.append(seen / (time.perf_counter() - start))
 

@@ -74,13 +74,24 @@ pytorch_ips() {
   jq -r '"\(.images_per_second[0]) \(.val_accuracy)"' <<<"$out"
 }
 
+# ceiling MODEL SIZE PRECISION: bench/pytorch_train.py --synthetic under vrepo's malloc settings:
+# the same steps on one in-memory batch, no loading; prints "img/s conv_share".
+ceiling() {
+  local out
+  out=$(GLIBC_TUNABLES=$vrepo_malloc /usr/bin/python3 "$pytorch_script" --synthetic \
+    --train "$dir/view/$1" --test "$dir/view/test" --model "$1" --image-size "$2" \
+    --precision "$3" --batch-size "$batch" --threads "$threads" --epochs 1 2>"$dir/pytorch.log") ||
+    { echo "bench: pytorch_train.py --synthetic $1 failed:" >&2; tail -n 5 "$dir/pytorch.log" >&2; exit 1; }
+  jq -r '"\(.images_per_second[0]) \(.conv_share)"' <<<"$out"
+}
+
 # What vrepo-train sets with mallopt (src/cli/train/main.cc), for a PyTorch run that does the
 # same: it shows how much of the ratio is the allocator and how much the rest.
 vrepo_malloc=glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=1073741824
-rows=()
+rows=() ceiling_rows=()
 for spec in "small-cnn 28 fp32" "resnet18 64 fp32" "small-cnn 28 bf16" "resnet18 64 bf16"; do
   read -r model size precision <<<"$spec"
-  v_ips=() p_ips=() t_ips=()
+  v_ips=() p_ips=() t_ips=() c_ips=() shares=()
   for ((i = 0; i < runs; i++)); do
     # Alternating, so both sides see the same load of the machine.
     echo "$model at $size px, $precision, run $((i + 1))/$runs: vrepo ..." >&2
@@ -92,9 +103,13 @@ for spec in "small-cnn 28 fp32" "resnet18 64 fp32" "small-cnn 28 bf16" "resnet18
     echo "$model at $size px, $precision, run $((i + 1))/$runs: PyTorch, vrepo's malloc ..." >&2
     read -r ips _ <<<"$(pytorch_ips "$model" "$size" "$precision" "$vrepo_malloc")"
     t_ips+=("$ips")
+    echo "$model at $size px, $precision, run $((i + 1))/$runs: PyTorch, no data ..." >&2
+    read -r ips share <<<"$(ceiling "$model" "$size" "$precision")"
+    c_ips+=("$ips")
+    shares+=("$share")
   done
   echo "$model $precision img/s: vrepo ${v_ips[*]}; PyTorch ${p_ips[*]};" \
-    "PyTorch tuned ${t_ips[*]}" >&2
+    "PyTorch tuned ${t_ips[*]}; PyTorch no data ${c_ips[*]} (conv share ${shares[*]})" >&2
   v=$(median "${v_ips[@]}")
   p=$(median "${p_ips[@]}")
   t=$(median "${t_ips[@]}")
@@ -103,6 +118,13 @@ for spec in "small-cnn 28 fp32" "resnet18 64 fp32" "small-cnn 28 bf16" "resnet18
     "$model" "$size" "$precision" "$v" "$p" "$r" "$(verdict "$r" '>=' 1.5)" "$t" "$(ratio "$v" "$t")" \
     "$(awk -v a="$v_acc" 'BEGIN { print 100 * a }')" \
     "$(awk -v a="$p_acc" 'BEGIN { print 100 * a }')")")
+  c=$(median "${c_ips[@]}")
+  share=$(median "${shares[@]}")
+  # Were everything but the convolutions free, a step would take only their share of the time.
+  bound=$(awk -v c="$c" -v s="$share" 'BEGIN { print c / s }')
+  ceiling_rows+=("$(printf '| %s (%s px) | %s | %.0f | %.0f | %.0f%% | %.0f | %sx |' \
+    "$model" "$size" "$precision" "$v" "$c" "$(awk -v s="$share" 'BEGIN { print 100 * s }')" \
+    "$bound" "$(ratio "$bound" "$p")")")
 done
 
 # --- memory ----------------------------------------------------------------------------------
@@ -152,6 +174,15 @@ echo "| Model | precision (both sides) | vrepo img/s | PyTorch img/s | vrepo / P
   "target >= 1.5x | PyTorch, vrepo's malloc settings | vrepo / that | val acc vrepo / PyTorch |"
 echo "|---|---|---|---|---|---|---|---|---|"
 printf '%s\n' "${rows[@]}"
+echo
+echo "The ceiling: bench/pytorch_train.py --synthetic, the same steps on one batch of random" \
+  "tensors in memory (no loading; vrepo's malloc settings), and the share of its time that" \
+  "torch's profiler puts in the convolutions (forward and backward). No trainer on this" \
+  "libtorch passes \"convolutions alone\" = no-data img/s / share."
+echo
+echo "| Model | precision | vrepo img/s | PyTorch, no data | convolutions' share | convolutions alone img/s | that / PyTorch (the most any trainer could reach) |"
+echo "|---|---|---|---|---|---|---|"
+printf '%s\n' "${ceiling_rows[@]}"
 echo
 echo "Peak memory of \`vrepo train\` (small-cnn, 1 epoch, batch $batch):"
 echo
