@@ -103,16 +103,24 @@ Result<Entry> ParseEntry(const std::string& name, const json& value, uint64_t da
   const auto& dtype_name = dtype_it->get_ref<const std::string&>();
   e.dtype = FindDtype(dtype_name);
   if (e.dtype == nullptr) return bad("unknown dtype '" + dtype_name + "'");
-  uint64_t count = 1;
   for (const auto& dim : *shape_it) {
     if (!dim.is_number_unsigned()) return bad("shape holds something other than a size");
     uint64_t d = dim.get<uint64_t>();
-    if (d > static_cast<uint64_t>(INT64_MAX) ||
-        (d != 0 && count > data_size / d + 1)) {  // cannot fit the file: avoid overflow
+    if (d > static_cast<uint64_t>(INT64_MAX)) {
       return bad("shape " + shape_it->dump() + " is larger than the file");
     }
-    count *= d;
     e.shape.push_back(static_cast<int64_t>(d));
+  }
+  // The byte count must not wrap around 2^64 onto the span the file gives. An empty tensor
+  // may have any other sizes.
+  uint64_t expected = 0;
+  if (std::find(e.shape.begin(), e.shape.end(), 0) == e.shape.end()) {
+    expected = c10::elementSize(e.dtype->type);
+    for (int64_t d : e.shape) {
+      if (__builtin_mul_overflow(expected, static_cast<uint64_t>(d), &expected)) {
+        return bad("shape " + shape_it->dump() + " is larger than the file");
+      }
+    }
   }
   e.begin = (*offsets_it)[0].get<uint64_t>();
   e.end = (*offsets_it)[1].get<uint64_t>();
@@ -124,7 +132,6 @@ Result<Entry> ParseEntry(const std::string& name, const json& value, uint64_t da
     return bad("data_offsets end " + std::to_string(e.end) + " is beyond the " +
                std::to_string(data_size) + " data bytes");
   }
-  uint64_t expected = count * c10::elementSize(e.dtype->type);
   if (e.end - e.begin != expected) {
     return bad("data_offsets span " + std::to_string(e.end - e.begin) + " bytes but " +
                std::string(e.dtype->name) + " " + shape_it->dump() + " needs " +

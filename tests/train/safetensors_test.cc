@@ -113,6 +113,20 @@ TEST_CASE("safetensors: corrupt files fail with one line naming the file and the
                         std::string(16, '\0')),
                 "names tensor 'a' twice");
   ExpectCorrupt(dir, RawFile(R"({"__metadata__":{"k":1}})", ""), "metadata 'k' is not a string");
+  // Sizes whose byte count wraps around 2^64 to the span given (here 0): 2^61 F64 elements,
+  // and 2^32 x 2^32 bytes.
+  ExpectCorrupt(dir, RawFile(R"({"a":{"dtype":"F64","shape":[2305843009213693952],)"
+                             R"("data_offsets":[0,0]}})", ""),
+                "tensor 'a': shape [2305843009213693952] is larger than the file");
+  ExpectCorrupt(dir, RawFile(R"({"a":{"dtype":"I8","shape":[4294967296,4294967296],)"
+                             R"("data_offsets":[0,0]}})", ""),
+                "tensor 'a': shape [4294967296,4294967296] is larger than the file");
+
+  // Empty tensors may have any other sizes, even when the file has no data at all.
+  auto empty = ParseSafetensors(
+      RawFile(R"({"e":{"dtype":"F32","shape":[5,0,4294967296],"data_offsets":[0,0]}})", ""), "e");
+  REQUIRE_MESSAGE(empty.ok(), empty.status().ToString());
+  CHECK(empty->tensors.at("e").sizes() == torch::IntArrayRef{5, 0, 4294967296});
 
   // A good file cut short loses the end of its last tensor.
   TensorMap t;
