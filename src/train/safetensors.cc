@@ -3,7 +3,6 @@
 #include <torch/utils.h>
 
 #include <algorithm>
-#include <bit>
 #include <cstring>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -14,7 +13,9 @@
 namespace vrepo::train {
 namespace {
 
-static_assert(std::endian::native == std::endian::little,
+// The compiler's macro rather than std::endian: the fuzz build compiles this file as C++17
+// (tests/fuzz/CMakeLists.txt).
+static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
               "safetensors data is little-endian; a big-endian host would need byte swaps");
 
 using json = nlohmann::json;
