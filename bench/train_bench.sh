@@ -62,27 +62,19 @@ vrepo_ips() {
     { echo "bench: vrepo train $name failed:" >&2; tail -n 5 "$dir/$name.log" >&2; exit 1; }
   jq -r '.run.epochs[0] | "\(.images_per_second) \(.val_accuracy)"' <<<"$out"
 }
-# pytorch_ips MODEL SIZE PRECISION [TUNABLES]: one epoch of bench/pytorch_train.py (bf16 =
-# torch.autocast on the CPU), under GLIBC_TUNABLES when given; prints "img/s val_acc".
-pytorch_ips() {
-  local out
-  out=$(GLIBC_TUNABLES=${4:-} /usr/bin/python3 "$pytorch_script" --train "$dir/view/$1" \
-    --test "$dir/view/test" --model "$1" --image-size "$2" --precision "$3" \
-    --batch-size "$batch" --threads "$threads" \
-    --workers "$workers" --epochs 1 2>"$dir/pytorch.log") ||
-    { echo "bench: pytorch_train.py $1 failed:" >&2; tail -n 5 "$dir/pytorch.log" >&2; exit 1; }
-  jq -r '"\(.images_per_second[0]) \(.val_accuracy)"' <<<"$out"
-}
-
-# ceiling MODEL SIZE PRECISION: bench/pytorch_train.py --synthetic under vrepo's malloc settings:
-# the same steps on one in-memory batch, no loading; prints "img/s conv_share".
-ceiling() {
-  local out
-  out=$(GLIBC_TUNABLES=$vrepo_malloc /usr/bin/python3 "$pytorch_script" --synthetic \
-    --train "$dir/view/$1" --test "$dir/view/test" --model "$1" --image-size "$2" \
-    --precision "$3" --batch-size "$batch" --threads "$threads" --epochs 1 2>"$dir/pytorch.log") ||
-    { echo "bench: pytorch_train.py --synthetic $1 failed:" >&2; tail -n 5 "$dir/pytorch.log" >&2; exit 1; }
-  jq -r '"\(.images_per_second[0]) \(.conv_share)"' <<<"$out"
+# pytorch_run TUNABLES FIELD MODEL SIZE PRECISION [ARGS...]: one epoch of
+# bench/pytorch_train.py (bf16 = torch.autocast on the CPU) with ARGS added, under
+# GLIBC_TUNABLES (empty: glibc's defaults); prints "img/s FIELD" from its JSON line. With
+# --synthetic it trains on one in-memory batch, no loading, and FIELD conv_share is there.
+pytorch_run() {
+  local tunables=$1 field=$2 model=$3 size=$4 precision=$5 out
+  shift 5
+  out=$(GLIBC_TUNABLES=$tunables /usr/bin/python3 "$pytorch_script" --train "$dir/view/$model" \
+    --test "$dir/view/test" --model "$model" --image-size "$size" --precision "$precision" \
+    --batch-size "$batch" --threads "$threads" --workers "$workers" --epochs 1 "$@" \
+    2>"$dir/pytorch.log") ||
+    { echo "bench: pytorch_train.py $model $* failed:" >&2; tail -n 5 "$dir/pytorch.log" >&2; exit 1; }
+  jq -r --arg f "$field" '"\(.images_per_second[0]) \(.[$f])"' <<<"$out"
 }
 
 # What vrepo-train sets with mallopt (src/cli/train/main.cc), for a PyTorch run that does the
@@ -98,13 +90,13 @@ for spec in "small-cnn 28 fp32" "resnet18 64 fp32" "small-cnn 28 bf16" "resnet18
     read -r ips v_acc <<<"$(vrepo_ips "$model-$size-$precision-$i" "$model" "$size" "$precision")"
     v_ips+=("$ips")
     echo "$model at $size px, $precision, run $((i + 1))/$runs: PyTorch ..." >&2
-    read -r ips p_acc <<<"$(pytorch_ips "$model" "$size" "$precision")"
+    read -r ips p_acc <<<"$(pytorch_run "" val_accuracy "$model" "$size" "$precision")"
     p_ips+=("$ips")
     echo "$model at $size px, $precision, run $((i + 1))/$runs: PyTorch, vrepo's malloc ..." >&2
-    read -r ips _ <<<"$(pytorch_ips "$model" "$size" "$precision" "$vrepo_malloc")"
+    read -r ips _ <<<"$(pytorch_run "$vrepo_malloc" val_accuracy "$model" "$size" "$precision")"
     t_ips+=("$ips")
     echo "$model at $size px, $precision, run $((i + 1))/$runs: PyTorch, no data ..." >&2
-    read -r ips share <<<"$(ceiling "$model" "$size" "$precision")"
+    read -r ips share <<<"$(pytorch_run "$vrepo_malloc" conv_share "$model" "$size" "$precision" --synthetic)"
     c_ips+=("$ips")
     shares+=("$share")
   done

@@ -11,9 +11,11 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "testing.h"
+#include "vrepo/util/text.h"
 
 namespace vrepo::testing {
 
@@ -29,13 +31,7 @@ inline CommandResult MustRun(const std::string& cwd, const std::vector<std::stri
 
 inline std::vector<std::string> Lines(const std::string& text) {
   std::vector<std::string> out;
-  size_t start = 0;
-  while (start < text.size()) {
-    size_t nl = text.find('\n', start);
-    if (nl == std::string::npos) nl = text.size();
-    out.push_back(text.substr(start, nl - start));
-    start = nl + 1;
-  }
+  for (std::string_view line : SplitLines(text)) out.emplace_back(line);
   return out;
 }
 
