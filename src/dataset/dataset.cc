@@ -155,9 +155,13 @@ Result<std::vector<DatasetVersion>> LoadDatasets(History& history, const ObjectS
   std::vector<std::thread> threads;
   for (size_t i = 1; i < revs.size(); ++i) {
     threads.emplace_back([&, i] {
-      Result<std::unique_ptr<History>> own = History::Open(history.path());
-      loaded[i] = own.ok() ? LoadDataset(**own, store, revs[i], table_path, options)
-                           : Result<DatasetVersion>(own.status());
+      Status thrown = CatchExceptions("loading " + revs[i], [&] {
+        Result<std::unique_ptr<History>> own = History::Open(history.path());
+        loaded[i] = own.ok() ? LoadDataset(**own, store, revs[i], table_path, options)
+                             : Result<DatasetVersion>(own.status());
+        return Status::OK();
+      });
+      if (!thrown.ok()) loaded[i] = thrown;
     });
   }
   if (!revs.empty()) loaded[0] = LoadDataset(history, store, revs[0], table_path, options);
@@ -318,7 +322,7 @@ Result<std::vector<size_t>> AssignSplits(const LabelTable& table, const SplitOpt
   const size_t n = table.rows.size();
   std::vector<double> hash(n);
   ThreadPool pool;
-  pool.ParallelFor(n, [&](size_t i) { hash[i] = SplitHash(options.seed, table.rows[i].path); });
+  VREPO_RETURN_IF_ERROR(pool.ParallelFor(n, [&](size_t i) { hash[i] = SplitHash(options.seed, table.rows[i].path); }));
   std::vector<size_t> assignment(n);
   if (!options.stratify) {
     for (size_t i = 0; i < n; ++i) {

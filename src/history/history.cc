@@ -523,7 +523,7 @@ Result<std::vector<FileEntry>> History::ReadTree(const std::string& tree_or_comm
     for (size_t i = 0; i < pending.size(); ++i) read_one(i);
   } else {
     ThreadPool pool;
-    pool.ParallelFor(pending.size(), read_one);
+    VREPO_RETURN_IF_ERROR(pool.ParallelFor(pending.size(), read_one));
   }
   for (const Status& st : errors) VREPO_RETURN_IF_ERROR(st);
   // Git orders a folder as if its name ended in '/', which differs from byte order.
@@ -976,7 +976,7 @@ Result<HistoryDelta> History::NewHistory(const std::vector<std::string>& wants,
     for (size_t i = 0; i < n; ++i) read_one(i);
   } else {
     ThreadPool pool;
-    pool.ParallelFor(n, read_one);
+    VREPO_RETURN_IF_ERROR(pool.ParallelFor(n, read_one));
   }
   std::unordered_set<ContentId, ContentIdHash> ids;
   for (size_t i = 0; i < n; ++i) {

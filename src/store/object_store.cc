@@ -814,7 +814,7 @@ Status ObjectStore::GetMany(const std::vector<ContentId>& ids, ThreadPool& pool,
   std::vector<ObjectLocation> locs(n);
   const size_t lookup_blocks = (n + kLookupBlock - 1) / kLookupBlock;
   std::vector<Status> lookup_errors(lookup_blocks);
-  pool.ParallelFor(lookup_blocks, [&](size_t b) {
+  VREPO_RETURN_IF_ERROR(pool.ParallelFor(lookup_blocks, [&](size_t b) {
     const size_t begin = b * kLookupBlock, end = std::min(n, begin + kLookupBlock);
     std::vector<std::string> keys, values;
     std::vector<bool> found;
@@ -829,7 +829,7 @@ Status ObjectStore::GetMany(const std::vector<ContentId>& ids, ThreadPool& pool,
       }
     }
     lookup_errors[b] = std::move(st);
-  });
+  }));
   for (Status& st : lookup_errors) VREPO_RETURN_IF_ERROR(st);
 
   std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
@@ -837,7 +837,7 @@ Status ObjectStore::GetMany(const std::vector<ContentId>& ids, ThreadPool& pool,
   });
   const size_t read_blocks = (n + kReadBlock - 1) / kReadBlock;
   std::vector<Status> read_errors(read_blocks);
-  pool.ParallelFor(read_blocks, [&](size_t b) {
+  VREPO_RETURN_IF_ERROR(pool.ParallelFor(read_blocks, [&](size_t b) {
     const size_t begin = b * kReadBlock, end = std::min(n, begin + kReadBlock);
     std::string& scratch = ThreadScratch();
     for (size_t k = begin; k < end; ++k) {
@@ -859,7 +859,7 @@ Status ObjectStore::GetMany(const std::vector<ContentId>& ids, ThreadPool& pool,
       }
       fn(i, *bytes);
     }
-  });
+  }));
   for (Status& st : read_errors) VREPO_RETURN_IF_ERROR(st);
   return Status::OK();
 }

@@ -1,8 +1,35 @@
 #include "vrepo/util/thread_pool.h"
 
 #include <algorithm>
+#include <exception>
+#include <new>
 
 namespace vrepo {
+
+namespace {
+
+// What the exception being handled says; call only inside a catch block.
+std::string CurrentExceptionText() {
+  try {
+    throw;
+  } catch (const std::bad_alloc&) {
+    return "out of memory";
+  } catch (const std::exception& e) {
+    return *e.what() != '\0' ? e.what() : "unknown error";
+  } catch (...) {
+    return "unknown error";
+  }
+}
+
+}  // namespace
+
+Status CatchExceptions(const std::string& what, const std::function<Status()>& fn) {
+  try {
+    return fn();
+  } catch (...) {
+    return Status::IOError(what + ": " + CurrentExceptionText());
+  }
+}
 
 size_t DefaultIoThreads() {
   size_t hw = std::max<size_t>(1, std::thread::hardware_concurrency());
@@ -29,9 +56,19 @@ void ThreadPool::RunBatch() {
   const auto* fn = fn_;
   while (fn_ == fn && next_ < total_) {
     size_t i = next_++;
+    if (!error_.empty()) {  // a task threw: the rest of the batch is skipped
+      if (++finished_ == total_) done_cv_.notify_all();
+      continue;
+    }
     lock.unlock();
-    (*fn)(i);
+    std::string thrown;
+    try {
+      (*fn)(i);
+    } catch (...) {
+      thrown = CurrentExceptionText();
+    }
     lock.lock();
+    if (!thrown.empty() && error_.empty()) error_ = std::move(thrown);
     if (++finished_ == total_) done_cv_.notify_all();
   }
 }
@@ -49,14 +86,16 @@ void ThreadPool::WorkerLoop() {
   }
 }
 
-void ThreadPool::ParallelFor(size_t n, const std::function<void(size_t)>& fn) {
-  if (n == 0) return;
+Status ThreadPool::ParallelFor(size_t n, const std::function<void(size_t)>& fn,
+                               const char* what) {
+  if (n == 0) return Status::OK();
   {
     std::lock_guard<std::mutex> lock(mu_);
     fn_ = &fn;
     total_ = n;
     next_ = 0;
     finished_ = 0;
+    error_.clear();
     ++generation_;
   }
   work_cv_.notify_all();
@@ -64,6 +103,8 @@ void ThreadPool::ParallelFor(size_t n, const std::function<void(size_t)>& fn) {
   std::unique_lock<std::mutex> lock(mu_);
   done_cv_.wait(lock, [&] { return finished_ == total_; });
   fn_ = nullptr;
+  if (error_.empty()) return Status::OK();
+  return Status::IOError(std::string(what) + ": " + error_);
 }
 
 }  // namespace vrepo

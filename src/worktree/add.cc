@@ -151,7 +151,7 @@ Result<AddResult> Add(Repository& repo, const std::vector<std::string>& paths,
     std::mutex mu;
     Status first_error;
     std::atomic<uint64_t> bytes{0};
-    pool.ParallelFor(to_store.size(), [&](size_t k) {
+    VREPO_RETURN_IF_ERROR(pool.ParallelFor(to_store.size(), [&](size_t k) {
       const ScannedFile& f = files[to_store[k]];
       std::string abs = JoinPath(root, f.path);
       StagingEntry& e = staged[k];
@@ -197,7 +197,7 @@ Result<AddResult> Add(Repository& repo, const std::vector<std::string>& paths,
       e.SetStat(st);
       bytes.fetch_add(st.size, std::memory_order_relaxed);
       progress.Tick();
-    });
+    }));
     VREPO_RETURN_IF_ERROR(first_error);
     result.bytes_read = bytes.load();
   }

@@ -78,7 +78,7 @@ Result<std::vector<StagingEntry>> WriteFiles(Repository& repo, const std::vector
   if (!progress_bar) progress.Finish();
   std::mutex mu;
   Status first_error;
-  pool.ParallelFor(files.size(), [&](size_t i) {
+  VREPO_RETURN_IF_ERROR(pool.ParallelFor(files.size(), [&](size_t i) {
     const FileEntry& f = files[i];
     FileStat st;
     Status s = WriteWorktreeFile(repo.store(), root, tmp_dir, f, &st);
@@ -94,7 +94,7 @@ Result<std::vector<StagingEntry>> WriteFiles(Repository& repo, const std::vector
     e.executable = f.executable;
     e.SetStat(st);
     progress.Tick();
-  });
+  }));
   VREPO_RETURN_IF_ERROR(first_error);
   return written;
 }

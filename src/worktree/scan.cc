@@ -172,8 +172,21 @@ class TreeWalker {
           StatBlock(dfd, b);
         }
       };
-      pool_.ParallelFor(pool_.size() + 1, [&](size_t task) {
+      VREPO_RETURN_IF_ERROR(pool_.ParallelFor(pool_.size() + 1, [&](size_t task) {
         if (task == 0) {
+          // Even if reading throws, the lstat tasks must learn that no more blocks come.
+          struct MarkDone {
+            std::mutex& mu;
+            bool& done;
+            std::condition_variable& ready;
+            ~MarkDone() {
+              {
+                std::lock_guard<std::mutex> lock(mu);
+                done = true;
+              }
+              ready.notify_all();
+            }
+          } mark_done{mu, done, ready};
           bool last = false;
           while (!last) {
             std::unique_ptr<Block> b;
@@ -186,14 +199,9 @@ class TreeWalker {
             blocks.push_back(std::move(b));
             ready.notify_one();
           }
-          {
-            std::lock_guard<std::mutex> lock(mu);
-            done = true;
-          }
-          ready.notify_all();
         }
         stat_blocks();
-      });
+      }));
       VREPO_RETURN_IF_ERROR(read_status);
     }
 

@@ -62,7 +62,7 @@ Result<std::vector<DiskFile>> CompareWithDisk(const std::string& root,
   std::mutex mu;
   Status first_error;
   std::atomic<uint64_t> count{0};
-  pool->ParallelFor(to_hash.size(), [&](size_t k) {
+  VREPO_RETURN_IF_ERROR(pool->ParallelFor(to_hash.size(), [&](size_t k) {
     size_t i = to_hash[k];
     DiskFile& d = out[i];
     ContentId id;
@@ -83,7 +83,7 @@ Result<std::vector<DiskFile>> CompareWithDisk(const std::string& root,
     d.size = st.size;
     d.executable = st.executable;
     d.modified = id != entries[i].id || st.executable != entries[i].executable;
-  });
+  }));
   VREPO_RETURN_IF_ERROR(first_error);
   *hashed += count.load();
   return out;

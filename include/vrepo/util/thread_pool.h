@@ -1,5 +1,6 @@
 // A fixed pool of worker threads and a parallel-for over an index range.
-// ParallelFor may be called from one thread at a time; tasks must not throw.
+// ParallelFor may be called from one thread at a time. A task that throws (std::bad_alloc from
+// a hostile size, say) stops the batch and comes back to the caller as a Status.
 #pragma once
 
 #include <condition_variable>
@@ -8,6 +9,8 @@
 #include <mutex>
 #include <thread>
 #include <vector>
+
+#include "vrepo/util/status.h"
 
 namespace vrepo {
 
@@ -22,8 +25,10 @@ class ThreadPool {
   size_t size() const { return workers_.size(); }
 
   // Calls fn(i) for every i in [0, n), spread over the workers and the calling thread,
-  // and returns when all calls have returned.
-  void ParallelFor(size_t n, const std::function<void(size_t)>& fn);
+  // and returns when all calls have returned. If a call throws, the calls not yet started
+  // are skipped and the first exception is returned as an IOError naming `what`.
+  [[nodiscard]] Status ParallelFor(size_t n, const std::function<void(size_t)>& fn,
+                                   const char* what = "a worker thread");
 
  private:
   void WorkerLoop();
@@ -39,7 +44,12 @@ class ThreadPool {
   size_t finished_ = 0;
   size_t generation_ = 0;
   bool stop_ = false;
+  std::string error_;  // what the first throwing task threw, for the batch in progress
 };
+
+// Runs fn and returns its Status, or an IOError naming `what` if it throws: for threads that
+// the pool does not own, where an escaping exception would abort the whole process.
+Status CatchExceptions(const std::string& what, const std::function<Status()>& fn);
 
 // The default number of parallel IO workers: enough to overlap reads on a small machine.
 size_t DefaultIoThreads();
