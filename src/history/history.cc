@@ -11,6 +11,8 @@
 
 #include "git_handles.h"
 #include "pack_stream.h"
+#include "vrepo/history/tree_name.h"
+#include "vrepo/util/text.h"
 #include "vrepo/util/thread_pool.h"
 
 namespace vrepo {
@@ -138,6 +140,18 @@ bool ParseGitDate(const char* s, git_time_t* time, int* offset) {
   return true;
 }
 
+// Refuses a tree whose names a checkout must not write (tree_name.h): Corruption naming the
+// tree and the entry.
+Status CheckTree(const git_tree* tree, const std::string& prefix) {
+  size_t n = git_tree_entrycount(tree);
+  std::vector<std::string_view> names(n);
+  for (size_t i = 0; i < n; ++i) names[i] = git_tree_entry_name(git_tree_entry_byindex(tree, i));
+  std::string why = CheckTreeNames(std::move(names));
+  if (why.empty()) return Status::OK();
+  return Status::Corruption("tree " + OidHex(*git_tree_id(tree)) +
+                            (prefix.empty() ? "" : " at " + QuoteName(prefix)) + ": " + why);
+}
+
 const char* EnvOrNull(const char* name) {
   const char* v = std::getenv(name);
   return v != nullptr && *v != '\0' ? v : nullptr;
@@ -237,6 +251,7 @@ Result<FileEntry> History::Impl::ReadPointer(const git_oid& blob, std::string pa
 
 Status History::Impl::ReadTreeInto(const git_tree* tree, const std::string& prefix,
                                    std::vector<PendingPointer>* out) {
+  VREPO_RETURN_IF_ERROR(CheckTree(tree, prefix));
   size_t n = git_tree_entrycount(tree);
   for (size_t i = 0; i < n; ++i) {
     const git_tree_entry* te = git_tree_entry_byindex(tree, i);
@@ -926,6 +941,7 @@ Status CollectNewObjects(git_repository* repo, git_odb* odb, const std::vector<s
         return GitError(err, "reading tree " + OidHex(tree_oid) + " of commit " + OidHex(oid));
       }
       GitPtr<git_tree> tree(t);
+      VREPO_RETURN_IF_ERROR(CheckTree(tree.get(), prefix));
       out->trees.push_back(tree_oid);
       for (size_t i = 0; i < git_tree_entrycount(tree.get()); ++i) {
         const git_tree_entry* te = git_tree_entry_byindex(tree.get(), i);
@@ -1017,6 +1033,7 @@ Result<uint64_t> History::ImportPack(std::string_view pack) {
     if (pack.size() != 32) return Status::Corruption("received empty git pack has extra bytes");
     return uint64_t{0};
   }
+  VREPO_RETURN_IF_ERROR(CheckReceivedPack(pack));
   std::string pack_dir = impl_->path + "/objects/pack";
   git_indexer_options opts = GIT_INDEXER_OPTIONS_INIT;
   git_indexer* raw = nullptr;
@@ -1248,6 +1265,8 @@ Result<std::vector<std::string>> History::Fsck() {
       }
     } else if (type == GIT_OBJECT_TREE) {
       auto* t = reinterpret_cast<git_tree*>(parsed);
+      Status names = CheckTree(t, "");
+      if (!names.ok()) problems.push_back(names.message() + " (named by " + item.from + ")");
       for (size_t i = 0; i < git_tree_entrycount(t); ++i) {
         const git_tree_entry* te = git_tree_entry_byindex(t, i);
         git_filemode_t mode = git_tree_entry_filemode(te);

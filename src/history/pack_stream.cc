@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -307,6 +308,66 @@ Result<std::string> PackToString(git_odb* source, const std::vector<git_oid>& oi
   EVP_Digest(out.data(), out.size(), digest, &len, Sha1Md(), nullptr);
   out.append(reinterpret_cast<char*>(digest), len);
   return out;
+}
+
+Status CheckReceivedPack(std::string_view pack) {
+  auto bad = [](uint64_t at, const std::string& why) {
+    return Status::Corruption("received git pack: object at offset " + std::to_string(at) + ": " +
+                              why);
+  };
+  constexpr size_t kHeader = 12, kTrailer = 20;
+  if (pack.size() < kHeader + kTrailer) return Status::Corruption("received git pack is truncated");
+  const auto* p = reinterpret_cast<const unsigned char*>(pack.data());
+  uint32_t count = uint32_t{p[8]} << 24 | uint32_t{p[9]} << 16 | uint32_t{p[10]} << 8 | p[11];
+  const size_t end = pack.size() - kTrailer;
+  size_t at = kHeader;
+  z_stream z{};
+  if (inflateInit(&z) != Z_OK) return Status::IOError("zlib: cannot start inflating");
+  std::unique_ptr<z_stream, int (*)(z_stream*)> zguard(&z, inflateEnd);
+  unsigned char out[16384];
+  for (uint32_t i = 0; i < count; ++i) {
+    const size_t start = at;
+    if (at >= end) return bad(start, "past the end of the pack");
+    unsigned type = (p[at] >> 4) & 7;
+    uint64_t size = p[at] & 15;
+    unsigned shift = 4;
+    while (p[at++] & 0x80) {
+      if (at >= end || shift > 57) return bad(start, "malformed size");
+      size |= uint64_t{p[at] & 0x7fu} << shift;
+      shift += 7;
+    }
+    uint64_t limit = type == GIT_OBJECT_BLOB ? kMaxPointerBlob
+                     : type == GIT_OBJECT_TREE ? kMaxTree
+                     : type == GIT_OBJECT_COMMIT || type == GIT_OBJECT_TAG ? kMaxCommitOrTag
+                     : 0;
+    if (limit == 0) {
+      return bad(start, type == 6 || type == 7 ? "is a delta, which vrepo never sends"
+                                               : "has unknown type " + std::to_string(type));
+    }
+    if (size > limit) {
+      return bad(start, "declares " + std::to_string(size) + " bytes, over the limit of " +
+                            std::to_string(limit) + " for a " +
+                            git_object_type2string(static_cast<git_object_t>(type)));
+    }
+    inflateReset(&z);
+    z.next_in = const_cast<unsigned char*>(p + at);
+    z.avail_in = static_cast<uInt>(std::min<size_t>(end - at, UINT32_MAX));
+    uint64_t produced = 0;
+    int rc = Z_OK;
+    while (rc != Z_STREAM_END) {
+      z.next_out = out;
+      z.avail_out = sizeof(out);
+      rc = inflate(&z, Z_NO_FLUSH);
+      if (rc != Z_OK && rc != Z_STREAM_END) return bad(start, "does not inflate");
+      produced += sizeof(out) - z.avail_out;
+      if (produced > size) return bad(start, "inflates past its declared size");
+      if (rc == Z_OK && z.avail_in == 0) return bad(start, "is truncated");
+    }
+    if (produced != size) return bad(start, "inflates short of its declared size");
+    at = static_cast<size_t>(reinterpret_cast<const unsigned char*>(z.next_in) - p);
+  }
+  if (at != end) return Status::Corruption("received git pack has bytes after its last object");
+  return Status::OK();
 }
 
 }  // namespace vrepo::history_internal

@@ -4,7 +4,9 @@
 // Not thread-safe; one call owns its handles for its duration.
 #pragma once
 
+#include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "git_handles.h"
@@ -19,5 +21,18 @@ Status WritePackNoDelta(git_odb_backend* source, const std::vector<git_oid>& oid
 
 // The same pack (no deltas), built in memory from objects of `source`, for sending.
 Result<std::string> PackToString(git_odb* source, const std::vector<git_oid>& oids);
+
+// The most a received object of each kind may inflate to. vrepo's own packs hold pointer
+// blobs of under 100 bytes, commits, tags and trees; a tree of a million-file folder is
+// about 40 MB.
+constexpr uint64_t kMaxPointerBlob = 1024;
+constexpr uint64_t kMaxCommitOrTag = 16ull << 20;
+constexpr uint64_t kMaxTree = 256ull << 20;
+
+// Checks a received pack before libgit2 indexes it: every object is a commit, tree, blob or
+// tag (no deltas: vrepo never sends them, and a few KB of delta can resolve to a GiB), each
+// within the bounds above, inflating to exactly its declared size. Corruption naming the
+// object's offset otherwise. Inflates into a small buffer, so memory stays bounded.
+Status CheckReceivedPack(std::string_view pack);
 
 }  // namespace vrepo::history_internal

@@ -14,4 +14,47 @@ std::vector<std::string_view> SplitLines(std::string_view text) {
   return lines;
 }
 
+namespace {
+
+bool NeedsQuoting(unsigned char c) { return c < 0x20 || c >= 0x7f || c == '"' || c == '\\'; }
+
+}  // namespace
+
+std::string QuotePath(std::string_view name) {
+  bool plain = true;
+  for (char c : name) plain &= !NeedsQuoting(static_cast<unsigned char>(c));
+  if (plain) return std::string(name);
+  std::string out = "\"";
+  for (char ch : name) {
+    unsigned char c = static_cast<unsigned char>(ch);
+    switch (c) {
+      case '\a': out += "\\a"; break;
+      case '\b': out += "\\b"; break;
+      case '\t': out += "\\t"; break;
+      case '\n': out += "\\n"; break;
+      case '\v': out += "\\v"; break;
+      case '\f': out += "\\f"; break;
+      case '\r': out += "\\r"; break;
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      default:
+        if (NeedsQuoting(c)) {
+          out += '\\';
+          out += static_cast<char>('0' + (c >> 6));
+          out += static_cast<char>('0' + ((c >> 3) & 7));
+          out += static_cast<char>('0' + (c & 7));
+        } else {
+          out += ch;
+        }
+    }
+  }
+  out += '"';
+  return out;
+}
+
+std::string QuoteName(std::string_view name) {
+  std::string q = QuotePath(name);
+  return q.size() == name.size() ? "'" + q + "'" : q;
+}
+
 }  // namespace vrepo

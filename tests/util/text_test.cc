@@ -18,4 +18,14 @@ TEST_CASE("SplitLines: a last line without newline counts, CR stays, empty lines
   CHECK(SplitLines("a\r\nb\r\n") == Lines{"a\r", "b\r"});
 }
 
+TEST_CASE("QuotePath quotes as git does with core.quotePath") {
+  CHECK(QuotePath("images/cat 1.png") == "images/cat 1.png");
+  CHECK(QuotePath("a\x1b[31mred") == "\"a\\033[31mred\"");
+  CHECK(QuotePath("tab\there\n") == "\"tab\\there\\n\"");
+  CHECK(QuotePath("q\"b\\") == "\"q\\\"b\\\\\"");
+  CHECK(QuotePath("caf\xc3\xa9") == "\"caf\\303\\251\"");
+  CHECK(QuoteName("cat.png") == "'cat.png'");
+  CHECK(QuoteName("x\ry") == "\"x\\ry\"");
+}
+
 }  // namespace vrepo
