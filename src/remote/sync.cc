@@ -8,6 +8,7 @@
 #include <map>
 #include <mutex>
 #include <thread>
+#include <unordered_map>
 #include <unordered_set>
 
 #include "vrepo/remote/object_batch.h"
@@ -15,6 +16,7 @@
 #include "vrepo/remote/service.h"
 #include "vrepo/util/file.h"
 #include "vrepo/util/progress.h"
+#include "vrepo/util/thread_pool.h"
 #include "vrepo/worktree/worktree.h"
 
 namespace vrepo {
@@ -108,7 +110,7 @@ class ObjectCopier {
   }
 
   Status CopyRound(const std::vector<Wanted>& missing) {
-    std::vector<std::vector<ContentId>> batches;
+    std::vector<std::vector<Wanted>> batches;
     uint64_t bytes = 0;
     for (const Wanted& w : missing) {
       if (batches.empty() || batches.back().size() >= kMaxBatchObjects ||
@@ -116,7 +118,7 @@ class ObjectCopier {
         batches.emplace_back();
         bytes = 0;
       }
-      batches.back().push_back(w.id);
+      batches.back().push_back(w);
       bytes += w.size;
     }
     std::atomic<size_t> next{0};
@@ -126,7 +128,10 @@ class ObjectCopier {
       while (!failed.load()) {
         size_t i = next.fetch_add(1);
         if (i >= batches.size()) return;
-        Status st = CopyBatch(*src, *dst, batches[i]);
+        // An exception escaping this thread would abort the process before a failed clone
+        // could clean up.
+        Status st = CatchExceptions("copying objects",
+                                    [&] { return CopyBatch(*src, *dst, batches[i]); });
         if (!st.ok()) {
           std::lock_guard lock(mu_);
           if (first_error.ok()) first_error = st;
@@ -153,21 +158,43 @@ class ObjectCopier {
     return first_error;
   }
 
-  Status CopyBatch(Transport& src, Transport& dst, const std::vector<ContentId>& ids) {
+  // A source may answer a read with its first objects only (a server caps its answers,
+  // docs/remote.md "Hostile peers"): the rest are asked for again until every one came.
+  Status CopyBatch(Transport& src, Transport& dst, const std::vector<Wanted>& wanted) {
+    for (size_t done = 0; done < wanted.size();) {
+      VREPO_ASSIGN_OR_RETURN(size_t got,
+                             CopyPrefix(src, dst, {wanted.begin() + done, wanted.end()}));
+      done += got;
+    }
+    return Status::OK();
+  }
+
+  // Copies what one answer to a read of `wanted` holds; returns how many objects that was.
+  Result<size_t> CopyPrefix(Transport& src, Transport& dst, const std::vector<Wanted>& wanted) {
+    std::vector<ContentId> ids;
+    ids.reserve(wanted.size());
+    for (const Wanted& w : wanted) ids.push_back(w.id);
     VREPO_ASSIGN_OR_RETURN(std::string batch, src.ReadObjects(ids));
     VREPO_ASSIGN_OR_RETURN(std::vector<BatchRecord> records, ParseObjectBatch(batch));
-    if (records.size() != ids.size()) {
+    if (records.empty() || records.size() > ids.size()) {
       return Status::Corruption("object batch from " + src.Describe() + " holds " +
-                                std::to_string(records.size()) + " objects, not " +
+                                std::to_string(records.size()) + " objects for a read of " +
                                 std::to_string(ids.size()));
     }
-    std::unordered_set<ContentId, ContentIdHash> asked(ids.begin(), ids.end());
     bool has_lists = false;
     size_t sent = records.size();
-    for (const BatchRecord& r : records) {
-      if (!asked.count(r.id)) {
-        return Status::Corruption("object batch from " + src.Describe() +
-                                  " holds object " + r.id.Hex() + ", which was not asked for");
+    for (size_t i = 0; i < records.size(); ++i) {
+      const BatchRecord& r = records[i];
+      if (r.id != ids[i]) {
+        return Status::Corruption("object batch from " + src.Describe() + " holds object " +
+                                  r.id.Hex() + " where " + ids[i].Hex() + " was asked for");
+      }
+      // The size the pointer (or chunk list) gave: a record of another size is refused before
+      // anything decompresses it, so a small record cannot inflate into a huge file.
+      if (r.raw_size != wanted[i].size) {
+        return Status::Corruption("object " + r.id.Hex() + " from " + src.Describe() + " is " +
+                                  std::to_string(r.raw_size) + " bytes, but its pointer says " +
+                                  std::to_string(wanted[i].size));
       }
       if (r.codec == ObjectLocation::Codec::kChunked) has_lists = true;
     }
@@ -192,8 +219,8 @@ class ObjectCopier {
     }
     if (sent > 0) VREPO_RETURN_IF_ERROR(dst.WriteObjects(batch).status());
     Count(sent, batch.size());
-    if (progress_) progress_->Tick(ids.size());
-    return Status::OK();
+    if (progress_) progress_->Tick(records.size());
+    return records.size();
   }
 
   Transport& source_;
@@ -452,7 +479,7 @@ Result<SyncReport> Clone(const std::string& url, const std::string& dir,
                                    "' already exists and is not an empty folder");
   }
   VREPO_RETURN_IF_ERROR(MakeDirs(dir));
-  auto cloned = [&]() -> Result<SyncReport> {
+  auto clone = [&]() -> Result<SyncReport> {
     VREPO_ASSIGN_OR_RETURN(std::unique_ptr<Transport> remote, OpenTransport(url, options.transport));
     VREPO_ASSIGN_OR_RETURN(std::unique_ptr<Repository> repo, Repository::Init(dir));
     // A relative path URL is kept as the remote relative to the clone, like git.
@@ -496,7 +523,16 @@ Result<SyncReport> Clone(const std::string& url, const std::string& dir,
     checkout.force = true;  // a new folder: nothing of the user's to protect
     VREPO_RETURN_IF_ERROR(CheckoutFiles(*repo, files, commit.tree, checkout));
     return report;
-  }();
+  };
+  // An exception (std::bad_alloc from a hostile size) must not skip the clean-up below.
+  Result<SyncReport> cloned = Status::IOError("clone of " + url + " did not finish");
+  try {
+    cloned = clone();
+  } catch (const std::exception& e) {
+    cloned = Status::IOError("clone of " + url + " failed: " + e.what());
+  } catch (...) {
+    cloned = Status::IOError("clone of " + url + " failed: unknown exception");
+  }
   if (!cloned.ok()) {
     // Nothing half-made is left behind, as git does.
     if (existed) {

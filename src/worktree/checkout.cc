@@ -9,8 +9,10 @@
 #include <cerrno>
 #include <mutex>
 
+#include "vrepo/history/tree_name.h"
 #include "vrepo/util/file.h"
 #include "vrepo/util/progress.h"
+#include "vrepo/util/text.h"
 #include "vrepo/util/thread_pool.h"
 #include "vrepo/worktree/worktree.h"
 #include "vrepo/worktree/worktree_internal.h"
@@ -144,6 +146,86 @@ Status CheckCheckoutSafe(Repository& repo, const std::vector<FileEntry>& target)
   return Status::OK();
 }
 
+// Checks, before the first file changes, that every object `writes` needs is stored and is
+// the size its pointer claims (a size is a fact, never a claim), and that no two paths land
+// on one file where the filesystem folds case. So a checkout that would fail part-way for
+// want of an object never begins.
+Status CheckWritable(Repository& repo, const std::vector<FileEntry>& writes) {
+  for (const FileEntry& f : writes) {
+    Result<ObjectLocation> loc = repo.store().Locate(f.id);
+    if (!loc.ok()) {
+      return loc.status().code() == Status::Code::kNotFound
+                 ? Status::NotFound("object " + f.id.Hex() + " of " + QuoteName(f.path) +
+                                    " is missing from the store")
+                 : loc.status();
+    }
+    if (loc->raw_size != f.size) {
+      return Status::Corruption("object " + f.id.Hex() + " of " + QuoteName(f.path) + " holds " +
+                                std::to_string(loc->raw_size) + " bytes, but its pointer says " +
+                                std::to_string(f.size));
+    }
+  }
+  // The lock file always exists, so whether its upper-case spelling opens tells whether this
+  // filesystem folds case (macOS, Windows), as git's core.ignorecase probe does.
+  struct stat st;
+  if (::stat(JoinPath(repo.vrepo_dir(), "LOCK").c_str(), &st) != 0) return Status::OK();
+  std::vector<std::pair<std::string, const std::string*>> folded;
+  folded.reserve(writes.size());
+  for (const FileEntry& f : writes) folded.emplace_back(FoldCase(f.path), &f.path);
+  std::sort(folded.begin(), folded.end());
+  for (size_t i = 1; i < folded.size(); ++i) {
+    if (folded[i].first == folded[i - 1].first) {
+      return Status::Corruption("paths " + QuoteName(*folded[i - 1].second) + " and " +
+                                QuoteName(*folded[i].second) +
+                                " differ only in case, and this filesystem folds case");
+    }
+  }
+  return Status::OK();
+}
+
+// After a write failed part-way: puts back what `entries` (the index before the checkout)
+// recorded for every path the checkout removed or wrote, and deletes files it created.
+Status RollBack(Repository& repo, const std::vector<StagingEntry>& entries,
+                const std::vector<size_t>& removals, const std::vector<FileEntry>& writes) {
+  std::vector<FileEntry> restore;
+  for (size_t i : removals) restore.push_back(entries[i].ToFileEntry());
+  for (const FileEntry& w : writes) {
+    auto it = std::lower_bound(entries.begin(), entries.end(), w.path,
+                               [](const StagingEntry& e, const std::string& p) { return e.path < p; });
+    if (it != entries.end() && it->path == w.path) {
+      restore.push_back(it->ToFileEntry());
+    } else {
+      VREPO_RETURN_IF_ERROR(RemoveWorktreeFile(repo.root(), w.path));
+    }
+  }
+  std::sort(restore.begin(), restore.end(),
+            [](const FileEntry& a, const FileEntry& b) { return a.path < b.path; });
+  return WriteFiles(repo, restore, false).status();
+}
+
+// Removes then writes; on a failure, rolls the work tree back to `entries`.
+Result<std::vector<StagingEntry>> ApplyCheckout(Repository& repo,
+                                                const std::vector<StagingEntry>& entries,
+                                                const std::vector<size_t>& removals,
+                                                const std::vector<FileEntry>& writes,
+                                                bool progress) {
+  VREPO_RETURN_IF_ERROR(CheckWritable(repo, writes));
+  Status failed;
+  for (size_t i : removals) {
+    failed = RemoveWorktreeFile(repo.root(), entries[i].path);
+    if (!failed.ok()) break;
+  }
+  Result<std::vector<StagingEntry>> written = failed;
+  if (failed.ok()) written = WriteFiles(repo, writes, progress);
+  if (written.ok()) return written;
+  Status undo = RollBack(repo, entries, removals, writes);
+  if (!undo.ok()) {
+    return written.status().WithContext("checkout failed, and restoring the work tree too (" +
+                                        undo.message() + ")");
+  }
+  return Status(written.status()).WithContext("checkout failed; the work tree is as it was");
+}
+
 }  // namespace
 
 Status CheckoutFiles(Repository& repo, const std::vector<FileEntry>& target,
@@ -175,9 +257,8 @@ Status CheckoutFiles(Repository& repo, const std::vector<FileEntry>& target,
   }
 
   // Removals first: a file removed at "a" may make room for a folder "a/".
-  for (size_t i : removals) VREPO_RETURN_IF_ERROR(RemoveWorktreeFile(root, entries[i].path));
   VREPO_ASSIGN_OR_RETURN(std::vector<StagingEntry> written,
-                         WriteFiles(repo, writes, options.progress));
+                         ApplyCheckout(repo, entries, removals, writes, options.progress));
 
   rocksdb::WriteBatch batch;
   for (size_t i : removals) batch.Delete(StagingKey(entries[i].path));
@@ -277,8 +358,8 @@ Status Restore(Repository& repo, const std::vector<std::string>& paths,
       if (it == source_files.end() || it->path != entries[i].path) removals.push_back(i);
     }
   }
-  for (size_t i : removals) VREPO_RETURN_IF_ERROR(RemoveWorktreeFile(root, entries[i].path));
-  VREPO_ASSIGN_OR_RETURN(std::vector<StagingEntry> written, WriteFiles(repo, writes, true));
+  VREPO_ASSIGN_OR_RETURN(std::vector<StagingEntry> written,
+                         ApplyCheckout(repo, entries, removals, writes, true));
   rocksdb::WriteBatch batch;
   for (size_t i : removals) batch.Delete(StagingKey(entries[i].path));
   for (const auto& w : written) batch.Put(StagingKey(w.path), EncodeStagingValue(w));

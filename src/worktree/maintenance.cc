@@ -3,6 +3,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "vrepo/util/text.h"
 #include "vrepo/worktree/worktree.h"
 #include "vrepo/worktree/worktree_internal.h"
 
@@ -54,15 +55,25 @@ Result<FsckReport> Fsck(Repository& repo) {
   VREPO_ASSIGN_OR_RETURN(std::vector<std::string> history_problems, repo.history().Fsck());
   report.problems.insert(report.problems.end(), history_problems.begin(), history_problems.end());
 
-  // Every file named by the history or the staging index must be in the store.
+  // Every file named by the history or the staging index must be in the store, and be the
+  // size its pointer says: a size that arrived in a pointer is a claim until checked.
   std::unordered_map<ContentId, std::string, ContentIdHash> missing;  // id -> a path naming it
-  std::unordered_set<ContentId, ContentIdHash> present;
+  std::unordered_map<ContentId, uint64_t, ContentIdHash> stored_size;
   VREPO_RETURN_IF_ERROR(repo.history().ForEachReachableFile([&](const FileEntry& f) {
-    if (present.count(f.id) || missing.count(f.id)) return;
-    if (repo.store().Contains(f.id)) {
-      present.insert(f.id);
-    } else {
-      missing.emplace(f.id, f.path);
+    if (missing.count(f.id)) return;
+    auto it = stored_size.find(f.id);
+    if (it == stored_size.end()) {
+      Result<ObjectLocation> loc = repo.store().Locate(f.id);
+      if (!loc.ok()) {
+        missing.emplace(f.id, f.path);
+        return;
+      }
+      it = stored_size.emplace(f.id, loc->raw_size).first;
+    }
+    if (it->second != f.size) {
+      report.problems.push_back("object " + f.id.Hex() + " for path " + QuoteName(f.path) +
+                                ": its pointer says " + std::to_string(f.size) +
+                                " bytes, the object holds " + std::to_string(it->second));
     }
   }));
   std::vector<std::pair<std::string, ContentId>> sorted;
@@ -75,12 +86,12 @@ Result<FsckReport> Fsck(Repository& repo) {
   }
   VREPO_ASSIGN_OR_RETURN(StagingIndex index, LoadStaging(repo.store().index()));
   for (const auto& e : index.entries) {
-    if (!present.count(e.id) && !repo.store().Contains(e.id)) {
+    if (!stored_size.count(e.id) && !repo.store().Contains(e.id)) {
       report.problems.push_back("missing object " + e.id.Hex() + " for path " + e.path +
                                 " in the staging index");
     }
   }
-  report.objects_checked = std::max<uint64_t>(checked, present.size() + missing.size());
+  report.objects_checked = std::max<uint64_t>(checked, stored_size.size() + missing.size());
   return report;
 }
 

@@ -96,3 +96,69 @@ TEST_CASE("restore brings back files from the index or from a revision") {
 }
 
 }  // namespace vrepo::testing
+
+namespace vrepo::testing {
+
+// Flips one byte in the middle of `content` where a pack file of the repository stores it raw.
+void DamageStoredCopy(const RepoFixture& f, const std::string& content) {
+  for (const std::string& name : ListFolder(f.Path(".vrepo/objects/packs"))) {
+    const std::string& path = name;  // ListFolder gives full paths
+    std::string pack = ReadFileOrDie(path);
+    size_t at = pack.find(content);
+    if (at == std::string::npos) continue;
+    pack[at + content.size() / 2] ^= 0x55;
+    WriteFile(path, pack);
+    return;
+  }
+  FAIL("content not found raw in any pack");
+}
+
+TEST_CASE("a checkout that fails part-way leaves the work tree as it was") {
+  RepoFixture f;
+  f.Write("a.txt", "a1");
+  f.Write("b.txt", "b1");
+  f.Write("gone.txt", "only in A");
+  std::string a = f.CommitAll("A");
+  f.Write("a.txt", "a2");
+  f.Write("b.txt", "b2");
+  Must(Remove(*f.repo, {"gone.txt"}, false, false));
+  std::string big = RandomBytes(200 << 10, 3);  // random: stored raw
+  f.Write("new/big.bin", big);
+  std::string b = f.CommitAll("B");
+  Must(Checkout(*f.repo, a, {}, false));
+  DamageStoredCopy(f, big);
+
+  Status failed = Checkout(*f.repo, b, {}, false);
+  REQUIRE_FALSE(failed.ok());
+  CHECK(failed.message().find("the work tree is as it was") != std::string::npos);
+  CHECK(f.Read("a.txt") == "a1");
+  CHECK(f.Read("b.txt") == "b1");
+  CHECK(f.Read("gone.txt") == "only in A");
+  CHECK_FALSE(Exists(f.Path("new/big.bin")));
+  CHECK_FALSE(Exists(f.Path("new")));
+  CHECK(f.Status().entries.empty());
+  CHECK(Must(f.repo->history().HeadCommit()) == a);
+}
+
+TEST_CASE("checkout refuses before any change when an object is missing or not its pointer's size") {
+  RepoFixture f;
+  f.Write("a.txt", "a1");
+  std::string a = f.CommitAll("A");
+  f.Write("a.txt", "a2");
+  std::string b = f.CommitAll("B");
+  Must(Checkout(*f.repo, a, {}, false));
+  // A tree whose pointer claims a size the stored object does not have.
+  FileEntry lie{"a.txt", ContentId::Of("a2"), 1000, false};
+  std::string tree = Must(f.repo->history().WriteTree({lie}));
+  Status refused = CheckoutFiles(*f.repo, {lie}, tree, {});
+  CHECK(refused.code() == Status::Code::kCorruption);
+  CHECK(refused.message() == "object " + lie.id.Hex() +
+                                 " of 'a.txt' holds 2 bytes, but its pointer says 1000");
+  FileEntry missing{"a.txt", ContentId::Of("never stored"), 12, false};
+  refused = CheckoutFiles(*f.repo, {missing}, tree, {});
+  CHECK(refused.code() == Status::Code::kNotFound);
+  CHECK(f.Read("a.txt") == "a1");
+  CHECK(f.Status().entries.empty());
+}
+
+}  // namespace vrepo::testing

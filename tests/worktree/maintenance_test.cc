@@ -16,6 +16,23 @@ TEST_CASE("fsck is clean on a normal repository") {
   CHECK(report.objects_checked >= 2);
 }
 
+TEST_CASE("fsck reports a pointer whose size is not its object's") {
+  RepoFixture f;
+  f.Write("a", "four");
+  f.CommitAll("A");
+  // A commit whose pointer claims 1 GiB for a 4-byte object, as a crafted clone would hold.
+  FileEntry lie{"a", ContentId::Of("four"), 1ull << 30, false};
+  History& h = f.repo->history();
+  std::string tree = Must(h.WriteTree({lie}));
+  std::string commit = Must(h.CreateCommit(tree, {}, "lie"));
+  Must(h.CreateBranch("lie", commit, false));
+  auto report = Must(Fsck(*f.repo));
+  REQUIRE(report.problems.size() == 1);
+  CHECK(report.problems[0] == "object " + lie.id.Hex() +
+                                  " for path 'a': its pointer says 1073741824 bytes, the object "
+                                  "holds 4");
+}
+
 TEST_CASE("gc drops content only a deleted branch reached and keeps the rest checkout-able") {
   RepoFixture f;
   f.Write("shared.txt", "kept");
