@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Sets up a Debian 12 (bookworm) machine to build vrepo, then builds it into build/.
-#   ./setup.sh           build dependencies + Release build with the test suite
-#   ./setup.sh --bench   also the tools bench/ compares against (git-lfs, hyperfine, zstd, ...)
+#   ./setup.sh             build dependencies + Release build with the test suite
+#   ./setup.sh --sanitize  also build-asan/: the library, vrepo and every test but the
+#                          training ones (libtorch is not instrumented) under ASan + UBSan
+#   ./setup.sh --bench     also the tools bench/ compares against (git-lfs, hyperfine, zstd, ...)
 # Idempotent: installed packages are not touched again and the build is incremental.
 # Run as root (or with sudo available) from anywhere; it works from the repository root.
 set -euo pipefail
@@ -22,11 +24,13 @@ BUILD_PACKAGES=(
 BENCH_PACKAGES=(git-lfs hyperfine zstd tar time rsync)
 
 packages=("${BUILD_PACKAGES[@]}")
+sanitize=0
 for arg in "$@"; do
   case "$arg" in
     --bench) packages+=("${BENCH_PACKAGES[@]}") ;;
+    --sanitize) sanitize=1 ;;
     -h | --help)
-      sed -n '2,6s/^# \{0,1\}//p' "$0"
+      sed -n '2,8s/^# \{0,1\}//p' "$0"
       exit 0
       ;;
     *)
@@ -74,4 +78,10 @@ echo "setup.sh: building into build/ (Release, with tests)"
 quiet cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=ON
 # --quiet hides the progress lines; compiler errors still come through.
 ninja -C build --quiet
+if ((sanitize)); then
+  echo "setup.sh: building into build-asan/ (ASan + UBSan, without libtorch)"
+  quiet cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=ON \
+    -DVREPO_SANITIZE=ON -DCMAKE_DISABLE_FIND_PACKAGE_Torch=ON
+  ninja -C build-asan --quiet
+fi
 echo "setup.sh: done: build/vrepo, build/examples/vrepo-fmnist-export"

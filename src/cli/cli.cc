@@ -11,11 +11,12 @@ namespace vrepo::cli {
 
 int FailWith(const std::string& what, const std::string& message, int code) {
   std::string line = "vrepo: " + what + ": " + message;
-  // One line per error, whatever the message holds.
+  // One line per error, whatever the message holds, and no escape sequence that a hostile
+  // name inside it could send to the terminal.
   for (char& c : line) {
     if (c == '\n' || c == '\r') c = ' ';
   }
-  line.push_back('\n');
+  line = EscapeControl(line) + "\n";
   std::fflush(stdout);
   std::fputs(line.c_str(), stderr);
   return code;
@@ -30,7 +31,14 @@ Result<std::unique_ptr<Repository>> OpenRepository(const Globals& g, bool write)
   OpenOptions options;
   options.read_only = !write;
   options.wait_for_lock = g.wait;
-  return Repository::Discover(g.cwd, options);
+  auto repo = Repository::Discover(g.cwd, options);
+  // The store refuses a damaged index without naming commands; the way out is the CLI's.
+  if (!repo.ok() && repo.status().code() == Status::Code::kCorruption &&
+      repo.status().message().rfind("opening index ", 0) == 0) {
+    return Status::Corruption(repo.status().message() +
+                              " [rebuild it from the pack files: vrepo fsck --rebuild-index]");
+  }
+  return repo;
 }
 
 Result<std::vector<std::string>> RepoPaths(const Repository& repo, const Globals& g,
@@ -108,59 +116,6 @@ std::string FormatIsoDate(int64_t time, int tz_offset_minutes) {
   char buf[64];
   std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
   return buf + Offset(tz_offset_minutes, true);
-}
-
-std::string QuotePath(std::string_view path, bool quote_spaces) {
-  bool needs = false;
-  for (unsigned char c : path) {
-    if (c < 0x20 || c == 0x7f || c == '"' || c == '\\' || (quote_spaces && c == ' ')) {
-      needs = true;
-      break;
-    }
-  }
-  if (!needs) return std::string(path);
-  std::string out = "\"";
-  for (unsigned char c : path) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\a':
-        out += "\\a";
-        break;
-      case '\b':
-        out += "\\b";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\v':
-        out += "\\v";
-        break;
-      case '\f':
-        out += "\\f";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      default:
-        if (c < 0x20 || c == 0x7f) {
-          char buf[8];
-          std::snprintf(buf, sizeof(buf), "\\%03o", c);
-          out += buf;
-        } else {
-          out.push_back(static_cast<char>(c));
-        }
-    }
-  }
-  out += "\"";
-  return out;
 }
 
 std::string FormatCommitHeader(const CommitInfo& commit) {

@@ -17,6 +17,7 @@
 #include "vrepo/util/status.h"
 #include "vrepo/worktree/repository.h"
 #include "vrepo/worktree/worktree.h"
+#include "vrepo/util/text.h"
 
 namespace vrepo::cli {
 
@@ -108,9 +109,6 @@ std::string Subject(const std::string& message);
 std::string FormatGitDate(int64_t time, int tz_offset_minutes);
 // ISO 8601 with the commit's offset: "2005-04-07T15:13:13-07:00".
 std::string FormatIsoDate(int64_t time, int tz_offset_minutes);
-// A path quoted like git's C-style quoting when it holds '"', '\\' or control characters
-// (and spaces when `quote_spaces`, as git's short status does); UTF-8 is left readable.
-std::string QuotePath(std::string_view path, bool quote_spaces);
 
 // "commit <id>\nAuthor: ...\nDate: ...\n\n    message\n", as git log prints it.
 std::string FormatCommitHeader(const CommitInfo& commit);

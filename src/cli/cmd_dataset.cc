@@ -52,7 +52,9 @@ void WriteVersionJson(JsonWriter& json, const DatasetVersion& v) {
 std::string ProblemLine(const DatasetVersion& v, const DatasetProblem& p) {
   std::string where = v.table.source;
   if (p.line > 0) where += ":" + std::to_string(p.line);
-  return where + ": " + p.path + ": " + ProblemKindName(p.kind) + ": " + p.detail + "\n";
+  // Paths and details come from a label table, which may be a stranger's.
+  return QuotePath(where) + ": " + QuotePath(p.path) + ": " + ProblemKindName(p.kind) + ": " +
+         EscapeControl(p.detail) + "\n";
 }
 
 int RunCheck(const Globals& g, const std::string& rev, const TableArgs& t) {
@@ -92,10 +94,11 @@ int RunCheck(const Globals& g, const std::string& rev, const TableArgs& t) {
 
 void PrintCounts(std::string_view title, const std::map<std::string, uint64_t>& counts) {
   size_t width = 0;
-  for (const auto& [k, n] : counts) width = std::max(width, k.size());
+  for (const auto& [k, n] : counts) width = std::max(width, QuotePath(k).size());
   std::string out = std::string(title) + ":\n";
   for (const auto& [k, n] : counts) {
-    out += "  " + k + std::string(width - k.size() + 2, ' ') + std::to_string(n) + "\n";
+    std::string name = QuotePath(k);
+    out += "  " + name + std::string(width - name.size() + 2, ' ') + std::to_string(n) + "\n";
   }
   Print(out);
 }
@@ -153,7 +156,7 @@ int RunStats(const Globals& g, const std::string& rev, const TableArgs& t) {
   std::string dups = "duplicate images: " + std::to_string(stats->duplicates.size()) + "\n";
   for (const auto& d : stats->duplicates) {
     dups += "  " + d.id.Hex().substr(0, 12) + ":";
-    for (const auto& p : d.paths) dups += " " + p;
+    for (const auto& p : d.paths) dups += " " + QuotePath(p);
     dups += "\n";
   }
   Print(dups);
@@ -288,7 +291,9 @@ int RunSplit(const Globals& g, const SplitArgs& a) {
   return kExitOk;
 }
 
-std::string LabelOrDash(const std::string& label) { return label.empty() ? "-" : label; }
+std::string LabelOrDash(const std::string& label) {
+  return label.empty() ? "-" : QuotePath(label);
+}
 
 }  // namespace
 
@@ -346,20 +351,20 @@ int RunDatasetDiff(const Globals& g, const std::vector<std::string>& revs,
     ++counts[static_cast<int>(c.kind)];
     switch (c.kind) {
       case SampleChangeKind::kAdded:
-        out += "A\t" + c.path + "\t" + LabelOrDash(c.new_label) + "\n";
+        out += "A\t" + QuotePath(c.path) + "\t" + LabelOrDash(c.new_label) + "\n";
         break;
       case SampleChangeKind::kRemoved:
-        out += "D\t" + c.path + "\t" + LabelOrDash(c.old_label) + "\n";
+        out += "D\t" + QuotePath(c.path) + "\t" + LabelOrDash(c.old_label) + "\n";
         break;
       case SampleChangeKind::kRelabeled:
-        out += "R\t" + c.path + "\t" + LabelOrDash(c.old_label) + " -> " +
+        out += "R\t" + QuotePath(c.path) + "\t" + LabelOrDash(c.old_label) + " -> " +
                LabelOrDash(c.new_label) + "\n";
         break;
       case SampleChangeKind::kContentChanged:
-        out += "M\t" + c.path + "\t" + LabelOrDash(c.new_label) + " (image changed)\n";
+        out += "M\t" + QuotePath(c.path) + "\t" + LabelOrDash(c.new_label) + " (image changed)\n";
         break;
       case SampleChangeKind::kRelabeledAndChanged:
-        out += "RM\t" + c.path + "\t" + LabelOrDash(c.old_label) + " -> " +
+        out += "RM\t" + QuotePath(c.path) + "\t" + LabelOrDash(c.old_label) + " -> " +
                LabelOrDash(c.new_label) + " (image changed)\n";
         break;
     }
@@ -377,13 +382,13 @@ int RunDatasetDiff(const Globals& g, const std::vector<std::string>& revs,
                 static_cast<unsigned long long>(diff.unchanged));
   out += line;
   size_t width = 5;
-  for (const auto& [label, n] : diff.per_label) width = std::max(width, label.size());
+  for (const auto& [label, n] : diff.per_label) width = std::max(width, QuotePath(label).size());
   std::snprintf(line, sizeof(line), "%-*s %8s %8s %8s %8s %8s %8s\n", static_cast<int>(width),
                 "label", "before", "after", "added", "removed", "relabel+", "relabel-");
   out += line;
   for (const auto& [label, n] : diff.per_label) {
     std::snprintf(line, sizeof(line), "%-*s %8llu %8llu %8llu %8llu %8llu %8llu\n",
-                  static_cast<int>(width), label.c_str(),
+                  static_cast<int>(width), QuotePath(label).c_str(),
                   static_cast<unsigned long long>(n.before), static_cast<unsigned long long>(n.after),
                   static_cast<unsigned long long>(n.added), static_cast<unsigned long long>(n.removed),
                   static_cast<unsigned long long>(n.relabeled_in),

@@ -1,5 +1,6 @@
 // vrepo serve --root DIR --listen HOST:PORT [--tokens FILE] [--tls-cert F --tls-key F]
-//             [--max-request BYTES]
+//             [--max-request BYTES] [--threads N] [--max-connections-per-address N]
+//             [--max-read-answer BYTES] [--head-timeout SECONDS]
 #include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
@@ -42,6 +43,7 @@ Command RegisterServe(CLI::App& app, Globals& g) {
     std::string tls_cert;
     std::string tls_key;
     uint64_t max_request = 256ull << 20;
+    ServerOptions defaults;
   };
   auto o = std::make_shared<Opts>();
   CLI::App* sub = app.add_subcommand(
@@ -70,9 +72,23 @@ Command RegisterServe(CLI::App& app, Globals& g) {
   sub->add_option("--max-request", o->max_request,
                   "Largest request body accepted; bigger ones get 413 (default 268435456)")
       ->type_name("BYTES");
+  sub->add_option("--threads", o->defaults.threads, "Connections served at once (default 128)")
+      ->check(CLI::Range(1, 4096));
+  sub->add_option("--max-connections-per-address", o->defaults.max_connections_per_address,
+                  "Connections one client address may hold; more get 503 (default 64)")
+      ->check(CLI::Range(1, 4096));
+  sub->add_option("--max-read-answer", o->defaults.max_read_answer,
+                  "Most bytes of objects one read answers; clients ask again for the rest "
+                  "(default 67108864)")
+      ->type_name("BYTES")
+      ->check(CLI::Range(uint64_t{1} << 16, uint64_t{1} << 40));
+  sub->add_option("--head-timeout", o->defaults.head_timeout_s,
+                  "Seconds a client has to send a request's headers (default 10)")
+      ->type_name("SECONDS")
+      ->check(CLI::Range(1, 3600));
   return {sub, [&g, o] {
             (void)g;
-            ServerOptions options;
+            ServerOptions options = o->defaults;
             options.root = o->root;
             options.tokens_file = o->tokens;
             options.tls_cert = o->tls_cert;

@@ -20,9 +20,29 @@ constexpr size_t kPngChunkLimit = 16u << 20;
 constexpr size_t kPngChunkCacheLimit = 64u << 20;
 // spng refuses dimensions above 2^31 - 1.
 constexpr uint32_t kPngMaxDimension = 0x7fffffff;
-// Deflate cannot compress better than about 1032:1, so a file whose IDAT data could not even
-// hold the image's raw scanlines is corrupt; refusing it early avoids allocating for it.
+
+// "Bounded by the file size": a header is only a claim, so before allocating for the pixels we
+// ask whether the file's bytes could possibly encode that many, at the best ratio the format
+// allows. A file that fails is corrupt or hostile (a 549-byte JPEG claiming 16383 x 16383);
+// every real image passes, however uniform.
+// - PNG: the pixels are deflate-compressed raw scanlines, and deflate cannot do better than
+//   about 1032:1 (a 258-byte match costs at least 2 bits). So the raw scanline bytes, with
+//   their filter bytes, must be at most 1032 x the file size.
+// - JPEG, Huffman-coded (baseline and progressive, nearly every JPEG): each scan codes every
+//   8x8 block of its components with at least one bit (a DC code is never shorter), and some
+//   scan must code some component; a component sampled 1x1 when the largest factor is 4x4
+//   has one block per 32 x 32 pixels. So pixels <= bits x 64 x (hmax x vmax) / min(h x v),
+//   read from the frame header: 512 pixels a byte for gray, 2048 for 4:2:0 color.
+// - JPEG, arithmetic-coded (rare): the QM coder can spend a small fraction of a bit on a
+//   block of a flat image, so no useful ratio exists; only max_pixels bounds it.
 constexpr uint64_t kDeflateMaxRatio = 1032;
+
+Status TooLittleData(const std::string& name, const char* format, uint64_t width,
+                     uint64_t height, size_t file_size) {
+  return Status::Corruption(name + ": " + format + ": " + std::to_string(width) + "x" +
+                            std::to_string(height) + " image needs more data than the " +
+                            std::to_string(file_size) + "-byte file holds");
+}
 
 Status NotAnImage(const std::string& name) {
   return Status::Corruption(name + ": not a PNG or JPEG image");
@@ -104,20 +124,17 @@ Status OpenPng(std::string_view bytes, const std::string& name, uint32_t max_dim
 
 Result<DecodedImage> DecodePng(std::string_view bytes, const std::string& name, uint32_t channels,
                                uint64_t max_pixels) {
-  const uint32_t max_dimension = static_cast<uint32_t>(
-      std::min<uint64_t>(std::max<uint64_t>(max_pixels, 1), kPngMaxDimension));
   SpngCtx ctx;
   spng_ihdr ihdr;
-  VREPO_RETURN_IF_ERROR(OpenPng(bytes, name, max_dimension, &ctx, &ihdr));
+  // Reading the IHDR allocates nothing for pixels; the pixel limit below names the size.
+  VREPO_RETURN_IF_ERROR(OpenPng(bytes, name, kPngMaxDimension, &ctx, &ihdr));
   const uint64_t pixels = uint64_t{ihdr.width} * ihdr.height;
   if (pixels > max_pixels) return TooManyPixels(name, "png", ihdr.width, ihdr.height, max_pixels);
   const uint32_t samples = ihdr.color_type == SPNG_COLOR_TYPE_INDEXED ? 1 : PngChannels(ihdr);
   const uint64_t raw_bits_per_row = uint64_t{ihdr.width} * samples * ihdr.bit_depth;
   const uint64_t raw_bytes = ihdr.height * (1 + (raw_bits_per_row + 7) / 8);
   if (raw_bytes > bytes.size() * kDeflateMaxRatio) {
-    return Status::Corruption(name + ": png: " + std::to_string(ihdr.width) + "x" +
-                              std::to_string(ihdr.height) +
-                              " image needs more data than the file holds");
+    return TooLittleData(name, "png", ihdr.width, ihdr.height, bytes.size());
   }
 
   const bool gray = ihdr.color_type == SPNG_COLOR_TYPE_GRAYSCALE ||
@@ -213,7 +230,20 @@ struct JpegJob {
   DecodedImage* out = nullptr;
   ImageInfo* info = nullptr;
   bool too_many_pixels = false;
+  bool too_little_data = false;
 };
+
+// The most pixels a Huffman-coded JPEG of `file_size` bytes can hold (the rule above).
+uint64_t JpegMaxPixelsFor(const jpeg_decompress_struct& cinfo, size_t file_size) {
+  int min_area = cinfo.max_h_samp_factor * cinfo.max_v_samp_factor;
+  for (int i = 0; i < cinfo.num_components; ++i) {
+    const jpeg_component_info& c = cinfo.comp_info[i];
+    min_area = std::min(min_area, c.h_samp_factor * c.v_samp_factor);
+  }
+  const uint64_t per_bit =
+      64ull * cinfo.max_h_samp_factor * cinfo.max_v_samp_factor / std::max(min_area, 1);
+  return uint64_t{file_size} * 8 * per_bit;
+}
 
 // Converts the `n` CMYK pixels at the front of `p` to RGB or gray in place. Adobe's writers
 // (the usual source of CMYK JPEGs) store the inks inverted, which their APP14 marker tells.
@@ -253,6 +283,10 @@ bool RunJpeg(JpegDecompressor* d, std::string_view bytes, JpegJob* job) {
   const uint64_t pixels = uint64_t{cinfo->image_width} * cinfo->image_height;
   if (pixels > job->max_pixels) {
     job->too_many_pixels = true;
+    return true;
+  }
+  if (!cinfo->arith_code && pixels > JpegMaxPixelsFor(*cinfo, bytes.size())) {
+    job->too_little_data = true;
     return true;
   }
   const bool cmyk = cinfo->jpeg_color_space == JCS_CMYK || cinfo->jpeg_color_space == JCS_YCCK;
@@ -339,8 +373,10 @@ Result<ImageInfo> ProbeImage(std::string_view bytes, const std::string& name) {
   }
 }
 
-Result<DecodedImage> DecodeImage(std::string_view bytes, const std::string& name, uint32_t channels,
-                                 uint64_t max_pixels) {
+Result<DecodedImage> DecodeImage(std::string_view bytes, const std::string& name,
+                                 const DecodeOptions& options) {
+  const uint32_t channels = options.channels;
+  const uint64_t max_pixels = options.max_pixels;
   if (channels != 0 && channels != 1 && channels != 3) {
     return Status::InvalidArgument(name + ": cannot decode to " + std::to_string(channels) +
                                    " channels (0, 1 or 3)");
@@ -359,6 +395,10 @@ Result<DecodedImage> DecodeImage(std::string_view bytes, const std::string& name
       if (job.too_many_pixels) {
         return TooManyPixels(name, "jpeg", d.cinfo()->image_width, d.cinfo()->image_height,
                              max_pixels);
+      }
+      if (job.too_little_data) {
+        return TooLittleData(name, "jpeg", d.cinfo()->image_width, d.cinfo()->image_height,
+                             bytes.size());
       }
       return out;
     }

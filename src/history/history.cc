@@ -919,6 +919,7 @@ Status CollectNewObjects(git_repository* repo, git_odb* odb, const std::vector<s
   git_oid oid;
   std::vector<std::pair<git_oid, std::string>> stack;
   while ((err = git_revwalk_next(&oid, walk.get())) == 0) {
+    VREPO_RETURN_IF_ERROR(CheckObjectSize(odb, oid));
     git_commit* c = nullptr;
     err = git_commit_lookup(&c, repo, &oid);
     if (err < 0) return GitError(err, "reading commit " + OidHex(oid));
@@ -935,6 +936,7 @@ Status CollectNewObjects(git_repository* repo, git_odb* odb, const std::vector<s
       auto [tree_oid, prefix] = std::move(stack.back());
       stack.pop_back();
       if (!seen.insert(tree_oid).second) continue;
+      VREPO_RETURN_IF_ERROR(CheckObjectSize(odb, tree_oid));
       git_tree* t = nullptr;
       err = git_tree_lookup(&t, repo, &tree_oid);
       if (err < 0) {

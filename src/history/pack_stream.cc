@@ -277,6 +277,30 @@ Status WritePackNoDelta(git_odb_backend* source, const std::vector<git_oid>& oid
   return Status::OK();
 }
 
+uint64_t MaxObjectSize(git_object_t type) {
+  switch (type) {
+    case GIT_OBJECT_BLOB: return kMaxPointerBlob;
+    case GIT_OBJECT_TREE: return kMaxTree;
+    case GIT_OBJECT_COMMIT:
+    case GIT_OBJECT_TAG: return kMaxCommitOrTag;
+    default: return 0;
+  }
+}
+
+Status CheckObjectSize(git_odb* odb, const git_oid& oid) {
+  size_t size = 0;
+  git_object_t type = GIT_OBJECT_INVALID;
+  int err = git_odb_read_header(&size, &type, odb, &oid);
+  if (err < 0) return GitError(err, "reading object " + OidHex(oid));
+  const uint64_t limit = MaxObjectSize(type);
+  if (size > limit) {
+    return Status::Corruption("object " + OidHex(oid) + " is a " + git_object_type2string(type) +
+                              " of " + std::to_string(size) + " bytes, over the limit of " +
+                              std::to_string(limit));
+  }
+  return Status::OK();
+}
+
 Result<std::string> PackToString(git_odb* source, const std::vector<git_oid>& oids) {
   std::string out;
   unsigned char header[12];
@@ -289,6 +313,7 @@ Result<std::string> PackToString(git_odb* source, const std::vector<git_oid>& oi
   VREPO_RETURN_IF_ERROR(compressed.Init(1, 8));
   std::string_view packed;
   for (const git_oid& oid : oids) {
+    VREPO_RETURN_IF_ERROR(CheckObjectSize(source, oid));
     git_odb_object* raw = nullptr;
     int err = git_odb_read(&raw, source, &oid);
     if (err < 0) return GitError(err, "reading object " + OidHex(oid) + " for a pack");
@@ -336,10 +361,7 @@ Status CheckReceivedPack(std::string_view pack) {
       size |= uint64_t{p[at] & 0x7fu} << shift;
       shift += 7;
     }
-    uint64_t limit = type == GIT_OBJECT_BLOB ? kMaxPointerBlob
-                     : type == GIT_OBJECT_TREE ? kMaxTree
-                     : type == GIT_OBJECT_COMMIT || type == GIT_OBJECT_TAG ? kMaxCommitOrTag
-                     : 0;
+    uint64_t limit = MaxObjectSize(static_cast<git_object_t>(type));
     if (limit == 0) {
       return bad(start, type == 6 || type == 7 ? "is a delta, which vrepo never sends"
                                                : "has unknown type " + std::to_string(type));

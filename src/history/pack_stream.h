@@ -29,6 +29,15 @@ constexpr uint64_t kMaxPointerBlob = 1024;
 constexpr uint64_t kMaxCommitOrTag = 16ull << 20;
 constexpr uint64_t kMaxTree = 256ull << 20;
 
+// The bound above for an object of `type`; 0 for a type vrepo never stores (deltas, unknown).
+uint64_t MaxObjectSize(git_object_t type);
+
+// Reads the type and size of `oid` from `odb`'s headers, without inflating it (a delta's
+// result size is in its own header), and refuses an object over MaxObjectSize: a repository
+// on disk may be a stranger's too, and libgit2 would resolve a few KB of delta into a GiB
+// before any other check saw it. Corruption naming the object otherwise.
+Status CheckObjectSize(git_odb* odb, const git_oid& oid);
+
 // Checks a received pack before libgit2 indexes it: every object is a commit, tree, blob or
 // tag (no deltas: vrepo never sends them, and a few KB of delta can resolve to a GiB), each
 // within the bounds above, inflating to exactly its declared size. Corruption naming the

@@ -3,7 +3,11 @@
 #include <httplib.h>
 #include <signal.h>
 
+#include <chrono>
+#include <condition_variable>
+#include <functional>
 #include <mutex>
+#include <thread>
 #include <unordered_set>
 
 #include "http_wire.h"
@@ -56,18 +60,85 @@ std::string FirstLine(const std::string& text) {
   return line;
 }
 
+using Clock = std::chrono::steady_clock;
+
+// Ends a request that passes its deadline, by shutting its socket down from another thread:
+// httplib's only timeout is per read, so a server trickling a byte at a time would hold a
+// request forever.
+class Watchdog {
+ public:
+  explicit Watchdog(std::function<void()> expire) : expire_(std::move(expire)) {
+    thread_ = std::thread([this] { Loop(); });
+  }
+  ~Watchdog() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      quit_ = true;
+    }
+    cv_.notify_one();
+    thread_.join();
+  }
+  // (Re)sets the deadline of the request in progress; `why` says what it bounds.
+  void Set(Clock::time_point deadline, std::string why) {
+    std::lock_guard<std::mutex> lock(mu_);
+    deadline_ = deadline;
+    why_ = std::move(why);
+    cv_.notify_one();
+  }
+  // Starts a request: no deadline passed yet.
+  void Arm(Clock::time_point deadline, std::string why) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      expired_.clear();
+    }
+    Set(deadline, std::move(why));
+  }
+  void Disarm() { Set(Clock::time_point::max(), ""); }
+  // What the deadline that ended the last request bounded; "" when none did.
+  std::string expired() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return expired_;
+  }
+
+ private:
+  void Loop() {
+    std::unique_lock<std::mutex> lock(mu_);
+    while (!quit_) {
+      if (deadline_ == Clock::time_point::max()) {
+        cv_.wait(lock);
+      } else if (Clock::now() >= deadline_) {
+        expired_ = why_;
+        deadline_ = Clock::time_point::max();
+        // Under the lock, so that the request it ends is the one that set the deadline.
+        expire_();
+      } else {
+        cv_.wait_until(lock, deadline_);
+      }
+    }
+  }
+
+  std::function<void()> expire_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  Clock::time_point deadline_ = Clock::time_point::max();
+  std::string why_, expired_;
+  bool quit_ = false;
+  std::thread thread_;
+};
+
 class HttpTransport : public Transport {
  public:
   HttpTransport(Endpoint endpoint, TransportOptions options)
       : endpoint_(std::move(endpoint)), options_(std::move(options)) {
     std::string base = (endpoint_.https ? "https://" : "http://") + endpoint_.host_port;
     client_ = std::make_unique<httplib::Client>(base);
-    client_->set_connection_timeout(10);
-    // A server answers only when an operation is done, and indexing a big history pack or
-    // checking every object a ref names can take minutes.
-    client_->set_read_timeout(600);
-    client_->set_write_timeout(600);
+    client_->set_connection_timeout(options_.connect_timeout_s);
+    // Per read or write; the watchdog holds the whole request to its deadlines.
+    client_->set_read_timeout(options_.answer_timeout_s);
+    client_->set_write_timeout(options_.stall_timeout_s);
     client_->set_keep_alive(true);
+    // vrepo serve never compresses; a compressed answer could only be a bomb.
+    client_->set_decompress(false);
     if (!options_.token.empty()) client_->set_bearer_token_auth(options_.token);
     if (endpoint_.https) {
       client_->enable_server_certificate_verification(true);
@@ -78,14 +149,14 @@ class HttpTransport : public Transport {
   std::string Describe() const override { return endpoint_.url; }
 
   Result<RefListing> ListRefs() override {
-    VREPO_ASSIGN_OR_RETURN(std::string body, Get("/refs"));
+    VREPO_ASSIGN_OR_RETURN(std::string body, Get("/refs", options_.max_listing_bytes));
     return ParseRefListing(body, endpoint_.url);
   }
 
   Result<std::vector<ContentId>> MissingObjects(const std::vector<ContentId>& ids) override {
     if (ids.empty()) return std::vector<ContentId>{};
     std::string request = FormatIdList(ids);
-    VREPO_ASSIGN_OR_RETURN(std::string body, Post("/objects/missing", request, false));
+    VREPO_ASSIGN_OR_RETURN(std::string body, Post("/objects/missing", request, false, options_.max_listing_bytes));
     VREPO_ASSIGN_OR_RETURN(std::vector<ContentId> missing, ParseIdList(body, endpoint_.url));
     // Only ids we asked about may come back; anything else is a confused server.
     std::unordered_set<ContentId, ContentIdHash> asked(ids.begin(), ids.end());
@@ -100,11 +171,11 @@ class HttpTransport : public Transport {
 
   Result<std::string> ReadObjects(const std::vector<ContentId>& ids) override {
     // The batch is verified object by object where it is written (WriteObjects).
-    return Post("/objects/read", FormatIdList(ids), false);
+    return Post("/objects/read", FormatIdList(ids), false, options_.max_answer_bytes);
   }
 
   Result<uint64_t> WriteObjects(std::string_view batch) override {
-    VREPO_ASSIGN_OR_RETURN(std::string body, Post("/objects/write", batch, true));
+    VREPO_ASSIGN_OR_RETURN(std::string body, Post("/objects/write", batch, true, options_.max_listing_bytes));
     std::string line = FirstLine(body);
     constexpr std::string_view kStored = "stored ";
     if (line.rfind(kStored, 0) == 0 && line.size() > kStored.size() &&
@@ -118,15 +189,16 @@ class HttpTransport : public Transport {
 
   Result<std::string> ReadHistory(const std::vector<std::string>& wants,
                                   const std::vector<std::string>& haves) override {
-    return Post("/history/read", FormatHistoryRequest(wants, haves), false);
+    return Post("/history/read", FormatHistoryRequest(wants, haves), false,
+                options_.max_answer_bytes);
   }
 
   Status WriteHistory(std::string_view git_pack) override {
-    return ExpectOk("history write", Post("/history/write", git_pack, true));
+    return ExpectOk("history write", Post("/history/write", git_pack, true, options_.max_listing_bytes));
   }
 
   Status UpdateRefs(const std::vector<RefUpdate>& updates) override {
-    return ExpectOk("ref update", Post("/refs/update", FormatRefUpdates(updates), true));
+    return ExpectOk("ref update", Post("/refs/update", FormatRefUpdates(updates), true, options_.max_listing_bytes));
   }
 
   Result<std::unique_ptr<Transport>> Connect() const override {
@@ -135,14 +207,68 @@ class HttpTransport : public Transport {
   }
 
  private:
-  Result<std::string> Get(const std::string& op) {
-    httplib::Result r = client_->Get(Path(op));
-    return Answer(r, false);
+  Result<std::string> Get(const std::string& op, uint64_t limit) {
+    httplib::Request req;
+    req.method = "GET";
+    return Send(req, op, false, limit);
   }
 
-  Result<std::string> Post(const std::string& op, std::string_view body, bool write) {
-    httplib::Result r = client_->Post(Path(op), httplib::Headers{}, body.data(), body.size(),
-                                      "application/octet-stream");
+  Result<std::string> Post(const std::string& op, std::string_view body, bool write,
+                           uint64_t limit) {
+    httplib::Request req;
+    req.method = "POST";
+    req.body.assign(body);
+    req.set_header("Content-Type", "application/octet-stream");
+    return Send(req, op, write, limit);
+  }
+
+  // Sends `req` to OP and reads at most `limit` bytes of answer, within the deadlines.
+  Result<std::string> Send(httplib::Request& req, const std::string& op, bool write,
+                           uint64_t limit) {
+    req.path = Path(op);
+    std::string body;
+    Clock::time_point body_start;
+    bool too_big = false;
+    const auto stall = std::chrono::seconds(options_.stall_timeout_s);
+    const std::string seconds = std::to_string(options_.stall_timeout_s) + " s";
+    req.response_handler = [&](const httplib::Response& res) {
+      too_big = std::strtoull(res.get_header_value("Content-Length").c_str(), nullptr, 10) > limit;
+      body_start = Clock::now();
+      watchdog_.Set(body_start + stall, "the answer stalled for " + seconds);
+      return !too_big;
+    };
+    req.content_receiver = [&](const char* data, size_t size, uint64_t, uint64_t) {
+      if (body.size() + size > limit) {
+        too_big = true;
+        return false;
+      }
+      body.append(data, size);
+      // A pause of a stall's time ends it, and so does an average under min_rate once a
+      // stall's time has passed.
+      auto stalled = Clock::now() + stall;
+      auto slow = body_start + stall +
+                  std::chrono::milliseconds(body.size() * 1000 /
+                                            std::max<uint64_t>(options_.min_rate, 1));
+      if (slow < stalled) {
+        watchdog_.Set(slow, "the answer came slower than " + std::to_string(options_.min_rate) +
+                                " bytes/s");
+      } else {
+        watchdog_.Set(stalled, "the answer stalled for " + seconds);
+      }
+      return true;
+    };
+    watchdog_.Arm(Clock::now() + std::chrono::seconds(options_.answer_timeout_s),
+                  "no answer within " + std::to_string(options_.answer_timeout_s) + " s");
+    httplib::Result r = client_->send(req);
+    watchdog_.Disarm();
+    if (std::string expired = watchdog_.expired(); !expired.empty()) {
+      return Status::IOError(endpoint_.url + ": " + expired);
+    }
+    if (too_big) {
+      return Status::IOError(endpoint_.url + ": answer to " + req.method + " " + op +
+                             " is over the limit of " + std::to_string(limit) + " bytes");
+    }
+    if (r) r->body = std::move(body);
     return Answer(r, write);
   }
 
@@ -214,6 +340,7 @@ class HttpTransport : public Transport {
   Endpoint endpoint_;
   TransportOptions options_;
   std::unique_ptr<httplib::Client> client_;
+  Watchdog watchdog_{[this] { client_->stop(); }};
 };
 
 // OpenSSL writes to sockets with plain write(), so a server that hangs up would kill the

@@ -8,10 +8,13 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
+#include <functional>
 #include <mutex>
 #include <thread>
+#include <unordered_map>
 #include <unordered_set>
 
+#include "guarded_server.h"
 #include "http_wire.h"
 #include "vrepo/remote/service.h"
 #include "vrepo/util/file.h"
@@ -78,6 +81,57 @@ std::string BearerToken(const httplib::Request& req) {
   return header.substr(kBearer.size());
 }
 
+// Connections the kernel holds for accept (somaxconn caps it).
+constexpr int kListenBacklog = 1024;
+
+// 1 to 19 decimal digits: a Content-Length that fits in 64 bits without a sign or spaces.
+bool IsDecimal(const std::string& s) {
+  return !s.empty() && s.size() <= 19 && s.find_first_not_of("0123456789") == std::string::npos;
+}
+
+// Counts unknown tokens per client address in fixed windows, so that guessing a token costs
+// a window per `max` guesses.
+class TokenFailures {
+ public:
+  TokenFailures(int max, int window_s) : max_(max), window_(window_s) {}
+
+  // Seconds the address must wait before its next token is checked; 0 = now.
+  int RetryAfter(const std::string& address) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = entries_.find(address);
+    if (it == entries_.end() || it->second.failures < max_) return 0;
+    auto left = std::chrono::ceil<std::chrono::seconds>(it->second.start + window_ - Clock::now());
+    if (left.count() <= 0) {
+      entries_.erase(it);
+      return 0;
+    }
+    return static_cast<int>(left.count());
+  }
+
+  void Fail(const std::string& address) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto now = Clock::now();
+    // Forget finished windows before the table grows with every address that ever failed.
+    if (entries_.size() >= 10000) {
+      std::erase_if(entries_, [&](const auto& e) { return e.second.start + window_ <= now; });
+    }
+    Entry& e = entries_[address];
+    if (e.start + window_ <= now) e = Entry{now, 0};
+    ++e.failures;
+  }
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  struct Entry {
+    Clock::time_point start;
+    int failures = 0;
+  };
+  const int max_;
+  const std::chrono::seconds window_;
+  std::mutex mu_;
+  std::unordered_map<std::string, Entry> entries_;
+};
+
 std::string ReplaceAll(std::string text, const std::string& from, const std::string& to) {
   if (from.empty()) return text;
   size_t pos = 0;
@@ -120,6 +174,7 @@ Status CheckRepositoryName(const std::string& name) {
 struct RepositoryServer::Impl {
   ServerOptions options;
   TokenGrants grants;
+  std::unique_ptr<TokenFailures> token_failures;
   std::unique_ptr<httplib::Server> http;
   int port = 0;
   bool tls = false;
@@ -214,6 +269,7 @@ void RepositoryServer::Impl::Handle(const httplib::Request& req, httplib::Respon
   if (access < needed || unknown_token) {
     drain();
     if (unknown_token) {
+      token_failures->Fail(req.remote_addr);
       res.set_header("WWW-Authenticate", "Bearer");
       return SetText(res, 401, "unknown token for " + name);
     }
@@ -279,7 +335,12 @@ Status RepositoryServer::Impl::Run(const Route& route, const std::string& name,
     }
     case Op::kReadObjects: {
       VREPO_ASSIGN_OR_RETURN(std::vector<ContentId> ids, ParseIdList(body, "request"));
-      VREPO_ASSIGN_OR_RETURN(std::string batch, service->ReadObjects(ids));
+      // An id asked for twice is sent once, and the answer is capped: the client asks again
+      // for the ids after the last object it got (docs/remote.md, "Hostile peers").
+      std::unordered_set<ContentId, ContentIdHash> seen;
+      std::erase_if(ids, [&](const ContentId& id) { return !seen.insert(id).second; });
+      VREPO_ASSIGN_OR_RETURN(std::string batch,
+                             service->ReadObjectsUpTo(ids, options.max_read_answer));
       SetBinary(res, std::move(batch));
       return Status::OK();
     }
@@ -331,12 +392,14 @@ Result<std::unique_ptr<RepositoryServer>> RepositoryServer::Bind(const ServerOpt
   if (options.tls_cert.empty() != options.tls_key.empty()) {
     return Status::InvalidArgument("--tls-cert and --tls-key go together");
   }
+  std::function<void()> widen;
   if (!options.tls_cert.empty()) {
     for (const std::string& f : {options.tls_cert, options.tls_key}) {
       if (::access(f.c_str(), R_OK) != 0) return Status::FromErrno(f, errno);
     }
-    auto ssl =
-        std::make_unique<httplib::SSLServer>(options.tls_cert.c_str(), options.tls_key.c_str());
+    auto ssl = std::make_unique<WideBacklog<httplib::SSLServer>>(options.tls_cert.c_str(),
+                                                                options.tls_key.c_str());
+    widen = [p = ssl.get()] { p->WidenBacklog(kListenBacklog); };
     if (!ssl->is_valid()) {
       return Status::InvalidArgument("cannot use TLS certificate " + options.tls_cert +
                                      " with key " + options.tls_key +
@@ -345,8 +408,19 @@ Result<std::unique_ptr<RepositoryServer>> RepositoryServer::Bind(const ServerOpt
     impl->http = std::move(ssl);
     impl->tls = true;
   } else {
-    impl->http = std::make_unique<httplib::Server>();
+    ConnectionLimits limits;
+    limits.max_per_address = std::max(options.max_connections_per_address, 1);
+    limits.head_timeout_s = options.head_timeout_s;
+    limits.stall_timeout_s = options.stall_timeout_s;
+    limits.min_rate = options.min_rate;
+    Impl* self = impl.get();
+    auto plain = std::make_unique<WideBacklog<GuardedHttpServer>>(
+        limits, [self](const std::string& line) { self->Log(line); });
+    widen = [p = plain.get()] { p->WidenBacklog(kListenBacklog); };
+    impl->http = std::move(plain);
   }
+  impl->token_failures =
+      std::make_unique<TokenFailures>(options.max_token_failures, options.token_failure_window_s);
 
   httplib::Server& http = *impl->http;
   int threads = std::max(options.threads, 1);
@@ -357,18 +431,53 @@ Result<std::unique_ptr<RepositoryServer>> RepositoryServer::Bind(const ServerOpt
   http.set_read_timeout(60);
   http.set_write_timeout(60);
   http.set_keep_alive_timeout(5);
+  // A request whose handler throws (std::bad_alloc) is a 500 for it alone.
+  http.set_exception_handler([](const httplib::Request&, httplib::Response& res,
+                                std::exception_ptr ep) {
+    std::string why = "internal error";
+    try {
+      std::rethrow_exception(ep);
+    } catch (const std::exception& e) {
+      why += std::string(": ") + e.what();
+    } catch (...) {
+    }
+    SetText(res, 500, why);
+  });
   Impl* self = impl.get();
   http.set_pre_routing_handler([self](const httplib::Request& req, httplib::Response& res) {
     request_start = std::chrono::steady_clock::now();
+    GuardedHttpServer::HeadRead();
+    // A refusal here leaves the body unread, so the connection ends with the answer: what
+    // follows on it is no request.
+    auto refuse = [&](int status, const std::string& why) {
+      GuardedHttpServer::CloseAfterAnswer();
+      res.set_header("Connection", "close");
+      SetText(res, status, why);
+      return httplib::Server::HandlerResponse::Handled;
+    };
+    // httplib reads a malformed length as 0 and keeps the first of two: a proxy in front
+    // could frame the body otherwise, so anything but one plain number is refused.
+    size_t lengths = req.get_header_value_count("Content-Length");
+    const bool has_body = req.method != "GET" && req.method != "HEAD";
+    if (lengths > 1) return refuse(400, "more than one Content-Length header");
+    if (lengths == 1 && !IsDecimal(req.get_header_value("Content-Length"))) {
+      return refuse(400, "Content-Length is not a decimal number");
+    }
     // A body of unknown length could only be bounded by reading it; vrepo clients always
     // send Content-Length.
-    if (req.method != "GET" && req.method != "HEAD" &&
-        (!req.has_header("Content-Length") || req.has_header("Transfer-Encoding"))) {
-      res.set_header("Connection", "close");
-      SetText(res, 411, "Content-Length required");
-      return httplib::Server::HandlerResponse::Handled;
+    if (req.has_header("Transfer-Encoding") || (has_body && lengths == 0)) {
+      return refuse(411, "Content-Length required");
     }
-    (void)self;
+    if (!has_body && lengths == 1 && req.get_header_value("Content-Length") != "0") {
+      return refuse(400, req.method + " requests carry no body");
+    }
+    if (req.has_header("Authorization")) {
+      if (int wait = self->token_failures->RetryAfter(req.remote_addr); wait > 0) {
+        res.set_header("Retry-After", std::to_string(wait));
+        return refuse(429, "too many unknown tokens from " + req.remote_addr + "; retry in " +
+                               std::to_string(wait) + " s");
+      }
+    }
     return httplib::Server::HandlerResponse::Unhandled;
   });
   http.Get(".*", [self](const httplib::Request& req, httplib::Response& res) {
@@ -408,6 +517,7 @@ Result<std::unique_ptr<RepositoryServer>> RepositoryServer::Bind(const ServerOpt
     }
     impl->port = options.port;
   }
+  widen();
   return std::unique_ptr<RepositoryServer>(new RepositoryServer(std::move(impl)));
 }
 

@@ -178,11 +178,19 @@ Result<std::vector<ContentId>> RemoteService::MissingObjects(const std::vector<C
 }
 
 Result<std::string> RemoteService::ReadObjects(const std::vector<ContentId>& ids) {
+  return ReadObjectsUpTo(ids, UINT64_MAX);
+}
+
+Result<std::string> RemoteService::ReadObjectsUpTo(const std::vector<ContentId>& ids,
+                                                   uint64_t max_bytes) {
   return impl_->With(false, [&](Repository& repo) -> Result<std::string> {
     ObjectBatchBuilder batch;
     for (const ContentId& id : ids) {
       auto record = repo.store().ReadRecord(id);
       if (!record.ok()) return record.status().WithContext("reading from " + repo.root());
+      // id, codec, raw size, stored size, then the payload or 40 bytes per chunk
+      uint64_t size = 49 + record->stored.size() + 40 * record->chunks.size();
+      if (batch.count() > 0 && batch.size() + size > max_bytes) break;
       batch.Add(*record);
     }
     return batch.Finish();

@@ -10,6 +10,8 @@
 #include <chrono>
 #include <thread>
 
+#include "vrepo/util/file.h"
+
 namespace vrepo {
 
 namespace {
@@ -17,9 +19,9 @@ namespace {
 // How often a reader retries an open that raced with the writer's compaction.
 constexpr int kReadOnlyOpenAttempts = 50;
 
-rocksdb::Options MakeOptions(bool read_only) {
+rocksdb::Options MakeOptions(bool read_only, bool create) {
   rocksdb::Options options;
-  options.create_if_missing = !read_only;
+  options.create_if_missing = create && !read_only;
   // Bulk adds of a million objects: a large memtable means few flushes during the load.
   options.write_buffer_size = 64 << 20;
   options.max_write_buffer_number = 3;
@@ -75,8 +77,15 @@ IndexDb::~IndexDb() {
   }
 }
 
-Result<std::unique_ptr<IndexDb>> IndexDb::Open(const std::string& dir, bool read_only) {
-  rocksdb::Options options = MakeOptions(read_only);
+Result<std::unique_ptr<IndexDb>> IndexDb::Open(const std::string& dir, bool read_only,
+                                               bool create) {
+  // RocksDB makes the folder before it finds no database in it: refuse first.
+  if (!create && !read_only && !IsDir(dir)) {
+    return Status::Corruption("opening index " + dir +
+                              ": it is missing or damaged, and was left as it is (the pack "
+                              "files still hold every object): the folder is missing");
+  }
+  rocksdb::Options options = MakeOptions(read_only, create);
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s;
   if (read_only) {
@@ -97,6 +106,11 @@ Result<std::unique_ptr<IndexDb>> IndexDb::Open(const std::string& dir, bool read
   if (!s.ok()) {
     if (s.IsIOError() && s.ToString().find("lock") != std::string::npos) {
       return Status::Locked("opening index " + dir + ": another process has it open for writing");
+    }
+    if (!create && (s.IsInvalidArgument() || s.IsCorruption() || s.IsPathNotFound())) {
+      return Status::Corruption("opening index " + dir +
+                                ": it is missing or damaged, and was left as it is (the pack "
+                                "files still hold every object): " + s.ToString());
     }
     return FromRocks(s, "opening index " + dir);
   }

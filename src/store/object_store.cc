@@ -246,6 +246,23 @@ bool IsCompressedFormat(std::string_view data) {
   return false;
 }
 
+namespace {
+
+// The numbers of the pack files in `packs_dir`, ascending.
+Result<std::vector<uint32_t>> ListPackNumbers(const std::string& packs_dir) {
+  std::unique_ptr<DIR, int (*)(DIR*)> dir(::opendir(packs_dir.c_str()), ::closedir);
+  if (!dir) return Status::FromErrno(packs_dir, errno);
+  std::vector<uint32_t> numbers;
+  while (dirent* e = ::readdir(dir.get())) {
+    uint32_t n;
+    if (ParsePackName(e->d_name, &n)) numbers.push_back(n);
+  }
+  std::sort(numbers.begin(), numbers.end());
+  return numbers;
+}
+
+}  // namespace
+
 // ---- ObjectStore::Impl ------------------------------------------------------------------
 
 struct ObjectStore::Impl {
@@ -286,17 +303,7 @@ struct ObjectStore::Impl {
     packs.clear();
   }
 
-  Result<std::vector<uint32_t>> ListPacks() const {
-    std::unique_ptr<DIR, int (*)(DIR*)> dir(::opendir(packs_dir.c_str()), ::closedir);
-    if (!dir) return Status::FromErrno(packs_dir, errno);
-    std::vector<uint32_t> numbers;
-    while (dirent* e = ::readdir(dir.get())) {
-      uint32_t n;
-      if (ParsePackName(e->d_name, &n)) numbers.push_back(n);
-    }
-    std::sort(numbers.begin(), numbers.end());
-    return numbers;
-  }
+  Result<std::vector<uint32_t>> ListPacks() const { return ListPackNumbers(packs_dir); }
 
   Status Locate(const ContentId& id, ObjectLocation* loc, std::vector<ChunkRef>* chunks) const {
     auto value = index->Get(ObjectKey(id));
@@ -697,10 +704,89 @@ ObjectStore::~ObjectStore() = default;
 
 Status ObjectStore::Create(const std::string& vrepo_dir) {
   VREPO_RETURN_IF_ERROR(MakeDirs(JoinPath(vrepo_dir, "objects/packs")));
-  VREPO_ASSIGN_OR_RETURN(auto index, IndexDb::Open(JoinPath(vrepo_dir, "index"), false));
+  VREPO_ASSIGN_OR_RETURN(auto index, IndexDb::Open(JoinPath(vrepo_dir, "index"), false, true));
   rocksdb::WriteBatch batch;
   batch.Put(kFormatKey, kFormatValue);
   return index->Write(&batch, true);
+}
+
+Result<IndexRebuildReport> ObjectStore::RebuildIndex(const std::string& vrepo_dir) {
+  const std::string index_dir = JoinPath(vrepo_dir, "index");
+  const std::string fresh_dir = JoinPath(vrepo_dir, "index.rebuild");
+  const std::string packs_dir = JoinPath(vrepo_dir, "objects/packs");
+  IndexRebuildReport report;
+  // Built beside the old index and swapped in by renames, so a crash leaves one or the other.
+  VREPO_RETURN_IF_ERROR(RemoveTree(fresh_dir));
+  VREPO_ASSIGN_OR_RETURN(std::unique_ptr<IndexDb> index, IndexDb::Open(fresh_dir, false, true));
+  VREPO_ASSIGN_OR_RETURN(std::vector<uint32_t> numbers, ListPackNumbers(packs_dir));
+  for (uint32_t number : numbers) {
+    const std::string path = JoinPath(packs_dir, PackName(number));
+    VREPO_ASSIGN_OR_RETURN(MappedFile pack, MappedFile::Open(path));
+    std::string_view bytes = pack.data();
+    if (bytes.size() < kPackHeaderSize || std::memcmp(bytes.data(), kPackMagic, 4) != 0 ||
+        GetU32(bytes.data() + 4) != kPackVersion) {
+      report.problems.push_back(path + ": not a pack file of version " +
+                                std::to_string(kPackVersion) + "; skipped");
+      continue;
+    }
+    ++report.packs;
+    // Records are not self-delimiting past a damaged header, so the scan of a pack ends at
+    // the first record that does not check out; what follows is reported, not guessed at.
+    std::vector<std::pair<std::string, std::string>> entries;
+    uint64_t offset = kPackHeaderSize;
+    while (offset < bytes.size()) {
+      RecordHeader h;
+      Status st = DecodeRecordHeader(bytes, offset, path, &h);
+      if (st.ok() && h.codec == static_cast<uint8_t>(ObjectLocation::Codec::kChunked)) {
+        st = Status::Corruption("chunked codec in a pack record in " + Where(path, offset));
+      }
+      if (st.ok() && Crc32(bytes.substr(offset + kRecordHeaderSize, h.stored_size)) !=
+                         h.payload_crc) {
+        st = Status::Corruption("payload checksum mismatch in " + Where(path, offset));
+      }
+      if (!st.ok()) {
+        report.problems.push_back(st.message() + "; the " + std::to_string(bytes.size() - offset) +
+                                  " bytes from there on were not indexed");
+        break;
+      }
+      ObjectLocation loc;
+      loc.codec = static_cast<ObjectLocation::Codec>(h.codec);
+      loc.pack = number;
+      loc.offset = offset;
+      loc.stored_size = h.stored_size;
+      loc.raw_size = h.raw_size;
+      entries.emplace_back(ObjectKey(h.id), EncodeLocation(loc, nullptr));
+      offset += kRecordHeaderSize + h.stored_size;
+    }
+    // An object in two packs (a gc interrupted before it deleted the old ones) keeps the copy
+    // in the earlier pack, the one its first writer made visible.
+    rocksdb::WriteBatch batch;
+    for (const auto& [key, value] : entries) {
+      if (index->Get(key).ok()) continue;
+      batch.Put(key, value);
+      ++report.objects;
+    }
+    VREPO_RETURN_IF_ERROR(index->Write(&batch, false));
+  }
+  rocksdb::WriteBatch batch;
+  batch.Put(kFormatKey, kFormatValue);
+  VREPO_RETURN_IF_ERROR(index->Write(&batch, /*sync=*/true));
+  index.reset();
+
+  if (IsDir(index_dir)) {
+    report.old_index = index_dir + ".damaged";
+    for (int n = 2; IsDir(report.old_index); ++n) {
+      report.old_index = index_dir + ".damaged-" + std::to_string(n);
+    }
+    if (::rename(index_dir.c_str(), report.old_index.c_str()) != 0) {
+      return Status::FromErrno("moving " + index_dir + " aside", errno);
+    }
+  }
+  if (::rename(fresh_dir.c_str(), index_dir.c_str()) != 0) {
+    return Status::FromErrno("moving " + fresh_dir + " into place", errno);
+  }
+  VREPO_RETURN_IF_ERROR(SyncDir(vrepo_dir));
+  return report;
 }
 
 Result<std::unique_ptr<ObjectStore>> ObjectStore::Open(const std::string& vrepo_dir, bool read_only,

@@ -172,6 +172,9 @@ Status ValidateConfig(const TrainConfig& c) {
   if (c.early_stop < 0) return Status::InvalidArgument("--early-stop must not be negative");
   if (c.workers < 0) return Status::InvalidArgument("--workers must not be negative");
   if (c.prefetch <= 0) return Status::InvalidArgument("--prefetch must be positive");
+  if (c.max_image_pixels == 0) {
+    return Status::InvalidArgument("--max-image-pixels must be positive");
+  }
   if (c.device != "auto" && c.device != "cpu" && c.device != "cuda") {
     return Status::InvalidArgument("unknown device '" + c.device + "' (valid: auto, cpu, cuda)");
   }

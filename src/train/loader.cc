@@ -139,7 +139,17 @@ Result<std::unique_ptr<SampleLoader>> SampleLoader::Create(const ObjectStore& st
   const Sample& first = loader->samples_.front();
   auto bytes = store.Get(first.id);
   if (!bytes.ok()) return WithPath(bytes.status(), first.path);
-  VREPO_ASSIGN_OR_RETURN(DecodedImage image, DecodeImage(*bytes, first.path, options.channels));
+  DecodeOptions decode;
+  decode.channels = static_cast<uint32_t>(options.channels);
+  decode.max_pixels = options.max_image_pixels;
+  VREPO_ASSIGN_OR_RETURN(DecodedImage image, DecodeImage(*bytes, first.path, decode));
+  if (options.image_size == 0 &&
+      std::max(image.width, image.height) > static_cast<uint32_t>(kMaxNativeImageSide)) {
+    return Status::InvalidArgument(
+        first.path + ": " + std::to_string(image.width) + "x" + std::to_string(image.height) +
+        " is too large to train at native size (at most " + std::to_string(kMaxNativeImageSide) +
+        " a side); give an image size");
+  }
   loader->channels_ = static_cast<int>(image.channels);
   loader->height_ = options.image_size > 0 ? options.image_size : static_cast<int>(image.height);
   loader->width_ = options.image_size > 0 ? options.image_size : static_cast<int>(image.width);
@@ -251,7 +261,10 @@ Result<Batch> SampleLoader::BuildBatch(Epoch& e, size_t batch_index) {
                                 s.id.Hex());
     }
     read[idx] = got;
-    auto image = DecodeImage(*bytes, s.path, static_cast<uint32_t>(c));
+    DecodeOptions decode;
+    decode.channels = static_cast<uint32_t>(c);
+    decode.max_pixels = options_.max_image_pixels;
+    auto image = DecodeImage(*bytes, s.path, decode);
     if (!image.ok()) return WithPath(image.status(), s.path);
     ResizeBilinear(*image, h, w, &pixels);
 

@@ -3,6 +3,11 @@
 #include <algorithm>
 #include <cctype>
 #include <cstring>
+#include <string_view>
+
+#include "vrepo/history/tree_name.h"
+#include "vrepo/train/config.h"
+#include "vrepo/util/text.h"
 
 namespace vrepo::train {
 namespace {
@@ -42,6 +47,126 @@ bool IsHex(const std::string& s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
     return std::isdigit(static_cast<unsigned char>(c)) || (c >= 'a' && c <= 'f');
   });
+}
+
+// run.json arrives by clone like everything else: bounded before it is parsed, and checked
+// field by field before any command reads it (docs/security.md).
+constexpr size_t kMaxRunJsonBytes = 64 << 20;
+constexpr int kMaxRunJsonDepth = 16;
+constexpr size_t kMaxRunStringBytes = 4096;
+constexpr size_t kMaxRunListLength = 1'000'000;
+
+bool IsHexOfLength(const json& v, size_t n) {
+  if (!v.is_string()) return false;
+  const std::string& s = v.get_ref<const std::string&>();
+  return s.empty() || (s.size() == n && IsHex(s));
+}
+
+// Every string in `v` is short and free of control characters (they reach terminals through
+// `runs show`), and every list is of a bounded length.
+std::string CheckValues(const json& v, const std::string& where) {
+  if (v.is_string()) {
+    const std::string& s = v.get_ref<const std::string&>();
+    if (s.size() > kMaxRunStringBytes) return where + " is longer than 4096 bytes";
+    for (unsigned char c : s) {
+      if (c < 0x20 || c == 0x7f) return where + " holds a control character";
+    }
+  } else if (v.is_array() || v.is_object()) {
+    if (v.size() > kMaxRunListLength) return where + " has too many entries";
+    for (const auto& [key, item] : v.items()) {
+      std::string why = CheckValues(json(key), where + " key");
+      if (why.empty()) why = CheckValues(item, where + "." + key);
+      if (!why.empty()) return why;
+    }
+  }
+  return "";
+}
+
+// The problem with `run`'s fields, or "": each field a reader uses has the type and form
+// that RunJson writes (absent fields are allowed: older records lack some).
+std::string CheckRunFields(const json& run) {
+  std::string why = CheckValues(run, "run");
+  if (!why.empty()) return why;
+  auto at = [&](const char* ptr) -> const json* {
+    json::json_pointer p(ptr);
+    return run.contains(p) ? &run.at(p) : nullptr;
+  };
+  for (const char* ptr :
+       {"/name", "/status", "/model", "/device", "/dataset/rev", "/splits/train/table",
+        "/splits/val/table", "/base/spec", "/versions/vrepo", "/versions/source_revision",
+        "/versions/libtorch", "/versions/cuda", "/versions/cudnn", "/weights/path"}) {
+    if (const json* v = at(ptr); v && !v->is_string()) return std::string(ptr) + " is not a string";
+  }
+  for (const auto& [ptr, digits] : std::vector<std::pair<const char*, size_t>>{
+           {"/dataset/commit", 40}, {"/dataset/tree", 40}, {"/base/run_commit", 40},
+           {"/splits/train/sample_digest", 64}, {"/splits/val/sample_digest", 64},
+           {"/base/model_content_id", 64}, {"/weights/content_id", 64}}) {
+    if (const json* v = at(ptr); v && !IsHexOfLength(*v, digits)) {
+      return std::string(ptr) + " is not " + std::to_string(digits) + " hex digits";
+    }
+  }
+  if (const json* v = at("/weights/path"); v && *v != "model.safetensors") {
+    return "/weights/path is not model.safetensors";
+  }
+  for (const char* ptr : {"/splits/train/table", "/splits/val/table"}) {
+    const json* v = at(ptr);
+    if (!v || v->get_ref<const std::string&>().empty()) continue;
+    std::string_view rest = v->get_ref<const std::string&>();
+    while (true) {
+      size_t slash = rest.find('/');
+      if (!UnsafeNameReason(rest.substr(0, slash)).empty()) {
+        return std::string(ptr) + " is not a path in a tree";
+      }
+      if (slash == std::string_view::npos) break;
+      rest.remove_prefix(slash + 1);
+    }
+  }
+  for (const char* ptr : {"/seed", "/best_epoch", "/splits/train/samples", "/splits/val/samples",
+                          "/weights/size"}) {
+    if (const json* v = at(ptr); v && !v->is_number_unsigned()) {
+      return std::string(ptr) + " is not a whole number";
+    }
+  }
+  for (const char* ptr : {"/best_val_accuracy", "/seconds", "/splits/val/split"}) {
+    if (const json* v = at(ptr); v && !v->is_number()) return std::string(ptr) + " is not a number";
+  }
+  if (const json* v = at("/classes"); v) {
+    if (!v->is_array()) return "/classes is not a list";
+    for (const json& c : *v) {
+      if (!c.is_string()) return "/classes holds a value that is not a string";
+    }
+  }
+  if (const json* v = at("/config"); v) {
+    auto config = ConfigFromJson(*v, "/config");
+    if (!config.ok()) return config.status().message();
+  }
+  if (const json* v = at("/epochs"); v) {
+    if (!v->is_array()) return "/epochs is not a list";
+    for (const json& e : *v) {
+      if (!e.is_object()) return "/epochs holds a value that is not an object";
+      for (const auto& [key, value] : e.items()) {
+        // NaN (no validation split) is written as null.
+        bool ok = value.is_number() || value.is_null();
+        if (key == "per_class_accuracy") {  // label -> accuracy
+          ok = value.is_object() && std::all_of(value.begin(), value.end(), [](const json& x) {
+                 return x.is_number() || x.is_null();
+               });
+        }
+        if (!ok) return "/epochs: '" + key + "' is not a number";
+      }
+    }
+  }
+  if (const json* v = at("/confusion"); v) {
+    if (!v->is_array()) return "/confusion is not a list";
+    for (const json& row : *v) {
+      if (!row.is_array() || !std::all_of(row.begin(), row.end(), [](const json& x) {
+            return x.is_number_integer();
+          })) {
+        return "/confusion is not a table of counts";
+      }
+    }
+  }
+  return "";
 }
 
 }  // namespace
@@ -190,14 +315,25 @@ Result<RunRecord> ReadRun(Repository& repo, const std::string& id_or_name) {
   if (!bytes.ok()) {
     return bytes.status().WithContext("run " + run.commit.substr(0, 12) + ": run.json");
   }
+  const std::string where = "run " + run.commit.substr(0, 12) + ": run.json";
+  if (bytes->size() > kMaxRunJsonBytes) {
+    return Status::Corruption(where + " is " + std::to_string(bytes->size()) +
+                              " bytes, over the limit of " + std::to_string(kMaxRunJsonBytes));
+  }
+  if (JsonNestingPastLimit(*bytes, kMaxRunJsonDepth) != std::string_view::npos) {
+    return Status::Corruption(where + " nests deeper than " + std::to_string(kMaxRunJsonDepth) +
+                              " levels");
+  }
   run.run = json::parse(*bytes, nullptr, /*allow_exceptions=*/false);
   if (run.run.is_discarded() || !run.run.is_object()) {
-    return Status::Corruption("run " + run.commit.substr(0, 12) + ": run.json is not valid JSON");
+    return Status::Corruption(where + " is not valid JSON");
   }
   if (!run.run.contains("format") || !run.run["format"].is_number_integer() ||
       run.run["format"].get<int>() > kRunFormatVersion) {
-    return Status::Corruption("run " + run.commit.substr(0, 12) +
-                              ": run.json has an unknown format (newer vrepo?)");
+    return Status::Corruption(where + " has an unknown format (newer vrepo?)");
+  }
+  if (std::string why = CheckRunFields(run.run); !why.empty()) {
+    return Status::Corruption(where + ": " + why);
   }
   return run;
 }

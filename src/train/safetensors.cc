@@ -9,6 +9,7 @@
 #include <tuple>
 
 #include "vrepo/util/file.h"
+#include "vrepo/util/text.h"
 
 namespace vrepo::train {
 namespace {
@@ -48,6 +49,35 @@ std::string ShapeString(c10::IntArrayRef shape) {
   return s + "]";
 }
 
+// A safetensors header nests three deep (header, entry, shape); this leaves room for extra
+// fields other writers add.
+constexpr int kMaxHeaderDepth = 16;
+
+// nlohmann's parser keeps a stack entry per open bracket, callback or not, so 100 MiB of '['
+// would cost gigabytes before anything could refuse it.
+Status CheckHeaderDepth(std::string_view text, const std::string& source) {
+  size_t at = JsonNestingPastLimit(text, kMaxHeaderDepth);
+  if (at == std::string_view::npos) return Status::OK();
+  return Status::Corruption(source + ": safetensors header nests deeper than " +
+                            std::to_string(kMaxHeaderDepth) + " levels (at byte " +
+                            std::to_string(8 + at) + ")");
+}
+
+// The safetensors name of `type`, else torch's.
+std::string DtypeName(torch::ScalarType type) {
+  for (const auto& d : kDtypes) {
+    if (d.type == type) return d.name;
+  }
+  return c10::toString(type);
+}
+
+// Between floating types a checkpoint only changes precision (F16 weights into an F32 model);
+// any other difference (I32 bytes where the model has floats) means the file is not what the
+// model expects, and converting would load garbage silently.
+bool CompatibleDtypes(torch::ScalarType file, torch::ScalarType model) {
+  return file == model || (c10::isFloatingType(file) && c10::isFloatingType(model));
+}
+
 // Collects the names of the top-level keys as the parser meets them, because nlohmann's
 // object keeps only the last of two equal keys and a duplicate must be an error.
 Result<json> ParseHeaderJson(std::string_view text, const std::string& source) {
@@ -60,6 +90,7 @@ Result<json> ParseHeaderJson(std::string_view text, const std::string& source) {
     }
     return true;
   };
+  VREPO_RETURN_IF_ERROR(CheckHeaderDepth(text, source));
   json header;
   try {
     header = json::parse(text.begin(), text.end(), callback);
@@ -150,7 +181,12 @@ Result<SafetensorsFile> ParseSafetensors(std::string_view bytes, const std::stri
   }
   uint64_t header_len;
   std::memcpy(&header_len, bytes.data(), 8);
-  if (header_len > kMaxSafetensorsHeader || header_len > bytes.size() - 8) {
+  if (header_len > kMaxSafetensorsHeader) {
+    return Status::Corruption(source + ": safetensors header length " + std::to_string(header_len) +
+                              " is above the limit of " + std::to_string(kMaxSafetensorsHeader) +
+                              " bytes");
+  }
+  if (header_len > bytes.size() - 8) {
     return Status::Corruption(source + ": safetensors header length " + std::to_string(header_len) +
                               " goes beyond the file size " + std::to_string(bytes.size()));
   }
@@ -297,6 +333,10 @@ Status LoadStateDict(torch::nn::Module& module, const TensorMap& tensors, const 
     } else if (it->second.sizes() != t.sizes()) {
       problems.push_back("shape mismatch for '" + name + "': file has " + ShapeString(t.sizes()) +
                          ", model has " + ShapeString(it->second.sizes()));
+    } else if (!CompatibleDtypes(t.scalar_type(), it->second.scalar_type())) {
+      problems.push_back("dtype mismatch for '" + name + "': file has " +
+                         DtypeName(t.scalar_type()) + ", model has " +
+                         DtypeName(it->second.scalar_type()));
     }
   }
   if (options.require_all) {

@@ -354,6 +354,7 @@ Result<TrainResult> TrainImpl(Repository& repo, const TrainConfig& config,
   lo.seed = config.seed;
   lo.workers = config.workers;
   lo.prefetch = config.prefetch;
+  lo.max_image_pixels = config.max_image_pixels;
   lo.pin_memory = device.is_cuda();
   lo.channels_last = true;
   for (const auto& a : config.augment) {
@@ -572,8 +573,17 @@ Result<EvalResult> EvaluateImpl(Repository& repo, std::string_view weights,
     result.classes.push_back(c.get<std::string>());
   }
   const int64_t num_classes = static_cast<int64_t>(result.classes.size());
+  // The metadata sizes every batch: from a cloned run it is untrusted like the rest.
   int channels = std::atoi(meta("channels").c_str());
   int image_size = std::atoi(meta("image_size").c_str());
+  if (channels != 0 && channels != 1 && channels != 3) {
+    return Status::Corruption("model.safetensors: metadata channels '" + meta("channels") +
+                              "' is not 1 or 3");
+  }
+  if (image_size < 0 || image_size > kMaxNativeImageSide) {
+    return Status::Corruption("model.safetensors: metadata image_size '" + meta("image_size") +
+                              "' is not between 0 and " + std::to_string(kMaxNativeImageSide));
+  }
   VREPO_ASSIGN_OR_RETURN(Model model,
                          MakeModel(meta("model"), num_classes, channels > 0 ? channels : 3));
   VREPO_RETURN_IF_ERROR(LoadStateDict(*model, file.tensors, "model.safetensors"));
@@ -599,6 +609,7 @@ Result<EvalResult> EvaluateImpl(Repository& repo, std::string_view weights,
   lo.workers = options.workers;
   lo.image_size = image_size;
   lo.channels = channels;
+  lo.max_image_pixels = options.max_image_pixels;
   lo.shuffle = false;
   lo.channels_last = true;
   lo.pin_memory = device.is_cuda();

@@ -20,9 +20,11 @@ bool NeedsQuoting(unsigned char c) { return c < 0x20 || c >= 0x7f || c == '"' ||
 
 }  // namespace
 
-std::string QuotePath(std::string_view name) {
+std::string QuotePath(std::string_view name, bool quote_spaces) {
   bool plain = true;
-  for (char c : name) plain &= !NeedsQuoting(static_cast<unsigned char>(c));
+  for (char c : name) {
+    plain &= !NeedsQuoting(static_cast<unsigned char>(c)) && !(quote_spaces && c == ' ');
+  }
   if (plain) return std::string(name);
   std::string out = "\"";
   for (char ch : name) {
@@ -55,6 +57,45 @@ std::string QuotePath(std::string_view name) {
 std::string QuoteName(std::string_view name) {
   std::string q = QuotePath(name);
   return q.size() == name.size() ? "'" + q + "'" : q;
+}
+
+std::string EscapeControl(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (char ch : text) {
+    unsigned char c = static_cast<unsigned char>(ch);
+    if (c < 0x20 || c == 0x7f) {
+      out += '\\';
+      out += static_cast<char>('0' + (c >> 6));
+      out += static_cast<char>('0' + ((c >> 3) & 7));
+      out += static_cast<char>('0' + (c & 7));
+    } else {
+      out += ch;
+    }
+  }
+  return out;
+}
+
+size_t JsonNestingPastLimit(std::string_view json, int max_depth) {
+  int depth = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < json.size(); ++i) {
+    const char c = json[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;  // the escaped character cannot end the string
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > max_depth) return i;
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return std::string_view::npos;
 }
 
 }  // namespace vrepo

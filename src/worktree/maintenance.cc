@@ -3,7 +3,10 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include <rocksdb/write_batch.h>
+
 #include "vrepo/util/text.h"
+#include "vrepo/worktree/staging_index.h"
 #include "vrepo/worktree/worktree.h"
 #include "vrepo/worktree/worktree_internal.h"
 
@@ -93,6 +96,30 @@ Result<FsckReport> Fsck(Repository& repo) {
   }
   report.objects_checked = std::max<uint64_t>(checked, stored_size.size() + missing.size());
   return report;
+}
+
+Result<RebuildIndexResult> RebuildIndex(const std::string& start, bool wait_for_lock) {
+  RebuildIndexResult result;
+  OpenOptions options;
+  options.wait_for_lock = wait_for_lock;
+  options.rebuild_index = &result.store;
+  VREPO_ASSIGN_OR_RETURN(result.repo, Repository::Discover(start, options));
+  Repository& repo = *result.repo;
+  if (repo.bare()) return result;
+  VREPO_ASSIGN_OR_RETURN(std::vector<FileEntry> head, HeadFiles(repo));
+  rocksdb::WriteBatch batch;
+  for (const FileEntry& f : head) {
+    StagingEntry e;  // mtime 0: hashed again by the next status
+    e.path = f.path;
+    e.id = f.id;
+    e.size = f.size;
+    e.executable = f.executable;
+    batch.Put(StagingKey(e.path), EncodeStagingValue(e));
+  }
+  VREPO_RETURN_IF_ERROR(PutStagingTime(repo.vrepo_dir() + "/lock", &batch));
+  VREPO_RETURN_IF_ERROR(repo.store().index().Write(&batch, /*sync=*/true));
+  result.staged = head.size();
+  return result;
 }
 
 Result<GcResult> Gc(Repository& repo) {

@@ -192,6 +192,10 @@ Result<std::unique_ptr<Repository>> Repository::Discover(const std::string& star
     VREPO_RETURN_IF_ERROR(MakeDirs(repo->tmp_dir()));
     RemoveStaleGitLocks(repo->vrepo_dir_ + "/meta");
   }
+  if (options.rebuild_index) {
+    if (options.read_only) return Status::InvalidArgument("rebuilding the index needs a writer");
+    VREPO_ASSIGN_OR_RETURN(*options.rebuild_index, ObjectStore::RebuildIndex(repo->vrepo_dir_));
+  }
   VREPO_ASSIGN_OR_RETURN(repo->store_,
                          ObjectStore::Open(repo->vrepo_dir_, options.read_only, options.store));
   VREPO_ASSIGN_OR_RETURN(repo->history_, History::Open(repo->vrepo_dir_ + "/meta"));

@@ -52,6 +52,27 @@ TEST_CASE("cli: dataset check exits 0 on a clean table and 1 with file:line prob
   MustRun(t.path(), {"dataset", "check", "HEAD~2", "--labels", "labels.csv"});
 }
 
+TEST_CASE("cli: dataset check, stats and diff quote names from a label table as git does") {
+  TempDir t;
+  ImportThirty(t.path());
+  std::string table = ReadFileOrDie(t / "labels.csv");
+  // A stranger's table: a path and a label that would clear the screen if printed raw.
+  WriteFile(t / "labels.csv", table + "images/\x1b[2Jx.png,coat\nimages/train/00003.png,\x1b[31mred\n");
+  MustRun(t.path(), {"add", "."});
+  MustRun(t.path(), {"commit", "-m", "hostile"});
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"dataset", "check", "--labels", "labels.csv"},
+        std::vector<std::string>{"dataset", "stats", "--labels", "labels.csv"},
+        std::vector<std::string>{"diff", "HEAD~1", "HEAD", "--labels", "labels.csv"}}) {
+    CommandResult r = RunVrepo(t.path(), args);
+    INFO(args[0] << " " << args[1] << ": " << r.out << r.err);
+    CHECK(r.out.find('\x1b') == std::string::npos);
+    CHECK(r.err.find('\x1b') == std::string::npos);
+  }
+  CommandResult check = RunVrepo(t.path(), {"dataset", "check", "--labels", "labels.csv"});
+  CHECK(check.out.find("\"images/\\033[2Jx.png\": missing") != std::string::npos);
+}
+
 TEST_CASE("cli: dataset stats prints counts and the sample digest, also as JSON") {
   TempDir t;
   ImportThirty(t.path());

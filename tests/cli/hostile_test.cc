@@ -3,6 +3,8 @@
 // (docs/security.md).
 #include <doctest/doctest.h>
 
+#include <unistd.h>
+
 #include <array>
 #include <cstdio>
 
@@ -120,6 +122,49 @@ TEST_CASE("names with terminal escapes are quoted as git quotes them") {
   CHECK(r.exit_code == 128);
   CHECK(r.err.find('\x1b') == std::string::npos);
   CHECK(r.err.find("entry \"a\\033[2Jb\" holds a control character") != std::string::npos);
+}
+
+
+TEST_CASE("a local clone sizes a stranger's objects from their headers before reading them") {
+  // From a folder on disk libgit2 reads the source itself, resolving deltas whole: objects
+  // over vrepo's bounds are refused by the size in their header first.
+  Evil e;
+  std::string big = e.Object("blob", std::string(5000, 'x'));
+  e.Publish(e.Tree({{"100644", "a.txt", e.HonestPointer()}, {"100644", "big.bin", big}}));
+  CommandResult r = RunVrepo(e.dir.path(), {"clone", e.repo, e.dir / "dst"});
+  CHECK(r.exit_code == 128);
+  CHECK(r.err.find("object " + big + " is a blob of 5000 bytes, over the limit of 1024") !=
+        std::string::npos);
+  CHECK_FALSE(Exists(e.dir / "dst"));
+}
+
+TEST_CASE("a damaged index is refused with the way out, and fsck --rebuild-index restores it") {
+  TempDir dir;
+  std::string repo = dir / "r";
+  WriteFile(repo + "/images/a.png", RandomBytes(3000, 1));
+  WriteFile(repo + "/labels.csv", "path,label\nimages/a.png,cat\n");
+  MustRun(dir.path(), {"init", "r"});
+  MustRun(repo, {"add", "."});
+  MustRun(repo, {"commit", "-m", "first"});
+  REQUIRE(::unlink((repo + "/.vrepo/index/CURRENT").c_str()) == 0);
+
+  CommandResult r = RunVrepo(repo, {"status"});
+  CHECK(r.exit_code == 128);
+  CHECK(r.err.find("missing or damaged") != std::string::npos);
+  CHECK(r.err.find("[rebuild it from the pack files: vrepo fsck --rebuild-index]") !=
+        std::string::npos);
+  // A writer does not make a fresh, empty index either.
+  CHECK(RunVrepo(repo, {"add", "."}).exit_code == 128);
+  CHECK_FALSE(Exists(repo + "/.vrepo/index/CURRENT"));
+
+  r = MustRun(repo, {"fsck", "--rebuild-index"});
+  CHECK(r.out.find("rebuilt the index from 1 pack files: ") != std::string::npos);
+  CHECK(r.out.find("2 files staged from HEAD") != std::string::npos);
+  CHECK(Exists(repo + "/.vrepo/index.damaged"));
+  // Nothing shows as changed, and the content reads back.
+  CHECK(MustRun(repo, {"status", "--porcelain"}).out == "");
+  MustRun(dir.path(), {"clone", repo, dir / "copy"});
+  CHECK(ReadFileOrDie(dir / "copy/images/a.png") == RandomBytes(3000, 1));
 }
 
 }  // namespace

@@ -8,52 +8,19 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <sys/resource.h>
 #include <filesystem>
 #include <string>
 #include <vector>
 
+#include "dataset/png_support.h"
 #include "testing.h"
 
 namespace vrepo {
 namespace {
 
-struct PngSpec {
-  uint32_t width = 0;
-  uint32_t height = 0;
-  uint8_t color_type = SPNG_COLOR_TYPE_GRAYSCALE;
-  uint8_t bit_depth = 8;
-  uint8_t interlace = SPNG_INTERLACE_NONE;
-  std::vector<spng_plte_entry> palette = {};  // color type 3 only
-};
-
-// Encodes `pixels` (the PNG's own layout, 16-bit samples host-endian) with libspng's encoder.
-std::string EncodePng(const PngSpec& spec, const void* pixels, size_t size) {
-  spng_ctx* ctx = spng_ctx_new(SPNG_CTX_ENCODER);
-  REQUIRE(ctx != nullptr);
-  spng_set_option(ctx, SPNG_ENCODE_TO_BUFFER, 1);
-  spng_ihdr ihdr = {};
-  ihdr.width = spec.width;
-  ihdr.height = spec.height;
-  ihdr.color_type = spec.color_type;
-  ihdr.bit_depth = spec.bit_depth;
-  ihdr.interlace_method = spec.interlace;
-  REQUIRE(spng_set_ihdr(ctx, &ihdr) == 0);
-  if (!spec.palette.empty()) {
-    spng_plte plte = {};
-    plte.n_entries = static_cast<uint32_t>(spec.palette.size());
-    std::memcpy(plte.entries, spec.palette.data(), spec.palette.size() * sizeof(spng_plte_entry));
-    REQUIRE(spng_set_plte(ctx, &plte) == 0);
-  }
-  int err = spng_encode_image(ctx, pixels, size, SPNG_FMT_PNG, SPNG_ENCODE_FINALIZE);
-  REQUIRE_MESSAGE(err == 0, spng_strerror(err));
-  size_t len = 0;
-  void* buf = spng_get_png_buffer(ctx, &len, &err);
-  REQUIRE(buf != nullptr);
-  std::string png(static_cast<const char*>(buf), len);
-  std::free(buf);
-  spng_ctx_free(ctx);
-  return png;
-}
+using testing::EncodePng;
+using testing::PngSpec;
 
 std::string EncodeJpeg(uint32_t width, uint32_t height, int components,
                        const std::vector<uint8_t>& pixels, int quality = 95,
@@ -144,6 +111,25 @@ std::string PngWithHeader(uint32_t width, uint32_t height) {
          chunk("IDAT", std::string("\x78\x9c\x03\x00", 4)) + chunk("IEND", "");
 }
 
+// The process's peak resident memory so far, in bytes.
+uint64_t PeakRss() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return uint64_t(usage.ru_maxrss) * 1024;
+}
+
+// `jpeg` with its frame header (SOF0 or SOF2) patched to claim `width` x `height`.
+std::string ClaimJpegSize(std::string jpeg, uint16_t width, uint16_t height) {
+  size_t sof = jpeg.find("\xff\xc0");
+  if (sof == std::string::npos) sof = jpeg.find("\xff\xc2");
+  REQUIRE(sof != std::string::npos);
+  jpeg[sof + 5] = static_cast<char>(height >> 8);
+  jpeg[sof + 6] = static_cast<char>(height & 0xff);
+  jpeg[sof + 7] = static_cast<char>(width >> 8);
+  jpeg[sof + 8] = static_cast<char>(width & 0xff);
+  return jpeg;
+}
+
 TEST_CASE("format sniffing reads the magic bytes") {
   CHECK(SniffImageFormat(SmallPng()) == ImageFormat::kPng);
   CHECK(SniffImageFormat(EncodeJpeg(8, 8, 1, Gradient(8, 8, 1))) == ImageFormat::kJpeg);
@@ -174,7 +160,7 @@ TEST_CASE("8-bit gray PNG round-trips exactly and converts to RGB") {
   CHECK(gray->channels == 1);
   CHECK(gray->pixels == px);
 
-  auto rgb = DecodeImage(png, "g.png", 3);
+  auto rgb = DecodeImage(png, "g.png", {.channels = 3});
   REQUIRE(rgb.ok());
   CHECK(rgb->channels == 3);
   REQUIRE(rgb->pixels.size() == px.size() * 3);
@@ -194,7 +180,7 @@ TEST_CASE("RGB, RGBA and interlaced PNGs decode to RGB, gray conversion uses BT.
   CHECK(rgb->channels == 3);
   CHECK(rgb->pixels == rgb_px);
 
-  auto gray = DecodeImage(rgb_png, "c.png", 1);
+  auto gray = DecodeImage(rgb_png, "c.png", {.channels = 1});
   REQUIRE(gray.ok());
   CHECK(gray->channels == 1);
   REQUIRE(gray->pixels.size() == 70);
@@ -242,7 +228,7 @@ TEST_CASE("palette PNG expands to its colors") {
     CHECK(img->pixels[3 * i + 1] == e.green);
     CHECK(img->pixels[3 * i + 2] == e.blue);
   }
-  auto gray = DecodeImage(png, "p.png", 1);
+  auto gray = DecodeImage(png, "p.png", {.channels = 1});
   REQUIRE(gray.ok());
   CHECK(gray->pixels[0] == Luma(255, 0, 0));
   CHECK(gray->pixels[1] == Luma(0, 255, 0));
@@ -259,7 +245,7 @@ TEST_CASE("gray+alpha PNG stays gray with alpha dropped") {
   REQUIRE(img.ok());
   CHECK(img->channels == 1);
   CHECK(img->pixels == std::vector<uint8_t>{10, 20, 30, 40, 250, 0});
-  auto rgb = DecodeImage(png, "ga.png", 3);
+  auto rgb = DecodeImage(png, "ga.png", {.channels = 3});
   REQUIRE(rgb.ok());
   CHECK(rgb->pixels == std::vector<uint8_t>{10, 10, 10, 20, 20, 20, 30, 30, 30, 40, 40, 40, 250,
                                             250, 250, 0, 0, 0});
@@ -303,7 +289,7 @@ TEST_CASE("JPEG gray and RGB decode close to the source and convert between chan
   CHECK(gray->width == 32);
   CHECK(gray->height == 24);
   CHECK(MaxAbsDiff(gray->pixels, gray_px) <= 3);
-  auto gray_as_rgb = DecodeImage(gray_jpeg, "g.jpg", 3);
+  auto gray_as_rgb = DecodeImage(gray_jpeg, "g.jpg", {.channels = 3});
   REQUIRE(gray_as_rgb.ok());
   REQUIRE(gray_as_rgb->pixels.size() == gray->pixels.size() * 3);
   for (size_t i = 0; i < gray->pixels.size(); ++i) {
@@ -323,7 +309,7 @@ TEST_CASE("JPEG gray and RGB decode close to the source and convert between chan
     CHECK(rgb->width == probe->width);
     CHECK(rgb->height == probe->height);
     CHECK(MaxAbsDiff(rgb->pixels, rgb_px) <= 12);  // 4:2:0 chroma subsampling smears edges
-    auto luma = DecodeImage(rgb_jpeg, "c.jpg", 1);
+    auto luma = DecodeImage(rgb_jpeg, "c.jpg", {.channels = 1});
     REQUIRE(luma.ok());
     REQUIRE(luma->pixels.size() == 1200);
     std::vector<uint8_t> want(1200);
@@ -374,7 +360,7 @@ TEST_CASE("a CMYK JPEG (Adobe, inverted inks) decodes to RGB and gray") {
   CHECK(rgb->pixels[0] >= 250);  // red: no cyan, full magenta and yellow, no black
   CHECK(rgb->pixels[1] <= 5);
   CHECK(rgb->pixels[2] <= 5);
-  auto gray = DecodeImage(jpeg, "cmyk.jpg", 1);
+  auto gray = DecodeImage(jpeg, "cmyk.jpg", {.channels = 1});
   REQUIRE(gray.ok());
   REQUIRE(gray->pixels.size() == 16 * 8);
   CHECK(std::abs(int{gray->pixels[0]} - Luma(rgb->pixels[0], rgb->pixels[1], rgb->pixels[2])) <= 1);
@@ -477,7 +463,7 @@ TEST_CASE("bytes that are neither PNG nor JPEG are refused by name") {
     REQUIRE_FALSE(info.ok());
     CHECK(info.status().message() == "odd.bin: not a PNG or JPEG image");
   }
-  auto two = DecodeImage(SmallPng(), "small.png", 2);
+  auto two = DecodeImage(SmallPng(), "small.png", {.channels = 2});
   REQUIRE_FALSE(two.ok());
   CHECK(two.status().code() == Status::Code::kInvalidArgument);
 }
@@ -491,13 +477,13 @@ TEST_CASE("a huge declared size is refused by max_pixels before decoding") {
   auto img = DecodeImage(bomb, "bomb.png");
   REQUIRE_FALSE(img.ok());
   CHECK(img.status().message() ==
-        "bomb.png: png: 100000x100000 image exceeds the limit of 268435456 pixels");
+        "bomb.png: png: 100000x100000 image exceeds the limit of 89478485 pixels");
   // Within max_pixels but far more than the file's bytes could inflate to.
-  img = DecodeImage(PngWithHeader(16000, 16000), "big.png");
+  img = DecodeImage(PngWithHeader(16000, 16000), "big.png", {.max_pixels = uint64_t{1} << 30});
   REQUIRE_FALSE(img.ok());
   CHECK(StartsWith(img.status().message(), "big.png: png: 16000x16000 image needs more data"));
   // A small limit refuses an ordinary image.
-  img = DecodeImage(SmallPng(), "small.png", 0, 100);
+  img = DecodeImage(SmallPng(), "small.png", {.max_pixels = 100});
   REQUIRE_FALSE(img.ok());
   CHECK(img.status().message() == "small.png: png: 16x12 image exceeds the limit of 100 pixels");
 
@@ -515,7 +501,76 @@ TEST_CASE("a huge declared size is refused by max_pixels before decoding") {
   img = DecodeImage(jpeg, "bomb.jpg");
   REQUIRE_FALSE(img.ok());
   CHECK(img.status().message() ==
-        "bomb.jpg: jpeg: 60000x60000 image exceeds the limit of 268435456 pixels");
+        "bomb.jpg: jpeg: 60000x60000 image exceeds the limit of 89478485 pixels");
+}
+
+TEST_CASE("a tiny JPEG claiming 16383x16383 is refused by its file size, before allocating") {
+  // The attack: a few hundred bytes whose frame header claims 268 M pixels, which cost 800 MB
+  // per decoding thread before libjpeg noticed the data was missing.
+  const std::string jpeg = ClaimJpegSize(EncodeJpeg(16, 16, 3, Gradient(16, 16, 3), 50), 16383,
+                                         16383);
+  REQUIRE(jpeg.size() < 1000);
+  auto img = DecodeImage(jpeg, "tiny.jpg");
+  REQUIRE_FALSE(img.ok());
+  CHECK(img.status().message() ==
+        "tiny.jpg: jpeg: 16383x16383 image exceeds the limit of 89478485 pixels");
+  // With the limit raised, the file size still refuses it, and nothing large is allocated.
+  const uint64_t before = PeakRss();
+  img = DecodeImage(jpeg, "tiny.jpg", {.max_pixels = uint64_t{1} << 30});
+  REQUIRE_FALSE(img.ok());
+  CHECK(img.status().message() == "tiny.jpg: jpeg: 16383x16383 image needs more data than the " +
+                                      std::to_string(jpeg.size()) + "-byte file holds");
+  CHECK(PeakRss() - before < (64u << 20));
+  // The same for progressive JPEG and for gray.
+  for (bool progressive : {false, true}) {
+    CAPTURE(progressive);
+    std::string gray =
+        ClaimJpegSize(EncodeJpeg(16, 16, 1, Gradient(16, 16, 1), 50, progressive), 9000, 9000);
+    img = DecodeImage(gray, "g.jpg");
+    REQUIRE_FALSE(img.ok());
+    CHECK(StartsWith(img.status().message(), "g.jpg: jpeg: 9000x9000 image needs more data"));
+  }
+}
+
+TEST_CASE("the file-size bound passes the most compressible real JPEGs and PNGs") {
+  // A flat image is the best case for every coder; all of these must decode.
+  const uint32_t side = 2048;
+  for (int components : {1, 3}) {
+    for (bool progressive : {false, true}) {
+      CAPTURE(components);
+      CAPTURE(progressive);
+      std::vector<uint8_t> flat(size_t{side} * side * components, 128);
+      std::string jpeg = EncodeJpeg(side, side, components, flat, 10, progressive);
+      auto img = DecodeImage(jpeg, "flat.jpg");
+      REQUIRE_MESSAGE(img.ok(), img.status().message());
+      CHECK(img->width == side);
+    }
+  }
+  std::vector<uint8_t> zeros(size_t{side} * side, 0);
+  PngSpec spec{.width = side, .height = side};
+  auto img = DecodeImage(EncodePng(spec, zeros.data(), zeros.size()), "flat.png");
+  REQUIRE_MESSAGE(img.ok(), img.status().message());
+  // 1-bit gray: 8 pixels a byte before deflate, the PNG that packs the most pixels.
+  PngSpec bits{.width = side, .height = side, .bit_depth = 1};
+  img = DecodeImage(EncodePng(bits, zeros.data(), zeros.size() / 8), "bits.png");
+  REQUIRE_MESSAGE(img.ok(), img.status().message());
+}
+
+TEST_CASE("a real PNG above the pixel limit is refused by default and decodes when raised") {
+  // 9500 x 9500 zeros: a valid file of ~90 KB that would decode to 90 MB (270 MB as RGB).
+  const uint32_t side = 9500;
+  std::vector<uint8_t> zeros(size_t{side} * side, 0);
+  PngSpec spec{.width = side, .height = side};
+  const std::string png = EncodePng(spec, zeros.data(), zeros.size());
+  zeros = {};
+  CHECK(png.size() < 300000);
+  auto img = DecodeImage(png, "big.png", {.channels = 3});
+  REQUIRE_FALSE(img.ok());
+  CHECK(img.status().message() ==
+        "big.png: png: 9500x9500 image exceeds the limit of 89478485 pixels");
+  img = DecodeImage(png, "big.png", {.max_pixels = 100'000'000});
+  REQUIRE_MESSAGE(img.ok(), img.status().message());
+  CHECK(img->pixels.size() == size_t{side} * side);
 }
 
 }  // namespace

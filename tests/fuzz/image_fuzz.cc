@@ -16,7 +16,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static constexpr uint32_t kChannels[3] = {0, 1, 3};
   const uint32_t channels = kChannels[size % 3];
   // A smaller limit than the default keeps each run's memory well inside libFuzzer's 2 GB.
-  auto image = vrepo::DecodeImage(bytes, name, channels, uint64_t{1} << 22);
+  vrepo::DecodeOptions options;
+  options.channels = channels;
+  options.max_pixels = uint64_t{1} << 22;
+  auto image = vrepo::DecodeImage(bytes, name, options);
   if (!image.ok()) {
     if (image.status().message().rfind(name + ": ", 0) != 0) std::abort();
     return 0;

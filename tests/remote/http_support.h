@@ -1,5 +1,6 @@
 // Fixtures for the HTTP remote tests: a real `vrepo serve` child process on 127.0.0.1 whose
-// stderr log the test can wait on, and small helpers around it.
+// stderr log the test can wait on, a server root with tokens, a source repository, and small
+// helpers around them.
 #pragma once
 
 #include <doctest/doctest.h>
@@ -18,7 +19,17 @@
 #include <thread>
 #include <vector>
 
+#include <httplib.h>
+
+#include <filesystem>
+
+#include "must.h"
 #include "testing.h"
+#include "vrepo/remote/sync.h"
+#include "vrepo/remote/transport.h"
+#include "vrepo/worktree/repository.h"
+#include "vrepo/worktree/worktree.h"
+#include "worktree/worktree_fixture.h"
 
 namespace vrepo::testing {
 
@@ -147,5 +158,102 @@ class ServeProcess {
   std::string log_;
   bool log_done_ = false;
 };
+
+inline constexpr const char* kWriter = "s3cret-writer-token";
+inline constexpr const char* kReader = "s3cret-reader-token";
+
+// A server root with a tokens file: kWriter may write everything, kReader may read "team/*",
+// anyone may read "public/*".
+struct ServeRoot {
+  TempDir dir;
+  std::string root = dir / "root";
+  std::string tokens = dir / "tokens";
+  ServeRoot() {
+    std::filesystem::create_directories(root);
+    WriteFile(tokens, std::string("# test grants\n") + kWriter + " rw *\n" + kReader +
+                          " r team/*   # readers\n" + "anonymous r public/*\n");
+  }
+  std::unique_ptr<ServeProcess> Start(std::vector<std::string> extra = {}, int port = 0) {
+    extra.insert(extra.begin(), {"--tokens", tokens});
+    auto server = std::make_unique<ServeProcess>(root, extra, port);
+    REQUIRE(server->started());
+    return server;
+  }
+};
+
+// A repository with `files` files of `size` pseudo-random bytes in two commits and a tag.
+struct SourceRepo : RepoFixture {
+  explicit SourceRepo(int files = 30, size_t size = 200) {
+    for (int i = 0; i < files / 2; ++i) {
+      Write("images/a/" + std::to_string(i) + ".bin", RandomBytes(size + i, i));
+    }
+    CommitAll("first half");
+    for (int i = files / 2; i < files; ++i) {
+      Write("images/b/" + std::to_string(i) + ".bin", RandomBytes(size + i, i));
+    }
+    Write("labels.csv", "path,label\nimages/a/0.bin,cat\n");
+    CommitAll("second half");
+    Must(repo->history().CreateTag("v1", Must(repo->history().ResolveCommit("HEAD")), "", false));
+  }
+};
+
+inline std::unique_ptr<Transport> Open(const std::string& url, const std::string& token = "",
+                                const std::string& ca_file = "") {
+  TransportOptions options;
+  options.token = token;
+  options.ca_file = ca_file;
+  return Must(OpenTransport(url, options));
+}
+
+inline Result<SyncReport> PushTo(Repository& repo, const std::string& url, const std::string& token,
+                          int jobs = 4, std::vector<std::string> branches = {}) {
+  auto remote = OpenTransport(url, TransportOptions{token, ""});
+  if (!remote.ok()) return remote.status();
+  PushOptions options;
+  options.jobs = jobs;
+  options.tags = true;
+  options.branches = branches.empty() ? std::vector<std::string>{"main"} : std::move(branches);
+  return Push(repo, **remote, "origin", options);
+}
+
+inline Result<SyncReport> CloneFrom(const std::string& url, const std::string& dir,
+                             const std::string& token, const std::string& ca_file = "") {
+  CloneOptions options;
+  options.transport.token = token;
+  options.transport.ca_file = ca_file;
+  return Clone(url, dir, options);
+}
+
+inline std::unique_ptr<Repository> OpenAt(const std::string& path, bool write) {
+  OpenOptions options;
+  options.read_only = !write;
+  options.wait_for_lock = true;
+  return Must(Repository::Discover(path, options));
+}
+
+inline void CheckFsckClean(const std::string& path) {
+  auto repo = OpenAt(path, false);
+  FsckReport report = Must(Fsck(*repo));
+  std::string problems;
+  for (const auto& p : report.problems) problems += p + "\n";
+  INFO("fsck of " << path << ":\n" << problems);
+  CHECK(report.problems.empty());
+  CHECK(report.objects_checked > 0);
+}
+
+inline std::string Head(const std::string& path, const std::string& rev) {
+  return Must(OpenAt(path, false)->history().ResolveCommit(rev));
+}
+
+// A raw HTTP request to the server, bypassing the vrepo client.
+inline httplib::Result Raw(int port, const std::string& method, const std::string& target,
+                    const std::string& body = "", const std::string& token = kWriter) {
+  httplib::Client client("127.0.0.1", port);
+  client.set_read_timeout(30);
+  httplib::Headers headers;
+  if (!token.empty()) headers.emplace("Authorization", std::string("Bearer ") + token);
+  if (method == "GET") return client.Get(target, headers);
+  return client.Post(target, headers, body, "application/octet-stream");
+}
 
 }  // namespace vrepo::testing

@@ -217,3 +217,50 @@ TEST_CASE("record headers with impossible fields are Corruption, never a crash")
 }
 
 }  // namespace vrepo
+
+namespace vrepo {
+
+TEST_CASE("RebuildIndex indexes every sound record from the packs and moves the old index aside") {
+  Fixture f;
+  {
+    // A second pack, so the scan spans files; one object is in both (as after a torn gc).
+    auto store = store_test::OpenStore(f.vrepo);
+    auto w = store_test::NewWriter(*store);
+    REQUIRE(w->Put("second pack").ok());
+    REQUIRE(w->Commit(nullptr).ok());
+  }
+  // The index loses its manifest pointer: it no longer opens.
+  REQUIRE(::unlink((f.vrepo + "/index/CURRENT").c_str()) == 0);
+  CHECK(ObjectStore::Open(f.vrepo, true).status().code() == Status::Code::kCorruption);
+
+  auto report = ObjectStore::RebuildIndex(f.vrepo);
+  REQUIRE(report.ok());
+  CHECK(report->packs == 2);
+  CHECK(report->objects == f.objects.size() + 1);
+  CHECK(report->problems.empty());
+  CHECK(report->old_index == f.vrepo + "/index.damaged");
+  CHECK(testing::Exists(f.vrepo + "/index.damaged"));
+  auto store = f.Open();
+  for (size_t i = 0; i < f.ids.size(); ++i) CHECK(*store->Get(f.ids[i]) == f.objects[i]);
+  CHECK(*store->Get(ContentId::Of("second pack")) == "second pack");
+  CHECK(store->Fsck()->empty());
+}
+
+TEST_CASE("RebuildIndex stops a pack's scan at a damaged record and says where") {
+  Fixture f;
+  ObjectLocation loc = *f.Open()->Locate(f.ids[2]);
+  std::string byte = ReadAt(f.pack, loc.offset + kRecordHeaderSize + 10, 1);
+  byte[0] ^= 1;
+  PatchFile(f.pack, loc.offset + kRecordHeaderSize + 10, byte);
+  auto report = ObjectStore::RebuildIndex(f.vrepo);
+  REQUIRE(report.ok());
+  REQUIRE(report->problems.size() == 1);
+  CHECK(report->problems[0].find(f.pack + " at offset " + std::to_string(loc.offset)) !=
+        std::string::npos);
+  CHECK(report->problems[0].find("were not indexed") != std::string::npos);
+  auto store = f.Open();
+  // Records before the damaged one are back; it and those after it are not.
+  for (size_t i = 0; i < f.ids.size(); ++i) CHECK(store->Contains(f.ids[i]) == (i < 2));
+}
+
+}  // namespace vrepo

@@ -1,4 +1,5 @@
 #include "vrepo/store/index_db.h"
+#include <unistd.h>
 
 #include <doctest/doctest.h>
 #include <rocksdb/db.h>
@@ -15,7 +16,7 @@ namespace vrepo {
 
 TEST_CASE("the index stores batches atomically and scans a prefix in key order") {
   testing::TempDir dir;
-  auto db = IndexDb::Open(dir / "index", /*read_only=*/false);
+  auto db = IndexDb::Open(dir / "index", /*read_only=*/false, /*create=*/true);
   REQUIRE(db.ok());
   rocksdb::WriteBatch batch;
   batch.Put("sb", "2");
@@ -48,7 +49,7 @@ TEST_CASE("the index stores batches atomically and scans a prefix in key order")
 
 TEST_CASE("readers open while the writer holds the index, a second writer is told it is locked") {
   testing::TempDir dir;
-  auto writer = IndexDb::Open(dir / "index", false);
+  auto writer = IndexDb::Open(dir / "index", false, true);
   REQUIRE(writer.ok());
   rocksdb::WriteBatch batch;
   batch.Put("mkey", "value");
@@ -69,7 +70,7 @@ TEST_CASE("readers open while the writer holds the index, a second writer is tol
 
 TEST_CASE("readers open the index while the writer flushes and compacts away table files") {
   testing::TempDir dir;
-  auto writer = IndexDb::Open(dir / "index", /*read_only=*/false);
+  auto writer = IndexDb::Open(dir / "index", /*read_only=*/false, /*create=*/true);
   REQUIRE(writer.ok());
   std::atomic<bool> done{false};
   std::thread churn([&] {
@@ -97,6 +98,31 @@ TEST_CASE("readers open the index while the writer flushes and compacts away tab
   churn.join();
   INFO("read-only opens during the churn: " << opens);
   CHECK(first_error == "");
+}
+
+}  // namespace vrepo
+
+namespace vrepo {
+
+TEST_CASE("a missing or damaged index is an error, never replaced by an empty one") {
+  testing::TempDir dir;
+  {
+    auto db = IndexDb::Open(dir / "index", false, true);
+    REQUIRE(db.ok());
+    rocksdb::WriteBatch batch;
+    batch.Put("o1", "location");
+    REQUIRE((*db)->Write(&batch, true).ok());
+  }
+  CHECK(IndexDb::Open(dir / "absent", false).status().code() == Status::Code::kCorruption);
+  CHECK_FALSE(testing::Exists(dir / "absent"));
+  // Damaged: the file naming the current manifest is gone, as after a bad copy.
+  REQUIRE(::unlink((dir / "index/CURRENT").c_str()) == 0);
+  auto damaged = IndexDb::Open(dir / "index", false);
+  REQUIRE_FALSE(damaged.ok());
+  CHECK(damaged.status().code() == Status::Code::kCorruption);
+  CHECK(damaged.status().message().find("missing or damaged, and was left as it is") !=
+        std::string::npos);
+  CHECK_FALSE(testing::Exists(dir / "index/CURRENT"));  // nothing new was made
 }
 
 }  // namespace vrepo

@@ -7,6 +7,7 @@
 #include <set>
 #include <thread>
 
+#include "dataset/png_support.h"
 #include "train/train_fixture.h"
 
 namespace vrepo::train {
@@ -135,6 +136,37 @@ TEST_CASE("loader: a corrupt object is an error naming the sample's path") {
   }
   CHECK(error.message().find(victim.path) != std::string::npos);
   CHECK(loader->epoch_digest().empty());
+}
+
+TEST_CASE("loader: a first image too large to train at native size is refused, not allocated") {
+  // Every batch is allocated at the first sample's size: a hostile first image must not choose
+  // it freely. 5000 x 1 decodes cheaply, yet a batch of those at native size is refused.
+  TrainRepo r(4);
+  std::vector<uint8_t> row(5000, 128);
+  vrepo::testing::PngSpec spec;
+  spec.width = 5000;
+  spec.height = 1;
+  std::string wide = vrepo::testing::EncodePng(spec, row.data(), row.size());
+  auto samples = r.Version().samples;
+  auto writer = Must(r.repo->store().NewWriter());
+  samples.front().id = Must(writer->Put(wide));
+  REQUIRE(writer->Commit(nullptr).ok());
+  auto native = SampleLoader::Create(r.repo->store(), samples, kClasses, {});
+  REQUIRE_FALSE(native.ok());
+  CHECK(native.status().message() ==
+        samples.front().path +
+            ": 5000x1 is too large to train at native size (at most 4096 a side); give an image "
+            "size");
+  // With an image size it trains, resized; with a pixel limit below it, it is refused.
+  LoaderOptions sized;
+  sized.image_size = 28;
+  CHECK(SampleLoader::Create(r.repo->store(), samples, kClasses, sized).ok());
+  sized.max_image_pixels = 4999;
+  auto limited = SampleLoader::Create(r.repo->store(), samples, kClasses, sized);
+  REQUIRE_FALSE(limited.ok());
+  CHECK_MESSAGE(limited.status().message().find("5000x1 image exceeds the limit of 4999 pixels") !=
+                    std::string::npos,
+                limited.status().message());
 }
 
 TEST_CASE("loader: a label outside the classes is refused") {

@@ -87,7 +87,10 @@ TEST_CASE("safetensors: corrupt files fail with one line naming the file and the
   ExpectCorrupt(dir, RawFile("{}", "").substr(0, 8), "header length 2 goes beyond the file size 8");
   std::string huge = RawFile("{}", "");
   huge[5] = 1;  // a length in the terabytes
-  ExpectCorrupt(dir, huge, "goes beyond the file size");
+  ExpectCorrupt(dir, huge, "header length 1099511627778 is above the limit of 104857600 bytes");
+  std::string beyond = RawFile("{}", "");
+  beyond[1] = 1;  // 258 bytes, within the limit, beyond the file
+  ExpectCorrupt(dir, beyond, "header length 258 goes beyond the file size 10");
   ExpectCorrupt(dir, RawFile(R"({"a": {)", ""), "not valid JSON");
   ExpectCorrupt(dir, RawFile("[1,2]", ""), "not a JSON object");
   ExpectCorrupt(dir, RawFile(R"({"a":{"dtype":"F8","shape":[2],"data_offsets":[0,2]}})", "ab"),
@@ -113,6 +116,14 @@ TEST_CASE("safetensors: corrupt files fail with one line naming the file and the
                         std::string(16, '\0')),
                 "names tensor 'a' twice");
   ExpectCorrupt(dir, RawFile(R"({"__metadata__":{"k":1}})", ""), "metadata 'k' is not a string");
+  // Hostile headers: 100 MiB of '[' is refused by its depth before the parser spends
+  // gigabytes on it, and a length over 100 MiB by the length alone.
+  ExpectCorrupt(dir, RawFile(std::string(1 << 20, '['), ""),
+                "safetensors header nests deeper than 16 levels (at byte 24)");
+  std::string over = RawFile("{}", "");
+  uint64_t len = kMaxSafetensorsHeader + 1;
+  std::memcpy(over.data(), &len, 8);
+  ExpectCorrupt(dir, over, "header length 104857601 is above the limit of 104857600 bytes");
   // Sizes whose byte count wraps around 2^64 to the span given (here 0): 2^61 F64 elements,
   // and 2^32 x 2^32 bytes.
   ExpectCorrupt(dir, RawFile(R"({"a":{"dtype":"F64","shape":[2305843009213693952],)"
@@ -206,6 +217,21 @@ TEST_CASE("safetensors: mismatched state dicts are refused with every problem na
   file["0.bias"] = torch::ones({3});
   CHECK(LoadStateDict(*net, file, "f", skip_extra).ok());
   CHECK(torch::equal(net->named_parameters()["0.weight"], torch::ones({3, 4})));
+
+  // I32 bytes are not float weights: a dtype that is not the model's is refused, while F16
+  // into an F32 model only changes precision and loads.
+  TensorMap ints = StateDict(*SmallNet());
+  ints["0.weight"] = torch::zeros({3, 4}, torch::kInt32);
+  Status wrong = LoadStateDict(*net, ints, "ints.safetensors");
+  REQUIRE_FALSE(wrong.ok());
+  CHECK_MESSAGE(wrong.message().find("dtype mismatch for '0.weight': file has I32, model has F32") !=
+                    std::string::npos,
+                wrong.message());
+  TensorMap halves = StateDict(*SmallNet());
+  for (auto& [name, t] : halves) {
+    if (t.is_floating_point()) t = t.to(torch::kFloat16);
+  }
+  CHECK(LoadStateDict(*net, halves, "halves.safetensors").ok());
 
   LoadStateOptions skip_layer0;
   skip_layer0.skip_prefixes = {"0.", "extra."};

@@ -123,6 +123,32 @@ TEST_CASE("trainer: bf16 autocast on the CPU learns, is recorded, and repeats bi
   CHECK(fp32.weights != a.weights);
 }
 
+TEST_CASE("eval: weights whose metadata sizes the batches are checked before use") {
+  TrainRepo r(100);
+  TrainResult res = Must(Train(*r.repo, SmallTrainConfig("cpu"), {}));
+  SafetensorsFile file = Must(ParseSafetensors(res.weights, "w"));
+  EvalOptions eo;
+  eo.labels = "labels.csv";
+  eo.device = "cpu";
+  CHECK(Evaluate(*r.repo, res.weights, eo).ok());
+  auto with = [&](const char* key, const char* value) {
+    auto meta = file.metadata;
+    meta[key] = value;
+    return Evaluate(*r.repo, Must(SerializeSafetensors(file.tensors, meta)), eo).status();
+  };
+  Status st = with("channels", "7");
+  CHECK(st.code() == Status::Code::kCorruption);
+  CHECK(st.message() == "model.safetensors: metadata channels '7' is not 1 or 3");
+  st = with("image_size", "100000");
+  CHECK(st.code() == Status::Code::kCorruption);
+  CHECK(st.message().find("metadata image_size '100000' is not between 0 and 4096") !=
+        std::string::npos);
+  // A pixel limit below the dataset's images refuses them by name.
+  eo.max_image_pixels = 100;
+  st = Evaluate(*r.repo, res.weights, eo).status();
+  CHECK(st.message().find("28x28 image exceeds the limit of 100 pixels") != std::string::npos);
+}
+
 TEST_CASE("run record: commit, parents, run.json, ref and round trip") {
   TrainRepo r(300);
   TrainConfig c = SmallTrainConfig("cpu");
@@ -211,6 +237,63 @@ TEST_CASE("run record: commit, parents, run.json, ref and round trip") {
   Must(r.repo->history().ForEachReachableFile(
       [&](const FileEntry& e) { weights_reachable |= e.id == wid; }));
   CHECK(weights_reachable);
+}
+
+TEST_CASE("run record: a crafted run.json is refused naming the field, before anything reads it") {
+  TrainRepo r(100);
+  TrainConfig c = SmallTrainConfig("cpu");
+  c.name = "honest";
+  TrainResult res = Must(Train(*r.repo, c, {}));
+  Must(WriteRunRecord(*r.repo, res));
+  const nlohmann::json honest = Must(ReadRun(*r.repo, "honest")).run;
+
+  // Writes `run_json` as the record refs/runs/NAME, as a hostile remote could.
+  auto craft = [&](const std::string& name, const std::string& run_json) {
+    auto writer = Must(r.repo->store().NewWriter());
+    ContentId id = Must(writer->Put(run_json));
+    REQUIRE(writer->Commit(nullptr).ok());
+    History& h = r.repo->history();
+    std::string tree = Must(h.WriteTree({FileEntry{"run.json", id, run_json.size(), false}}));
+    std::string commit = Must(h.CreateCommit(tree, {r.commit}, "run " + name));
+    REQUIRE(h.CreateRef("refs/runs/" + name, commit).ok());
+  };
+  auto refused = [&](const std::string& name, const std::string& run_json) {
+    craft(name, run_json);
+    auto run = ReadRun(*r.repo, name);
+    REQUIRE_FALSE(run.ok());
+    CHECK(run.status().code() == Status::Code::kCorruption);
+    return run.status().message();
+  };
+  auto with = [&](const char* ptr, nlohmann::json value) {
+    nlohmann::json j = honest;
+    j[nlohmann::json::json_pointer(ptr)] = std::move(value);
+    return j.dump();
+  };
+
+  CHECK(refused("e1", with("/epochs", "many")).find("/epochs is not a list") !=
+        std::string::npos);
+  CHECK(refused("e2", with("/weights/path", "../../x")).find("/weights/path") !=
+        std::string::npos);
+  CHECK(refused("e3", with("/model", "cnn\x1b[2J")).find("holds a control character") !=
+        std::string::npos);
+  CHECK(refused("e4", with("/splits/train/table", "../labels.csv"))
+            .find("/splits/train/table is not a path in a tree") != std::string::npos);
+  CHECK(refused("e5", with("/dataset/commit", 7)).find("/dataset/commit is not 40 hex") !=
+        std::string::npos);
+  CHECK(refused("e6", with("/config/epochs", "x")).find("setting 'epochs'") != std::string::npos);
+  CHECK(refused("e7", with("/classes", nlohmann::json::array({1, 2}))).find("/classes") !=
+        std::string::npos);
+  CHECK(refused("e8", R"({"format": 1, "x": )" + std::string(100, '[') + std::string(100, ']') +
+                          "}")
+            .find("nests deeper than 16 levels") != std::string::npos);
+  // Commands that take runs get the same one-line error, and --base run: too.
+  CHECK(ListRuns(*r.repo).status().code() == Status::Code::kCorruption);
+  TrainConfig f = SmallTrainConfig("cpu");
+  f.base = "run:e1";
+  CHECK(Train(*r.repo, f, {}).status().message().find("/epochs is not a list") !=
+        std::string::npos);
+  // The honest record still reads.
+  CHECK(Must(ReadRun(*r.repo, "honest")).run == honest);
 }
 
 TEST_CASE("run record: an interrupted run is recorded as interrupted") {

@@ -28,4 +28,19 @@ TEST_CASE("QuotePath quotes as git does with core.quotePath") {
   CHECK(QuoteName("x\ry") == "\"x\\ry\"");
 }
 
+TEST_CASE("EscapeControl escapes control characters only, QuotePath spaces when asked") {
+  CHECK(EscapeControl("a\x1b[2Jb \"é\"\x7f") == "a\\033[2Jb \"é\"\\177");
+  CHECK(QuotePath("a b") == "a b");
+  CHECK(QuotePath("a b", /*quote_spaces=*/true) == "\"a b\"");
+}
+
+TEST_CASE("JsonNestingPastLimit finds the bracket past the limit, outside strings only") {
+  CHECK(JsonNestingPastLimit(R"({"a": [[1]]})", 3) == std::string_view::npos);
+  CHECK(JsonNestingPastLimit(R"({"a": [[1]]})", 2) == 7);
+  CHECK(JsonNestingPastLimit(R"({"a": "[[[[\"[[["})", 1) == std::string_view::npos);
+  CHECK(JsonNestingPastLimit(std::string(100000, '['), 16) == 16);
+  CHECK(JsonNestingPastLimit("", 0) == std::string_view::npos);
+}
+
 }  // namespace vrepo
+

@@ -35,10 +35,22 @@ struct DecodedImage {
   std::vector<uint8_t> pixels;  // height * width * channels, row-major, interleaved (HWC)
 };
 
-// Decodes the whole image, so a truncated or corrupt body is found. `channels` 0 keeps gray
-// as 1 channel and makes everything else RGB (alpha dropped); 1 or 3 converts to that.
-// Images above `max_pixels` are refused before any large allocation.
+// PIL's Image.MAX_IMAGE_PIXELS (about 9459 x 9459): large enough for any photo a classifier
+// trains on, small enough that one decoded RGB image stays under 270 MB.
+constexpr uint64_t kDefaultMaxImagePixels = 89'478'485;
+
+struct DecodeOptions {
+  // 0 keeps gray as 1 channel and makes everything else RGB (alpha dropped); 1 or 3 converts
+  // to that.
+  uint32_t channels = 0;
+  // Images whose header claims more pixels are refused before any pixel memory is allocated.
+  uint64_t max_pixels = kDefaultMaxImagePixels;
+};
+
+// Decodes the whole image, so a truncated or corrupt body is found. Before allocating, the
+// header's claimed size is checked against `options.max_pixels` and against what the file's
+// bytes could possibly hold (see image.cc); either refusal is Corruption "NAME: FORMAT: ...".
 Result<DecodedImage> DecodeImage(std::string_view bytes, const std::string& name,
-                                 uint32_t channels = 0, uint64_t max_pixels = 1ull << 28);
+                                 const DecodeOptions& options = {});
 
 }  // namespace vrepo

@@ -25,6 +25,9 @@ class RemoteService : public Transport {
   Result<RefListing> ListRefs() override;
   Result<std::vector<ContentId>> MissingObjects(const std::vector<ContentId>& ids) override;
   Result<std::string> ReadObjects(const std::vector<ContentId>& ids) override;
+  // The batch of the first objects of `ids`, in order, that fit in `max_bytes` (always at
+  // least one): what `vrepo serve` answers, so that a reader's request never costs more.
+  Result<std::string> ReadObjectsUpTo(const std::vector<ContentId>& ids, uint64_t max_bytes);
   Result<uint64_t> WriteObjects(std::string_view batch) override;
   Result<std::string> ReadHistory(const std::vector<std::string>& wants,
                                   const std::vector<std::string>& haves) override;

@@ -42,7 +42,8 @@ class Transport {
   virtual Result<RefListing> ListRefs() = 0;
   // Of `ids`, those the repository lacks, in the order given.
   virtual Result<std::vector<ContentId>> MissingObjects(const std::vector<ContentId>& ids) = 0;
-  // An object batch (docs/remote.md) holding the objects `ids`.
+  // An object batch (docs/remote.md) holding the first objects of `ids`, in order: all of
+  // them, or (from a server that caps its answers) at least one; callers ask for the rest.
   virtual Result<std::string> ReadObjects(const std::vector<ContentId>& ids) = 0;
   // Verifies every object of `batch` against its id, then stores them durably as one pack.
   // Returns how many objects were new.
@@ -62,9 +63,20 @@ class Transport {
   virtual Result<std::unique_ptr<Transport>> Connect() const = 0;
 };
 
+// Limits of the HTTP client against a hostile or broken server (docs/remote.md, "Hostile
+// peers"): a request that passes one fails with IOError naming the server and the limit.
 struct TransportOptions {
   std::string token;    // bearer token for HTTP; never printed
   std::string ca_file;  // extra CA certificate for https
+  int connect_timeout_s = 10;
+  // From sending a request to the end of the answer's headers: a server answers when the
+  // operation is done, and indexing a big history pack takes minutes.
+  int answer_timeout_s = 600;
+  // Inside an answer's body: the longest pause, and the time before min_rate applies.
+  int stall_timeout_s = 60;
+  uint64_t min_rate = 4096;                     // bytes/s an answer's body must average
+  uint64_t max_listing_bytes = 64ull << 20;     // ref listings, id lists, short answers
+  uint64_t max_answer_bytes = 2048ull << 20;    // object batches and history packs
 };
 
 // Opens the transport a remote URL names: a local path or file:// URL, or http(s)://HOST:PORT/NAME.

@@ -28,7 +28,10 @@ inline constexpr char kMeta = 'm';     // 'm' + name -> small settings (format v
 
 class IndexDb {
  public:
-  static Result<std::unique_ptr<IndexDb>> Open(const std::string& dir, bool read_only);
+  // Opens the index at `dir`; only `create` makes a new one. A missing or damaged index is
+  // Corruption, never silently replaced by an empty one that would disown every packed object.
+  static Result<std::unique_ptr<IndexDb>> Open(const std::string& dir, bool read_only,
+                                               bool create = false);
   ~IndexDb();
 
   // NotFound when the key is absent.

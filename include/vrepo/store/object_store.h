@@ -63,6 +63,14 @@ struct FsckProblem {
   std::string message;  // what is wrong
 };
 
+// What ObjectStore::RebuildIndex found.
+struct IndexRebuildReport {
+  uint64_t packs = 0;                 // pack files read
+  uint64_t objects = 0;               // objects indexed
+  std::vector<std::string> problems;  // damage that left bytes unindexed, naming file and offset
+  std::string old_index;              // where the replaced index was moved ("" if there was none)
+};
+
 class ObjectStore;
 
 // True when `data` starts like an already-compressed format (PNG, JPEG, gzip, zstd, zip):
@@ -101,6 +109,12 @@ class ObjectStore {
  public:
   // Creates the store's folders and index under `vrepo_dir` (the .vrepo folder).
   static Status Create(const std::string& vrepo_dir);
+  // Makes a new index for the store under `vrepo_dir` from its pack files, for when the
+  // index is missing or damaged: every record whose checksums hold is indexed, and the old
+  // index is moved aside, not deleted. Chunk lists and the staging index live only in the
+  // index, so chunked objects are lost (fsck then names them missing) and the caller rebuilds
+  // the staging index. The caller holds the writer lock; the store must not be open.
+  static Result<IndexRebuildReport> RebuildIndex(const std::string& vrepo_dir);
   static Result<std::unique_ptr<ObjectStore>> Open(const std::string& vrepo_dir, bool read_only,
                                                    StoreOptions options = {});
   ~ObjectStore();

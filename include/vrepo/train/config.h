@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "vrepo/dataset/image.h"
 #include "vrepo/util/status.h"
 
 namespace vrepo::train {
@@ -44,6 +45,10 @@ struct TrainConfig {
   std::string name;    // run name (refs/runs/NAME); "" = short commit id
   int workers = 0;     // loader threads; 0 = auto
   int prefetch = 4;    // batches decoded ahead of the trainer
+  // Images claiming more pixels are refused from their header. Not recorded in run.json: a
+  // limit of the machine that trains, not part of the experiment (an image either decodes
+  // the same or the run fails).
+  uint64_t max_image_pixels = kDefaultMaxImagePixels;
 };
 
 // The config as a JSON object, every key present.

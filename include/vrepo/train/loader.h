@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "vrepo/dataset/dataset.h"
+#include "vrepo/dataset/image.h"
 #include "vrepo/store/object_store.h"
 #include "vrepo/util/status.h"
 
@@ -36,7 +37,14 @@ struct LoaderOptions {
   bool shuffle = true;
   bool pin_memory = false;     // page-locked batches for async CUDA copies (CUDA builds only)
   bool channels_last = false;  // images laid out NHWC in memory (shape stays [B, C, H, W])
+  // Images claiming more pixels are refused before decoding (DecodeOptions::max_pixels).
+  uint64_t max_image_pixels = kDefaultMaxImagePixels;
 };
+
+// The largest native side taken from a sample when image_size is 0, the same bound as
+// --image-size: every batch is allocated at the first sample's size, so a hostile first image
+// must not choose it freely.
+constexpr int kMaxNativeImageSide = 4096;
 
 struct Batch {
   torch::Tensor images;         // [B, C, H, W] float, normalized to [-1, 1]: (x/255 - 0.5) / 0.5
@@ -48,7 +56,8 @@ class SampleLoader {
  public:
   // `classes` maps a label to its index (position in the list). InvalidArgument when a
   // sample's label is not in `classes`, when there are no samples, or options are out of
-  // range; the first sample is probed for channels and size (Corruption naming its path).
+  // range; the first sample is decoded for channels and size (Corruption naming its path;
+  // InvalidArgument when, without image_size, a side exceeds kMaxNativeImageSide).
   static Result<std::unique_ptr<SampleLoader>> Create(const ObjectStore& store,
                                                       std::vector<Sample> samples,
                                                       std::vector<std::string> classes,

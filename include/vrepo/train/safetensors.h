@@ -25,7 +25,8 @@ struct SafetensorsFile {
 };
 
 // The largest JSON header accepted (as the reference reader does), so that a corrupt length
-// cannot make us allocate gigabytes.
+// cannot make us allocate gigabytes. The header is also refused when it nests deeper than 16
+// levels, checked before it is parsed.
 constexpr uint64_t kMaxSafetensorsHeader = 100 << 20;
 
 // Parses a whole safetensors file held in `bytes`; `source` names it in errors (a path or a
@@ -60,10 +61,11 @@ struct LoadStateOptions {
   bool require_all = true;
 };
 
-// Copies `tensors` into the parameters and buffers of `module`, converting dtype where the
-// file differs (e.g. F16 weights into an F32 model). Checks every name and shape first and
-// changes nothing on error; the error names `source` and lists each shape mismatch
-// ("shape mismatch for 'layer1.0.conv1.weight': file has [..], model has [..]"), missing and
+// Copies `tensors` into the parameters and buffers of `module`, converting between floating
+// dtypes where the file differs (e.g. F16 weights into an F32 model). Checks every name, shape
+// and dtype first and changes nothing on error; the error names `source` and lists each shape
+// mismatch ("shape mismatch for 'layer1.0.conv1.weight': file has [..], model has [..]"),
+// dtype mismatch ("dtype mismatch for 'fc.weight': file has I32, model has F32"), missing and
 // unexpected name.
 Status LoadStateDict(torch::nn::Module& module, const TensorMap& tensors, const std::string& source,
                      const LoadStateOptions& options = {});

@@ -86,6 +86,7 @@ struct EvalOptions {
   int batch_size = 256;
   int workers = 0;
   std::string device = "auto";
+  uint64_t max_image_pixels = kDefaultMaxImagePixels;  // as TrainConfig's
 };
 
 struct Prediction {

@@ -1,5 +1,5 @@
-// Splitting small text files (config, tokens, ignore rules, wire bodies) into lines, and
-// quoting names for a terminal.
+// Splitting small text files (config, tokens, ignore rules, wire bodies) into lines, quoting
+// names for a terminal, and bounding untrusted JSON's nesting.
 // Views point into the caller's text. Thread-safe.
 #pragma once
 
@@ -16,8 +16,18 @@ std::vector<std::string_view> SplitLines(std::string_view text);
 // `name` as git prints a path with core.quotePath on: as is when it holds only printable
 // ASCII other than '"' and '\\', else in double quotes with C escapes (\t, \n, \", \\) and
 // octal for every other byte, so hostile names cannot send escape sequences to a terminal.
-std::string QuotePath(std::string_view name);
+// `quote_spaces` quotes names with a space too, as git's porcelain formats do.
+std::string QuotePath(std::string_view name, bool quote_spaces = false);
+// `text` with each control character (below 0x20, and 0x7f) as a C escape and everything else
+// as is: for free text in messages, whose quotes are its own.
+std::string EscapeControl(std::string_view text);
 // For messages: 'name' when QuotePath leaves it as is, else QuotePath's "quoted" form.
 std::string QuoteName(std::string_view name);
+
+// The offset in `json` of the first '[' or '{' that opens a level deeper than `max_depth`, or
+// npos. JSON parsers keep memory per open level before any check could refuse a file of
+// nested brackets; this scan allocates nothing, so untrusted JSON is run through it first.
+// It does not validate: a parser still does that after.
+size_t JsonNestingPastLimit(std::string_view json, int max_depth);
 
 }  // namespace vrepo

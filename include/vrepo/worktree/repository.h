@@ -19,6 +19,10 @@ struct OpenOptions {
   bool read_only = false;      // readers take no lock
   bool wait_for_lock = false;  // writers: wait for another writer instead of failing
   StoreOptions store;
+  // Writers only: when set, the store's index is first rebuilt from the pack files
+  // (ObjectStore::RebuildIndex) and what that found is written here. For `fsck
+  // --rebuild-index`; RebuildIndex in worktree.h also restores the staging index.
+  IndexRebuildReport* rebuild_index = nullptr;
 };
 
 class Repository {

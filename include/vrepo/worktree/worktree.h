@@ -132,6 +132,16 @@ struct FsckReport {
 };
 Result<FsckReport> Fsck(Repository& repo);
 
+struct RebuildIndexResult {
+  IndexRebuildReport store;  // what the pack files gave
+  size_t staged = 0;         // staging entries restored from HEAD
+  std::unique_ptr<Repository> repo;  // the repository, open for writing, on the new index
+};
+// Replaces a missing or damaged index (`vrepo fsck --rebuild-index`): object locations from
+// the pack files, then the staging index from HEAD's tree with no stat cache, so the next
+// status hashes each file once. Takes the writer lock like any writer; `start` as Discover.
+Result<RebuildIndexResult> RebuildIndex(const std::string& start, bool wait_for_lock);
+
 struct GcResult {
   uint64_t objects_dropped = 0;
   uint64_t bytes_before = 0;

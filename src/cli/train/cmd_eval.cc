@@ -16,6 +16,7 @@ struct EvalArgs {
   std::string device = "auto";
   int batch_size = 256;
   size_t suspects = 0;
+  uint64_t max_image_pixels = kDefaultMaxImagePixels;
   bool json = false;
 };
 
@@ -43,6 +44,7 @@ int RunEval(const Globals& g, const EvalArgs& a) {
   options.label_column = a.columns.label_column;
   options.batch_size = a.batch_size;
   options.device = a.device;
+  options.max_image_pixels = a.max_image_pixels;
   auto result = train::Evaluate(**repo, *weights, options);
   if (!result.ok()) return Fail("eval", result.status());
   std::vector<train::Prediction> suspects = train::Suspects(*result, a.suspects);
@@ -120,6 +122,10 @@ Command RegisterEval(CLI::App& app, Globals& g) {
   sub->add_option("--suspects", a->suspects, "List the N likeliest label errors")->type_name("N");
   sub->add_option("--batch-size", a->batch_size, "Batch size")->capture_default_str();
   sub->add_option("--device", a->device, "auto, cpu or cuda")->capture_default_str();
+  sub->add_option("--max-image-pixels", a->max_image_pixels,
+                  "Refuse images whose header claims more pixels")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   sub->add_flag("--json", a->json, "Machine-readable output, with per-sample predictions");
   return {sub, [&g, a] { return RunEval(g, *a); }};
 }

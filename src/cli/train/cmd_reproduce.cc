@@ -32,7 +32,8 @@ std::string Cell(const json& v) {
   return v.dump();
 }
 
-int RunReproduce(const Globals& g, const std::string& id, bool as_json) {
+int RunReproduce(const Globals& g, const std::string& id, uint64_t max_image_pixels,
+                 bool as_json) {
   auto repo = OpenRepository(g, /*write=*/false);
   if (!repo.ok()) return Fail("reproduce", repo.status());
   auto run = train::ReadRun(**repo, id);
@@ -49,6 +50,7 @@ int RunReproduce(const Globals& g, const std::string& id, bool as_json) {
   std::string dataset_commit = Str(rec, "/dataset/commit");
   if (!dataset_commit.empty()) config.rev = dataset_commit;
   config.name.clear();
+  config.max_image_pixels = max_image_pixels;
   // An interrupted run is re-run for the epochs it completed.
   size_t recorded_epochs = rec.contains("epochs") ? rec["epochs"].size() : 0;
   if (Str(rec, "/status") == "interrupted" && recorded_epochs > 0) {
@@ -148,6 +150,7 @@ int RunReproduce(const Globals& g, const std::string& id, bool as_json) {
 Command RegisterReproduce(CLI::App& app, Globals& g) {
   struct Opts {
     std::string id;
+    uint64_t max_image_pixels = kDefaultMaxImagePixels;
     bool json = false;
   };
   auto o = std::make_shared<Opts>();
@@ -160,8 +163,12 @@ Command RegisterReproduce(CLI::App& app, Globals& g) {
       "weights (bit for bit) when the run was --deterministic. Exit 1 otherwise. Records "
       "nothing and opens the repository read-only.");
   sub->add_option("ID", o->id, "Run name or commit id")->required();
+  sub->add_option("--max-image-pixels", o->max_image_pixels,
+                  "Refuse images whose header claims more pixels")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   sub->add_flag("--json", o->json, "Machine-readable output");
-  return {sub, [&g, o] { return RunReproduce(g, o->id, o->json); }};
+  return {sub, [&g, o] { return RunReproduce(g, o->id, o->max_image_pixels, o->json); }};
 }
 
 }  // namespace vrepo::cli

@@ -169,6 +169,8 @@ Command RegisterTrain(CLI::App& app, Globals& g) {
   Flag(sub, a, "--name", &TrainConfig::name, "Run name, the ref refs/runs/NAME (default: id)");
   Flag(sub, a, "--workers", &TrainConfig::workers, "Loader threads (default: one per core)");
   Flag(sub, a, "--prefetch", &TrainConfig::prefetch, "Batches decoded ahead (default 4)");
+  Flag(sub, a, "--max-image-pixels", &TrainConfig::max_image_pixels,
+       "Refuse images whose header claims more pixels (default 89478485, as PIL)");
   sub->add_option("--config", a->config_file,
                   "A JSON file of these settings (keys as in "
                   "run.json's config)")
