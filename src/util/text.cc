@@ -18,6 +18,14 @@ namespace {
 
 bool NeedsQuoting(unsigned char c) { return c < 0x20 || c >= 0x7f || c == '"' || c == '\\'; }
 
+// Appends `c` as a three-digit octal escape (\033), as git writes bytes it quotes.
+void AppendOctal(std::string& out, unsigned char c) {
+  out += '\\';
+  out += static_cast<char>('0' + (c >> 6));
+  out += static_cast<char>('0' + ((c >> 3) & 7));
+  out += static_cast<char>('0' + (c & 7));
+}
+
 }  // namespace
 
 std::string QuotePath(std::string_view name, bool quote_spaces) {
@@ -41,10 +49,7 @@ std::string QuotePath(std::string_view name, bool quote_spaces) {
       case '\\': out += "\\\\"; break;
       default:
         if (NeedsQuoting(c)) {
-          out += '\\';
-          out += static_cast<char>('0' + (c >> 6));
-          out += static_cast<char>('0' + ((c >> 3) & 7));
-          out += static_cast<char>('0' + (c & 7));
+          AppendOctal(out, c);
         } else {
           out += ch;
         }
@@ -65,10 +70,7 @@ std::string EscapeControl(std::string_view text) {
   for (char ch : text) {
     unsigned char c = static_cast<unsigned char>(ch);
     if (c < 0x20 || c == 0x7f) {
-      out += '\\';
-      out += static_cast<char>('0' + (c >> 6));
-      out += static_cast<char>('0' + ((c >> 3) & 7));
-      out += static_cast<char>('0' + (c & 7));
+      AppendOctal(out, c);
     } else {
       out += ch;
     }
