@@ -20,6 +20,8 @@ BUILD_PACKAGES=(
   dataset-fashion-mnist
   # The reference the ResNet parity test compares against (it skips without it).
   python3-torchvision
+  # The style tests (tests/style): every file formatted, no tidy finding in changed files.
+  clang-format clang-tidy
 )
 BENCH_PACKAGES=(git-lfs hyperfine zstd tar time rsync)
 

@@ -1,5 +1,7 @@
 #include "cli.h"
 
+#include "terminal_reporter.h"
+
 #include <unistd.h>
 
 #include <cerrno>
@@ -69,6 +71,11 @@ std::string PathFromCwd(const Repository& repo, const Globals& g, const std::str
     }
   }
   return up + path;
+}
+
+Reporter* CliReporter() {
+  static TerminalReporter reporter;
+  return &reporter;
 }
 
 void Print(std::string_view text) { std::fwrite(text.data(), 1, text.size(), stdout); }

@@ -14,6 +14,7 @@
 #include "vrepo/dataset/label_table.h"
 #include "vrepo/history/history.h"
 #include "vrepo/util/json_writer.h"
+#include "vrepo/util/reporter.h"
 #include "vrepo/util/status.h"
 #include "vrepo/worktree/repository.h"
 #include "vrepo/worktree/worktree.h"
@@ -97,6 +98,10 @@ Result<std::vector<std::string>> RepoPaths(const Repository& repo, const Globals
                                            const std::vector<std::string>& user_paths);
 // A root-relative path as seen from g.cwd ("../a/b" when g.cwd is a subfolder).
 std::string PathFromCwd(const Repository& repo, const Globals& g, const std::string& path);
+
+// The process's TerminalReporter (terminal_reporter.h): bars on a terminal, warnings on
+// stderr. Commands whose --json output must stay quiet pass nullptr instead.
+Reporter* CliReporter();
 
 // Writes to stdout.
 void Print(std::string_view text);

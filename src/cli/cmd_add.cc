@@ -18,7 +18,7 @@ Command RegisterAdd(CLI::App& app, Globals& g) {
             if (!repo.ok()) return Fail("add", repo.status());
             auto rel = RepoPaths(**repo, g, *paths);
             if (!rel.ok()) return Fail("add", rel.status());
-            auto result = Add(**repo, *rel, AddOptions{});
+            auto result = Add(**repo, *rel, AddOptions{.reporter = CliReporter()});
             if (!result.ok()) return Fail("add", result.status());
             return kExitOk;
           }};

@@ -24,6 +24,7 @@ Command RegisterCheckout(CLI::App& app, Globals& g) {
             auto repo = OpenRepository(g, /*write=*/true);
             if (!repo.ok()) return Fail("checkout", repo.status());
             CheckoutOptions options;
+            options.reporter = CliReporter();
             options.force = o->force;
             Status st = Checkout(**repo, o->rev, options, /*attach_branch=*/true);
             if (!st.ok()) return Fail("checkout", st);

@@ -46,7 +46,7 @@ Command RegisterClone(CLI::App& app, Globals& g) {
                               kExitUsage);
             }
             o->clone.transport = TransportOptionsFor(RemoteConfig{});
-            o->clone.show_progress = !o->json;
+            o->clone.reporter = o->json ? nullptr : CliReporter();
             if (!o->json) std::fprintf(stderr, "Cloning into '%s'...\n", dir.c_str());
             auto report = Clone(o->url, dir, o->clone);
             if (!report.ok()) return Fail("clone", report.status());

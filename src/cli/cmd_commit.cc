@@ -32,9 +32,20 @@ Command RegisterCommit(CLI::App& app, Globals& g) {
             auto result = Commit(**repo, message, o->allow_empty);
             if (!result.ok()) {
               const Status& st = result.status();
+              const std::string& why = st.message();
               if (st.code() == Status::Code::kInvalidArgument &&
-                  st.message().find("nothing to commit") != std::string::npos) {
-                return FailWith("commit", st.message(), kExitFailure);
+                  why.starts_with("nothing to commit")) {
+                const bool none_staged = why.find("no files are staged") != std::string::npos;
+                return FailWith("commit",
+                                why + (none_staged ? " [stage files with 'vrepo add']"
+                                                   : " [stage changes with 'vrepo add']"),
+                                kExitFailure);
+              }
+              if (st.code() == Status::Code::kConflict &&
+                  why.find("merge conflicts") != std::string::npos) {
+                return FailWith("commit",
+                                why + " [fix it and 'vrepo add' it, or 'vrepo merge --abort']",
+                                kExitFailure);
               }
               return Fail("commit", st);
             }

@@ -8,6 +8,7 @@
 
 #include "cli.h"
 #include "vrepo/dataset/dataset.h"
+#include "vrepo/dataset/split.h"
 #include "vrepo/util/file.h"
 
 namespace vrepo::cli {
@@ -62,7 +63,7 @@ int RunCheck(const Globals& g, const std::string& rev, const TableArgs& t) {
   if (!repo.ok()) return Fail("dataset check", repo.status());
   auto version = Load(**repo, g, rev, t);
   if (!version.ok()) return Fail("dataset check", version.status());
-  auto report = CheckDataset(*version, (*repo)->store(), /*show_progress=*/!t.json);
+  auto report = CheckDataset(*version, (*repo)->store(), t.json ? nullptr : CliReporter());
   if (!report.ok()) return Fail("dataset check", report.status());
   if (t.json) {
     JsonWriter json;
@@ -180,39 +181,16 @@ struct SplitArgs {
   std::string rev;
 };
 
-// "labels.csv" + "val" -> "labels.val.csv"; a folder table "images" -> "images.val.csv".
-std::string SplitFileName(const std::string& table, TableFormat format, const std::string& name) {
-  std::string base = table.substr(table.rfind('/') + 1);
-  if (format == TableFormat::kFolder) return (base.empty() ? "labels" : base) + "." + name + ".csv";
-  size_t dot = base.rfind('.');
-  return base.substr(0, dot) + "." + name + base.substr(dot);
-}
-
 int RunSplit(const Globals& g, const SplitArgs& a) {
   auto repo = OpenRepository(g, /*write=*/false);
   if (!repo.ok()) return Fail("dataset split", repo.status());
   auto table_path = TablePath(**repo, g, a.table.labels);
   if (!table_path.ok()) return Fail("dataset split", table_path.status());
-  const std::string disk_path = (*repo)->root() + "/" + *table_path;
-  struct stat st;
-  const bool from_disk = a.rev.empty() && ::stat(disk_path.c_str(), &st) == 0 &&
-                         S_ISREG(st.st_mode);
-  LabelTable table;
-  if (from_disk) {
-    auto text = ReadFile(disk_path);
-    if (!text.ok()) return Fail("dataset split", text.status());
-    auto parsed = ParseLabelTable(*text, *table_path, a.table.columns);
-    if (!parsed.ok()) return Fail("dataset split", parsed.status());
-    table = std::move(*parsed);
-  } else {
-    // Folder tables exist only in commits: read it (or a table at --rev) from history.
-    auto version = LoadDataset((*repo)->history(), (*repo)->store(),
-                               a.rev.empty() ? "HEAD" : a.rev, *table_path, a.table.columns);
-    if (!version.ok()) return Fail("dataset split", version.status());
-    table = std::move(version->table);
-  }
-
-  SplitOptions options;
+  SplitRequest request;
+  request.table = *table_path;
+  request.rev = a.rev;
+  request.columns = a.table.columns;
+  SplitOptions& options = request.options;
   options.seed = a.seed;
   options.stratify = a.stratify;
   for (const auto& r : SplitList(a.ratios)) {
@@ -230,62 +208,32 @@ int RunSplit(const Globals& g, const SplitArgs& a) {
       options.names.push_back(i < 3 ? kDefaults[i] : "part" + std::to_string(i + 1));
     }
   }
-
-  std::string out_dir = a.out_dir.empty() ? ParentPath(disk_path) : a.out_dir;
-  if (!a.out_dir.empty() && out_dir[0] != '/') out_dir = g.cwd + "/" + out_dir;
-  std::vector<std::string> out_paths;
-  for (const auto& name : options.names) {
-    out_paths.push_back(out_dir + "/" + SplitFileName(*table_path, table.format, name));
+  if (Status valid = CheckSplitOptions(options); !valid.ok()) {
+    return FailWith("dataset split", valid.message(), kExitUsage);
   }
-  // With --stratify, the rows already placed by an earlier split keep their place.
-  std::map<std::string, size_t> previous;
-  if (a.stratify) {
-    for (size_t s = 0; s < out_paths.size(); ++s) {
-      auto text = ReadFile(out_paths[s]);
-      if (!text.ok()) continue;
-      auto old = ParseLabelTable(*text, out_paths[s], a.table.columns);
-      if (!old.ok()) return Fail("dataset split", old.status());
-      for (const auto& row : old->rows) previous.emplace(row.path, s);
-    }
-  }
-  auto assignment = AssignSplits(table, options, previous);
-  if (!assignment.ok()) {
-    return FailWith("dataset split", assignment.status().message(), kExitUsage);
-  }
-  std::vector<LabelTable> parts(options.names.size());
-  for (auto& part : parts) {
-    part.format = table.format == TableFormat::kFolder ? TableFormat::kCsv : table.format;
-    part.header = table.header;
-  }
-  for (size_t i = 0; i < table.rows.size(); ++i) {
-    parts[(*assignment)[i]].rows.push_back(table.rows[i]);
-  }
-  Status made = MakeDirs(out_dir);
-  if (!made.ok()) return Fail("dataset split", made);
-  for (size_t s = 0; s < parts.size(); ++s) {
-    Status written = WriteFileAtomic(out_paths[s], SerializeTable(parts[s]));
-    if (!written.ok()) return Fail("dataset split", written);
-  }
+  if (!a.out_dir.empty()) request.out_dir = a.out_dir[0] == '/' ? a.out_dir : g.cwd + "/" + a.out_dir;
+  auto parts = SplitTable(**repo, request);
+  if (!parts.ok()) return Fail("dataset split", parts.status());
 
   if (a.table.json) {
     JsonWriter json;
     json.BeginObject().Key("table").String(*table_path).Key("seed").Uint(a.seed);
     json.Key("stratify").Bool(a.stratify).Key("splits").BeginArray();
-    for (size_t s = 0; s < parts.size(); ++s) {
+    for (const SplitPart& part : *parts) {
       std::map<std::string, uint64_t> per_label;
-      for (const auto& row : parts[s].rows) ++per_label[row.label];
-      json.BeginObject().Key("name").String(options.names[s]);
-      json.Key("ratio").Double(options.ratios[s]).Key("path").String(out_paths[s]);
-      json.Key("rows").Uint(parts[s].rows.size());
+      for (const auto& row : part.table.rows) ++per_label[row.label];
+      json.BeginObject().Key("name").String(part.name);
+      json.Key("ratio").Double(part.ratio).Key("path").String(part.path);
+      json.Key("rows").Uint(part.table.rows.size());
       WriteCountsJson(json, "labels", per_label);
       json.EndObject();
     }
     json.EndArray().EndObject();
     Print(json.str() + "\n");
   } else {
-    for (size_t s = 0; s < parts.size(); ++s) {
-      Print(options.names[s] + ": " + std::to_string(parts[s].rows.size()) + " rows -> " +
-            out_paths[s] + "\n");
+    for (const SplitPart& part : *parts) {
+      Print(part.name + ": " + std::to_string(part.table.rows.size()) + " rows -> " + part.path +
+            "\n");
     }
   }
   return kExitOk;

@@ -33,7 +33,7 @@ Command RegisterFetch(CLI::App& app, Globals& g) {
               return FailWith("fetch", "fetch needs a configured remote [see 'vrepo remote add']",
                               kExitUsage);
             }
-            o->fetch.show_progress = !o->json;
+            o->fetch.reporter = o->json ? nullptr : CliReporter();
             auto report = Fetch(**repo, *remote->transport, remote->name, o->fetch);
             if (!report.ok()) return Fail("fetch from " + remote->url, report.status());
             if (o->json) {
@@ -41,7 +41,7 @@ Command RegisterFetch(CLI::App& app, Globals& g) {
               return report->ok() ? kExitOk : kExitFailure;
             }
             bool changed = false;
-            for (const RefResult& r : report->refs) changed |= r.status != "up to date";
+            for (const RefResult& r : report->refs) changed |= r.outcome != RefOutcome::kUpToDate;
             if (changed) {
               std::fprintf(stderr, "From %s\n", remote->url.c_str());
               PrintRefLines(*report, /*push=*/false, remote->name);

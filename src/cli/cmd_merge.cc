@@ -126,9 +126,17 @@ Command RegisterMerge(CLI::App& app, Globals& g) {
               Status st = AbortMerge(**repo);
               return st.ok() ? kExitOk : Fail("merge --abort", st);
             }
-            o->merge.progress = !o->quiet && !o->json;
+            o->merge.reporter = o->quiet || o->json ? nullptr : CliReporter();
             auto result = Merge(**repo, o->rev, o->merge);
-            if (!result.ok()) return Fail("merge", result.status());
+            if (!result.ok()) {
+              const Status& st = result.status();
+              if (st.code() == Status::Code::kConflict &&
+                  st.message().ends_with(" is in progress")) {
+                return FailWith("merge", st.message() + " [commit it, or 'vrepo merge --abort']",
+                                kExitFailure);
+              }
+              return Fail("merge", st);
+            }
             int code = result->outcome == MergeOutcome::kConflicts ? kExitFailure : kExitOk;
             if (o->json) {
               Print(Json(*result));

@@ -31,62 +31,40 @@ Command RegisterPull(CLI::App& app, Globals& g) {
               return FailWith("pull", "pull needs a configured remote [see 'vrepo remote add']",
                               kExitUsage);
             }
-            History& history = (*repo)->history();
-            auto branch = history.CurrentBranch();
-            if (!branch.ok()) return Fail("pull", branch.status());
-            if (!*branch) {
+            o->fetch.reporter = CliReporter();
+            CheckoutOptions checkout;
+            checkout.reporter = CliReporter();
+            auto pulled = Pull(**repo, *remote->transport, remote->name, o->fetch, checkout);
+            if (!pulled.ok()) return Fail("pull from " + remote->url, pulled.status());
+            const PullResult& p = *pulled;
+            if (p.outcome == PullOutcome::kDetachedHead) {
               return FailWith("pull", "HEAD is detached [switch to a branch first]",
                               kExitFailure);
             }
-            o->fetch.show_progress = true;
-            auto report = Fetch(**repo, *remote->transport, remote->name, o->fetch);
-            if (!report.ok()) return Fail("pull from " + remote->url, report.status());
             bool changed = false;
-            for (const RefResult& r : report->refs) changed |= r.status != "up to date";
+            for (const RefResult& r : p.fetch.refs) changed |= r.outcome != RefOutcome::kUpToDate;
             if (changed) {
               std::fprintf(stderr, "From %s\n", remote->url.c_str());
-              PrintRefLines(*report, /*push=*/false, remote->name);
+              PrintRefLines(p.fetch, /*push=*/false, remote->name);
             }
-            std::string upstream = remote->name + "/" + **branch;
-            auto theirs = history.ReadRef("refs/remotes/" + upstream);
-            if (!theirs.ok()) return Fail("pull", theirs.status());
-            if (!*theirs) {
-              return FailWith("pull", "the remote has no branch '" + **branch + "'",
-                              kExitFailure);
-            }
-            auto head = history.HeadCommit();
-            if (!head.ok()) return Fail("pull", head.status());
-            if (*head) {
-              if (**head == **theirs) {
-                Print("Already up to date.\n");
-                return kExitOk;
-              }
-              auto base = history.MergeBase(**head, **theirs);
-              if (!base.ok()) return Fail("pull", base.status());
-              if (*base && **base == **theirs) {
-                Print("Already up to date.\n");
-                return kExitOk;
-              }
-              if (!*base || **base != **head) {
-                return FailWith("pull",
-                                "'" + **branch + "' and '" + upstream +
-                                    "' have diverged; nothing was changed [run 'vrepo merge " +
-                                    upstream + "', then commit]",
+            switch (p.outcome) {
+              case PullOutcome::kNoRemoteBranch:
+                return FailWith("pull", "the remote has no branch '" + p.branch + "'",
                                 kExitFailure);
-              }
+              case PullOutcome::kDiverged:
+                return FailWith("pull",
+                                "'" + p.branch + "' and '" + p.upstream +
+                                    "' have diverged; nothing was changed [run 'vrepo merge " +
+                                    p.upstream + "', then commit]",
+                                kExitFailure);
+              case PullOutcome::kFastForwarded:
+                Print("Updating " + (p.old_head ? ShortId(*p.old_head) : std::string("(none)")) +
+                      ".." + ShortId(p.new_head) + "\nFast-forward\n");
+                return kExitOk;
+              default:
+                Print("Already up to date.\n");
+                return kExitOk;
             }
-            auto files = history.ReadTree(**theirs);
-            if (!files.ok()) return Fail("pull", files.status());
-            auto info = history.GetCommit(**theirs);
-            if (!info.ok()) return Fail("pull", info.status());
-            CheckoutOptions checkout;
-            Status st = CheckoutFiles(**repo, *files, info->tree, checkout);
-            if (!st.ok()) return Fail("pull", st);
-            st = history.AdvanceHead(**theirs, *head, "vrepo: pull (fast-forward)");
-            if (!st.ok()) return Fail("pull", st);
-            Print("Updating " + (*head ? ShortId(**head) : std::string("(none)")) + ".." +
-                  ShortId(**theirs) + "\nFast-forward\n");
-            return kExitOk;
           }};
 }
 

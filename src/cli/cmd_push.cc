@@ -33,7 +33,7 @@ Command RegisterPush(CLI::App& app, Globals& g) {
             if (!repo.ok()) return Fail("push", repo.status());
             auto remote = OpenRemote(**repo, o->remote);
             if (!remote.ok()) return Fail("push", remote.status());
-            o->push.show_progress = !o->json;
+            o->push.reporter = o->json ? nullptr : CliReporter();
             auto report = Push(**repo, *remote->transport, remote->name, o->push);
             if (!report.ok()) return Fail("push to " + remote->url, report.status());
             if (o->json) {
@@ -41,7 +41,7 @@ Command RegisterPush(CLI::App& app, Globals& g) {
               return report->ok() ? kExitOk : kExitFailure;
             }
             bool all_current = true;
-            for (const RefResult& r : report->refs) all_current &= r.status == "up to date";
+            for (const RefResult& r : report->refs) all_current &= r.outcome == RefOutcome::kUpToDate;
             if (all_current) {
               std::fputs("Everything up-to-date\n", stderr);
               return kExitOk;

@@ -24,7 +24,7 @@ Command RegisterRestore(CLI::App& app, Globals& g) {
             if (!rel.ok()) return Fail("restore", rel.status());
             std::optional<std::string> source;
             if (!o->source.empty()) source = o->source;
-            Status st = Restore(**repo, *rel, source);
+            Status st = Restore(**repo, *rel, source, CliReporter());
             if (!st.ok()) return Fail("restore", st);
             return kExitOk;
           }};

@@ -25,6 +25,7 @@ Command RegisterSwitch(CLI::App& app, Globals& g) {
             auto repo = OpenRepository(g, /*write=*/true);
             if (!repo.ok()) return Fail("switch", repo.status());
             CheckoutOptions options;
+            options.reporter = CliReporter();
             options.force = o->force;
             Status st = Switch(**repo, o->branch, o->create, options);
             if (!st.ok()) return Fail("switch", st);

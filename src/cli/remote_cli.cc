@@ -14,10 +14,6 @@ std::string Short(const std::string& full) {
   return full;
 }
 
-std::string Pad(std::string s, size_t width) {
-  if (s.size() < width) s.append(width - s.size(), ' ');
-  return s;
-}
 
 }  // namespace
 
@@ -45,7 +41,7 @@ Result<OpenedRemote> OpenRemote(const Repository& repo, const std::string& name_
 
 void PrintRefLines(const SyncReport& report, bool push, const std::string& remote_name) {
   for (const RefResult& r : report.refs) {
-    if (r.status == "up to date" && !push) continue;  // fetch lists only what changed
+    if (r.outcome == RefOutcome::kUpToDate && !push) continue;  // fetch lists only what changed
     std::string src = Short(r.name);
     std::string dst = src;
     if (!push && r.name.rfind("refs/remotes/", 0) == 0) {
@@ -54,26 +50,23 @@ void PrintRefLines(const SyncReport& report, bool push, const std::string& remot
     bool branch = r.name.rfind("refs/heads/", 0) == 0 || r.name.rfind("refs/remotes/", 0) == 0;
     bool tag = r.name.rfind("refs/tags/", 0) == 0;
     std::string flag, summary, note;
-    if (r.status == "new") {
+    if (r.outcome == RefOutcome::kNew) {
       flag = "*";
       summary = branch ? "[new branch]" : tag ? "[new tag]" : "[new ref]";
-    } else if (r.status == "updated") {
+    } else if (r.outcome == RefOutcome::kUpdated) {
       flag = " ";
       summary = ShortId(r.old_target) + ".." + ShortId(r.new_target);
-    } else if (r.status == "forced") {
+    } else if (r.outcome == RefOutcome::kForced) {
       flag = "+";
       summary = ShortId(r.old_target) + "..." + ShortId(r.new_target);
       note = " (forced update)";
-    } else if (r.status == "up to date") {
+    } else if (r.outcome == RefOutcome::kUpToDate) {
       flag = "=";
       summary = "[up to date]";
     } else {
       flag = "!";
       summary = "[rejected]";
-      std::string why = r.status.substr(r.status.find(": ") == std::string::npos
-                                            ? r.status.size()
-                                            : r.status.find(": ") + 2);
-      note = " (" + why + ")";
+      note = " (" + r.reason + ")";
     }
     std::string line = " " + flag + " " + Pad(summary, 17) + " " +
                        (push ? src + " -> " + dst : Pad(src, 10) + " -> " + dst) + note + "\n";
@@ -95,7 +88,7 @@ void PrintReportJson(const std::string& url, const SyncReport& report) {
     json.Key("name").String(r.name);
     json.Key("old").String(r.old_target);
     json.Key("new").String(r.new_target);
-    json.Key("status").String(r.status);
+    json.Key("status").String(r.StatusText());
     json.EndObject();
   }
   json.EndArray();

@@ -8,7 +8,6 @@
 #include <unordered_map>
 
 #include "vrepo/dataset/sample_digest.h"
-#include "vrepo/util/progress.h"
 #include "vrepo/util/thread_pool.h"
 
 namespace vrepo {
@@ -188,7 +187,7 @@ std::string SampleDigestOf(const DatasetVersion& version) {
 }
 
 Result<CheckReport> CheckDataset(const DatasetVersion& version, const ObjectStore& store,
-                                 bool show_progress) {
+                                 Reporter* reporter) {
   CheckReport report;
   report.rows = version.table.rows.size();
   report.problems = version.problems;
@@ -204,17 +203,16 @@ Result<CheckReport> CheckDataset(const DatasetVersion& version, const ObjectStor
   const std::vector<size_t>& firsts = groups.first;
   std::vector<std::string> decode_error(firsts.size());
   std::atomic<uint64_t> decoded{0};
-  Progress progress("checking images", firsts.size());
-  if (!show_progress) progress.Finish();
+  ReportedStep progress(reporter, "checking images", firsts.size());
   ThreadPool pool;
   VREPO_RETURN_IF_ERROR(store.GetMany(ContentIdsOf(samples, firsts), pool,
                                       [&](size_t i, std::string_view bytes) {
     Result<DecodedImage> image = DecodeImage(bytes, samples[firsts[i]].path);
     if (!image.ok()) decode_error[i] = image.status().message();
     decoded.fetch_add(1);
-    progress.Tick();
+    progress.Advance();
   }));
-  progress.Finish();
+  progress.End();
   report.images_decoded = decoded.load();
 
   // One content under two labels: flag the contents first, then list their samples.
@@ -295,8 +293,7 @@ Result<DatasetStats> ComputeStats(const DatasetVersion& version, const ObjectSto
   return stats;
 }
 
-Result<std::vector<size_t>> AssignSplits(const LabelTable& table, const SplitOptions& options,
-                                         const std::map<std::string, size_t>& previous) {
+Status CheckSplitOptions(const SplitOptions& options) {
   const size_t k = options.ratios.size();
   if (k == 0) return Status::InvalidArgument("--ratios: give at least one ratio");
   if (options.names.size() != k) {
@@ -314,6 +311,13 @@ Result<std::vector<size_t>> AssignSplits(const LabelTable& table, const SplitOpt
     return Status::InvalidArgument("--ratios: ratios sum to " + std::to_string(sum) +
                                    ", not 1");
   }
+  return Status::OK();
+}
+
+Result<std::vector<size_t>> AssignSplits(const LabelTable& table, const SplitOptions& options,
+                                         const std::map<std::string, size_t>& previous) {
+  VREPO_RETURN_IF_ERROR(CheckSplitOptions(options));
+  const size_t k = options.ratios.size();
   std::vector<double> bounds(k);
   double acc = 0;
   for (size_t i = 0; i < k; ++i) bounds[i] = acc += options.ratios[i];

@@ -274,14 +274,14 @@ Result<MergeResult> Merge(Repository& repo, const std::string& rev, const MergeO
   VREPO_ASSIGN_OR_RETURN(std::optional<MergeState> in_progress, ReadMergeState(repo));
   if (in_progress) {
     return Status::Conflict("a merge of " + in_progress->merge_head.substr(0, 7) +
-                            " is in progress [commit it, or 'vrepo merge --abort']");
+                            " is in progress");
   }
   MergeResult result;
   VREPO_ASSIGN_OR_RETURN(result.theirs, history.ResolveCommit(rev));
   VREPO_ASSIGN_OR_RETURN(std::optional<std::string> head, history.HeadCommit());
   CheckoutOptions checkout;
   checkout.force = true;  // CheckWorktreeClean ran first
-  checkout.progress = options.progress;
+  checkout.reporter = options.reporter;
   VREPO_ASSIGN_OR_RETURN(std::vector<FileEntry> theirs_files, history.ReadTree(result.theirs));
   VREPO_ASSIGN_OR_RETURN(CommitInfo theirs_info, history.GetCommit(result.theirs));
 

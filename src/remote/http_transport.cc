@@ -11,7 +11,6 @@
 #include <unordered_set>
 
 #include "http_wire.h"
-#include "vrepo/remote/server.h"
 
 namespace vrepo {
 namespace {

@@ -18,6 +18,11 @@ std::string ErrorCodeName(Status::Code code);
 // name this client does not know) with `message`.
 Status StatusFromError(std::string_view code_name, std::string message);
 
+// InvalidArgument unless `name` is one or more segments of [A-Za-z0-9._-] joined by single
+// '/', none of them "." or "..": the only names a server maps to ROOT/NAME, and
+// the only ones a client sends.
+Status CheckRepositoryName(const std::string& name);
+
 // First line `HEAD BRANCH` (when HEAD names a branch), then `TARGET FULLNAME` a line.
 std::string FormatRefListing(const RefListing& listing);
 Result<RefListing> ParseRefListing(std::string_view text, const std::string& source);

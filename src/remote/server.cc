@@ -144,32 +144,6 @@ std::string ReplaceAll(std::string text, const std::string& from, const std::str
 
 }  // namespace
 
-Status CheckRepositoryName(const std::string& name) {
-  auto bad = [&](const std::string& why) {
-    return Status::InvalidArgument("bad repository name '" + name + "': " + why);
-  };
-  if (name.empty()) return bad("empty");
-  if (name.front() == '/') return bad("absolute paths are refused");
-  size_t start = 0;
-  while (true) {
-    size_t slash = name.find('/', start);
-    std::string_view segment =
-        std::string_view(name).substr(start, slash == std::string::npos ? slash : slash - start);
-    if (segment.empty()) return bad("empty path segment");
-    if (segment == "." || segment == "..") return bad("'.' and '..' segments are refused");
-    for (char c : segment) {
-      bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                c == '.' || c == '_' || c == '-';
-      if (!ok) {
-        return bad(c == '%' ? "percent-encoded characters are refused"
-                            : "only [A-Za-z0-9._-] segments separated by '/' are allowed");
-      }
-    }
-    if (slash == std::string::npos) break;
-    start = slash + 1;
-  }
-  return Status::OK();
-}
 
 struct RepositoryServer::Impl {
   ServerOptions options;

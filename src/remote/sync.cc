@@ -15,7 +15,6 @@
 #include "vrepo/remote/remote_config.h"
 #include "vrepo/remote/service.h"
 #include "vrepo/util/file.h"
-#include "vrepo/util/progress.h"
 #include "vrepo/util/thread_pool.h"
 #include "vrepo/worktree/worktree.h"
 
@@ -31,7 +30,6 @@ constexpr std::string_view kHeads = "refs/heads/";
 constexpr std::string_view kTags = "refs/tags/";
 constexpr std::string_view kRuns = "refs/runs/";
 
-bool StartsWith(std::string_view s, std::string_view prefix) { return s.rfind(prefix, 0) == 0; }
 
 // A content object to copy, with its size (the raw size bounds its record's size).
 struct Wanted {
@@ -52,9 +50,8 @@ class ObjectCopier {
   Status Copy(const std::vector<Wanted>& wanted) {
     VREPO_ASSIGN_OR_RETURN(std::vector<Wanted> missing, Missing(wanted));
     if (missing.empty()) return Status::OK();
-    std::unique_ptr<Progress> progress;
-    if (options_.show_progress) progress = std::make_unique<Progress>(label_, missing.size());
-    progress_ = progress.get();
+    ReportedStep progress(options_.reporter, label_, missing.size());
+    progress_ = &progress;
     VREPO_RETURN_IF_ERROR(CopyRound(missing));
     if (!deferred_.empty()) {
       std::vector<Wanted> chunks;
@@ -83,7 +80,6 @@ class ObjectCopier {
         }
       }
     }
-    if (progress) progress->Finish();
     return Status::OK();
   }
 
@@ -122,22 +118,15 @@ class ObjectCopier {
       bytes += w.size;
     }
     std::atomic<size_t> next{0};
-    std::atomic<bool> failed{false};
-    Status first_error;
+    FirstError first_error;
     auto worker = [&](Transport* src, Transport* dst) {
-      while (!failed.load()) {
+      while (!first_error.failed()) {
         size_t i = next.fetch_add(1);
         if (i >= batches.size()) return;
         // An exception escaping this thread would abort the process before a failed clone
         // could clean up.
-        Status st = CatchExceptions("copying objects",
-                                    [&] { return CopyBatch(*src, *dst, batches[i]); });
-        if (!st.ok()) {
-          std::lock_guard lock(mu_);
-          if (first_error.ok()) first_error = st;
-          failed.store(true);
-          return;
-        }
+        first_error.Record(CatchExceptions("copying objects",
+                                           [&] { return CopyBatch(*src, *dst, batches[i]); }));
       }
     };
     size_t jobs = std::max<size_t>(1, std::min<size_t>(options_.jobs, batches.size()));
@@ -155,7 +144,7 @@ class ObjectCopier {
     }
     worker(&source_, &dest_);
     for (std::thread& t : threads) t.join();
-    return first_error;
+    return first_error.status();
   }
 
   // A source may answer a read with its first objects only (a server caps its answers,
@@ -219,7 +208,7 @@ class ObjectCopier {
     }
     if (sent > 0) VREPO_RETURN_IF_ERROR(dst.WriteObjects(batch).status());
     Count(sent, batch.size());
-    if (progress_) progress_->Tick(records.size());
+    if (progress_) progress_->Advance(records.size());
     return records.size();
   }
 
@@ -228,7 +217,7 @@ class ObjectCopier {
   const SyncOptions& options_;
   const char* label_;
   SyncReport* report_;
-  Progress* progress_ = nullptr;
+  ReportedStep* progress_ = nullptr;
   std::mutex mu_;
   std::vector<StoredRecord> deferred_;
 };
@@ -242,7 +231,7 @@ std::vector<Wanted> WantedFiles(const HistoryDelta& delta) {
 
 std::string ShortName(const std::string& full) {
   for (std::string_view prefix : {kHeads, kTags, kRuns}) {
-    if (StartsWith(full, prefix)) return full.substr(prefix.size());
+    if (full.starts_with(prefix)) return full.substr(prefix.size());
   }
   return full;
 }
@@ -257,9 +246,20 @@ std::vector<std::string> Distinct(std::vector<std::string> v) {
 
 bool SyncReport::ok() const {
   for (const RefResult& r : refs) {
-    if (StartsWith(r.status, "rejected")) return false;
+    if (r.outcome == RefOutcome::kRejected) return false;
   }
   return true;
+}
+
+std::string RefResult::StatusText() const {
+  switch (outcome) {
+    case RefOutcome::kUpToDate: return "up to date";
+    case RefOutcome::kNew: return "new";
+    case RefOutcome::kUpdated: return "updated";
+    case RefOutcome::kForced: return "forced";
+    case RefOutcome::kRejected: return "rejected: " + reason;
+  }
+  return "";
 }
 
 namespace {
@@ -289,16 +289,11 @@ Result<SyncReport> Push(Repository& repo, Transport& remote, const std::string& 
 
 namespace {
 
-Result<SyncReport> PushListed(Repository& repo, Transport& remote, const std::string& remote_name,
-                              const PushOptions& options, const RefListing& listing) {
-  History& history = repo.history();
-  SyncReport report;
-  report.head_branch = listing.head_branch;
-  std::map<std::string, std::string> theirs;
-  for (const RemoteRef& r : listing.refs) theirs[r.name] = r.target;
-
-  // Which local refs go.
-  std::vector<std::pair<std::string, std::string>> pushed;  // full name, commit
+// The local refs a push sends, as (full name, commit): the branches asked for (the current
+// one by default), and with options.tags and options.runs every tag and run.
+Result<std::vector<std::pair<std::string, std::string>>> RefsToPush(History& history,
+                                                                     const PushOptions& options) {
+  std::vector<std::pair<std::string, std::string>> pushed;
   if (options.all) {
     VREPO_ASSIGN_OR_RETURN(std::vector<RefInfo> branches, history.Branches());
     for (const RefInfo& b : branches) pushed.emplace_back(std::string(kHeads) + b.name, b.target);
@@ -312,7 +307,7 @@ Result<SyncReport> PushListed(Repository& repo, Transport& remote, const std::st
       names.push_back(*current);
     }
     for (const std::string& name : names) {
-      std::string full = StartsWith(name, kHeads) ? name : std::string(kHeads) + name;
+      std::string full = name.starts_with(kHeads) ? name : std::string(kHeads) + name;
       VREPO_ASSIGN_OR_RETURN(std::optional<std::string> target, history.ReadRef(full));
       if (!target) {
         return Status::NotFound("branch '" + ShortName(full) + "' not found (no commits yet?)");
@@ -326,36 +321,59 @@ Result<SyncReport> PushListed(Repository& repo, Transport& remote, const std::st
     for (const RefInfo& r : refs) pushed.emplace_back(std::string(prefix) + r.name, r.target);
   }
 
+  return pushed;
+}
+
+// What pushing `target` to the remote's ref `name`, now at `old_target` ("" when absent),
+// does: branches move only forward (unless `force`), tags and runs are never replaced.
+Result<RefResult> JudgePush(History& history, const std::string& name, const std::string& target,
+                            const std::string& old_target, bool force) {
+  RefResult r{name, old_target, target, RefOutcome::kUpToDate, ""};
+  if (r.old_target == target) {
+    r.outcome = RefOutcome::kUpToDate;
+  } else if (r.old_target.empty()) {
+    r.outcome = RefOutcome::kNew;
+  } else if (name.starts_with(kHeads)) {
+    std::optional<std::string> base;
+    if (history.HasCommit(r.old_target)) {
+      VREPO_ASSIGN_OR_RETURN(base, history.MergeBase(r.old_target, target));
+    }
+    if (base && *base == r.old_target) {
+      r.outcome = RefOutcome::kUpdated;
+    } else if (force) {
+      r.outcome = RefOutcome::kForced;
+    } else if (!history.HasCommit(r.old_target)) {
+      r.outcome = RefOutcome::kRejected;
+      r.reason = "fetch first";
+    } else {
+      r.outcome = RefOutcome::kRejected;
+      r.reason = "non-fast-forward";
+    }
+  } else {
+    r.outcome = force ? RefOutcome::kForced : RefOutcome::kRejected;
+    if (!force) r.reason = "already exists";
+  }
+  return r;
+}
+
+Result<SyncReport> PushListed(Repository& repo, Transport& remote, const std::string& remote_name,
+                              const PushOptions& options, const RefListing& listing) {
+  History& history = repo.history();
+  SyncReport report;
+  report.head_branch = listing.head_branch;
+  std::map<std::string, std::string> theirs;
+  for (const RemoteRef& r : listing.refs) theirs[r.name] = r.target;
+
+  VREPO_ASSIGN_OR_RETURN(auto pushed, RefsToPush(history, options));
   std::vector<RefUpdate> updates;
   std::vector<size_t> update_results;
   for (const auto& [name, target] : pushed) {
-    RefResult r{name, "", target, ""};
     auto it = theirs.find(name);
-    if (it != theirs.end()) r.old_target = it->second;
-    bool force = options.force;
-    if (r.old_target == target) {
-      r.status = "up to date";
-    } else if (r.old_target.empty()) {
-      r.status = "new";
-    } else if (StartsWith(name, kHeads)) {
-      std::optional<std::string> base;
-      if (history.HasCommit(r.old_target)) {
-        VREPO_ASSIGN_OR_RETURN(base, history.MergeBase(r.old_target, target));
-      }
-      if (base && *base == r.old_target) {
-        r.status = "updated";
-      } else if (force) {
-        r.status = "forced";
-      } else if (!history.HasCommit(r.old_target)) {
-        r.status = "rejected: fetch first";
-      } else {
-        r.status = "rejected: non-fast-forward";
-      }
-    } else {
-      r.status = force ? "forced" : "rejected: already exists";
-    }
-    if (r.status == "new" || r.status == "updated" || r.status == "forced") {
-      updates.push_back({name, r.old_target, target, r.status == "forced"});
+    VREPO_ASSIGN_OR_RETURN(
+        RefResult r,
+        JudgePush(history, name, target, it == theirs.end() ? "" : it->second, options.force));
+    if (r.moved()) {
+      updates.push_back({name, r.old_target, target, r.outcome == RefOutcome::kForced});
       update_results.push_back(report.refs.size());
     }
     report.refs.push_back(std::move(r));
@@ -382,15 +400,18 @@ Result<SyncReport> PushListed(Repository& repo, Transport& remote, const std::st
   Status st = remote.UpdateRefs(updates);
   if (st.code() == Status::Code::kConflict) {
     std::string why = st.message();
-    if (StartsWith(why, "rejected: ")) why = why.substr(10);
-    for (size_t i : update_results) report.refs[i].status = "rejected: " + why;
+    if (why.starts_with("rejected: ")) why = why.substr(10);
+    for (size_t i : update_results) {
+      report.refs[i].outcome = RefOutcome::kRejected;
+      report.refs[i].reason = why;
+    }
     return report;
   }
   VREPO_RETURN_IF_ERROR(st);
   // The tracking refs follow what the remote now has, as git's do after a push.
   if (!remote_name.empty()) {
     for (const RefUpdate& u : updates) {
-      if (!StartsWith(u.name, kHeads)) continue;
+      if (!u.name.starts_with(kHeads)) continue;
       std::string tracking = "refs/remotes/" + remote_name + "/" + ShortName(u.name);
       VREPO_ASSIGN_OR_RETURN(std::optional<std::string> old, history.ReadRef(tracking));
       VREPO_RETURN_IF_ERROR(
@@ -413,28 +434,28 @@ Result<SyncReport> Fetch(Repository& repo, Transport& remote, const std::string&
   for (const RemoteRef& ref : listing.refs) {
     std::string local_name;
     bool tracking = false;  // a remote-tracking ref, which always follows the remote
-    if (StartsWith(ref.name, kHeads)) {
+    if (ref.name.starts_with(kHeads)) {
       local_name = "refs/remotes/" + remote_name + "/" + ShortName(ref.name);
       tracking = true;
-    } else if (StartsWith(ref.name, kTags) || (options.runs && StartsWith(ref.name, kRuns))) {
+    } else if (ref.name.starts_with(kTags) || (options.runs && ref.name.starts_with(kRuns))) {
       local_name = ref.name;
     } else {
       continue;
     }
     VREPO_ASSIGN_OR_RETURN(std::optional<std::string> old, history.ReadRef(local_name));
-    RefResult r{local_name, old.value_or(""), ref.target, ""};
+    RefResult r{local_name, old.value_or(""), ref.target, RefOutcome::kUpToDate, ""};
     if (r.old_target == r.new_target) {
-      r.status = "up to date";
+      r.outcome = RefOutcome::kUpToDate;
     } else if (r.old_target.empty()) {
-      r.status = "new";
+      r.outcome = RefOutcome::kNew;
     } else if (!tracking) {
-      r.status = "rejected: would clobber existing " +
-                 std::string(StartsWith(ref.name, kTags) ? "tag" : "run");
+      r.outcome = RefOutcome::kRejected;
+      r.reason = std::string("would clobber existing ") + (ref.name.starts_with(kTags) ? "tag" : "run");
     } else {
       // Remote-tracking refs follow the remote even where it was rewritten, as git's do.
-      r.status = "updated";
+      r.outcome = RefOutcome::kUpdated;
     }
-    if (r.status == "new" || r.status == "updated" || r.status == "forced") {
+    if (r.moved()) {
       updates.push_back({local_name, r.old_target, r.new_target, true});
       update_results.push_back(report.refs.size());
     }
@@ -461,12 +482,51 @@ Result<SyncReport> Fetch(Repository& repo, Transport& remote, const std::string&
     const RefUpdate& u = updates[k];
     Status st = history.UpdateRef(u.name, u.new_target, u.old_target, "vrepo: fetch");
     if (st.code() == Status::Code::kConflict) {
-      report.refs[update_results[k]].status = "rejected: changed locally during the fetch";
+      report.refs[update_results[k]].outcome = RefOutcome::kRejected;
+      report.refs[update_results[k]].reason = "changed locally during the fetch";
       continue;
     }
     VREPO_RETURN_IF_ERROR(st);
   }
   return report;
+}
+
+Result<PullResult> Pull(Repository& repo, Transport& remote, const std::string& remote_name,
+                        const FetchOptions& options, const CheckoutOptions& checkout) {
+  History& history = repo.history();
+  PullResult out;
+  VREPO_ASSIGN_OR_RETURN(std::optional<std::string> branch, history.CurrentBranch());
+  if (!branch) {
+    out.outcome = PullOutcome::kDetachedHead;
+    return out;
+  }
+  out.branch = *branch;
+  out.upstream = remote_name + "/" + *branch;
+  VREPO_ASSIGN_OR_RETURN(out.fetch, Fetch(repo, remote, remote_name, options));
+  VREPO_ASSIGN_OR_RETURN(std::optional<std::string> theirs,
+                         history.ReadRef("refs/remotes/" + out.upstream));
+  if (!theirs) {
+    out.outcome = PullOutcome::kNoRemoteBranch;
+    return out;
+  }
+  VREPO_ASSIGN_OR_RETURN(out.old_head, history.HeadCommit());
+  if (out.old_head) {
+    if (*out.old_head == *theirs) return out;  // kUpToDate
+    VREPO_ASSIGN_OR_RETURN(std::optional<std::string> base,
+                           history.MergeBase(*out.old_head, *theirs));
+    if (base && *base == *theirs) return out;  // theirs is already ours: kUpToDate
+    if (!base || *base != *out.old_head) {
+      out.outcome = PullOutcome::kDiverged;
+      return out;
+    }
+  }
+  VREPO_ASSIGN_OR_RETURN(std::vector<FileEntry> files, history.ReadTree(*theirs));
+  VREPO_ASSIGN_OR_RETURN(CommitInfo info, history.GetCommit(*theirs));
+  VREPO_RETURN_IF_ERROR(CheckoutFiles(repo, files, info.tree, checkout));
+  VREPO_RETURN_IF_ERROR(history.AdvanceHead(*theirs, out.old_head, "vrepo: pull (fast-forward)"));
+  out.outcome = PullOutcome::kFastForwarded;
+  out.new_head = *theirs;
+  return out;
 }
 
 Result<SyncReport> Clone(const std::string& url, const std::string& dir,
@@ -519,7 +579,7 @@ Result<SyncReport> Clone(const std::string& url, const std::string& dir,
     VREPO_ASSIGN_OR_RETURN(std::vector<FileEntry> files, history.ReadTree(*target));
     VREPO_ASSIGN_OR_RETURN(CommitInfo commit, history.GetCommit(*target));
     CheckoutOptions checkout;
-    checkout.progress = options.show_progress;
+    checkout.reporter = options.reporter;
     checkout.force = true;  // a new folder: nothing of the user's to protect
     VREPO_RETURN_IF_ERROR(CheckoutFiles(*repo, files, commit.tree, checkout));
     return report;

@@ -184,9 +184,6 @@ class SmallCnnImpl : public ImageClassifierImpl {
   nn::Sequential layer1_{nullptr}, layer2_{nullptr}, layer3_{nullptr};
 };
 
-bool StartsWith(const std::string& s, std::string_view prefix) {
-  return s.compare(0, prefix.size(), prefix) == 0;
-}
 
 }  // namespace
 
@@ -308,7 +305,7 @@ ParamGroups SplitParameters(ImageClassifierImpl& model) {
   ParamGroups groups;
   for (const auto& item : model.named_parameters(/*recurse=*/true)) {
     if (!item.value().requires_grad()) continue;
-    (StartsWith(item.key(), "fc.") ? groups.head : groups.backbone).push_back(item.value());
+    (item.key().starts_with("fc.") ? groups.head : groups.backbone).push_back(item.value());
   }
   return groups;
 }

@@ -230,4 +230,37 @@ Result<std::string> PlotConfusion(const std::vector<std::vector<int64_t>>& matri
   return c.EncodePng();
 }
 
+Result<std::vector<std::pair<std::string, std::string>>> RunPlots(const RunManifest& result) {
+  std::vector<std::pair<std::string, std::string>> files;
+  if (result.epochs.empty()) return files;
+  PlotSeries train_loss{{}, 31, 119, 180}, val_loss{{}, 255, 127, 14};
+  PlotSeries accuracy{{}, 44, 160, 44};
+  for (const auto& m : result.epochs) {
+    train_loss.values.push_back(m.train_loss);
+    val_loss.values.push_back(m.val_loss);
+    accuracy.values.push_back(m.val_accuracy);
+  }
+  // Losses from zero, so that the curves' scale reads honestly.
+  LinePlotOptions from_zero;
+  for (const auto& m : result.epochs) {
+    from_zero.y_max = std::max({from_zero.y_max, m.train_loss, m.val_loss});
+  }
+  from_zero.y_max =
+      from_zero.y_max > 0 && std::isfinite(from_zero.y_max) ? from_zero.y_max * 1.05 : 1;
+  VREPO_ASSIGN_OR_RETURN(std::string loss, PlotLines({train_loss, val_loss}, from_zero));
+  files.emplace_back("plots/loss.png", std::move(loss));
+  LinePlotOptions unit;
+  unit.y_min = 0;
+  unit.y_max = 1;
+  VREPO_ASSIGN_OR_RETURN(std::string acc, PlotLines({accuracy}, unit));
+  files.emplace_back("plots/accuracy.png", std::move(acc));
+  if (!result.confusion.empty()) {
+    int cell = result.confusion.size() > 32 ? 8 : 32;
+    VREPO_ASSIGN_OR_RETURN(std::string conf, PlotConfusion(result.confusion, cell));
+    files.emplace_back("plots/confusion.png", std::move(conf));
+  }
+  return files;
+}
+
+
 }  // namespace vrepo::train

@@ -25,6 +25,7 @@
 #include "vrepo/train/run_record.h"
 #include "vrepo/train/safetensors.h"
 #include "vrepo/util/file.h"
+#include "vrepo/util/text.h"
 #include "vrepo_source_revision.h"
 
 namespace vrepo::train {
@@ -133,11 +134,6 @@ std::string CudaDeviceName(int device) {
   return std::string(prop.data(), strnlen(prop.data(), 256));
 }
 
-std::string Fixed(double v, int digits) {
-  char buf[64];
-  std::snprintf(buf, sizeof(buf), "%.*f", digits, v);
-  return buf;
-}
 
 // Loads a label table at `commit` and refuses rows that name no image or carry no label:
 // training on a silently shrunk dataset would record the wrong experiment.
@@ -283,71 +279,53 @@ Result<std::unique_ptr<torch::optim::Optimizer>> MakeOptimizer(ImageClassifierIm
       new torch::optim::AdamW(param_groups, torch::optim::AdamWOptions(c.lr)));
 }
 
-Result<TrainResult> TrainImpl(Repository& repo, const TrainConfig& config,
-                              const TrainHooks& hooks) {
-  const auto started = Clock::now();
-  VREPO_RETURN_IF_ERROR(ValidateConfig(config));
-  if (!config.name.empty()) VREPO_RETURN_IF_ERROR(CheckNewRunName(repo.history(), config.name));
-  TrainResult result;
-  result.config = config;
-  TrainConfig& rc = result.config;
-  const torch::Device device = ResolveDevice(config.device);
-  rc.device = device.is_cuda() ? "cuda" : "cpu";
-  if (rc.precision == "auto") rc.precision = device.is_cuda() ? "bf16" : "fp32";
-  const bool bf16 = rc.precision == "bf16";
-  if (rc.head_lr <= 0) rc.head_lr = rc.lr;
-  if (!rc.val_labels.empty()) rc.val_split = 0;
-  result.versions = CurrentVersions(rc.device);
-  auto progress = [&](const std::string& line) {
-    if (hooks.progress) hooks.progress(line);
-  };
+struct SampleSplits {
+  std::vector<Sample> train, val;
+};
 
-  // The data: one commit, the train table, and a validation table or a split of it.
-  History& history = repo.history();
-  VREPO_ASSIGN_OR_RETURN(result.dataset_commit, history.ResolveCommit(config.rev));
-  VREPO_ASSIGN_OR_RETURN(CommitInfo commit, history.GetCommit(result.dataset_commit));
-  result.dataset_tree = commit.tree;
-  VREPO_ASSIGN_OR_RETURN(DatasetVersion train_v,
-                         LoadSplit(repo, result.dataset_commit, config.labels, config));
-  std::vector<Sample> train_samples, val_samples;
+// The samples of `commit`: the train table's, and the validation table's or a seeded split
+// of the train table.
+Result<SampleSplits> LoadSamples(Repository& repo, const std::string& commit,
+                                 const TrainConfig& config) {
+  SampleSplits out;
+  VREPO_ASSIGN_OR_RETURN(DatasetVersion train_v, LoadSplit(repo, commit, config.labels, config));
   if (!config.val_labels.empty()) {
     VREPO_ASSIGN_OR_RETURN(DatasetVersion val_v,
-                           LoadSplit(repo, result.dataset_commit, config.val_labels, config));
-    train_samples = std::move(train_v.samples);
-    val_samples = std::move(val_v.samples);
-  } else {
-    SplitOptions split;
-    split.ratios = {1 - config.val_split, config.val_split};
-    split.names = {"train", "val"};
-    split.seed = config.seed;
-    VREPO_ASSIGN_OR_RETURN(std::vector<size_t> assigned, AssignSplits(train_v.table, split));
-    std::map<std::string, size_t> by_path;
-    for (size_t i = 0; i < train_v.table.rows.size(); ++i) {
-      by_path.emplace(train_v.table.rows[i].path, assigned[i]);
-    }
-    for (Sample& s : train_v.samples) {
-      (by_path[s.path] == 0 ? train_samples : val_samples).push_back(std::move(s));
-    }
-    if (train_samples.empty() || val_samples.empty()) {
-      return Status::InvalidArgument(config.labels + ": --val-split " + Fixed(config.val_split, 3) +
-                                     " leaves an empty split of " +
-                                     std::to_string(train_v.samples.size()) + " samples");
-    }
+                           LoadSplit(repo, commit, config.val_labels, config));
+    out.train = std::move(train_v.samples);
+    out.val = std::move(val_v.samples);
+    return out;
   }
-  train_v = DatasetVersion();  // the table's rows are not needed while training
-  std::set<std::string> labels;
-  for (const Sample& s : train_samples) labels.insert(s.label);
-  for (const Sample& s : val_samples) labels.insert(s.label);
-  result.classes.assign(labels.begin(), labels.end());
-  const int64_t num_classes = static_cast<int64_t>(result.classes.size());
-  if (num_classes < 2) {
-    return Status::InvalidArgument(config.labels + ": needs at least 2 classes, found " +
-                                   std::to_string(num_classes));
+  SplitOptions split;
+  split.ratios = {1 - config.val_split, config.val_split};
+  split.names = {"train", "val"};
+  split.seed = config.seed;
+  VREPO_ASSIGN_OR_RETURN(std::vector<size_t> assigned, AssignSplits(train_v.table, split));
+  std::map<std::string, size_t> by_path;
+  for (size_t i = 0; i < train_v.table.rows.size(); ++i) {
+    by_path.emplace(train_v.table.rows[i].path, assigned[i]);
   }
-  result.train_samples = train_samples.size();
-  result.val_samples = val_samples.size();
+  for (Sample& s : train_v.samples) {
+    (by_path[s.path] == 0 ? out.train : out.val).push_back(std::move(s));
+  }
+  if (out.train.empty() || out.val.empty()) {
+    return Status::InvalidArgument(config.labels + ": --val-split " + Fixed(config.val_split, 3) +
+                                   " leaves an empty split of " +
+                                   std::to_string(train_v.samples.size()) + " samples");
+  }
+  return out;
+}
 
-  // Loaders. Batches come out in channels_last, the faster layout for convolutions.
+struct Loaders {
+  std::unique_ptr<SampleLoader> train, val;
+  LoaderOptions val_options;  // the validation loader's, whose image size the weights record
+};
+
+// The train and validation loaders. Batches come out in channels_last, the faster layout for
+// convolutions; validation neither shuffles nor augments, at the training images' size.
+Result<Loaders> MakeLoaders(Repository& repo, const TrainConfig& config,
+                            const torch::Device& device, SampleSplits splits,
+                            const std::vector<std::string>& classes) {
   LoaderOptions lo;
   lo.batch_size = config.batch_size;
   lo.image_size = config.image_size;
@@ -361,24 +339,25 @@ Result<TrainResult> TrainImpl(Repository& repo, const TrainConfig& config,
     if (a == "flip") lo.flip = true;
     if (a == "crop") lo.crop = true;
   }
-  VREPO_ASSIGN_OR_RETURN(
-      std::unique_ptr<SampleLoader> train_loader,
-      SampleLoader::Create(repo.store(), std::move(train_samples), result.classes, lo));
-  LoaderOptions vo = lo;
+  Loaders out;
+  VREPO_ASSIGN_OR_RETURN(out.train,
+                         SampleLoader::Create(repo.store(), std::move(splits.train), classes, lo));
+  LoaderOptions& vo = out.val_options;
+  vo = lo;
   vo.shuffle = false;
   vo.flip = vo.crop = false;
-  vo.channels = train_loader->channels();
-  if (vo.image_size == 0 && train_loader->height() == train_loader->width()) {
-    vo.image_size = train_loader->height();
+  vo.channels = out.train->channels();
+  if (vo.image_size == 0 && out.train->height() == out.train->width()) {
+    vo.image_size = out.train->height();
   }
-  VREPO_ASSIGN_OR_RETURN(
-      std::unique_ptr<SampleLoader> val_loader,
-      SampleLoader::Create(repo.store(), std::move(val_samples), result.classes, vo));
-  rc.workers = train_loader->workers();
-  const int channels = train_loader->channels();
+  VREPO_ASSIGN_OR_RETURN(out.val,
+                         SampleLoader::Create(repo.store(), std::move(splits.val), classes, vo));
+  return out;
+}
 
-  // Seeds and determinism before the model is built, so its initial weights repeat.
-  TorchSettingsGuard settings_guard;
+// Seeds and determinism before the model is built, so that its initial weights repeat. The
+// caller holds a TorchSettingsGuard, which puts the global settings back afterwards.
+void SeedAndSetDeterminism(const TrainConfig& config, const torch::Device& device) {
   torch::manual_seed(config.seed);
   if (device.is_cuda()) torch::cuda::manual_seed_all(config.seed);
   if (config.deterministic) {
@@ -395,29 +374,132 @@ Result<TrainResult> TrainImpl(Repository& repo, const TrainConfig& config,
     // differ between runs, which only --deterministic rules out.
     at::globalContext().setBenchmarkCuDNN(true);
   }
+}
+
+// Loads the base model (a safetensors file, or the weights of an earlier run) into `model`,
+// with a new head when the class count differs, and records what it loaded in `result`.
+Status LoadBase(Repository& repo, const TrainConfig& config, int64_t num_classes,
+                torch::nn::Module& model, TrainResult* result) {
+  if (config.base.empty()) return Status::OK();
+  std::string bytes, source;
+  if (config.base.rfind("run:", 0) == 0) {
+    VREPO_ASSIGN_OR_RETURN(RunRecord base_run, ReadRun(repo, config.base.substr(4)));
+    VREPO_ASSIGN_OR_RETURN(bytes, ReadRunWeights(repo, base_run));
+    result->base_run_commit = base_run.commit;
+    source = "run " + config.base.substr(4) + " model.safetensors";
+  } else {
+    VREPO_ASSIGN_OR_RETURN(bytes, ReadFile(config.base));
+    source = config.base;
+  }
+  result->base_model_id = ContentId::Of(bytes).Hex();
+  VREPO_ASSIGN_OR_RETURN(SafetensorsFile file, ParseSafetensors(bytes, source));
+  LoadStateOptions load;
+  auto fc = file.tensors.find("fc.weight");
+  if (fc != file.tensors.end() && fc->second.dim() == 2 && fc->second.size(0) != num_classes) {
+    load.skip_prefixes = {"fc."};  // a new head for a different class count
+  }
+  VREPO_RETURN_IF_ERROR(LoadStateDict(model, file.tensors, source, load));
+  return Status::OK();
+}
+
+struct TrainPass {
+  double loss_sum = 0;  // summed over samples
+  int64_t seen = 0;     // samples trained on
+  bool interrupted = false;
+};
+
+// One pass over the training batches of `epoch` (of `epochs`), reporting progress a few times
+// per pass; stops after the current batch when hooks.interrupted becomes true.
+Result<TrainPass> TrainEpoch(ImageClassifierImpl& model, SampleLoader& loader,
+                             torch::optim::Optimizer& optimizer, const torch::Device& device,
+                             bool bf16, int epoch, int epochs, const TrainHooks& hooks) {
+  const auto epoch_start = Clock::now();
+  const size_t batches = loader.batches_per_epoch();
+  const size_t report_every = std::max<size_t>(1, batches / 4);
+  TrainPass pass;
+  model.train();
+  loader.StartEpoch(epoch - 1);
+  size_t batch_no = 0;
+  while (true) {
+    VREPO_ASSIGN_OR_RETURN(std::optional<Batch> batch, loader.Next());
+    if (!batch) break;
+    torch::Tensor x = batch->images.to(device, /*non_blocking=*/true);
+    torch::Tensor y = batch->targets.to(device, /*non_blocking=*/true);
+    optimizer.zero_grad();
+    torch::Tensor loss;
+    {
+      AutocastGuard autocast(bf16, device);
+      loss = torch::nn::functional::cross_entropy(model.forward(x), y);
+    }
+    loss.backward();
+    optimizer.step();
+    const int64_t n = y.size(0);
+    pass.loss_sum += loss.item<double>() * n;
+    pass.seen += n;
+    ++batch_no;
+    if (hooks.interrupted != nullptr && hooks.interrupted->load()) {
+      pass.interrupted = true;
+      break;
+    }
+    if (hooks.reporter && batch_no % report_every == 0 && batch_no < batches) {
+      hooks.reporter->Transient(
+          "epoch " + std::to_string(epoch) + "/" + std::to_string(epochs) + "  batch " +
+          std::to_string(batch_no) + "/" + std::to_string(batches) + "  loss " +
+          Fixed(pass.loss_sum / pass.seen, 4) + "  " +
+          Fixed(pass.seen / Since(epoch_start), 0) + " img/s");
+    }
+  }
+  return pass;
+}
+
+Result<TrainResult> TrainImpl(Repository& repo, const TrainConfig& config,
+                              const TrainHooks& hooks) {
+  const auto started = Clock::now();
+  VREPO_RETURN_IF_ERROR(ValidateConfig(config));
+  if (!config.name.empty()) VREPO_RETURN_IF_ERROR(CheckNewRunName(repo.history(), config.name));
+  TrainResult result;
+  result.config = config;
+  TrainConfig& rc = result.config;
+  const torch::Device device = ResolveDevice(config.device);
+  rc.device = device.is_cuda() ? "cuda" : "cpu";
+  if (rc.precision == "auto") rc.precision = device.is_cuda() ? "bf16" : "fp32";
+  const bool bf16 = rc.precision == "bf16";
+  if (rc.head_lr <= 0) rc.head_lr = rc.lr;
+  if (!rc.val_labels.empty()) rc.val_split = 0;
+  result.versions = CurrentVersions(rc.device);
+  Reporter* reporter = hooks.reporter;
+
+  // The data: one commit, the train table, and a validation table or a split of it.
+  History& history = repo.history();
+  VREPO_ASSIGN_OR_RETURN(result.dataset_commit, history.ResolveCommit(config.rev));
+  VREPO_ASSIGN_OR_RETURN(CommitInfo commit, history.GetCommit(result.dataset_commit));
+  result.dataset_tree = commit.tree;
+  VREPO_ASSIGN_OR_RETURN(SampleSplits splits, LoadSamples(repo, result.dataset_commit, config));
+  std::set<std::string> labels;
+  for (const Sample& s : splits.train) labels.insert(s.label);
+  for (const Sample& s : splits.val) labels.insert(s.label);
+  result.classes.assign(labels.begin(), labels.end());
+  const int64_t num_classes = static_cast<int64_t>(result.classes.size());
+  if (num_classes < 2) {
+    return Status::InvalidArgument(config.labels + ": needs at least 2 classes, found " +
+                                   std::to_string(num_classes));
+  }
+  result.train_samples = splits.train.size();
+  result.val_samples = splits.val.size();
+
+  VREPO_ASSIGN_OR_RETURN(Loaders loaders,
+                         MakeLoaders(repo, config, device, std::move(splits), result.classes));
+  std::unique_ptr<SampleLoader>& train_loader = loaders.train;
+  std::unique_ptr<SampleLoader>& val_loader = loaders.val;
+  const LoaderOptions& vo = loaders.val_options;
+  rc.workers = train_loader->workers();
+  const int channels = train_loader->channels();
+
+  TorchSettingsGuard settings_guard;
+  SeedAndSetDeterminism(config, device);
 
   VREPO_ASSIGN_OR_RETURN(Model model, MakeModel(config.model, num_classes, channels));
-  // The base model: a safetensors file, or the weights of an earlier run.
-  if (!config.base.empty()) {
-    std::string bytes, source;
-    if (config.base.rfind("run:", 0) == 0) {
-      VREPO_ASSIGN_OR_RETURN(RunRecord base_run, ReadRun(repo, config.base.substr(4)));
-      VREPO_ASSIGN_OR_RETURN(bytes, ReadRunWeights(repo, base_run));
-      result.base_run_commit = base_run.commit;
-      source = "run " + config.base.substr(4) + " model.safetensors";
-    } else {
-      VREPO_ASSIGN_OR_RETURN(bytes, ReadFile(config.base));
-      source = config.base;
-    }
-    result.base_model_id = ContentId::Of(bytes).Hex();
-    VREPO_ASSIGN_OR_RETURN(SafetensorsFile file, ParseSafetensors(bytes, source));
-    LoadStateOptions load;
-    auto fc = file.tensors.find("fc.weight");
-    if (fc != file.tensors.end() && fc->second.dim() == 2 && fc->second.size(0) != num_classes) {
-      load.skip_prefixes = {"fc."};  // a new head for a different class count
-    }
-    VREPO_RETURN_IF_ERROR(LoadStateDict(*model, file.tensors, source, load));
-  }
+  VREPO_RETURN_IF_ERROR(LoadBase(repo, config, num_classes, *model, &result));
   VREPO_ASSIGN_OR_RETURN(FreezeSpec freeze, ParseFreezeSpec(config.freeze));
   VREPO_RETURN_IF_ERROR(Freeze(*model, freeze));
   model->to(device);
@@ -428,46 +510,16 @@ Result<TrainResult> TrainImpl(Repository& repo, const TrainConfig& config,
   TensorMap best_state;
   double best_accuracy = -1;
   int since_best = 0;
-  result.status = "completed";
-  const size_t batches = train_loader->batches_per_epoch();
-  const size_t report_every = std::max<size_t>(1, batches / 4);
+  result.status = RunStatus::kCompleted;
   for (int epoch = 1; epoch <= config.epochs; ++epoch) {
     const auto epoch_start = Clock::now();
-    model->train();
-    train_loader->StartEpoch(epoch - 1);
-    double loss_sum = 0;
-    int64_t seen = 0;
-    bool interrupted = false;
-    size_t batch_no = 0;
-    while (true) {
-      VREPO_ASSIGN_OR_RETURN(std::optional<Batch> batch, train_loader->Next());
-      if (!batch) break;
-      torch::Tensor x = batch->images.to(device, /*non_blocking=*/true);
-      torch::Tensor y = batch->targets.to(device, /*non_blocking=*/true);
-      optimizer->zero_grad();
-      torch::Tensor loss;
-      {
-        AutocastGuard autocast(bf16, device);
-        loss = torch::nn::functional::cross_entropy(model->forward(x), y);
-      }
-      loss.backward();
-      optimizer->step();
-      const int64_t n = y.size(0);
-      loss_sum += loss.item<double>() * n;
-      seen += n;
-      ++batch_no;
-      if (hooks.interrupted != nullptr && hooks.interrupted->load()) {
-        interrupted = true;
-        break;
-      }
-      if (batch_no % report_every == 0 && batch_no < batches) {
-        progress("epoch " + std::to_string(epoch) + "/" + std::to_string(config.epochs) +
-                 "  batch " + std::to_string(batch_no) + "/" + std::to_string(batches) + "  loss " +
-                 Fixed(loss_sum / seen, 4) + "  " + Fixed(seen / Since(epoch_start), 0) + " img/s");
-      }
-    }
+    VREPO_ASSIGN_OR_RETURN(TrainPass pass, TrainEpoch(*model, *train_loader, *optimizer, device,
+                                                      bf16, epoch, config.epochs, hooks));
+    const double loss_sum = pass.loss_sum;
+    const int64_t seen = pass.seen;
+    const bool interrupted = pass.interrupted;
     if (interrupted) {
-      result.status = "interrupted";
+      result.status = RunStatus::kInterrupted;
       break;
     }
     const double train_seconds = Since(epoch_start);
@@ -477,7 +529,7 @@ Result<TrainResult> TrainImpl(Repository& repo, const TrainConfig& config,
                        hooks.interrupted);
     if (!val.ok()) {
       if (hooks.interrupted != nullptr && hooks.interrupted->load()) {
-        result.status = "interrupted";
+        result.status = RunStatus::kInterrupted;
         break;
       }
       return val.status();
@@ -492,10 +544,12 @@ Result<TrainResult> TrainImpl(Repository& repo, const TrainConfig& config,
     m.images_per_second = train_seconds > 0 ? seen / train_seconds : 0;
     m.seconds = Since(epoch_start);
     result.epochs.push_back(m);
-    progress("epoch " + std::to_string(epoch) + "/" + std::to_string(config.epochs) +
-             "  train loss " + Fixed(m.train_loss, 4) + "  val loss " + Fixed(m.val_loss, 4) +
-             "  val acc " + Fixed(100 * m.val_accuracy, 2) + "%  " + Fixed(m.images_per_second, 0) +
-             " img/s  " + Fixed(m.seconds, 1) + " s");
+    if (reporter) {
+      reporter->Info("epoch " + std::to_string(epoch) + "/" + std::to_string(config.epochs) +
+                     "  train loss " + Fixed(m.train_loss, 4) + "  val loss " +
+                     Fixed(m.val_loss, 4) + "  val acc " + Fixed(100 * m.val_accuracy, 2) + "%  " +
+                     Fixed(m.images_per_second, 0) + " img/s  " + Fixed(m.seconds, 1) + " s");
+    }
     if (m.val_accuracy > best_accuracy) {
       best_accuracy = m.val_accuracy;
       result.best_epoch = epoch;
@@ -503,7 +557,7 @@ Result<TrainResult> TrainImpl(Repository& repo, const TrainConfig& config,
       result.confusion = val->confusion;
       since_best = 0;
     } else if (config.early_stop > 0 && ++since_best >= config.early_stop) {
-      result.status = "early-stopped";
+      result.status = RunStatus::kEarlyStopped;
       break;
     }
   }
@@ -523,6 +577,34 @@ Result<TrainResult> TrainImpl(Repository& repo, const TrainConfig& config,
 }
 
 }  // namespace
+
+RunManifest ManifestOf(const TrainResult& r) {
+  RunManifest m;
+  m.name = r.config.name;
+  m.status = r.status;
+  m.dataset_rev = r.config.rev;
+  m.dataset_commit = r.dataset_commit;
+  m.dataset_tree = r.dataset_tree;
+  m.train = {r.config.labels, 0, r.train_samples, r.train_digest};
+  m.val = {r.config.val_labels.empty() ? r.config.labels : r.config.val_labels,
+           r.config.val_labels.empty() ? r.config.val_split : 0.0, r.val_samples, r.val_digest};
+  m.classes = r.classes;
+  m.model = r.config.model;
+  m.base_spec = r.config.base;
+  m.base_model_id = r.base_model_id;
+  m.base_run_commit = r.base_run_commit;
+  m.config = r.config;
+  m.seed = r.config.seed;
+  m.versions = r.versions;
+  m.epochs = r.epochs;
+  m.best_epoch = r.best_epoch;
+  m.best_val_accuracy = r.best_epoch > 0 ? r.epochs[r.best_epoch - 1].val_accuracy : 0.0;
+  m.confusion = r.confusion;
+  m.weights_id = ContentId::Of(r.weights).Hex();
+  m.weights_size = r.weights.size();
+  m.seconds = r.seconds;
+  return m;
+}
 
 VersionInfo CurrentVersions(const std::string& device) {
   VersionInfo v;

@@ -1,5 +1,8 @@
 #include "vrepo/util/text.h"
 
+#include <algorithm>
+#include <cstdio>
+
 namespace vrepo {
 
 std::vector<std::string_view> SplitLines(std::string_view text) {
@@ -98,6 +101,23 @@ size_t JsonNestingPastLimit(std::string_view json, int max_depth) {
     }
   }
   return std::string_view::npos;
+}
+
+bool IsLowerHex(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+  });
+}
+
+std::string Fixed(double v, int digits) {
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), "%.*f", digits, v);
+  return buf;
+}
+
+std::string Pad(std::string s, size_t width) {
+  if (s.size() < width) s.append(width - s.size(), ' ');
+  return s;
 }
 
 }  // namespace vrepo

@@ -23,6 +23,26 @@ std::string CurrentExceptionText() {
 
 }  // namespace
 
+void FirstError::Record(Status status) {
+  if (status.ok()) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  if (failed_.load()) return;
+  first_ = std::move(status);
+  failed_.store(true);
+}
+
+Status FirstError::status() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return first_;
+}
+
+Status ThreadPool::TryParallelFor(size_t n, const std::function<Status(size_t)>& fn,
+                                  const char* what) {
+  FirstError first;
+  VREPO_RETURN_IF_ERROR(ParallelFor(n, [&](size_t i) { first.Record(fn(i)); }, what));
+  return first.status();
+}
+
 Status CatchExceptions(const std::string& what, const std::function<Status()>& fn) {
   try {
     return fn();

@@ -12,10 +12,10 @@
 #include <mutex>
 
 #include "vrepo/util/file.h"
-#include "vrepo/util/progress.h"
 #include "vrepo/util/thread_pool.h"
+#include "vrepo/util/text.h"
 #include "vrepo/worktree/worktree.h"
-#include "vrepo/worktree/worktree_internal.h"
+#include "worktree_internal.h"
 
 namespace vrepo {
 
@@ -53,6 +53,76 @@ Status ReadSmallFile(const std::string& abs, std::string* buf, FileStat* st) {
   return Status::OK();
 }
 
+// Stores the file `f` under `root` through `writer` (big files chunked, read as a stream) and
+// fills its staging entry's id and path; `*st` is the stat of the bytes stored.
+Status StoreFile(PackWriter& writer, const std::string& root, const ScannedFile& f,
+                 uint64_t chunk_threshold, StagingEntry* e, FileStat* st) {
+  const std::string abs = JoinPath(root, f.path);
+  e->path = f.path;
+  if (f.stat.size >= chunk_threshold) {
+    VREPO_ASSIGN_OR_RETURN(auto put, writer.PutFile(abs));
+    e->id = put.first;
+    struct stat ls;
+    if (::lstat(abs.c_str(), &ls) != 0) return Status::FromErrno(abs, errno);
+    *st = FileStatFrom(ls);
+    if (st->size != put.second) {  // changed while read: the next status must look again
+      st->size = put.second;
+      st->mtime_ns = 0;
+    }
+  } else {
+    thread_local std::string buf;
+    VREPO_RETURN_IF_ERROR(ReadSmallFile(abs, &buf, st));
+    VREPO_ASSIGN_OR_RETURN(e->id, writer.Put(std::string_view(buf.data(), st->size)));
+  }
+  e->size = st->size;
+  e->executable = st->executable;
+  e->SetStat(*st);
+  return Status::OK();
+}
+
+// The regular files under `paths`, sorted; marks in `*tracked_under` the entries under them.
+Result<std::vector<ScannedFile>> ScanPaths(const std::string& root,
+                                           const std::vector<std::string>& paths,
+                                           const std::vector<StagingEntry>& entries,
+                                           Reporter* reporter, std::vector<bool>* tracked_under) {
+  std::vector<ScannedFile> files;
+  for (const auto& user_path : paths) {
+    std::string rel = CleanPath(user_path);
+    auto range = EntriesUnder(entries, rel);
+    for (size_t i = range.first; i < range.second; ++i) (*tracked_under)[i] = true;
+    FileStat st;
+    bool is_regular = false, is_dir = false;
+    Status s = StatPath(root, rel, &st, &is_regular, &is_dir);
+    if (s.code() == Status::Code::kNotFound) {
+      if (range.first == range.second) return PathspecError(user_path);
+      continue;
+    }
+    VREPO_RETURN_IF_ERROR(s);
+    if (is_dir) {
+      VREPO_ASSIGN_OR_RETURN(std::vector<ScannedFile> found, ScanTree(root, rel, reporter));
+      if (files.empty()) {
+        files = std::move(found);
+      } else {
+        files.insert(files.end(), std::make_move_iterator(found.begin()),
+                     std::make_move_iterator(found.end()));
+      }
+    } else if (is_regular) {
+      files.push_back(ScannedFile{rel, st});
+    } else {
+      Warn(reporter, "skipping " + QuoteName(rel) + " (only regular files are supported)");
+    }
+  }
+  if (paths.size() > 1) {
+    std::sort(files.begin(), files.end(), PathLess);
+    files.erase(
+        std::unique(files.begin(), files.end(),
+                    [](const ScannedFile& a, const ScannedFile& b) { return a.path == b.path; }),
+        files.end());
+  }
+
+  return files;
+}
+
 }  // namespace
 
 Result<AddResult> Add(Repository& repo, const std::vector<std::string>& paths,
@@ -64,43 +134,9 @@ Result<AddResult> Add(Repository& repo, const std::vector<std::string>& paths,
 
   // Candidates: every regular file under the paths, plus tracked files under them that the
   // walk did not see (they may sit in an ignored folder) but still exist.
-  std::vector<ScannedFile> files;
   std::vector<bool> tracked_under(entries.size(), false);
-  for (const auto& user_path : paths) {
-    std::string rel = CleanPath(user_path);
-    auto range = EntriesUnder(entries, rel);
-    for (size_t i = range.first; i < range.second; ++i) tracked_under[i] = true;
-    FileStat st;
-    bool is_regular = false, is_dir = false;
-    Status s = StatPath(root, rel, &st, &is_regular, &is_dir);
-    if (s.code() == Status::Code::kNotFound) {
-      if (range.first == range.second) return PathspecError(user_path);
-      continue;
-    }
-    VREPO_RETURN_IF_ERROR(s);
-    if (is_dir) {
-      VREPO_ASSIGN_OR_RETURN(std::vector<ScannedFile> found, ScanTree(root, rel));
-      if (files.empty()) {
-        files = std::move(found);
-      } else {
-        files.insert(files.end(), std::make_move_iterator(found.begin()),
-                     std::make_move_iterator(found.end()));
-      }
-    } else if (is_regular) {
-      files.push_back(ScannedFile{rel, st});
-    } else {
-      std::fprintf(stderr, "vrepo: warning: skipping '%s' (only regular files are supported)\n",
-                   rel.c_str());
-    }
-  }
-  if (paths.size() > 1) {
-    std::sort(files.begin(), files.end(), PathLess);
-    files.erase(
-        std::unique(files.begin(), files.end(),
-                    [](const ScannedFile& a, const ScannedFile& b) { return a.path == b.path; }),
-        files.end());
-  }
-
+  VREPO_ASSIGN_OR_RETURN(std::vector<ScannedFile> files,
+                         ScanPaths(root, paths, entries, options.reporter, &tracked_under));
   std::vector<size_t> removed;  // indices into entries
   {
     size_t fi = 0;
@@ -145,60 +181,19 @@ Result<AddResult> Add(Repository& repo, const std::vector<std::string>& paths,
   if (!to_store.empty()) {
     VREPO_ASSIGN_OR_RETURN(writer, repo.store().NewWriter());
     ThreadPool pool(DefaultIoThreads());
-    Progress progress("adding", to_store.size());
-    if (!options.progress) progress.Finish();
+    ReportedStep progress(options.reporter, "adding", to_store.size());
     const uint64_t threshold = repo.store().options().chunk_threshold;
-    std::mutex mu;
-    Status first_error;
     std::atomic<uint64_t> bytes{0};
-    VREPO_RETURN_IF_ERROR(pool.ParallelFor(to_store.size(), [&](size_t k) {
+    VREPO_RETURN_IF_ERROR(pool.TryParallelFor(to_store.size(), [&](size_t k) {
       const ScannedFile& f = files[to_store[k]];
-      std::string abs = JoinPath(root, f.path);
       StagingEntry& e = staged[k];
-      e.path = f.path;
       FileStat st;
-      Status s;
-      if (f.stat.size >= threshold) {
-        auto put = writer->PutFile(abs);
-        if (put.ok()) {
-          e.id = put->first;
-          struct stat ls;
-          if (::lstat(abs.c_str(), &ls) == 0) {
-            st = FileStatFrom(ls);
-            if (st.size != put->second) {
-              st.size = put->second;
-              st.mtime_ns = 0;
-            }
-          } else {
-            s = Status::FromErrno(abs, errno);
-          }
-        } else {
-          s = put.status();
-        }
-      } else {
-        thread_local std::string buf;
-        s = ReadSmallFile(abs, &buf, &st);
-        if (s.ok()) {
-          auto put = writer->Put(std::string_view(buf.data(), st.size));
-          if (put.ok()) {
-            e.id = *put;
-          } else {
-            s = put.status();
-          }
-        }
-      }
-      if (!s.ok()) {
-        std::lock_guard<std::mutex> lock(mu);
-        if (first_error.ok()) first_error = s.WithContext("adding " + f.path);
-        return;
-      }
-      e.size = st.size;
-      e.executable = st.executable;
-      e.SetStat(st);
+      VREPO_RETURN_IF_ERROR(
+          StoreFile(*writer, root, f, threshold, &e, &st).WithContext("adding " + f.path));
       bytes.fetch_add(st.size, std::memory_order_relaxed);
-      progress.Tick();
+      progress.Advance();
+      return Status::OK();
     }));
-    VREPO_RETURN_IF_ERROR(first_error);
     result.bytes_read = bytes.load();
   }
 

@@ -11,11 +11,10 @@
 
 #include "vrepo/history/tree_name.h"
 #include "vrepo/util/file.h"
-#include "vrepo/util/progress.h"
 #include "vrepo/util/text.h"
 #include "vrepo/util/thread_pool.h"
 #include "vrepo/worktree/worktree.h"
-#include "vrepo/worktree/worktree_internal.h"
+#include "worktree_internal.h"
 
 namespace vrepo {
 
@@ -64,7 +63,7 @@ Status WriteWorktreeFile(const ObjectStore& store, const std::string& root,
 // Writes `files` in parallel (parent folders first, one mkdir -p per distinct folder) and
 // returns their staging entries with fresh stats.
 Result<std::vector<StagingEntry>> WriteFiles(Repository& repo, const std::vector<FileEntry>& files,
-                                             bool progress_bar) {
+                                             Reporter* reporter) {
   const std::string& root = repo.root();
   const std::string tmp_dir = repo.tmp_dir();
   std::string last_dir = "\x01";
@@ -76,28 +75,20 @@ Result<std::vector<StagingEntry>> WriteFiles(Repository& repo, const std::vector
   }
   std::vector<StagingEntry> written(files.size());
   ThreadPool pool(DefaultIoThreads());
-  Progress progress("checking out", files.size());
-  if (!progress_bar) progress.Finish();
-  std::mutex mu;
-  Status first_error;
-  VREPO_RETURN_IF_ERROR(pool.ParallelFor(files.size(), [&](size_t i) {
+  ReportedStep progress(reporter, "checking out", files.size());
+  VREPO_RETURN_IF_ERROR(pool.TryParallelFor(files.size(), [&](size_t i) {
     const FileEntry& f = files[i];
     FileStat st;
-    Status s = WriteWorktreeFile(repo.store(), root, tmp_dir, f, &st);
-    if (!s.ok()) {
-      std::lock_guard<std::mutex> lock(mu);
-      if (first_error.ok()) first_error = s;
-      return;
-    }
+    VREPO_RETURN_IF_ERROR(WriteWorktreeFile(repo.store(), root, tmp_dir, f, &st));
     StagingEntry& e = written[i];
     e.path = f.path;
     e.id = f.id;
     e.size = f.size;
     e.executable = f.executable;
     e.SetStat(st);
-    progress.Tick();
+    progress.Advance();
+    return Status::OK();
   }));
-  VREPO_RETURN_IF_ERROR(first_error);
   return written;
 }
 
@@ -200,7 +191,7 @@ Status RollBack(Repository& repo, const std::vector<StagingEntry>& entries,
   }
   std::sort(restore.begin(), restore.end(),
             [](const FileEntry& a, const FileEntry& b) { return a.path < b.path; });
-  return WriteFiles(repo, restore, false).status();
+  return WriteFiles(repo, restore, nullptr).status();
 }
 
 // Removes then writes; on a failure, rolls the work tree back to `entries`.
@@ -208,15 +199,15 @@ Result<std::vector<StagingEntry>> ApplyCheckout(Repository& repo,
                                                 const std::vector<StagingEntry>& entries,
                                                 const std::vector<size_t>& removals,
                                                 const std::vector<FileEntry>& writes,
-                                                bool progress) {
+                                                Reporter* reporter) {
   VREPO_RETURN_IF_ERROR(CheckWritable(repo, writes));
   Status failed;
   for (size_t i : removals) {
     failed = RemoveWorktreeFile(repo.root(), entries[i].path);
     if (!failed.ok()) break;
   }
-  Result<std::vector<StagingEntry>> written = failed;
-  if (failed.ok()) written = WriteFiles(repo, writes, progress);
+  Result<std::vector<StagingEntry>> written =
+      failed.ok() ? WriteFiles(repo, writes, reporter) : Result<std::vector<StagingEntry>>(failed);
   if (written.ok()) return written;
   Status undo = RollBack(repo, entries, removals, writes);
   if (!undo.ok()) {
@@ -258,7 +249,7 @@ Status CheckoutFiles(Repository& repo, const std::vector<FileEntry>& target,
 
   // Removals first: a file removed at "a" may make room for a folder "a/".
   VREPO_ASSIGN_OR_RETURN(std::vector<StagingEntry> written,
-                         ApplyCheckout(repo, entries, removals, writes, options.progress));
+                         ApplyCheckout(repo, entries, removals, writes, options.reporter));
 
   rocksdb::WriteBatch batch;
   for (size_t i : removals) batch.Delete(StagingKey(entries[i].path));
@@ -316,7 +307,7 @@ Status Switch(Repository& repo, const std::string& branch, bool create,
 }
 
 Status Restore(Repository& repo, const std::vector<std::string>& paths,
-               const std::optional<std::string>& source) {
+               const std::optional<std::string>& source, Reporter* reporter) {
   VREPO_RETURN_IF_ERROR(RequireWritable(repo, "restore"));
   const std::string& root = repo.root();
   VREPO_ASSIGN_OR_RETURN(StagingIndex index, LoadStaging(repo.store().index()));
@@ -359,7 +350,7 @@ Status Restore(Repository& repo, const std::vector<std::string>& paths,
     }
   }
   VREPO_ASSIGN_OR_RETURN(std::vector<StagingEntry> written,
-                         ApplyCheckout(repo, entries, removals, writes, true));
+                         ApplyCheckout(repo, entries, removals, writes, reporter));
   rocksdb::WriteBatch batch;
   for (size_t i : removals) batch.Delete(StagingKey(entries[i].path));
   for (const auto& w : written) batch.Put(StagingKey(w.path), EncodeStagingValue(w));

@@ -8,7 +8,7 @@
 #include "vrepo/util/text.h"
 #include "vrepo/worktree/staging_index.h"
 #include "vrepo/worktree/worktree.h"
-#include "vrepo/worktree/worktree_internal.h"
+#include "worktree_internal.h"
 
 namespace vrepo {
 

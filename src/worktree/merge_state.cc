@@ -10,7 +10,7 @@
 #include "vrepo/util/file.h"
 #include "vrepo/util/text.h"
 #include "vrepo/worktree/staging_index.h"
-#include "vrepo/worktree/worktree_internal.h"
+#include "worktree_internal.h"
 
 namespace vrepo {
 

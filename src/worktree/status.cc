@@ -8,7 +8,7 @@
 
 #include "vrepo/worktree/merge_state.h"
 #include "vrepo/worktree/worktree.h"
-#include "vrepo/worktree/worktree_internal.h"
+#include "worktree_internal.h"
 
 namespace vrepo {
 
@@ -42,10 +42,11 @@ struct PendingWalk {
   std::future<Result<TreeListing>> listing;
 };
 
-std::shared_ptr<PendingWalk> StartStatusWalk(const std::string& root) {
+std::shared_ptr<PendingWalk> StartStatusWalk(const std::string& root, Reporter* reporter) {
   auto walk = std::make_shared<PendingWalk>();
   walk->root = root;
-  walk->listing = std::async(std::launch::async, [root] { return ListTree(root, ""); });
+  walk->listing =
+      std::async(std::launch::async, [root, reporter] { return ListTree(root, "", reporter); });
   return walk;
 }
 
@@ -194,8 +195,7 @@ Result<CommitResult> Commit(Repository& repo, const std::string& message, bool a
     if (!unresolved.empty()) {
       return Status::Conflict("'" + unresolved.front() + "' has merge conflicts (" +
                               std::to_string(unresolved.size()) +
-                              " file(s) unresolved) [fix it and 'vrepo add' it, or 'vrepo "
-                              "merge --abort']");
+                              " file(s) unresolved)");
     }
     allow_empty = true;  // a merge that keeps ours' tree is still a merge
   }
@@ -208,11 +208,11 @@ Result<CommitResult> Commit(Repository& repo, const std::string& message, bool a
       VREPO_ASSIGN_OR_RETURN(CommitInfo info, history.GetCommit(*head));
       if (info.tree == tree) {
         return Status::InvalidArgument(
-            "nothing to commit: the staging index matches HEAD [stage changes with 'vrepo add']");
+            "nothing to commit: the staging index matches HEAD");
       }
     } else if (files.empty()) {
       return Status::InvalidArgument(
-          "nothing to commit: no files are staged [stage files with 'vrepo add']");
+          "nothing to commit: no files are staged");
     }
   }
   std::vector<std::string> parents;

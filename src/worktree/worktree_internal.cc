@@ -1,4 +1,4 @@
-#include "vrepo/worktree/worktree_internal.h"
+#include "worktree_internal.h"
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -59,10 +59,8 @@ Result<std::vector<DiskFile>> CompareWithDisk(const std::string& root,
   if (to_hash.empty()) return out;
   std::optional<ThreadPool> own_pool;
   if (pool == nullptr) pool = &own_pool.emplace(DefaultIoThreads());
-  std::mutex mu;
-  Status first_error;
   std::atomic<uint64_t> count{0};
-  VREPO_RETURN_IF_ERROR(pool->ParallelFor(to_hash.size(), [&](size_t k) {
+  VREPO_RETURN_IF_ERROR(pool->TryParallelFor(to_hash.size(), [&](size_t k) {
     size_t i = to_hash[k];
     DiskFile& d = out[i];
     ContentId id;
@@ -70,21 +68,17 @@ Result<std::vector<DiskFile>> CompareWithDisk(const std::string& root,
     Status s = HashFile(JoinPath(root, entries[i].path), &id, &st);
     if (s.code() == Status::Code::kNotFound) {
       d.present = false;
-      return;
+      return Status::OK();
     }
-    if (!s.ok()) {
-      std::lock_guard<std::mutex> lock(mu);
-      if (first_error.ok()) first_error = s;
-      return;
-    }
+    VREPO_RETURN_IF_ERROR(s);
     count.fetch_add(1, std::memory_order_relaxed);
     d.hashed = true;
     d.id = id;
     d.size = st.size;
     d.executable = st.executable;
     d.modified = id != entries[i].id || st.executable != entries[i].executable;
+    return Status::OK();
   }));
-  VREPO_RETURN_IF_ERROR(first_error);
   *hashed += count.load();
   return out;
 }

@@ -62,7 +62,6 @@ struct MergeRepo {
   std::string Head() { return *MustOk(repo->history().HeadCommit()); }
   Result<MergeResult> MergeIn(const std::string& rev) {
     MergeOptions options;
-    options.progress = false;
     return Merge(*repo, rev, options);
   }
   bool Clean() {

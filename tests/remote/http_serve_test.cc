@@ -480,7 +480,7 @@ TEST_CASE("http: 16 concurrent clients, clones and pushes of different branches"
       auto report = PushTo(**repo, url, kWriter, 4, {branch});
       if (!report.ok() || !report->ok()) {
         errors[i] =
-            "push: " + (report.ok() ? report->refs.at(0).status : report.status().ToString());
+            "push: " + (report.ok() ? report->refs.at(0).StatusText() : report.status().ToString());
         return;
       }
       pushed[i] = commit->commit;

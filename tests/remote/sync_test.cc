@@ -39,7 +39,7 @@ TEST_CASE("push to an empty path, then clone: same commits, same bytes, fsck cle
   CHECK(pushed.ok());
   CHECK(pushed.commits == 2);
   CHECK(pushed.objects == 5);  // a.txt twice, two images, run.sh
-  CHECK(Ref(pushed, "refs/heads/main").status == "new");
+  CHECK(Ref(pushed, "refs/heads/main").outcome == RefOutcome::kNew);
   CHECK(*Must(src.repo->history().ReadRef("refs/remotes/origin/main")) == c2);
 
   CloneOptions options;
@@ -70,10 +70,10 @@ TEST_CASE("an incremental push sends only what the remote lacks") {
   SyncReport again = Must(Push(*src.repo, *remote, "origin", OneStream()));
   CHECK(again.commits == 1);
   CHECK(again.objects == 2);
-  CHECK(Ref(again, "refs/heads/main").status == "updated");
+  CHECK(Ref(again, "refs/heads/main").outcome == RefOutcome::kUpdated);
   SyncReport nothing = Must(Push(*src.repo, *remote, "origin", OneStream()));
   CHECK(nothing.objects == 0);
-  CHECK(Ref(nothing, "refs/heads/main").status == "up to date");
+  CHECK(Ref(nothing, "refs/heads/main").outcome == RefOutcome::kUpToDate);
 }
 
 TEST_CASE("an interrupted push resumes without resending stored batches") {
@@ -142,13 +142,13 @@ TEST_CASE("of two pushes racing on one branch, one wins and the other must fetch
   };
   SyncReport lost = Must(Push(*b, racing, "origin", OneStream()));
   CHECK_FALSE(lost.ok());
-  CHECK(Ref(lost, "refs/heads/main").status ==
+  CHECK(Ref(lost, "refs/heads/main").StatusText() ==
         "rejected: refs/heads/main changed on the remote (fetch first)");
   CHECK(Must(OpenPath(dir / "r")->ListRefs()).refs[0].target == from_a);
 
   // Pushing again without fetching is refused before anything travels.
   SyncReport again = Must(Push(*b, *OpenPath(dir / "r"), "origin", OneStream()));
-  CHECK(Ref(again, "refs/heads/main").status == "rejected: fetch first");
+  CHECK(Ref(again, "refs/heads/main").StatusText() == "rejected: fetch first");
   CHECK(again.objects == 0);
 
   // After a fetch, origin/main resolves to what a pushed; merge is the user's next step.
@@ -179,8 +179,8 @@ TEST_CASE("runs travel with --runs and on clone, tags with --tags") {
   with_runs.runs = true;
   with_runs.tags = true;
   SyncReport pushed = Must(Push(*src.repo, *remote, "origin", with_runs));
-  CHECK(Ref(pushed, "refs/runs/r1").status == "new");
-  CHECK(Ref(pushed, "refs/tags/v1").status == "new");
+  CHECK(Ref(pushed, "refs/runs/r1").outcome == RefOutcome::kNew);
+  CHECK(Ref(pushed, "refs/tags/v1").outcome == RefOutcome::kNew);
 
   Must(Clone(dir / "r", dir / "c", CloneOptions{}).status());
   auto copy = OpenWriter(dir / "c");

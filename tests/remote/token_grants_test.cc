@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "must.h"
+#include "http_wire.h"  // src/remote: CheckRepositoryName, which client and server share
 #include "testing.h"
 #include "vrepo/remote/server.h"
 

@@ -5,11 +5,13 @@
 #include <doctest/doctest.h>
 
 #include <cstdio>
+#include <functional>
 #include <string>
 
 #include "dataset/dataset_fixture.h"
 #include "vrepo/dataset/dataset.h"
 #include "vrepo/train/config.h"
+#include "vrepo/util/reporter.h"
 
 namespace vrepo::testing {
 
@@ -32,6 +34,15 @@ struct TrainRepo : DatasetRepo {
   DatasetVersion Version(const std::string& table = "labels.csv") {
     return Must(LoadDataset(repo->history(), repo->store(), commit, table, TableOptions{}));
   }
+};
+
+// A Reporter that hands every Info and Transient line to `on_line` (the trainer's epoch and
+// batch lines).
+struct LineReporter : Reporter {
+  explicit LineReporter(std::function<void(const std::string&)> fn) : on_line(std::move(fn)) {}
+  void Info(const std::string& line) override { on_line(line); }
+  void Transient(const std::string& line) override { on_line(line); }
+  std::function<void(const std::string&)> on_line;
 };
 
 // One quick epoch of small-cnn on labels.csv on `device` ("cpu" or "cuda"), seed 1.

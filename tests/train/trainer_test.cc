@@ -9,6 +9,8 @@
 #include "vrepo/train/safetensors.h"
 
 #include <doctest/doctest.h>
+
+#include <nlohmann/json.hpp>
 // clang-format on
 
 #include <set>
@@ -35,14 +37,15 @@ TEST_CASE("trainer: small-cnn on 5,000 Fashion-MNIST images reaches 80% on 1,000
   c.lr = 1e-3;
   std::vector<std::string> lines;
   TrainHooks hooks;
-  hooks.progress = [&](const std::string& line) { lines.push_back(line); };
+  testing::LineReporter reporter([&](const std::string& line) { lines.push_back(line); });
+  hooks.reporter = &reporter;
   TrainResult res = Must(Train(*r.repo, c, hooks));
   REQUIRE(res.epochs.size() == 2);
   const EpochMetrics& last = res.epochs.back();
   MESSAGE("val accuracy " << last.val_accuracy << ", " << last.images_per_second << " img/s, epoch "
                           << last.seconds << " s");
   CHECK(last.val_accuracy >= 0.80);
-  CHECK(res.status == "completed");
+  CHECK(res.status == RunStatus::kCompleted);
   CHECK(res.train_samples == 5000);
   CHECK(res.val_samples == 1000);
   CHECK(res.classes.size() == 10);
@@ -154,7 +157,7 @@ TEST_CASE("run record: commit, parents, run.json, ref and round trip") {
   TrainConfig c = SmallTrainConfig("cpu");
   c.name = "first";
   TrainResult res = Must(Train(*r.repo, c, {}));
-  std::string commit = Must(WriteRunRecord(*r.repo, res, {{"plots/loss.png", "not a png"}}));
+  std::string commit = Must(WriteRunRecord(*r.repo, ManifestOf(res), res.weights));
 
   RunRecord run = Must(ReadRun(*r.repo, "first"));
   CHECK(run.commit == commit);
@@ -162,9 +165,13 @@ TEST_CASE("run record: commit, parents, run.json, ref and round trip") {
   CHECK(run.parents == std::vector<std::string>{r.commit});
   std::set<std::string> paths;
   for (const auto& f : run.files) paths.insert(f.path);
-  CHECK(paths ==
-        std::set<std::string>{"metrics.jsonl", "model.safetensors", "plots/loss.png", "run.json"});
-  const auto& j = run.run;
+  CHECK(paths == std::set<std::string>{"metrics.jsonl", "model.safetensors", "plots/accuracy.png",
+                                       "plots/confusion.png", "plots/loss.png", "run.json"});
+  // The library draws the plots when it records the run.
+  CHECK(Must(ReadRunFile(*r.repo, run, "plots/loss.png")).rfind("\x89PNG", 0) == 0);
+  const nlohmann::json j = ToJson(run.manifest);
+  CHECK(run.manifest.status == RunStatus::kCompleted);
+  CHECK(run.manifest.train.sample_digest == res.train_digest);
   CHECK(j["status"] == "completed");
   CHECK(j["dataset"]["commit"] == r.commit);
   CHECK(j["dataset"]["tree"] == Must(r.repo->history().GetCommit(r.commit)).tree);
@@ -193,7 +200,7 @@ TEST_CASE("run record: commit, parents, run.json, ref and round trip") {
   CHECK(ReadRun(*r.repo, r.commit).status().code() == Status::Code::kNotFound);
 
   // The same name twice is refused.
-  auto again = WriteRunRecord(*r.repo, res);
+  auto again = WriteRunRecord(*r.repo, ManifestOf(res), res.weights);
   REQUIRE_FALSE(again.ok());
   CHECK(again.status().message() == "run name 'first' already exists");
 
@@ -215,11 +222,11 @@ TEST_CASE("run record: commit, parents, run.json, ref and round trip") {
   CHECK(tuned.base_run_commit == commit);
   CHECK(tuned.base_model_id == ContentId::Of(res.weights).Hex());
   CHECK(tuned.classes == std::vector<std::string>{"bag", "coat", "sandal"});
-  std::string tuned_commit = Must(WriteRunRecord(*r.repo, tuned));
+  std::string tuned_commit = Must(WriteRunRecord(*r.repo, ManifestOf(tuned), tuned.weights));
   RunRecord tr = Must(ReadRun(*r.repo, tuned_commit.substr(0, 12)));
   CHECK(tr.name == tuned_commit.substr(0, 12));  // unnamed: the short id
   CHECK(tr.parents == std::vector<std::string>{commit2, commit});
-  CHECK(tr.run["base"]["model_content_id"] == tuned.base_model_id);
+  CHECK(tr.manifest.base_model_id == tuned.base_model_id);
 
   // A taken name fails before training.
   auto taken = Train(*r.repo, c, {});
@@ -244,8 +251,8 @@ TEST_CASE("run record: a crafted run.json is refused naming the field, before an
   TrainConfig c = SmallTrainConfig("cpu");
   c.name = "honest";
   TrainResult res = Must(Train(*r.repo, c, {}));
-  Must(WriteRunRecord(*r.repo, res));
-  const nlohmann::json honest = Must(ReadRun(*r.repo, "honest")).run;
+  Must(WriteRunRecord(*r.repo, ManifestOf(res), res.weights));
+  const nlohmann::json honest = ToJson(Must(ReadRun(*r.repo, "honest")).manifest);
 
   // Writes `run_json` as the record refs/runs/NAME, as a hostile remote could.
   auto craft = [&](const std::string& name, const std::string& run_json) {
@@ -293,7 +300,7 @@ TEST_CASE("run record: a crafted run.json is refused naming the field, before an
   CHECK(Train(*r.repo, f, {}).status().message().find("/epochs is not a list") !=
         std::string::npos);
   // The honest record still reads.
-  CHECK(Must(ReadRun(*r.repo, "honest")).run == honest);
+  CHECK(ToJson(Must(ReadRun(*r.repo, "honest")).manifest) == honest);
 }
 
 TEST_CASE("run record: an interrupted run is recorded as interrupted") {
@@ -307,18 +314,19 @@ TEST_CASE("run record: an interrupted run is recorded as interrupted") {
   hooks.interrupted = &stop;
   int lines = 0;
   // Ctrl-C during the second epoch.
-  hooks.progress = [&](const std::string& line) {
+  testing::LineReporter reporter([&](const std::string& line) {
     if (line.rfind("epoch 2/3  batch", 0) == 0 || ++lines > 20) stop = true;
-  };
+  });
+  hooks.reporter = &reporter;
   TrainResult res = Must(Train(*r.repo, c, hooks));
-  CHECK(res.status == "interrupted");
+  CHECK(res.status == RunStatus::kInterrupted);
   CHECK(res.epochs.size() == 1);
   CHECK(res.best_epoch == 1);
   CHECK_FALSE(res.weights.empty());
-  Must(WriteRunRecord(*r.repo, res));
+  Must(WriteRunRecord(*r.repo, ManifestOf(res), res.weights));
   RunRecord run = Must(ReadRun(*r.repo, "cut"));
-  CHECK(run.run["status"] == "interrupted");
-  CHECK(run.run["epochs"].size() == 1);
+  CHECK(run.manifest.status == RunStatus::kInterrupted);
+  CHECK(run.manifest.epochs.size() == 1);
   CHECK(Must(ParseSafetensors(Must(ReadRunWeights(*r.repo, run)), "w")).tensors.size() > 0);
 }
 
@@ -330,7 +338,7 @@ TEST_CASE("trainer: early stopping after epochs without a validation gain, SGD")
   c.optimizer = "sgd";
   c.lr = 1e-12;  // nothing moves, so accuracy cannot improve after the first epoch
   TrainResult res = Must(Train(*r.repo, c, {}));
-  CHECK(res.status == "early-stopped");
+  CHECK(res.status == RunStatus::kEarlyStopped);
   CHECK(res.epochs.size() == 2);
   CHECK(res.best_epoch == 1);
 }

@@ -22,6 +22,10 @@ TEST_CASE("Result carries a value or the error that explains its absence") {
   REQUIRE_FALSE(bad.ok());
   CHECK(bad.status().code() == Status::Code::kInvalidArgument);
   CHECK(bad.status().message() == "not positive: -1");
+  // Never neither: an OK Status with no value is an error, so ok() always means a value.
+  Result<int> neither = Status::OK();
+  CHECK_FALSE(neither.ok());
+  CHECK(neither.status().message() == "internal error: a result without a value");
 }
 
 TEST_CASE("errno maps to codes a user can act on") {

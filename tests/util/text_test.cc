@@ -42,5 +42,17 @@ TEST_CASE("JsonNestingPastLimit finds the bracket past the limit, outside string
   CHECK(JsonNestingPastLimit("", 0) == std::string_view::npos);
 }
 
-}  // namespace vrepo
 
+
+TEST_CASE("Fixed, Pad and IsLowerHex format and check as numbers and ids print") {
+  CHECK(Fixed(2.0 / 3, 2) == "0.67");
+  CHECK(Fixed(12.5, 0) == "12");
+  CHECK(Pad("ab", 4) == "ab  ");
+  CHECK(Pad("abcdef", 4) == "abcdef");
+  CHECK(IsLowerHex("0123abcdef"));
+  CHECK_FALSE(IsLowerHex(""));
+  CHECK_FALSE(IsLowerHex("ABC"));
+  CHECK_FALSE(IsLowerHex("12g"));
+}
+
+}  // namespace vrepo

@@ -65,4 +65,18 @@ TEST_CASE("CatchExceptions turns a throw on a thread of one's own into a Status"
   CHECK(CatchExceptions("x", [] { return Status::NotFound("y"); }).message() == "y");
 }
 
+
+TEST_CASE("TryParallelFor runs every call and returns the first failure") {
+  ThreadPool pool(4);
+  std::atomic<int> ran{0};
+  Status st = pool.TryParallelFor(1000, [&](size_t i) {
+    ran.fetch_add(1);
+    return i == 500 ? Status::NotFound("item 500") : Status::OK();
+  });
+  CHECK(ran.load() == 1000);
+  CHECK(st.code() == Status::Code::kNotFound);
+  CHECK(st.message() == "item 500");
+  CHECK(pool.TryParallelFor(10, [](size_t) { return Status::OK(); }).ok());
+}
+
 }  // namespace vrepo

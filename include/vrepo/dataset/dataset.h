@@ -15,6 +15,7 @@
 #include "vrepo/dataset/label_table.h"
 #include "vrepo/history/history.h"
 #include "vrepo/store/object_store.h"
+#include "vrepo/util/reporter.h"
 #include "vrepo/util/status.h"
 
 namespace vrepo {
@@ -72,9 +73,9 @@ struct CheckReport {
 
 // Every problem of the version: its join problems, empty labels, images that do not decode
 // (each distinct content decoded once, in parallel), and one content under two labels.
-// `show_progress` draws a progress bar on stderr (util/progress.h rules).
+// `reporter` (may be null) hears of the decoding's progress.
 Result<CheckReport> CheckDataset(const DatasetVersion& version, const ObjectStore& store,
-                                 bool show_progress = false);
+                                 Reporter* reporter = nullptr);
 
 struct DuplicateGroup {
   ContentId id;
@@ -101,6 +102,9 @@ struct SplitOptions {
   uint64_t seed = 0;
   bool stratify = false;
 };
+
+// InvalidArgument unless the ratios are positive and sum to 1 and there is a name for each.
+Status CheckSplitOptions(const SplitOptions& options);
 
 // Assigns each row of `table` a split index. Without stratify a row's split depends only on
 // (seed, path), so adding rows never moves an existing one. With stratify, classes are

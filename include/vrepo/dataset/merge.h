@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "vrepo/dataset/label_table.h"
+#include "vrepo/util/reporter.h"
 #include "vrepo/worktree/merge_state.h"
 #include "vrepo/worktree/repository.h"
 
@@ -17,7 +18,7 @@ namespace vrepo {
 
 struct MergeOptions {
   TableOptions table;  // columns (CSV) or keys (JSONL) that hold the sample path and label
-  bool progress = true;
+  Reporter* reporter = nullptr;  // progress of the checkout
 };
 
 enum class MergeOutcome {

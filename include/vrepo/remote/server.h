@@ -57,8 +57,4 @@ class RepositoryServer {
   std::unique_ptr<Impl> impl_;
 };
 
-// InvalidArgument unless `name` is one or more segments of [A-Za-z0-9._-] joined by single
-// '/', none of them "." or "..": the only names a server maps to ROOT/NAME.
-Status CheckRepositoryName(const std::string& name);
-
 }  // namespace vrepo

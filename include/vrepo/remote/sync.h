@@ -9,13 +9,23 @@
 #include <vector>
 
 #include "vrepo/remote/transport.h"
+#include "vrepo/util/reporter.h"
 #include "vrepo/worktree/repository.h"
+#include "vrepo/worktree/worktree.h"
 
 namespace vrepo {
 
 struct SyncOptions {
   int jobs = 4;                // parallel streams for content objects
-  bool show_progress = false;  // a progress bar on stderr (when it is a terminal)
+  Reporter* reporter = nullptr;  // progress of the objects sent or received
+};
+
+enum class RefOutcome {
+  kUpToDate,  // both sides already named the same commit
+  kNew,       // the ref did not exist on the receiving side
+  kUpdated,   // moved forward
+  kForced,    // moved to a commit that does not contain the old one
+  kRejected,  // left as it was; RefResult::reason says why
 };
 
 // What one ref did: "main: 1a2b3c4..5d6e7f8", "v1: new tag", "main: rejected (fetch first)".
@@ -23,7 +33,14 @@ struct RefResult {
   std::string name;  // full name
   std::string old_target;
   std::string new_target;
-  std::string status;  // "new", "updated", "up to date", "forced", "rejected: WHY"
+  RefOutcome outcome = RefOutcome::kUpToDate;
+  std::string reason;  // kRejected: "fetch first", "non-fast-forward", ...
+  // "up to date", "new", "updated", "forced" or "rejected: REASON", as --json prints it.
+  std::string StatusText() const;
+  bool moved() const {
+    return outcome == RefOutcome::kNew || outcome == RefOutcome::kUpdated ||
+           outcome == RefOutcome::kForced;
+  }
 };
 
 struct SyncReport {
@@ -54,6 +71,27 @@ struct FetchOptions : SyncOptions {
 // `runs` refs/runs/*. `repo` must be open for writing.
 Result<SyncReport> Fetch(Repository& repo, Transport& remote, const std::string& remote_name,
                          const FetchOptions& options);
+
+enum class PullOutcome {
+  kUpToDate,        // the branch already contains REMOTE/BRANCH
+  kFastForwarded,   // the branch and the working tree moved to REMOTE/BRANCH
+  kDetachedHead,    // no branch to pull into: nothing was fetched
+  kNoRemoteBranch,  // the remote has no branch of this name (after the fetch)
+  kDiverged,        // both sides have commits of their own: nothing changed after the fetch
+};
+struct PullResult {
+  PullOutcome outcome = PullOutcome::kUpToDate;
+  SyncReport fetch;                     // what the fetch did (empty for kDetachedHead)
+  std::string branch;                   // the current branch's short name
+  std::string upstream;                 // REMOTE_NAME/BRANCH
+  std::optional<std::string> old_head;  // the branch's commit before (none: an unborn branch)
+  std::string new_head;                 // kFastForwarded: the commit it moved to
+};
+// Fetch, then fast-forward the current branch and the working tree (through `checkout`,
+// which refuses to overwrite uncommitted changes) to REMOTE_NAME/BRANCH. `repo` must be open
+// for writing.
+Result<PullResult> Pull(Repository& repo, Transport& remote, const std::string& remote_name,
+                        const FetchOptions& options, const CheckoutOptions& checkout);
 
 struct CloneOptions : SyncOptions {
   std::string branch;  // "" = the branch the remote's HEAD names

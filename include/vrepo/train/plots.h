@@ -5,8 +5,10 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "vrepo/train/run_manifest.h"
 #include "vrepo/util/status.h"
 
 namespace vrepo::train {
@@ -32,5 +34,10 @@ Result<std::string> PlotLines(const std::vector<PlotSeries>& series,
 // shaded by its share of the row's total, with class indices along the edges.
 Result<std::string> PlotConfusion(const std::vector<std::vector<int64_t>>& matrix,
                                   int cell_pixels = 32);
+
+// A run record's plots as (tree path, PNG bytes): plots/loss.png (train loss blue, validation
+// loss orange, from zero), plots/accuracy.png (validation accuracy, 0..1) and
+// plots/confusion.png (best epoch). None when no epoch completed.
+Result<std::vector<std::pair<std::string, std::string>>> RunPlots(const RunManifest& run);
 
 }  // namespace vrepo::train

@@ -13,30 +13,12 @@
 #include <vector>
 
 #include "vrepo/train/config.h"
+#include "vrepo/train/run_manifest.h"
+#include "vrepo/util/reporter.h"
 #include "vrepo/util/status.h"
 #include "vrepo/worktree/repository.h"
 
 namespace vrepo::train {
-
-struct EpochMetrics {
-  int epoch = 0;  // 1-based
-  double train_loss = 0;
-  double val_loss = 0;
-  double val_accuracy = 0;                           // 0..1
-  std::map<std::string, double> per_class_accuracy;  // label -> 0..1 on validation
-  double images_per_second = 0;                      // training images / training seconds
-  double seconds = 0;                                // whole epoch, validation included
-};
-
-// What produced a run: code, libraries and device.
-struct VersionInfo {
-  std::string vrepo;            // VREPO_VERSION
-  std::string source_revision;  // git revision vrepo was built from ("...-dirty" if modified)
-  std::string libtorch;         // TORCH_VERSION
-  std::string cuda = "none";
-  std::string cudnn = "none";
-  std::string device_name;  // "cpu" or the CUDA device's name
-};
 
 struct TrainResult {
   TrainConfig config;                // resolved: device actually used, workers, head_lr, seed, ...
@@ -51,7 +33,7 @@ struct TrainResult {
   std::string base_run_commit;  // the base run's commit when base is "run:ID"; "" otherwise
   std::vector<EpochMetrics> epochs;
   int best_epoch = 0;                // 1-based; 0 when no epoch completed
-  std::string status = "completed";  // "completed" | "early-stopped" | "interrupted"
+  RunStatus status = RunStatus::kCompleted;
   // safetensors bytes of the best epoch's state dict; metadata: "model", "classes" (JSON
   // array), "channels", "image_size" (the side the model was trained at).
   std::string weights;
@@ -61,12 +43,16 @@ struct TrainResult {
   double seconds = 0;  // wall time of the whole run
 };
 
+// The run record's manifest of `result`: everything but the weights' bytes (their content id
+// and size instead).
+RunManifest ManifestOf(const TrainResult& result);
+
 struct TrainHooks {
   // When set and it becomes true (Ctrl-C), training stops after the current batch and Train
   // returns status "interrupted" with the epochs completed so far.
   std::atomic<bool>* interrupted = nullptr;
-  // One progress line at a time (per N batches and per epoch), images/s included.
-  std::function<void(const std::string&)> progress;
+  // Hears a transient line per N batches and an Info line per epoch, images/s included.
+  Reporter* reporter = nullptr;
 };
 
 // Runs the training the config describes. The config is validated first; bad data (labels

@@ -9,7 +9,7 @@
 
 namespace vrepo {
 
-class Status {
+class [[nodiscard]] Status {
  public:
   enum class Code {
     kOk = 0,
@@ -49,12 +49,15 @@ class Status {
   std::string message_;
 };
 
-// A value or the Status that explains why there is none.
+// A value or the Status that explains why there is none: never neither. A Result made from an
+// OK Status (a bug in its maker) holds an error saying so, so that ok() always means a value.
 template <class T>
-class Result {
+class [[nodiscard]] Result {
  public:
   Result(T value) : value_(std::move(value)) {}  // NOLINT: implicit by design
-  Result(Status status) : status_(std::move(status)) {}  // NOLINT
+  Result(Status status) : status_(std::move(status)) {  // NOLINT
+    if (status_.ok()) status_ = Status::InvalidArgument("internal error: a result without a value");
+  }
   bool ok() const { return status_.ok(); }
   const Status& status() const { return status_; }
   T& value() & { return *value_; }

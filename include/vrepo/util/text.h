@@ -24,6 +24,13 @@ std::string EscapeControl(std::string_view text);
 // For messages: 'name' when QuotePath leaves it as is, else QuotePath's "quoted" form.
 std::string QuoteName(std::string_view name);
 
+// Whether `s` is non-empty and all lowercase hex digits, as ids print.
+bool IsLowerHex(std::string_view s);
+// `v` with `digits` digits after the point ("%.*f").
+std::string Fixed(double v, int digits);
+// `s` followed by spaces up to `width` characters (unchanged when already as wide).
+std::string Pad(std::string s, size_t width);
+
 // The offset in `json` of the first '[' or '{' that opens a level deeper than `max_depth`, or
 // npos. JSON parsers keep memory per open level before any check could refuse a file of
 // nested brackets; this scan allocates nothing, so untrusted JSON is run through it first.

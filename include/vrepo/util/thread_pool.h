@@ -3,6 +3,7 @@
 // a hostile size, say) stops the batch and comes back to the caller as a Status.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstddef>
 #include <functional>
@@ -13,6 +14,20 @@
 #include "vrepo/util/status.h"
 
 namespace vrepo {
+
+// The first failure among work done on many threads. Thread-safe.
+class FirstError {
+ public:
+  // Keeps `status` when it is the first failure; OK statuses are ignored.
+  void Record(Status status);
+  bool failed() const { return failed_.load(std::memory_order_relaxed); }
+  Status status() const;
+
+ private:
+  mutable std::mutex mu_;
+  std::atomic<bool> failed_{false};
+  Status first_;
+};
 
 class ThreadPool {
  public:
@@ -29,6 +44,10 @@ class ThreadPool {
   // are skipped and the first exception is returned as an IOError naming `what`.
   [[nodiscard]] Status ParallelFor(size_t n, const std::function<void(size_t)>& fn,
                                    const char* what = "a worker thread");
+  // ParallelFor for calls that can fail: every call runs, and the first failure (in the order
+  // the failures happened) is returned.
+  [[nodiscard]] Status TryParallelFor(size_t n, const std::function<Status(size_t)>& fn,
+                                      const char* what = "a worker thread");
 
  private:
   void WorkerLoop();

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "vrepo/store/content_id.h"
+#include "vrepo/util/reporter.h"
 #include "vrepo/util/status.h"
 #include "vrepo/worktree/ignore.h"
 #include "vrepo/worktree/staging_index.h"
@@ -42,10 +43,12 @@ class TreeListing {
 
 // Lists the regular files under folder `folder` (relative to `root`, "" for the root),
 // sorted by path in byte order, skipping .vrepo and ignored paths (ignored folders are
-// not entered). Symlinks and special files are skipped with a warning on stderr.
-Result<TreeListing> ListTree(const std::string& root, const std::string& folder);
+// not entered). Symlinks and special files are skipped with a warning to `reporter`.
+Result<TreeListing> ListTree(const std::string& root, const std::string& folder,
+                             Reporter* reporter = nullptr);
 // The same as ScannedFile values.
-Result<std::vector<ScannedFile>> ScanTree(const std::string& root, const std::string& folder);
+Result<std::vector<ScannedFile>> ScanTree(const std::string& root, const std::string& folder,
+                                          Reporter* reporter = nullptr);
 
 // lstat of root/path. NotFound when absent; `*is_regular` says whether it is a plain file.
 Status StatPath(const std::string& root, const std::string& path, FileStat* st, bool* is_regular,

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "vrepo/util/reporter.h"
 #include "vrepo/worktree/repository.h"
 
 namespace vrepo {
@@ -16,7 +17,7 @@ namespace vrepo {
 // ---- staging (add, rm, mv) ----
 
 struct AddOptions {
-  bool progress = true;  // a progress bar when stderr is a terminal and it takes >1 s
+  Reporter* reporter = nullptr;  // progress of the hashing and storing; skipped paths
 };
 struct AddResult {
   uint64_t files_added = 0;    // new or changed files staged
@@ -58,9 +59,11 @@ struct StatusReport {
 };
 
 // A walk of a working tree started before its repository is opened, so that the walk (most
-// of a status) overlaps the opening. Hand it to ComputeStatus.
+// of a status) overlaps the opening. Hand it to ComputeStatus. Paths the walk skips are
+// reported to `reporter` (from the walk's thread).
 struct PendingWalk;
-std::shared_ptr<PendingWalk> StartStatusWalk(const std::string& root);
+std::shared_ptr<PendingWalk> StartStatusWalk(const std::string& root,
+                                             Reporter* reporter = nullptr);
 
 // `walk`, when given, must have been started for repo.root().
 Result<StatusReport> ComputeStatus(Repository& repo, std::shared_ptr<PendingWalk> walk = nullptr);
@@ -82,8 +85,8 @@ Result<CommitResult> Commit(Repository& repo, const std::string& message, bool a
 // ---- checkout, switch, restore ----
 
 struct CheckoutOptions {
-  bool force = false;  // discard uncommitted changes
-  bool progress = true;
+  bool force = false;             // discard uncommitted changes
+  Reporter* reporter = nullptr;  // progress of the files written
 };
 // Makes the working tree and staging index equal to `rev`'s tree and detaches HEAD there
 // (or points HEAD at the branch when `rev` is a branch name and `attach_branch`). Refuses
@@ -102,7 +105,7 @@ Status Switch(Repository& repo, const std::string& branch, bool create,
 // Restores files under `paths` in the working tree from the staging index, or from
 // `source` (a revision) into both the working tree and the index when given.
 Status Restore(Repository& repo, const std::vector<std::string>& paths,
-               const std::optional<std::string>& source);
+               const std::optional<std::string>& source, Reporter* reporter = nullptr);
 
 // ---- diff ----
 

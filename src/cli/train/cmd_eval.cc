@@ -54,7 +54,7 @@ int RunEval(const Globals& g, const EvalArgs& a) {
     for (const auto& p : result->predictions) predictions.push_back(PredictionJson(p));
     json sus = json::array();
     for (const auto& p : suspects) sus.push_back(PredictionJson(p));
-    json out = {{"run", RunName(*run)},
+    json out = {{"run", run->DisplayName()},
                 {"run_commit", run->commit},
                 {"dataset", {{"commit", result->commit}, {"tree", result->tree}}},
                 {"table", options.labels},
@@ -70,7 +70,7 @@ int RunEval(const Globals& g, const EvalArgs& a) {
     Print(out.dump(2) + "\n");
     return kExitOk;
   }
-  std::string out = "run " + RunName(*run) + " on " + options.labels + " at " +
+  std::string out = "run " + run->DisplayName() + " on " + options.labels + " at " +
                     ShortId(result->commit) + ": " + std::to_string(result->samples) +
                     " samples\naccuracy: " + Fixed(100 * result->accuracy, 2) +
                     "%  loss: " + Fixed(result->loss, 4) + "\n\nper class:\n";

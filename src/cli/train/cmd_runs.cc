@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <tuple>
 
 #include "train_cli.h"
 
@@ -10,27 +11,6 @@ namespace vrepo::cli {
 namespace {
 
 using json = nlohmann::json;
-
-// A field of run.json, or `fallback` where it is absent or of another type.
-template <class T>
-T Get(const json& j, const json::json_pointer& ptr, T fallback) {
-  if (!j.contains(ptr)) return fallback;
-  const json& v = j.at(ptr);
-  try {
-    return v.get<T>();
-  } catch (const json::exception&) {
-    return fallback;
-  }
-}
-
-std::string Str(const json& j, const char* ptr) {
-  return Get<std::string>(j, json::json_pointer(ptr), "");
-}
-double Num(const json& j, const char* ptr) { return Get<double>(j, json::json_pointer(ptr), 0.0); }
-
-std::string Pad(const std::string& s, size_t width) {
-  return s.size() >= width ? s : s + std::string(width - s.size(), ' ');
-}
 
 // A JSON value on one line, strings without their quotes.
 std::string Show(const json& v) {
@@ -56,16 +36,17 @@ void PrintTable(const std::vector<std::vector<std::string>>& rows) {
 }
 
 json RunSummary(const train::RunRecord& r) {
-  return {{"name", RunName(r)},
+  const train::RunManifest& m = r.manifest;
+  return {{"name", r.DisplayName()},
           {"commit", r.commit},
           {"date", FormatIsoDate(r.time, 0)},
           {"time", r.time},
-          {"model", Str(r.run, "/model")},
-          {"dataset_commit", Str(r.run, "/dataset/commit")},
-          {"status", Str(r.run, "/status")},
-          {"epochs", r.run.contains("epochs") ? r.run["epochs"].size() : 0},
-          {"best_epoch", Get<int>(r.run, json::json_pointer("/best_epoch"), 0)},
-          {"best_val_accuracy", Num(r.run, "/best_val_accuracy")},
+          {"model", m.model},
+          {"dataset_commit", m.dataset_commit},
+          {"status", train::RunStatusName(m.status)},
+          {"epochs", m.epochs.size()},
+          {"best_epoch", m.best_epoch},
+          {"best_val_accuracy", m.best_val_accuracy},
           {"parents", r.parents}};
 }
 
@@ -87,11 +68,10 @@ int RunList(const Globals& g, bool as_json) {
   std::vector<std::vector<std::string>> rows = {
       {"NAME", "COMMIT", "DATE", "MODEL", "DATASET", "STATUS", "EPOCHS", "BEST VAL ACC"}};
   for (const auto& r : *runs) {
-    json s = RunSummary(r);
-    rows.push_back({s["name"], ShortId(r.commit), FormatIsoDate(r.time, 0).substr(0, 16),
-                    s["model"], ShortId(s["dataset_commit"]), s["status"],
-                    std::to_string(s["epochs"].get<size_t>()),
-                    Fixed(100 * s["best_val_accuracy"].get<double>(), 2) + "%"});
+    const train::RunManifest& m = r.manifest;
+    rows.push_back({r.DisplayName(), ShortId(r.commit), FormatIsoDate(r.time, 0).substr(0, 16),
+                    m.model, ShortId(m.dataset_commit), train::RunStatusName(m.status),
+                    std::to_string(m.epochs.size()), Fixed(100 * m.best_val_accuracy, 2) + "%"});
   }
   PrintTable(rows);
   return kExitOk;
@@ -102,51 +82,43 @@ int RunShow(const Globals& g, const std::string& id, bool as_json) {
   if (!repo.ok()) return Fail("runs show", repo.status());
   auto run = train::ReadRun(**repo, id);
   if (!run.ok()) return Fail("runs show", run.status());
+  const train::RunManifest& m = run->manifest;
   if (as_json) {
-    Print(run->run.dump(2) + "\n");
+    Print(train::ToJson(m).dump(2) + "\n");
     return kExitOk;
   }
-  const json& j = run->run;
-  std::string out = "run " + RunName(*run) + "\ncommit " + run->commit + "\n";
+  std::string out = "run " + run->DisplayName() + "\ncommit " + run->commit + "\n";
   out += "date: " + FormatIsoDate(run->time, 0) + "\n";
-  out += "status: " + Str(j, "/status") + "\n";
-  out += "dataset: commit " + Str(j, "/dataset/commit") + " tree " + Str(j, "/dataset/tree") +
-         " (" + Str(j, "/dataset/rev") + ")\n";
-  for (const char* split : {"train", "val"}) {
-    std::string p = std::string("/splits/") + split;
-    out += std::string(split) + ": " + Str(j, (p + "/table").c_str()) + ", " +
-           Show(j.value(json::json_pointer(p + "/samples"), json())) + " samples, digest " +
-           Str(j, (p + "/sample_digest").c_str()) + "\n";
+  out += std::string("status: ") + train::RunStatusName(m.status) + "\n";
+  out += "dataset: commit " + m.dataset_commit + " tree " + m.dataset_tree + " (" +
+         m.dataset_rev + ")\n";
+  for (const auto& [split, rec] : {std::pair<const char*, const train::SplitRecord&>{"train", m.train},
+                                   {"val", m.val}}) {
+    out += std::string(split) + ": " + rec.table + ", " + std::to_string(rec.samples) +
+           " samples, digest " + rec.sample_digest + "\n";
   }
-  out += "model: " + Str(j, "/model");
-  if (!Str(j, "/base/spec").empty()) {
-    out +=
-        " from " + Str(j, "/base/spec") + " (content id " + Str(j, "/base/model_content_id") + ")";
-  }
-  out += "\nweights: " + Str(j, "/weights/path") + " " + Str(j, "/weights/content_id") + "\n";
-  out += "seed: " + Show(j.value("seed", json())) + ", device " + Str(j, "/device") + "\n";
-  out += "versions: vrepo " + Str(j, "/versions/vrepo") + " (" +
-         Str(j, "/versions/source_revision") + "), libtorch " + Str(j, "/versions/libtorch") +
-         ", CUDA " + Str(j, "/versions/cuda") + ", cuDNN " + Str(j, "/versions/cudnn") + "\n";
+  out += "model: " + m.model;
+  if (!m.base_spec.empty()) out += " from " + m.base_spec + " (content id " + m.base_model_id + ")";
+  out += "\nweights: " + m.weights_path + " " + m.weights_id + "\n";
+  out += "seed: " + std::to_string(m.seed) + ", device " + m.versions.device_name + "\n";
+  out += "versions: vrepo " + m.versions.vrepo + " (" + m.versions.source_revision +
+         "), libtorch " + m.versions.libtorch + ", CUDA " + m.versions.cuda + ", cuDNN " +
+         m.versions.cudnn + "\n";
   out += "config:";
-  if (j.contains("config") && j["config"].is_object()) {
-    for (const auto& [k, v] : j["config"].items()) out += " " + k + "=" + Show(v);
-  }
+  const json config = train::ConfigToJson(m.config);  // items() must not outlive it
+  for (const auto& [k, v] : config.items()) out += " " + k + "=" + Show(v);
   out += "\n";
   Print(out);
   std::vector<std::vector<std::string>> rows = {
       {"EPOCH", "TRAIN LOSS", "VAL LOSS", "VAL ACC", "IMG/S", "SECONDS"}};
-  if (j.contains("epochs") && j["epochs"].is_array()) {
-    for (const auto& e : j["epochs"]) {
-      rows.push_back(
-          {Show(e.value("epoch", json())), Fixed(e.value("train_loss", 0.0), 4),
-           Fixed(e.value("val_loss", 0.0), 4), Fixed(100 * e.value("val_accuracy", 0.0), 2) + "%",
-           Fixed(e.value("images_per_second", 0.0), 0), Fixed(e.value("seconds", 0.0), 1)});
-    }
+  for (const auto& e : m.epochs) {
+    rows.push_back({std::to_string(e.epoch), Fixed(e.train_loss, 4), Fixed(e.val_loss, 4),
+                    Fixed(100 * e.val_accuracy, 2) + "%", Fixed(e.images_per_second, 0),
+                    Fixed(e.seconds, 1)});
   }
   PrintTable(rows);
-  Print("best epoch: " + Show(j.value("best_epoch", json())) + " (val acc " +
-        Fixed(100 * Num(j, "/best_val_accuracy"), 2) + "%)\nfiles:\n");
+  Print("best epoch: " + std::to_string(m.best_epoch) + " (val acc " +
+        Fixed(100 * m.best_val_accuracy, 2) + "%)\nfiles:\n");
   for (const auto& f : run->files) Print("  " + f.path + "\n");
   return kExitOk;
 }
@@ -167,7 +139,7 @@ int RunCompare(const Globals& g, const std::vector<std::string>& ids, bool as_js
   if (!a.ok()) return Fail("runs compare", a.status());
   auto b = train::ReadRun(**repo, ids[1]);
   if (!b.ok()) return Fail("runs compare", b.status());
-  const json &ja = a->run, &jb = b->run;
+  const json ja = train::ToJson(a->manifest), jb = train::ToJson(b->manifest);
 
   // Settings: the full config plus what identifies the data and the code.
   std::map<std::string, json> fa, fb;
@@ -183,17 +155,16 @@ int RunCompare(const Globals& g, const std::vector<std::string>& ids, bool as_js
     json va = fa.count(k) ? fa[k] : json(), vb = fb.count(k) ? fb[k] : json();
     if (va != vb) settings.push_back({{"key", k}, {"a", va}, {"b", vb}});
   }
+  const train::RunManifest &ma = a->manifest, &mb = b->manifest;
   json digests = json::object();
-  for (const auto& [name, ptr] : std::vector<std::pair<std::string, std::string>>{
-           {"train_sample_digest", "/splits/train/sample_digest"},
-           {"val_sample_digest", "/splits/val/sample_digest"},
-           {"weights_content_id", "/weights/content_id"}}) {
-    std::string va = Str(ja, ptr.c_str()), vb = Str(jb, ptr.c_str());
+  for (const auto& [name, va, vb] : std::vector<std::tuple<std::string, std::string, std::string>>{
+           {"train_sample_digest", ma.train.sample_digest, mb.train.sample_digest},
+           {"val_sample_digest", ma.val.sample_digest, mb.val.sample_digest},
+           {"weights_content_id", ma.weights_id, mb.weights_id}}) {
     digests[name] = {{"a", va}, {"b", vb}, {"equal", va == vb}};
   }
   json epochs = json::array();
-  size_t na = ja.contains("epochs") ? ja["epochs"].size() : 0;
-  size_t nb = jb.contains("epochs") ? jb["epochs"].size() : 0;
+  size_t na = ma.epochs.size(), nb = mb.epochs.size();
   for (size_t i = 0; i < std::max(na, nb); ++i) {
     json row = {{"epoch", i + 1}};
     for (const char* metric : {"train_loss", "val_loss", "val_accuracy"}) {
@@ -206,15 +177,15 @@ int RunCompare(const Globals& g, const std::vector<std::string>& ids, bool as_js
     epochs.push_back(row);
   }
   if (as_json) {
-    json out = {{"a", {{"name", RunName(*a)}, {"commit", a->commit}}},
-                {"b", {{"name", RunName(*b)}, {"commit", b->commit}}},
+    json out = {{"a", {{"name", a->DisplayName()}, {"commit", a->commit}}},
+                {"b", {{"name", b->DisplayName()}, {"commit", b->commit}}},
                 {"settings", settings},
                 {"digests", digests},
                 {"epochs", epochs}};
     Print(out.dump(2) + "\n");
     return kExitOk;
   }
-  Print("a: run " + RunName(*a) + " " + a->commit + "\nb: run " + RunName(*b) + " " + b->commit +
+  Print("a: run " + a->DisplayName() + " " + a->commit + "\nb: run " + b->DisplayName() + " " + b->commit +
         "\n\n");
   if (settings.empty()) {
     Print("settings: identical\n");

@@ -74,40 +74,35 @@ int RunTrain(const Globals& g, TrainArgs& a) {
       if (!p.ok()) return Fail("train", p.status());
       config.val_labels = *p;
     }
-    // Fail before the work, not after it, when the name is taken.
-    if (!config.name.empty() && (*repo)->history().ResolveCommit("refs/runs/" + config.name).ok()) {
-      return FailWith("train", "run name '" + config.name + "' already exists", kExitFatal);
-    }
     train::TrainHooks hooks;
     hooks.interrupted = InstallInterruptHandler();
-    hooks.progress = ProgressPrinter(a.json);
+    TerminalReporter reporter(a.json);
+    hooks.reporter = &reporter;
     auto trained = train::Train(**repo, config, hooks);
     if (!trained.ok()) return Fail("train", trained.status());
     result = std::move(trained).value();
   }
 
-  auto plots = MakePlots(result);
-  if (!plots.ok()) return Fail("train", plots.status());
   auto repo = OpenRepository(g, /*write=*/true);
   if (!repo.ok()) return Fail("train: recording the run", repo.status());
-  auto commit = train::WriteRunRecord(**repo, result, *plots);
+  auto commit = train::WriteRunRecord(**repo, train::ManifestOf(result), result.weights);
   if (!commit.ok()) return Fail("train: recording the run", commit.status());
   auto run = train::ReadRun(**repo, *commit);
   if (!run.ok()) return Fail("train: reading back the run", run.status());
-  std::string name = RunName(*run);
+  std::string name = run->DisplayName();
   if (a.json) {
     nlohmann::json out = {
-        {"name", name}, {"commit", *commit}, {"ref", "refs/runs/" + name}, {"run", run->run}};
+        {"name", name}, {"commit", *commit}, {"ref", "refs/runs/" + name}, {"run", ToJson(run->manifest)}};
     Print(out.dump(2) + "\n");
   } else {
     if (result.best_epoch > 0) {
       Print("best epoch " + std::to_string(result.best_epoch) + ": val acc " +
             Fixed(100 * result.epochs[result.best_epoch - 1].val_accuracy, 2) + "% (" +
-            result.status + ")\n");
+            train::RunStatusName(result.status) + ")\n");
     }
     Print("run " + name + " recorded: " + *commit + " (refs/runs/" + name + ")\n");
   }
-  return result.status == "interrupted" ? kExitInterrupted : kExitOk;
+  return result.status == train::RunStatus::kInterrupted ? kExitInterrupted : kExitOk;
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "cli.h"
+#include "terminal_reporter.h"
 #include "vrepo/train/run_record.h"
 #include "vrepo/train/trainer.h"
 
@@ -27,20 +28,9 @@ inline constexpr int kExitInterrupted = 130;
 // the run is recorded as interrupted); a second Ctrl-C kills the process as usual.
 std::atomic<bool>* InstallInterruptHandler();
 
-// Prints the trainer's progress: per-epoch lines on stdout (stderr with --json, so stdout stays
-// one JSON document); per-batch lines on stderr, only when it is a terminal.
-std::function<void(const std::string&)> ProgressPrinter(bool json);
 
-// The record's plots: plots/loss.png (train loss blue, validation loss orange),
-// plots/accuracy.png (validation accuracy, 0..1) and plots/confusion.png (best epoch).
-Result<std::vector<std::pair<std::string, std::string>>> MakePlots(
-    const train::TrainResult& result);
 
-// "%.*f".
-std::string Fixed(double v, int digits);
 // The user's table path (relative to the current folder) as a path in the commit.
 Result<std::string> TableInRepo(const Repository& repo, const Globals& g, const std::string& path);
-// The run's display name: its ref name, else the short commit id.
-std::string RunName(const train::RunRecord& run);
 
 }  // namespace vrepo::cli
