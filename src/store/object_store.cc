@@ -2,7 +2,6 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <rocksdb/write_batch.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -646,7 +645,7 @@ Result<std::pair<ContentId, uint64_t>> PackWriter::PutFile(const std::string& pa
   return std::make_pair(id, size);
 }
 
-Status PackWriter::Commit(rocksdb::WriteBatch* extra) {
+Status PackWriter::Commit(IndexBatch* extra) {
   Impl& w = *impl_;
   std::lock_guard lock(w.mu);
   VREPO_RETURN_IF_ERROR(w.Usable());
@@ -671,23 +670,13 @@ Status PackWriter::Commit(rocksdb::WriteBatch* extra) {
     objects.emplace_back(ObjectKey(id), EncodeLocation(loc, nullptr));
   for (const auto& [id, value] : w.chunked) objects.emplace_back(ObjectKey(id), value);
   std::sort(objects.begin(), objects.end());
-  rocksdb::WriteBatch batch;
+  IndexBatch batch;
   for (const auto& [key, value] : objects) batch.Put(key, value);
   objects.clear();
   objects.shrink_to_fit();
   if (extra) {
-    struct Copier : rocksdb::WriteBatch::Handler {
-      rocksdb::WriteBatch* out;
-      rocksdb::Status PutCF(uint32_t, const rocksdb::Slice& k, const rocksdb::Slice& v) override {
-        return out->Put(k, v);
-      }
-      rocksdb::Status DeleteCF(uint32_t, const rocksdb::Slice& k) override {
-        return out->Delete(k);
-      }
-    } copier;
-    copier.out = &batch;
-    rocksdb::Status copied = extra->Iterate(&copier);
-    if (!copied.ok()) return w.error = Status::IOError("copying index batch: " + copied.ToString());
+    Status copied = batch.Append(*extra);
+    if (!copied.ok()) return w.error = copied;
   }
   if (batch.Count() > 0) {
     Status st = w.store->index->Write(&batch, /*sync=*/true);
@@ -705,7 +694,7 @@ ObjectStore::~ObjectStore() = default;
 Status ObjectStore::Create(const std::string& vrepo_dir) {
   VREPO_RETURN_IF_ERROR(MakeDirs(JoinPath(vrepo_dir, "objects/packs")));
   VREPO_ASSIGN_OR_RETURN(auto index, IndexDb::Open(JoinPath(vrepo_dir, "index"), false, true));
-  rocksdb::WriteBatch batch;
+  IndexBatch batch;
   batch.Put(kFormatKey, kFormatValue);
   return index->Write(&batch, true);
 }
@@ -760,7 +749,7 @@ Result<IndexRebuildReport> ObjectStore::RebuildIndex(const std::string& vrepo_di
     }
     // An object in two packs (a gc interrupted before it deleted the old ones) keeps the copy
     // in the earlier pack, the one its first writer made visible.
-    rocksdb::WriteBatch batch;
+    IndexBatch batch;
     for (const auto& [key, value] : entries) {
       if (index->Get(key).ok()) continue;
       batch.Put(key, value);
@@ -768,7 +757,7 @@ Result<IndexRebuildReport> ObjectStore::RebuildIndex(const std::string& vrepo_di
     }
     VREPO_RETURN_IF_ERROR(index->Write(&batch, false));
   }
-  rocksdb::WriteBatch batch;
+  IndexBatch batch;
   batch.Put(kFormatKey, kFormatValue);
   VREPO_RETURN_IF_ERROR(index->Write(&batch, /*sync=*/true));
   index.reset();
@@ -804,7 +793,7 @@ Result<std::unique_ptr<ObjectStore>> ObjectStore::Open(const std::string& vrepo_
                                    ", which this vrepo does not understand [upgrade vrepo]");
   }
   if (!format.ok() && !read_only) {
-    rocksdb::WriteBatch batch;
+    IndexBatch batch;
     batch.Put(kFormatKey, kFormatValue);
     VREPO_RETURN_IF_ERROR(impl->index->Write(&batch, true));
   }
@@ -1112,7 +1101,7 @@ Result<uint64_t> ObjectStore::Gc(const std::function<bool(const ContentId&)>& li
   });
   VREPO_ASSIGN_OR_RETURN(std::unique_ptr<PackWriter> writer, NewWriter());
   PackWriter::Impl& w = *writer->impl_;
-  rocksdb::WriteBatch deletes;
+  IndexBatch deletes;
   uint64_t dropped = 0;
   for (const Entry& e : entries) {
     if (!keep.count(e.id)) {
