@@ -18,7 +18,7 @@ constexpr size_t kHeaderSize = 8;
 constexpr size_t kRecordHeaderSize = 32 + 1 + 8 + 8;
 // A chunk list's stored bytes: count x {id[32] u64 size}.
 constexpr size_t kChunkEntrySize = 40;
-// zstd cannot expand more than this (see object_store.cc); a larger claim is corruption.
+// zstd cannot expand more than this (see store/pack_format.h); a larger claim is corruption.
 constexpr uint64_t kMaxZstdRatio = 1 << 16;
 
 Status Bad(uint64_t offset, const std::string& why) {

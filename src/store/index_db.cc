@@ -151,12 +151,12 @@ Status IndexDb::MultiGet(const std::vector<std::string>& sorted_keys,
   return Status::OK();
 }
 
-Status IndexDb::Write(rocksdb::WriteBatch* batch, bool sync) {
+Status IndexDb::Write(IndexBatch* batch, bool sync) {
   if (read_only_) return Status::InvalidArgument("index " + dir_ + " is open read-only");
   rocksdb::WriteOptions wo;
   wo.sync = sync;
   wrote_ = true;
-  return FromRocks(db_->Write(wo, batch), "writing index " + dir_);
+  return FromRocks(db_->Write(wo, batch->rep_.get()), "writing index " + dir_);
 }
 
 uint64_t IndexDb::EstimateKeyCount() const {

@@ -1,7 +1,6 @@
 // add, rm and mv: the operations that change only the staging index (and, for rm and mv,
 // the working tree).
 #include <fcntl.h>
-#include <rocksdb/write_batch.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -197,7 +196,7 @@ Result<AddResult> Add(Repository& repo, const std::vector<std::string>& paths,
     result.bytes_read = bytes.load();
   }
 
-  rocksdb::WriteBatch batch;
+  IndexBatch batch;
   for (size_t k = 0; k < to_store.size(); ++k) {
     const StagingEntry* prev = old[to_store[k]];
     if (!prev || prev->id != staged[k].id || prev->executable != staged[k].executable) {
@@ -264,7 +263,7 @@ Status Remove(Repository& repo, const std::vector<std::string>& paths, bool cach
     }
   }
 
-  rocksdb::WriteBatch batch;
+  IndexBatch batch;
   for (const auto& e : targets) batch.Delete(StagingKey(e.path));
   VREPO_RETURN_IF_ERROR(PutStagingTime(repo.vrepo_dir() + "/lock", &batch));
   VREPO_RETURN_IF_ERROR(repo.store().index().Write(&batch, true));
@@ -313,7 +312,7 @@ Status Move(Repository& repo, const std::string& from_path, const std::string& t
   if (::rename(abs_from.c_str(), abs_dest.c_str()) != 0) {
     return Status::FromErrno("renaming " + abs_from + " to " + abs_dest, errno);
   }
-  rocksdb::WriteBatch batch;
+  IndexBatch batch;
   for (size_t i = range.first; i < range.second; ++i) {
     StagingEntry e = index.entries[i];
     batch.Delete(StagingKey(e.path));

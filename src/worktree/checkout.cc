@@ -1,6 +1,5 @@
 // checkout, switch and restore: writing stored files into the working tree.
 #include <fcntl.h>
-#include <rocksdb/write_batch.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -251,7 +250,7 @@ Status CheckoutFiles(Repository& repo, const std::vector<FileEntry>& target,
   VREPO_ASSIGN_OR_RETURN(std::vector<StagingEntry> written,
                          ApplyCheckout(repo, entries, removals, writes, options.reporter));
 
-  rocksdb::WriteBatch batch;
+  IndexBatch batch;
   for (size_t i : removals) batch.Delete(StagingKey(entries[i].path));
   for (const auto& w : written) batch.Put(StagingKey(w.path), EncodeStagingValue(w));
   VREPO_RETURN_IF_ERROR(PutStagingTime(repo.vrepo_dir() + "/lock", &batch));
@@ -351,7 +350,7 @@ Status Restore(Repository& repo, const std::vector<std::string>& paths,
   }
   VREPO_ASSIGN_OR_RETURN(std::vector<StagingEntry> written,
                          ApplyCheckout(repo, entries, removals, writes, reporter));
-  rocksdb::WriteBatch batch;
+  IndexBatch batch;
   for (size_t i : removals) batch.Delete(StagingKey(entries[i].path));
   for (const auto& w : written) batch.Put(StagingKey(w.path), EncodeStagingValue(w));
   VREPO_RETURN_IF_ERROR(PutStagingTime(repo.vrepo_dir() + "/lock", &batch));

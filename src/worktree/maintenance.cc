@@ -3,8 +3,6 @@
 #include <unordered_map>
 #include <unordered_set>
 
-#include <rocksdb/write_batch.h>
-
 #include "vrepo/util/text.h"
 #include "vrepo/worktree/staging_index.h"
 #include "vrepo/worktree/worktree.h"
@@ -107,7 +105,7 @@ Result<RebuildIndexResult> RebuildIndex(const std::string& start, bool wait_for_
   Repository& repo = *result.repo;
   if (repo.bare()) return result;
   VREPO_ASSIGN_OR_RETURN(std::vector<FileEntry> head, HeadFiles(repo));
-  rocksdb::WriteBatch batch;
+  IndexBatch batch;
   for (const FileEntry& f : head) {
     StagingEntry e;  // mtime 0: hashed again by the next status
     e.path = f.path;

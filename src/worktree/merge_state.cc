@@ -1,7 +1,6 @@
 // The merge-in-progress files under .vrepo and the "unresolved" marks in the staging index.
 #include "vrepo/worktree/merge_state.h"
 
-#include <rocksdb/write_batch.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -168,7 +167,7 @@ Status RemoveMergeState(const Repository& repo) {
 
 Status StageUnresolved(Repository& repo, const std::vector<FileEntry>& files) {
   VREPO_RETURN_IF_ERROR(RequireWritable(repo, "merge"));
-  rocksdb::WriteBatch batch;
+  IndexBatch batch;
   for (const auto& f : files) {
     StagingEntry e;
     e.path = f.path;

@@ -1,7 +1,6 @@
 #include "vrepo/worktree/staging_index.h"
 
 #include <fcntl.h>
-#include <rocksdb/write_batch.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -15,6 +14,10 @@
 namespace vrepo {
 
 namespace {
+
+// The staging index's key prefix: 's' + path -> staging entry. Its own, not the store's.
+constexpr char kStagingPrefix = 's';
+static_assert(!key_prefix::IsStoreReserved(kStagingPrefix), "the store owns this key prefix");
 
 constexpr uint8_t kStagingFormat = 1;
 constexpr size_t kStagingValueSize = 1 + 32 + 8 + 1 + 8 + 8 + 8 + 8;
@@ -91,14 +94,14 @@ Status DecodeStagingValue(std::string_view value, StagingEntry* e) {
 std::string StagingKey(std::string_view path) {
   std::string k;
   k.reserve(path.size() + 1);
-  k.push_back(key_prefix::kStaging);
+  k.push_back(kStagingPrefix);
   k.append(path);
   return k;
 }
 
-std::string StagingTimeKey() { return std::string(1, key_prefix::kMeta) + "worktree.index_time"; }
+std::string StagingTimeKey() { return MetaKey("worktree.index_time"); }
 
-std::string IndexTreeKey() { return std::string(1, key_prefix::kMeta) + "worktree.index_tree"; }
+std::string IndexTreeKey() { return MetaKey("worktree.index_tree"); }
 
 Result<StagingIndex> LoadStaging(const IndexDb& db) {
   StagingIndex index;
@@ -106,7 +109,7 @@ Result<StagingIndex> LoadStaging(const IndexDb& db) {
   // while growing by doubling would touch (and fault in) twice the memory the entries need.
   index.entries.reserve(db.EstimateKeyCount());
   Status decode_status;
-  Status st = db.ScanPrefix(std::string(1, key_prefix::kStaging),
+  Status st = db.ScanPrefix(std::string(1, kStagingPrefix),
                             [&](std::string_view key, std::string_view value) {
                               StagingEntry e;
                               e.path.assign(key.substr(1));
@@ -145,7 +148,7 @@ const StagingEntry* FindEntry(const std::vector<StagingEntry>& entries, std::str
   return &*it;
 }
 
-Status PutStagingTime(const std::string& stamp_file, rocksdb::WriteBatch* batch) {
+Status PutStagingTime(const std::string& stamp_file, IndexBatch* batch) {
   FileHandle fd(::open(stamp_file.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644));
   if (!fd.valid()) return Status::FromErrno(stamp_file, errno);
   if (::futimens(fd.get(), nullptr) != 0) return Status::FromErrno("touching " + stamp_file, errno);

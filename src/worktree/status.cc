@@ -1,6 +1,5 @@
 // status, diff, staged files and commit: reading the staging index against HEAD and the
 // working tree, and recording it as a commit.
-#include <rocksdb/write_batch.h>
 
 #include <algorithm>
 #include <atomic>
@@ -226,7 +225,7 @@ Result<CommitResult> Commit(Repository& repo, const std::string& message, bool a
   if (merge) VREPO_RETURN_IF_ERROR(RemoveMergeState(repo));
   {
     // A hint for status; losing it in a crash only costs one read of the tree.
-    rocksdb::WriteBatch batch;
+    IndexBatch batch;
     batch.Put(IndexTreeKey(), tree);
     VREPO_RETURN_IF_ERROR(repo.store().index().Write(&batch, false));
   }

@@ -1,7 +1,6 @@
 // Damage to pack files: fsck names what is broken, reads fail cleanly, torn tails are harmless.
 #include <doctest/doctest.h>
 #include <fcntl.h>
-#include <rocksdb/write_batch.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -199,7 +198,7 @@ TEST_CASE("record headers with impossible fields are Corruption, never a crash")
   }
   SUBCASE("an index entry that points nowhere") {
     auto store = store_test::OpenStore(f.vrepo);
-    rocksdb::WriteBatch batch;
+    IndexBatch batch;
     ContentId fake = ContentId::Of("fake");
     std::string value(30, '\0');
     value[0] = 1;                                    // version

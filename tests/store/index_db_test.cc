@@ -1,9 +1,8 @@
 #include "vrepo/store/index_db.h"
-#include <unistd.h>
 
 #include <doctest/doctest.h>
 #include <rocksdb/db.h>
-#include <rocksdb/write_batch.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <string>
@@ -14,11 +13,16 @@
 
 namespace vrepo {
 
+// The engine behind an IndexDb, for tests that make RocksDB flush and compact on demand.
+struct IndexDbTestPeer {
+  static rocksdb::DB* Db(IndexDb& db) { return db.db_.get(); }
+};
+
 TEST_CASE("the index stores batches atomically and scans a prefix in key order") {
   testing::TempDir dir;
   auto db = IndexDb::Open(dir / "index", /*read_only=*/false, /*create=*/true);
   REQUIRE(db.ok());
-  rocksdb::WriteBatch batch;
+  IndexBatch batch;
   batch.Put("sb", "2");
   batch.Put("sa", "1");
   batch.Put("sc", "3");
@@ -51,7 +55,7 @@ TEST_CASE("readers open while the writer holds the index, a second writer is tol
   testing::TempDir dir;
   auto writer = IndexDb::Open(dir / "index", false, true);
   REQUIRE(writer.ok());
-  rocksdb::WriteBatch batch;
+  IndexBatch batch;
   batch.Put("mkey", "value");
   REQUIRE((*writer)->Write(&batch, true).ok());
 
@@ -59,7 +63,7 @@ TEST_CASE("readers open while the writer holds the index, a second writer is tol
   REQUIRE(reader.ok());
   CHECK(*(*reader)->Get("mkey") == "value");
   CHECK((*reader)->read_only());
-  rocksdb::WriteBatch more;
+  IndexBatch more;
   more.Put("mother", "x");
   CHECK((*reader)->Write(&more, false).code() == Status::Code::kInvalidArgument);
 
@@ -76,14 +80,15 @@ TEST_CASE("readers open the index while the writer flushes and compacts away tab
   std::thread churn([&] {
     // Each round leaves new table files and deletes the ones it compacted.
     for (int round = 0; round < 150; ++round) {
-      rocksdb::WriteBatch batch;
+      IndexBatch batch;
       for (int k = 0; k < 200; ++k) {
         batch.Put("o" + std::to_string(round * 200 + k), std::string(100, 'x'));
       }
       REQUIRE((*writer)->Write(&batch, /*sync=*/false).ok());
-      (*writer)->raw()->Flush(rocksdb::FlushOptions());
+      IndexDbTestPeer::Db(**writer)->Flush(rocksdb::FlushOptions());
       if (round % 3 == 2) {
-        (*writer)->raw()->CompactRange(rocksdb::CompactRangeOptions(), nullptr, nullptr);
+        IndexDbTestPeer::Db(**writer)->CompactRange(rocksdb::CompactRangeOptions(), nullptr,
+                                                    nullptr);
       }
     }
     done = true;
@@ -109,7 +114,7 @@ TEST_CASE("a missing or damaged index is an error, never replaced by an empty on
   {
     auto db = IndexDb::Open(dir / "index", false, true);
     REQUIRE(db.ok());
-    rocksdb::WriteBatch batch;
+    IndexBatch batch;
     batch.Put("o1", "location");
     REQUIRE((*db)->Write(&batch, true).ok());
   }

@@ -2,7 +2,6 @@
 
 #include <doctest/doctest.h>
 #include <fcntl.h>
-#include <rocksdb/write_batch.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -113,7 +112,7 @@ TEST_CASE("objects become visible only when the session commits, with the caller
     REQUIRE(reader_during.ok());
     CHECK_FALSE((*reader_during)->Contains(id));
   }
-  rocksdb::WriteBatch extra;
+  IndexBatch extra;
   extra.Put("mcaller-key", "caller-value");
   REQUIRE(w->Commit(&extra).ok());
   CHECK(w->Put("after commit").status().code() == Status::Code::kInvalidArgument);

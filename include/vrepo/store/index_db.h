@@ -1,7 +1,7 @@
-// IndexDb: the RocksDB database under .vrepo/index. It holds object locations, chunk lists,
-// and (for the worktree layer) the staging index, each under its own key prefix.
-// Opened read-write by the one writer, or read-only by any number of readers, who never
-// block. Thread-safe as RocksDB is.
+// IndexDb: the RocksDB database under .vrepo/index. It holds the store's object locations
+// and chunk lists, and keys of the layers above (the worktree's staging index), each under
+// its own key prefix. Opened read-write by the one writer, or read-only by any number of
+// readers, who never block. Thread-safe as RocksDB is.
 #pragma once
 
 #include <functional>
@@ -10,21 +10,32 @@
 #include <string_view>
 #include <vector>
 
+#include "vrepo/store/index_batch.h"
 #include "vrepo/util/status.h"
 
 namespace rocksdb {
 class DB;
-class WriteBatch;
-}  // namespace rocksdb
+}
 
 namespace vrepo {
 
-// Key prefixes, one byte each, so layers never collide.
+// Keys start with a one-byte prefix so that the layers sharing the index never collide. The
+// store reserves the prefixes below; a layer above defines its own prefix beside the code
+// that owns those keys (the worktree's staging index does) and checks it with
+// IsStoreReserved. Settings of every layer share kMeta through MetaKey.
 namespace key_prefix {
-inline constexpr char kObject = 'o';   // 'o' + raw content id -> object location
-inline constexpr char kStaging = 's';  // 's' + path -> staging entry (worktree layer)
-inline constexpr char kMeta = 'm';     // 'm' + name -> small settings (format version...)
+inline constexpr char kObject = 'o';  // 'o' + raw content id -> object location
+inline constexpr char kMeta = 'm';    // MetaKey(name) -> a small setting of any layer
+// True for the prefixes the store owns, which no other layer may take as its own.
+constexpr bool IsStoreReserved(char prefix) { return prefix == kObject || prefix == kMeta; }
 }  // namespace key_prefix
+
+// The key of a small setting; `name` is "<layer>.<setting>" ("store.format").
+inline std::string MetaKey(std::string_view name) {
+  std::string key(1, key_prefix::kMeta);
+  key.append(name);
+  return key;
+}
 
 class IndexDb {
  public:
@@ -41,7 +52,7 @@ class IndexDb {
   Status MultiGet(const std::vector<std::string>& sorted_keys, std::vector<std::string>* values,
                   std::vector<bool>* found) const;
   // Applies `batch` atomically; with `sync` it is durable when this returns.
-  Status Write(rocksdb::WriteBatch* batch, bool sync);
+  Status Write(IndexBatch* batch, bool sync);
   // Calls fn(key, value) for every key starting with `prefix`, in key order, until fn
   // returns false.
   Status ScanPrefix(std::string_view prefix,
@@ -50,9 +61,9 @@ class IndexDb {
   // bound to reserve for before a scan.
   uint64_t EstimateKeyCount() const;
   bool read_only() const { return read_only_; }
-  rocksdb::DB* raw() { return db_.get(); }
 
  private:
+  friend struct IndexDbTestPeer;  // tests/store force flushes and compactions through it
   IndexDb(std::unique_ptr<rocksdb::DB> db, std::string dir, bool read_only);
   std::unique_ptr<rocksdb::DB> db_;
   std::string dir_;

@@ -12,12 +12,9 @@
 #include <vector>
 
 #include "vrepo/store/content_id.h"
+#include "vrepo/store/index_batch.h"
 #include "vrepo/store/index_db.h"
 #include "vrepo/util/status.h"
-
-namespace rocksdb {
-class WriteBatch;
-}
 
 namespace vrepo {
 
@@ -96,7 +93,7 @@ class PackWriter {
   bool Has(const ContentId& id);
   // Makes every object of this session durable and visible, together with the keys in
   // `extra` (may be null), in one atomic index write.
-  Status Commit(rocksdb::WriteBatch* extra);
+  Status Commit(IndexBatch* extra);
 
  private:
   friend class ObjectStore;

@@ -14,12 +14,9 @@
 
 #include "vrepo/history/history.h"
 #include "vrepo/store/content_id.h"
+#include "vrepo/store/index_batch.h"
 #include "vrepo/store/index_db.h"
 #include "vrepo/util/status.h"
-
-namespace rocksdb {
-class WriteBatch;
-}
 
 namespace vrepo {
 
@@ -89,7 +86,7 @@ std::string IndexTreeKey();
 // `stamp_file` and taking its mtime, so the time comes from the clock and granularity that
 // stamp working-tree files, as git does with the index file's own mtime) and drops the
 // index-tree key. Adds both to `batch`.
-Status PutStagingTime(const std::string& stamp_file, rocksdb::WriteBatch* batch);
+Status PutStagingTime(const std::string& stamp_file, IndexBatch* batch);
 
 // True when `path` equals `prefix` or lies under folder `prefix` ("" contains everything).
 bool PathUnder(std::string_view path, std::string_view prefix);
