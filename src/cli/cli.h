@@ -13,11 +13,11 @@
 
 #include "vrepo/dataset/label_table.h"
 #include "vrepo/history/history.h"
+#include "vrepo/repo/repository.h"
 #include "vrepo/util/json_writer.h"
 #include "vrepo/util/status.h"
-#include "vrepo/worktree/repository.h"
-#include "vrepo/worktree/worktree.h"
 #include "vrepo/util/text.h"
+#include "vrepo/worktree/worktree.h"
 
 namespace vrepo::cli {
 

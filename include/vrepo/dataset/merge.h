@@ -10,8 +10,8 @@
 #include <vector>
 
 #include "vrepo/dataset/label_table.h"
+#include "vrepo/repo/repository.h"
 #include "vrepo/worktree/merge_state.h"
-#include "vrepo/worktree/repository.h"
 
 namespace vrepo {
 

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "vrepo/remote/transport.h"
-#include "vrepo/worktree/repository.h"
+#include "vrepo/repo/repository.h"
 
 namespace vrepo {
 

@@ -12,9 +12,9 @@
 #include <string_view>
 #include <vector>
 
+#include "vrepo/repo/repository.h"
 #include "vrepo/train/config.h"
 #include "vrepo/util/status.h"
-#include "vrepo/worktree/repository.h"
 
 namespace vrepo::train {
 
