@@ -43,6 +43,8 @@ void EnsureLibgit2();
 Status GitError(int err, const std::string& what);
 
 std::string OidHex(const git_oid& oid);
+// InvalidArgument "<what> '<hex>' is not a 40-digit object id" unless `hex` is a full id.
+Result<git_oid> ParseFullOid(const std::string& hex, const std::string& what);
 
 // OpenSSL's SHA-1, fetched once.
 const EVP_MD* Sha1Md();
