@@ -13,12 +13,12 @@
 
 #include "vrepo/dataset/label_table.h"
 #include "vrepo/history/history.h"
+#include "vrepo/repo/repository.h"
 #include "vrepo/util/json_writer.h"
 #include "vrepo/util/reporter.h"
 #include "vrepo/util/status.h"
-#include "vrepo/worktree/repository.h"
-#include "vrepo/worktree/worktree.h"
 #include "vrepo/util/text.h"
+#include "vrepo/worktree/worktree.h"
 
 namespace vrepo::cli {
 

@@ -1,5 +1,6 @@
-// Private to src/history: RAII owners for libgit2 handles, the one-time library setup, and
-// the mapping of libgit2 errors to Status. Handles are not thread-safe; the helpers are.
+// Private to src/history and src/repo (the layer directly above, the only other one allowed
+// libgit2): RAII owners for libgit2 handles, the one-time library setup, and the mapping of
+// libgit2 errors to Status. Handles are not thread-safe; the helpers are.
 #pragma once
 
 #include <git2.h>
@@ -29,6 +30,7 @@ struct GitFree {
   void operator()(git_revwalk* p) const { git_revwalk_free(p); }
   void operator()(git_signature* p) const { git_signature_free(p); }
   void operator()(git_config* p) const { git_config_free(p); }
+  void operator()(git_config_iterator* p) const { git_config_iterator_free(p); }
   void operator()(git_odb_writepack* p) const { p->free(p); }
 };
 template <class T>
@@ -41,6 +43,8 @@ void EnsureLibgit2();
 Status GitError(int err, const std::string& what);
 
 std::string OidHex(const git_oid& oid);
+// InvalidArgument "<what> '<hex>' is not a 40-digit object id" unless `hex` is a full id.
+Result<git_oid> ParseFullOid(const std::string& hex, const std::string& what);
 
 // OpenSSL's SHA-1, fetched once.
 const EVP_MD* Sha1Md();

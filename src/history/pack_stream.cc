@@ -182,6 +182,28 @@ std::string BuildIndexV2(const std::vector<git_oid>& oids, const std::vector<uin
   return idx;
 }
 
+// Renames a synced pack and its .idx from their temporary names to git's pack-<sha>.* names.
+// The .idx makes a pack visible, so it is renamed in last, after the pack is durable.
+Status InstallPack(const std::string& tmp_pack, const std::string& tmp_idx,
+                   const std::string& pack_sha, const std::string& pack_dir) {
+  git_oid pack_oid;
+  git_oid_fromraw(&pack_oid, reinterpret_cast<const unsigned char*>(pack_sha.data()));
+  std::string base = pack_dir + "/pack-" + OidHex(pack_oid);
+  if (::rename(tmp_pack.c_str(), (base + ".pack").c_str()) != 0) {
+    return Status::FromErrno("installing " + base + ".pack", errno);
+  }
+  {
+    FileHandle idx_fd(::open(tmp_idx.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!idx_fd.valid() || ::fsync(idx_fd.get()) != 0) {
+      return Status::FromErrno("syncing " + tmp_idx, errno);
+    }
+  }
+  if (::rename(tmp_idx.c_str(), (base + ".idx").c_str()) != 0) {
+    return Status::FromErrno("installing " + base + ".idx", errno);
+  }
+  return Status::OK();
+}
+
 }  // namespace
 
 Status WritePackNoDelta(git_odb_backend* source, const std::vector<git_oid>& oids, git_odb* dest,
@@ -253,22 +275,7 @@ Status WritePackNoDelta(git_odb_backend* source, const std::vector<git_oid>& oid
   std::string idx = BuildIndexV2(oids, offsets, crcs, pack_sha);
   VREPO_RETURN_IF_ERROR(WriteFileAtomic(tmp_idx, idx, 0444, /*durable=*/false));
 
-  // The .idx makes a pack visible, so it is renamed in last, after the pack is durable.
-  git_oid pack_oid;
-  git_oid_fromraw(&pack_oid, reinterpret_cast<const unsigned char*>(pack_sha.data()));
-  std::string base = pack_dir + "/pack-" + OidHex(pack_oid);
-  if (::rename(tmp_pack.c_str(), (base + ".pack").c_str()) != 0) {
-    return Status::FromErrno("installing " + base + ".pack", errno);
-  }
-  {
-    FileHandle idx_fd(::open(tmp_idx.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!idx_fd.valid() || ::fsync(idx_fd.get()) != 0) {
-      return Status::FromErrno("syncing " + tmp_idx, errno);
-    }
-  }
-  if (::rename(tmp_idx.c_str(), (base + ".idx").c_str()) != 0) {
-    return Status::FromErrno("installing " + base + ".idx", errno);
-  }
+  VREPO_RETURN_IF_ERROR(InstallPack(tmp_pack, tmp_idx, pack_sha, pack_dir));
   cleanup.armed = false;
   VREPO_RETURN_IF_ERROR(SyncDir(pack_dir));
   // The pack backend learns of the new pack only on refresh.

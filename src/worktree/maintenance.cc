@@ -1,9 +1,6 @@
-// fsck and gc over the whole repository: the store, the history, and what they name.
-#include <algorithm>
-#include <unordered_map>
-#include <unordered_set>
-
-#include "vrepo/util/text.h"
+// The work tree's part of fsck and gc (repo/maintenance.h does the rest): the staging
+// index's files are live too, and after an index rebuild the staging index is restored.
+#include "vrepo/repo/maintenance.h"
 #include "vrepo/worktree/staging_index.h"
 #include "vrepo/worktree/worktree.h"
 #include "worktree_internal.h"
@@ -12,88 +9,27 @@ namespace vrepo {
 
 namespace {
 
-// Finds a commit (reachable from a branch, tag or HEAD) whose tree names `id` at `path`,
-// to point a missing object at the history that needs it. Only called when something is
-// missing, so the cost of reading trees again does not matter.
-std::string CommitNaming(History& history, const ContentId& id, const std::string& path) {
-  std::vector<std::string> starts;
-  if (auto head = history.HeadCommit(); head.ok() && head->has_value()) starts.push_back(**head);
-  if (auto branches = history.Branches(); branches.ok()) {
-    for (const auto& b : *branches) starts.push_back(b.target);
+// The staged files, which fsck and gc treat like files a commit names.
+Result<ExtraRoots> StagedRoots(Repository& repo) {
+  VREPO_ASSIGN_OR_RETURN(StagingIndex index, LoadStaging(repo.store().index()));
+  ExtraRoots roots;
+  roots.holder = "the staging index";
+  roots.files.reserve(index.entries.size());
+  for (StagingEntry& e : index.entries) {
+    FileEntry f;
+    f.path = std::move(e.path);
+    f.id = e.id;
+    f.size = e.size;
+    roots.files.push_back(std::move(f));
   }
-  if (auto tags = history.Tags(); tags.ok()) {
-    for (const auto& t : *tags) starts.push_back(t.target);
-  }
-  std::unordered_set<std::string> seen;
-  for (const auto& start : starts) {
-    auto log = history.Log(start, 0);
-    if (!log.ok()) continue;
-    for (const auto& c : *log) {
-      if (!seen.insert(c.id).second) continue;
-      auto files = history.ReadTree(c.id);
-      if (!files.ok()) continue;
-      for (const auto& f : *files) {
-        if (f.path == path && f.id == id) return c.id;
-      }
-    }
-  }
-  return "(a reachable commit)";
+  return roots;
 }
 
 }  // namespace
 
 Result<FsckReport> Fsck(Repository& repo) {
-  FsckReport report;
-  uint64_t checked = 0;
-  VREPO_ASSIGN_OR_RETURN(std::vector<FsckProblem> store_problems,
-                         repo.store().Fsck([&](uint64_t n) { checked = std::max(checked, n); }));
-  for (const auto& p : store_problems) {
-    std::string line = p.object.empty() ? "" : "object " + p.object + ": ";
-    line += p.message;
-    if (!p.pack.empty()) line += " (" + p.pack + ")";
-    report.problems.push_back(line);
-  }
-  VREPO_ASSIGN_OR_RETURN(std::vector<std::string> history_problems, repo.history().Fsck());
-  report.problems.insert(report.problems.end(), history_problems.begin(), history_problems.end());
-
-  // Every file named by the history or the staging index must be in the store, and be the
-  // size its pointer says: a size that arrived in a pointer is a claim until checked.
-  std::unordered_map<ContentId, std::string, ContentIdHash> missing;  // id -> a path naming it
-  std::unordered_map<ContentId, uint64_t, ContentIdHash> stored_size;
-  VREPO_RETURN_IF_ERROR(repo.history().ForEachReachableFile([&](const FileEntry& f) {
-    if (missing.count(f.id)) return;
-    auto it = stored_size.find(f.id);
-    if (it == stored_size.end()) {
-      Result<ObjectLocation> loc = repo.store().Locate(f.id);
-      if (!loc.ok()) {
-        missing.emplace(f.id, f.path);
-        return;
-      }
-      it = stored_size.emplace(f.id, loc->raw_size).first;
-    }
-    if (it->second != f.size) {
-      report.problems.push_back("object " + f.id.Hex() + " for path " + QuoteName(f.path) +
-                                ": its pointer says " + std::to_string(f.size) +
-                                " bytes, the object holds " + std::to_string(it->second));
-    }
-  }));
-  std::vector<std::pair<std::string, ContentId>> sorted;
-  for (const auto& [id, path] : missing) sorted.emplace_back(path, id);
-  std::sort(sorted.begin(), sorted.end(),
-            [](const auto& a, const auto& b) { return a.first < b.first; });
-  for (const auto& [path, id] : sorted) {
-    report.problems.push_back("missing object " + id.Hex() + " for path " + path + " in commit " +
-                              CommitNaming(repo.history(), id, path));
-  }
-  VREPO_ASSIGN_OR_RETURN(StagingIndex index, LoadStaging(repo.store().index()));
-  for (const auto& e : index.entries) {
-    if (!stored_size.count(e.id) && !repo.store().Contains(e.id)) {
-      report.problems.push_back("missing object " + e.id.Hex() + " for path " + e.path +
-                                " in the staging index");
-    }
-  }
-  report.objects_checked = std::max<uint64_t>(checked, stored_size.size() + missing.size());
-  return report;
+  VREPO_ASSIGN_OR_RETURN(ExtraRoots staged, StagedRoots(repo));
+  return Fsck(repo, staged);
 }
 
 Result<RebuildIndexResult> RebuildIndex(const std::string& start, bool wait_for_lock) {
@@ -122,17 +58,8 @@ Result<RebuildIndexResult> RebuildIndex(const std::string& start, bool wait_for_
 
 Result<GcResult> Gc(Repository& repo) {
   VREPO_RETURN_IF_ERROR(RequireWritable(repo, "gc"));
-  std::unordered_set<ContentId, ContentIdHash> live;
-  VREPO_RETURN_IF_ERROR(
-      repo.history().ForEachReachableFile([&](const FileEntry& f) { live.insert(f.id); }));
-  VREPO_ASSIGN_OR_RETURN(StagingIndex index, LoadStaging(repo.store().index()));
-  for (const auto& e : index.entries) live.insert(e.id);
-  GcResult result;
-  VREPO_ASSIGN_OR_RETURN(result.bytes_before, repo.store().PackBytes());
-  VREPO_ASSIGN_OR_RETURN(result.objects_dropped,
-                         repo.store().Gc([&](const ContentId& id) { return live.count(id) > 0; }));
-  VREPO_ASSIGN_OR_RETURN(result.bytes_after, repo.store().PackBytes());
-  return result;
+  VREPO_ASSIGN_OR_RETURN(ExtraRoots staged, StagedRoots(repo));
+  return Gc(repo, staged);
 }
 
 }  // namespace vrepo

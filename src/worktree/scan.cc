@@ -113,136 +113,13 @@ class TreeWalker {
       ::close(fd);
       return Status::FromErrno("opening folder " + Display(rel), err);
     }
-    int dfd = ::dirfd(dir.get());
+    const int dfd = ::dirfd(dir.get());
     bool has_ignore_file = false;
-    // Reads the next block of entries; *end when the folder has no more.
-    auto read_block = [&](std::unique_ptr<Block>* out, bool* end) -> Status {
-      auto block = std::make_unique<Block>();
-      block->entries.reserve(kBlockSize);
-      *end = true;
-      errno = 0;
-      while (struct dirent* de = ::readdir(dir.get())) {
-        const char* name = de->d_name;
-        if (name[0] == '.' && (name[1] == 0 || (name[1] == '.' && name[2] == 0))) continue;
-        if (rel.empty() && std::strcmp(name, ".vrepo") == 0) continue;
-        if (std::strcmp(name, kIgnoreFileName) == 0) has_ignore_file = true;
-        size_t size = std::strlen(name);
-        Entry& e = block->entries.emplace_back();
-        e.name_offset = uint32_t(block->names.size());
-        e.name_size = uint32_t(size);
-        e.type = de->d_type;
-        e.is_dir = de->d_type == DT_DIR;
-        block->names.append(name, size + 1);
-        if (block->entries.size() == kBlockSize) {
-          *end = false;
-          break;
-        }
-        errno = 0;
-      }
-      if (*end && errno != 0) return Status::FromErrno("reading folder " + Display(rel), errno);
-      *out = std::move(block);
-      return Status::OK();
-    };
-
-    std::vector<std::unique_ptr<Block>> blocks(1);
-    bool end = false;
-    VREPO_RETURN_IF_ERROR(read_block(&blocks[0], &end));
-    if (end) {
-      StatBlock(dfd, blocks[0].get());  // most folders fit one block: no threads for them
-    } else {
-      // Task 0 reads blocks and then helps; the others lstat blocks as they come. lstat
-      // dominates a walk of an unchanged tree and mostly waits on the kernel's locks, so it
-      // is spread over threads, as git's preloaded index does.
-      std::mutex mu;
-      std::condition_variable ready;
-      size_t next = 0;
-      bool done = false;
-      Status read_status;
-      auto stat_blocks = [&] {
-        while (true) {
-          Block* b;
-          {
-            std::unique_lock<std::mutex> lock(mu);
-            ready.wait(lock, [&] { return next < blocks.size() || done; });
-            if (next == blocks.size()) return;
-            b = blocks[next++].get();
-          }
-          StatBlock(dfd, b);
-        }
-      };
-      VREPO_RETURN_IF_ERROR(pool_.ParallelFor(pool_.size() + 1, [&](size_t task) {
-        if (task == 0) {
-          // Even if reading throws, the lstat tasks must learn that no more blocks come.
-          struct MarkDone {
-            std::mutex& mu;
-            bool& done;
-            std::condition_variable& ready;
-            ~MarkDone() {
-              {
-                std::lock_guard<std::mutex> lock(mu);
-                done = true;
-              }
-              ready.notify_all();
-            }
-          } mark_done{mu, done, ready};
-          bool last = false;
-          while (!last) {
-            std::unique_ptr<Block> b;
-            Status s = read_block(&b, &last);
-            std::lock_guard<std::mutex> lock(mu);
-            if (!s.ok()) {
-              read_status = s;
-              break;
-            }
-            blocks.push_back(std::move(b));
-            ready.notify_one();
-          }
-        }
-        stat_blocks();
-      }));
-      VREPO_RETURN_IF_ERROR(read_status);
-    }
-
-    auto entry_at = [&](uint32_t k) -> const Entry& {
-      return blocks[k >> kBlockBits]->entries[k & (kBlockSize - 1)];
-    };
-    auto name_at = [&](uint32_t k) { return blocks[k >> kBlockBits]->Name(entry_at(k)); };
-    std::vector<SortKey> order;
-    for (size_t b = 0; b < blocks.size(); ++b) {
-      const Block& block = *blocks[b];
-      for (size_t i = 0; i < block.entries.size(); ++i) {
-        const Entry& e = block.entries[i];
-        if (!e.is_dir && !e.is_reg) {
-          if (e.stat_error == ENOENT) continue;  // deleted while we walk
-          std::string path = JoinPath(rel, std::string(block.Name(e)));
-          if (e.stat_error != 0) return Status::FromErrno(path, e.stat_error);
-          Warn(reporter_, std::string("skipping ") + (e.type == DT_LNK ? "symlink" : "special file") +
-                              " " + QuoteName(path) + " (not supported in this version)");
-          continue;
-        }
-        order.push_back(SortKey{KeyPrefix(block.Name(e), e.is_dir), uint32_t(b << kBlockBits | i)});
-      }
-    }
-    std::sort(order.begin(), order.end(), [&](const SortKey& a, const SortKey& b) {
-      if (a.prefix != b.prefix) return a.prefix < b.prefix;
-      return KeyLess(name_at(a.entry), entry_at(a.entry).is_dir, name_at(b.entry),
-                     entry_at(b.entry).is_dir);
-    });
-
+    Blocks blocks;
+    VREPO_RETURN_IF_ERROR(ReadAll(dir.get(), rel, &has_ignore_file, &blocks));
+    VREPO_ASSIGN_OR_RETURN(std::vector<SortKey> order, Order(blocks, rel));
     bool pushed = false;
-    if (has_ignore_file) {
-      std::string path = JoinPath(rel, kIgnoreFileName);
-      FileHandle ifd(::openat(dfd, kIgnoreFileName, O_RDONLY | O_CLOEXEC));
-      if (ifd.valid()) {
-        std::string text;
-        char buf[8192];
-        ssize_t n;
-        while ((n = ::read(ifd.get(), buf, sizeof(buf))) > 0) text.append(buf, size_t(n));
-        if (n < 0) return Status::FromErrno("reading " + path, errno);
-        ignore_->Push(ParseIgnoreFile(rel, text));
-        pushed = true;
-      }
-    }
+    if (has_ignore_file) VREPO_RETURN_IF_ERROR(PushIgnoreFile(dfd, rel, &pushed));
 
     // Reserving ahead instead of doubling: each regrowth moves every file found so far into
     // fresh pages, and page faults were a fifth of a status's CPU time. Pages reserved but
@@ -255,8 +132,8 @@ class TreeWalker {
     if (paths.capacity() < need_bytes) paths.reserve(2 * need_bytes);
     Status result;
     for (const SortKey& k : order) {
-      const Entry& e = entry_at(k.entry);
-      const std::string_view name = name_at(k.entry);
+      const Entry& e = EntryAt(blocks, k.entry);
+      const std::string_view name = NameAt(blocks, k.entry);
       const size_t offset = paths.size();
       paths.append(rel);
       if (!rel.empty()) paths.push_back('/');
@@ -286,6 +163,151 @@ class TreeWalker {
   }
 
  private:
+  using Blocks = std::vector<std::unique_ptr<Block>>;
+
+  static const Entry& EntryAt(const Blocks& blocks, uint32_t k) {
+    return blocks[k >> kBlockBits]->entries[k & (kBlockSize - 1)];
+  }
+  static std::string_view NameAt(const Blocks& blocks, uint32_t k) {
+    return blocks[k >> kBlockBits]->Name(EntryAt(blocks, k));
+  }
+
+  // Reads the next block of entries of `dir` (at `rel`); *end when the folder has no more.
+  static Status ReadBlock(DIR* dir, const std::string& rel, bool* has_ignore_file,
+                          std::unique_ptr<Block>* out, bool* end) {
+    auto block = std::make_unique<Block>();
+    block->entries.reserve(kBlockSize);
+    *end = true;
+    errno = 0;
+    while (struct dirent* de = ::readdir(dir)) {
+      const char* name = de->d_name;
+      if (name[0] == '.' && (name[1] == 0 || (name[1] == '.' && name[2] == 0))) continue;
+      if (rel.empty() && std::strcmp(name, ".vrepo") == 0) continue;
+      if (std::strcmp(name, kIgnoreFileName) == 0) *has_ignore_file = true;
+      size_t size = std::strlen(name);
+      Entry& e = block->entries.emplace_back();
+      e.name_offset = uint32_t(block->names.size());
+      e.name_size = uint32_t(size);
+      e.type = de->d_type;
+      e.is_dir = de->d_type == DT_DIR;
+      block->names.append(name, size + 1);
+      if (block->entries.size() == kBlockSize) {
+        *end = false;
+        break;
+      }
+      errno = 0;
+    }
+    if (*end && errno != 0) return Status::FromErrno("reading folder " + Display(rel), errno);
+    *out = std::move(block);
+    return Status::OK();
+  }
+
+  // Every entry of `dir`, lstat'ed, in blocks.
+  Status ReadAll(DIR* dir, const std::string& rel, bool* has_ignore_file, Blocks* blocks_out) {
+    const int dfd = ::dirfd(dir);
+    Blocks& blocks = *blocks_out;
+    blocks.resize(1);
+    bool end = false;
+    VREPO_RETURN_IF_ERROR(ReadBlock(dir, rel, has_ignore_file, &blocks[0], &end));
+    if (end) {
+      StatBlock(dfd, blocks[0].get());  // most folders fit one block: no threads for them
+      return Status::OK();
+    }
+    // Task 0 reads blocks and then helps; the others lstat blocks as they come. lstat
+    // dominates a walk of an unchanged tree and mostly waits on the kernel's locks, so it
+    // is spread over threads, as git's preloaded index does.
+    std::mutex mu;
+    std::condition_variable ready;
+    size_t next = 0;
+    bool done = false;
+    Status read_status;
+    auto stat_blocks = [&] {
+      while (true) {
+        Block* b;
+        {
+          std::unique_lock<std::mutex> lock(mu);
+          ready.wait(lock, [&] { return next < blocks.size() || done; });
+          if (next == blocks.size()) return;
+          b = blocks[next++].get();
+        }
+        StatBlock(dfd, b);
+      }
+    };
+    VREPO_RETURN_IF_ERROR(pool_.ParallelFor(pool_.size() + 1, [&](size_t task) {
+      if (task == 0) {
+        // Even if reading throws, the lstat tasks must learn that no more blocks come.
+        struct MarkDone {
+          std::mutex& mu;
+          bool& done;
+          std::condition_variable& ready;
+          ~MarkDone() {
+            {
+              std::lock_guard<std::mutex> lock(mu);
+              done = true;
+            }
+            ready.notify_all();
+          }
+        } mark_done{mu, done, ready};
+        bool last = false;
+        while (!last) {
+          std::unique_ptr<Block> b;
+          Status s = ReadBlock(dir, rel, has_ignore_file, &b, &last);
+          std::lock_guard<std::mutex> lock(mu);
+          if (!s.ok()) {
+            read_status = s;
+            break;
+          }
+          blocks.push_back(std::move(b));
+          ready.notify_one();
+        }
+      }
+      stat_blocks();
+    }));
+    return read_status;
+  }
+
+  // The files and folders of `blocks` in the listing's order; symlinks and special files are
+  // reported and left out.
+  Result<std::vector<SortKey>> Order(const Blocks& blocks, const std::string& rel) {
+    std::vector<SortKey> order;
+    for (size_t b = 0; b < blocks.size(); ++b) {
+      const Block& block = *blocks[b];
+      for (size_t i = 0; i < block.entries.size(); ++i) {
+        const Entry& e = block.entries[i];
+        if (!e.is_dir && !e.is_reg) {
+          if (e.stat_error == ENOENT) continue;  // deleted while we walk
+          std::string path = JoinPath(rel, std::string(block.Name(e)));
+          if (e.stat_error != 0) return Status::FromErrno(path, e.stat_error);
+          Warn(reporter_, std::string("skipping ") +
+                              (e.type == DT_LNK ? "symlink" : "special file") + " " +
+                              QuoteName(path) + " (not supported in this version)");
+          continue;
+        }
+        order.push_back(SortKey{KeyPrefix(block.Name(e), e.is_dir), uint32_t(b << kBlockBits | i)});
+      }
+    }
+    std::sort(order.begin(), order.end(), [&](const SortKey& a, const SortKey& b) {
+      if (a.prefix != b.prefix) return a.prefix < b.prefix;
+      return KeyLess(NameAt(blocks, a.entry), EntryAt(blocks, a.entry).is_dir,
+                     NameAt(blocks, b.entry), EntryAt(blocks, b.entry).is_dir);
+    });
+    return order;
+  }
+
+  // Puts rel/.vrepoignore's patterns on the stack; *pushed when there was one to read.
+  Status PushIgnoreFile(int dfd, const std::string& rel, bool* pushed) {
+    FileHandle ifd(::openat(dfd, kIgnoreFileName, O_RDONLY | O_CLOEXEC));
+    if (!ifd.valid()) return Status::OK();
+    std::string text;
+    char buf[8192];
+    ssize_t n;
+    while ((n = ::read(ifd.get(), buf, sizeof(buf))) > 0) text.append(buf, size_t(n));
+    if (n < 0) return Status::FromErrno("reading " + JoinPath(rel, kIgnoreFileName), errno);
+    ignore_->Push(ParseIgnoreFile(rel, text));
+    *pushed = true;
+    return Status::OK();
+  }
+
   static std::string Display(const std::string& rel) { return rel.empty() ? "." : rel; }
   TreeListing* out_;
   IgnoreStack* ignore_;

@@ -83,14 +83,6 @@ Result<std::vector<DiskFile>> CompareWithDisk(const std::string& root,
   return out;
 }
 
-Status RequireWritable(const Repository& repo, const char* what) {
-  if (repo.read_only()) {
-    return Status::InvalidArgument(std::string(what) + ": repository " + repo.root() +
-                                   " was opened read-only");
-  }
-  return Status::OK();
-}
-
 std::string CleanPath(std::string path) {
   while (path.rfind("./", 0) == 0) path.erase(0, 2);
   while (!path.empty() && path.back() == '/') path.pop_back();

@@ -7,9 +7,9 @@
 #include <string>
 #include <vector>
 
+#include "vrepo/repo/repository.h"
 #include "vrepo/util/status.h"
 #include "vrepo/util/thread_pool.h"
-#include "vrepo/worktree/repository.h"
 #include "vrepo/worktree/scan.h"
 #include "vrepo/worktree/staging_index.h"
 
@@ -36,9 +36,6 @@ Result<std::vector<DiskFile>> CompareWithDisk(const std::string& root,
                                               const std::vector<StagingEntry>& entries,
                                               int64_t index_time_ns, const TreeListing* scan,
                                               bool need_ids, ThreadPool* pool, uint64_t* hashed);
-
-// InvalidArgument when the repository was opened read-only.
-Status RequireWritable(const Repository& repo, const char* what);
 
 // Cleans a root-relative path: "." and "./" prefixes and trailing '/' go ("" is the root).
 std::string CleanPath(std::string path);

@@ -10,8 +10,8 @@
 
 #include "must.h"
 #include "testing.h"
+#include "vrepo/repo/repository.h"
 #include "vrepo/util/file.h"
-#include "vrepo/worktree/repository.h"
 #include "vrepo/worktree/worktree.h"
 
 namespace vrepo::testing {

@@ -8,8 +8,8 @@
 #include <string>
 
 #include "testing.h"
+#include "vrepo/repo/repository.h"
 #include "vrepo/worktree/merge_state.h"
-#include "vrepo/worktree/repository.h"
 #include "vrepo/worktree/worktree.h"
 
 namespace vrepo::testing {

@@ -17,7 +17,7 @@
 #include "vrepo/remote/server.h"
 #include "vrepo/remote/sync.h"
 #include "vrepo/remote/transport.h"
-#include "vrepo/worktree/repository.h"
+#include "vrepo/repo/repository.h"
 #include "vrepo/worktree/worktree.h"
 #include "worktree/worktree_fixture.h"
 

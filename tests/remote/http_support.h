@@ -27,7 +27,7 @@
 #include "testing.h"
 #include "vrepo/remote/sync.h"
 #include "vrepo/remote/transport.h"
-#include "vrepo/worktree/repository.h"
+#include "vrepo/repo/repository.h"
 #include "vrepo/worktree/worktree.h"
 #include "worktree/worktree_fixture.h"
 

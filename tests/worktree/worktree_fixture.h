@@ -9,7 +9,7 @@
 
 #include "must.h"
 #include "testing.h"
-#include "vrepo/worktree/repository.h"
+#include "vrepo/repo/repository.h"
 #include "vrepo/worktree/worktree.h"
 
 namespace vrepo::testing {

@@ -10,9 +10,9 @@
 #include <vector>
 
 #include "vrepo/dataset/label_table.h"
+#include "vrepo/repo/repository.h"
 #include "vrepo/util/reporter.h"
 #include "vrepo/worktree/merge_state.h"
-#include "vrepo/worktree/repository.h"
 
 namespace vrepo {
 

@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "vrepo/dataset/dataset.h"
-#include "vrepo/worktree/repository.h"
+#include "vrepo/repo/repository.h"
 
 namespace vrepo {
 

@@ -7,8 +7,8 @@
 #include <vector>
 
 #include "vrepo/remote/transport.h"
+#include "vrepo/repo/repository.h"
 #include "vrepo/util/status.h"
-#include "vrepo/worktree/repository.h"
 
 namespace vrepo {
 

@@ -6,7 +6,7 @@
 #include <string>
 
 #include "vrepo/remote/transport.h"
-#include "vrepo/worktree/repository.h"
+#include "vrepo/repo/repository.h"
 
 namespace vrepo {
 

@@ -9,8 +9,8 @@
 #include <vector>
 
 #include "vrepo/remote/transport.h"
+#include "vrepo/repo/repository.h"
 #include "vrepo/util/reporter.h"
-#include "vrepo/worktree/repository.h"
 #include "vrepo/worktree/worktree.h"
 
 namespace vrepo {

@@ -10,9 +10,9 @@
 #include <vector>
 
 #include "vrepo/history/history.h"
+#include "vrepo/repo/repository.h"
 #include "vrepo/train/run_manifest.h"
 #include "vrepo/util/status.h"
-#include "vrepo/worktree/repository.h"
 
 namespace vrepo::train {
 

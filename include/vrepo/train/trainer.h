@@ -12,11 +12,11 @@
 #include <string_view>
 #include <vector>
 
+#include "vrepo/repo/repository.h"
 #include "vrepo/train/config.h"
 #include "vrepo/train/run_manifest.h"
 #include "vrepo/util/reporter.h"
 #include "vrepo/util/status.h"
-#include "vrepo/worktree/repository.h"
 
 namespace vrepo::train {
 

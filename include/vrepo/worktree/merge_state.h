@@ -14,8 +14,8 @@
 #include <vector>
 
 #include "vrepo/history/history.h"
+#include "vrepo/repo/repository.h"
 #include "vrepo/util/status.h"
-#include "vrepo/worktree/repository.h"
 
 namespace vrepo {
 

@@ -1,6 +1,7 @@
 // The working-tree operations: add, rm, mv, status, commit, checkout, restore, diff,
-// fsck and gc over a Repository. Paths in and out are relative to the repository root.
-// Each function runs on the calling thread plus an internal pool of IO workers.
+// and fsck and gc with the staging index, over a Repository. Paths in and out are relative
+// to the repository root. Each function runs on the calling thread plus an internal pool
+// of IO workers.
 #pragma once
 
 #include <cstdint>
@@ -9,8 +10,9 @@
 #include <string>
 #include <vector>
 
+#include "vrepo/repo/maintenance.h"
+#include "vrepo/repo/repository.h"
 #include "vrepo/util/reporter.h"
-#include "vrepo/worktree/repository.h"
 
 namespace vrepo {
 
@@ -129,10 +131,7 @@ Result<std::vector<FileEntry>> StagedFiles(Repository& repo);
 
 // ---- maintenance ----
 
-struct FsckReport {
-  std::vector<std::string> problems;  // one line each, naming the object and file
-  uint64_t objects_checked = 0;
-};
+// fsck (repo/maintenance.h) with the staging index's files as extra roots.
 Result<FsckReport> Fsck(Repository& repo);
 
 struct RebuildIndexResult {
@@ -145,11 +144,6 @@ struct RebuildIndexResult {
 // status hashes each file once. Takes the writer lock like any writer; `start` as Discover.
 Result<RebuildIndexResult> RebuildIndex(const std::string& start, bool wait_for_lock);
 
-struct GcResult {
-  uint64_t objects_dropped = 0;
-  uint64_t bytes_before = 0;
-  uint64_t bytes_after = 0;
-};
 // Drops content objects that no ref (and not the staging index) reaches.
 Result<GcResult> Gc(Repository& repo);
 

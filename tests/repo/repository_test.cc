@@ -2,7 +2,9 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "worktree_fixture.h"
+// The work tree's fixture: the handle's tests also check what commits and a reader's
+// status see through it.
+#include "worktree/worktree_fixture.h"
 
 namespace vrepo::testing {
 

@@ -1,7 +1,6 @@
-#include "vrepo/worktree/repository.h"
+#include "vrepo/repo/repository.h"
 
 #include <fcntl.h>
-#include <git2.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -11,6 +10,7 @@
 #include <filesystem>
 #include <vector>
 
+#include "vrepo/repo/config_file.h"
 #include "vrepo/util/file.h"
 
 namespace vrepo {
@@ -19,57 +19,27 @@ namespace {
 
 constexpr int kFormatVersion = 1;
 
-// libgit2 keeps global state; it is initialized once and left up for the process.
-void InitGit() {
-  static const int once = git_libgit2_init();
-  (void)once;
-}
-
-std::string GitError(const std::string& what) {
-  const git_error* e = git_error_last();
-  return what + ": " + (e && e->message ? e->message : "unknown libgit2 error");
-}
-
-struct ConfigCloser {
-  void operator()(git_config* c) const { git_config_free(c); }
-};
-using ConfigPtr = std::unique_ptr<git_config, ConfigCloser>;
-
 Status WriteConfig(const std::string& path, bool bare) {
-  git_config* raw = nullptr;
-  if (git_config_open_ondisk(&raw, path.c_str()) != 0) {
-    return Status::IOError(GitError("creating " + path));
-  }
-  ConfigPtr cfg(raw);
-  if (git_config_set_int32(cfg.get(), "core.formatVersion", kFormatVersion) != 0) {
-    return Status::IOError(GitError("writing " + path));
-  }
-  if (bare && git_config_set_bool(cfg.get(), "core.bare", 1) != 0) {
-    return Status::IOError(GitError("writing " + path));
-  }
+  VREPO_ASSIGN_OR_RETURN(ConfigFile cfg, ConfigFile::Open(path));
+  VREPO_RETURN_IF_ERROR(cfg.SetInt("core.formatVersion", kFormatVersion));
+  if (bare) VREPO_RETURN_IF_ERROR(cfg.SetBool("core.bare", true));
   return Status::OK();
 }
 
 // Refuses repositories written by a newer vrepo whose format this one cannot read.
 Status CheckConfig(const std::string& path, bool* bare) {
-  git_config* raw = nullptr;
-  if (git_config_open_ondisk(&raw, path.c_str()) != 0) {
-    return Status::IOError(GitError("reading " + path));
-  }
-  ConfigPtr cfg(raw);
-  int32_t version = 0;
-  int rc = git_config_get_int32(&version, cfg.get(), "core.formatVersion");
-  if (rc == GIT_ENOTFOUND) {
-    return Status::Corruption(path + ": core.formatVersion is missing");
-  }
-  if (rc != 0) return Status::Corruption(GitError("reading core.formatVersion in " + path));
-  if (version > kFormatVersion) {
-    return Status::InvalidArgument(path + ": repository format " + std::to_string(version) +
+  VREPO_ASSIGN_OR_RETURN(ConfigFile cfg, ConfigFile::Open(path));
+  Result<std::optional<int32_t>> version = cfg.GetInt("core.formatVersion");
+  if (!version.ok()) return Status::Corruption(version.status().message());
+  if (!*version) return Status::Corruption(path + ": core.formatVersion is missing");
+  if (**version > kFormatVersion) {
+    return Status::InvalidArgument(path + ": repository format " + std::to_string(**version) +
                                    " is newer than this vrepo supports (" +
                                    std::to_string(kFormatVersion) + ") [upgrade vrepo]");
   }
-  int bare_value = 0;
-  *bare = git_config_get_bool(&bare_value, cfg.get(), "core.bare") == 0 && bare_value != 0;
+  // A value that is not a boolean reads as a repository with a work tree, as it always has.
+  Result<std::optional<bool>> bare_value = cfg.GetBool("core.bare");
+  *bare = bare_value.ok() && bare_value->value_or(false);
   return Status::OK();
 }
 
@@ -140,7 +110,6 @@ Result<std::unique_ptr<Repository>> Repository::Init(const std::string& root, bo
     }
     return Status::FromErrno("creating " + vrepo_dir, errno);
   }
-  InitGit();
   Status st = History::Init(JoinPath(vrepo_dir, "meta"));
   if (st.ok()) st = ObjectStore::Create(vrepo_dir);
   if (st.ok()) st = WriteConfig(JoinPath(vrepo_dir, "config"), bare);
@@ -179,7 +148,6 @@ Result<std::unique_ptr<Repository>> Repository::Discover(const std::string& star
   repo->root_ = std::move(root);
   repo->vrepo_dir_ = repo->root_ + "/.vrepo";
   repo->read_only_ = options.read_only;
-  InitGit();
   VREPO_RETURN_IF_ERROR(CheckConfig(repo->vrepo_dir_ + "/config", &repo->bare_));
   // The writer lock comes before RocksDB is opened read-write, so a second writer fails
   // with a message naming the holder instead of RocksDB's own lock error.
@@ -200,6 +168,14 @@ Result<std::unique_ptr<Repository>> Repository::Discover(const std::string& star
                          ObjectStore::Open(repo->vrepo_dir_, options.read_only, options.store));
   VREPO_ASSIGN_OR_RETURN(repo->history_, History::Open(repo->vrepo_dir_ + "/meta"));
   return repo;
+}
+
+Status RequireWritable(const Repository& repo, const char* what) {
+  if (repo.read_only()) {
+    return Status::InvalidArgument(std::string(what) + ": repository " + repo.root() +
+                                   " was opened read-only");
+  }
+  return Status::OK();
 }
 
 Result<std::string> Repository::RelativePath(const std::string& cwd,

@@ -1,6 +1,7 @@
-// Repository: a working tree and its .vrepo folder (object store, history, staging index,
-// config). Opening for writing takes the single-writer lock; opening read-only takes no
-// lock and never blocks. One Repository belongs to one thread at a time.
+// Repository: the handle on a .vrepo folder (object store, history, config) and the working
+// tree beside it, or none when bare. Opening for writing takes the single-writer lock;
+// opening read-only takes no lock and never blocks. One Repository belongs to one thread at
+// a time.
 #pragma once
 
 #include <memory>
@@ -21,7 +22,8 @@ struct OpenOptions {
   StoreOptions store;
   // Writers only: when set, the store's index is first rebuilt from the pack files
   // (ObjectStore::RebuildIndex) and what that found is written here. For `fsck
-  // --rebuild-index`; RebuildIndex in worktree.h also restores the staging index.
+  // --rebuild-index`; RebuildIndex in vrepo/worktree/worktree.h also restores the staging
+  // index.
   IndexRebuildReport* rebuild_index = nullptr;
 };
 
@@ -65,5 +67,8 @@ class Repository {
   std::unique_ptr<ObjectStore> store_;
   std::unique_ptr<History> history_;
 };
+
+// InvalidArgument "WHAT: repository ROOT was opened read-only" for a reader.
+Status RequireWritable(const Repository& repo, const char* what);
 
 }  // namespace vrepo

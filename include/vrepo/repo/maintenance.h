@@ -1,0 +1,37 @@
+// fsck and gc over a repository's store and history, and what they name. The work tree's
+// staging index is a layer above: worktree.h's Fsck and Gc pass its files in as extra roots.
+// Each function runs on the calling thread (the store's checks use their own pool).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "vrepo/history/history.h"
+#include "vrepo/repo/repository.h"
+
+namespace vrepo {
+
+// Files that something outside the history keeps alive, with what holds them.
+struct ExtraRoots {
+  std::string holder;            // for fsck's messages: "the staging index"
+  std::vector<FileEntry> files;  // path and id are used; size is not checked
+};
+
+struct FsckReport {
+  std::vector<std::string> problems;  // one line each, naming the object and file
+  uint64_t objects_checked = 0;
+};
+// Checks the store's packs, the history's objects, and that every file the history or
+// `extra` names is stored (at the size its pointer says, for the history's).
+Result<FsckReport> Fsck(Repository& repo, const ExtraRoots& extra);
+
+struct GcResult {
+  uint64_t objects_dropped = 0;
+  uint64_t bytes_before = 0;
+  uint64_t bytes_after = 0;
+};
+// Drops content objects that neither a ref nor `extra` reaches. Needs a writer.
+Result<GcResult> Gc(Repository& repo, const ExtraRoots& extra);
+
+}  // namespace vrepo
