@@ -71,3 +71,38 @@ machine_line() {
     "$("$VREPO_BIN" --version 2>/dev/null || echo "vrepo (version unknown)");" \
     "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 }
+
+# prepared_run NAME I: prep_NAME I (untimed, then sync), then NAME I timed; prints seconds.
+prepared_run() {
+  "prep_$1" "$2"
+  sync
+  seconds "$1" "$2"
+}
+
+# measure NAME WARMUPS RUNS: for i = 0, 1, ...: prep_NAME i (untimed, then sync) and NAME i,
+# WARMUPS times untimed and RUNS times timed; prints the median seconds.
+measure() {
+  local name=$1 warmups=$2 n=$3 times=() t i
+  for ((i = 0; i < warmups + n; i++)); do
+    t=$(prepared_run "$name" "$i")
+    ((i < warmups)) || times+=("$t")
+  done
+  echo "$name runs: ${times[*]}" >&2
+  median "${times[@]}"
+}
+
+# measure_pair A B WARMUPS RUNS: like measure, but alternates A and B run by run, so that
+# both see the same state of a disk whose background writeback and discards drift over a
+# run; prints "median_A median_B".
+measure_pair() {
+  local a=$1 b=$2 warmups=$3 n=$4 ta=() tb=() t i
+  for ((i = 0; i < warmups + n; i++)); do
+    t=$(prepared_run "$a" "$i")
+    ((i < warmups)) || ta+=("$t")
+    t=$(prepared_run "$b" "$i")
+    ((i < warmups)) || tb+=("$t")
+  done
+  echo "$a runs: ${ta[*]}" >&2
+  echo "$b runs: ${tb[*]}" >&2
+  echo "$(median "${ta[@]}") $(median "${tb[@]}")"
+}

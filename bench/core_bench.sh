@@ -62,40 +62,6 @@ import_tar_zstd() {
   tar -C "$src" -c images labels.csv | zstd -1 -T0 -q -f -o "$dir/x.tar.zst"
 }
 
-# measure NAME WARMUPS RUNS: for i = 0, 1, ...: prep_NAME i (untimed, then sync) and NAME i,
-# WARMUPS times untimed and RUNS times timed; prints the median seconds.
-measure() {
-  local name=$1 warmups=$2 n=$3 times=() t i
-  for ((i = 0; i < warmups + n; i++)); do
-    "prep_$name" "$i"
-    sync
-    t=$(seconds "$name" "$i")
-    ((i < warmups)) || times+=("$t")
-  done
-  echo "$name runs: ${times[*]}" >&2
-  median "${times[@]}"
-}
-
-# measure_pair A B WARMUPS RUNS: like measure, but alternates A and B run by run, so that
-# both see the same state of a disk whose background writeback and discards drift over a
-# run; prints "median_A median_B".
-measure_pair() {
-  local a=$1 b=$2 warmups=$3 n=$4 ta=() tb=() t i
-  for ((i = 0; i < warmups + n; i++)); do
-    "prep_$a" "$i"
-    sync
-    t=$(seconds "$a" "$i")
-    ((i < warmups)) || ta+=("$t")
-    "prep_$b" "$i"
-    sync
-    t=$(seconds "$b" "$i")
-    ((i < warmups)) || tb+=("$t")
-  done
-  echo "$a runs: ${ta[*]}" >&2
-  echo "$b runs: ${tb[*]}" >&2
-  echo "$(median "${ta[@]}") $(median "${tb[@]}")"
-}
-
 echo "a) import ..." >&2
 t_tar=$(measure import_tar_zstd 1 "$runs")
 t_git=$(measure import_git 1 "$runs")

@@ -205,7 +205,7 @@ bool WritePng(const std::string& path, const uint8_t* pixels, uint32_t rows, uin
 
 struct Job {
   const Split* split;
-  size_t index;  // within the split
+  size_t index;   // within the split
   unsigned copy;  // 0: the image itself; k > 0: a distinct variant for scale benchmarks
 };
 

@@ -1,13 +1,13 @@
 #include "cli.h"
 
-#include "terminal_reporter.h"
-
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+
+#include "terminal_reporter.h"
 
 namespace vrepo::cli {
 

@@ -21,40 +21,40 @@ Command RegisterCommit(CLI::App& app, Globals& g) {
       ->required();
   sub->add_flag("--allow-empty", o->allow_empty, "Commit even when the tree did not change");
   sub->add_flag("-q,--quiet", o->quiet, "Print nothing on success");
-  return {sub, [&g, o] {
-            std::string message;
-            for (const auto& m : o->messages) {
-              if (!message.empty()) message += "\n\n";
-              message += m;
-            }
-            auto repo = OpenRepository(g, /*write=*/true);
-            if (!repo.ok()) return Fail("commit", repo.status());
-            auto result = Commit(**repo, message, o->allow_empty);
-            if (!result.ok()) {
-              const Status& st = result.status();
-              const std::string& why = st.message();
-              if (st.code() == Status::Code::kInvalidArgument &&
-                  why.starts_with("nothing to commit")) {
-                const bool none_staged = why.find("no files are staged") != std::string::npos;
-                return FailWith("commit",
-                                why + (none_staged ? " [stage files with 'vrepo add']"
-                                                   : " [stage changes with 'vrepo add']"),
-                                kExitFailure);
-              }
-              if (st.code() == Status::Code::kConflict &&
-                  why.find("merge conflicts") != std::string::npos) {
-                return FailWith("commit",
-                                why + " [fix it and 'vrepo add' it, or 'vrepo merge --abort']",
-                                kExitFailure);
-              }
-              return Fail("commit", st);
-            }
-            if (o->quiet) return kExitOk;
-            std::string where = result->branch ? *result->branch : "detached HEAD";
-            if (result->root_commit) where += " (root-commit)";
-            Print("[" + where + " " + ShortId(result->commit) + "] " + Subject(message) + "\n");
-            return kExitOk;
-          }};
+  return {
+      sub, [&g, o] {
+        std::string message;
+        for (const auto& m : o->messages) {
+          if (!message.empty()) message += "\n\n";
+          message += m;
+        }
+        auto repo = OpenRepository(g, /*write=*/true);
+        if (!repo.ok()) return Fail("commit", repo.status());
+        auto result = Commit(**repo, message, o->allow_empty);
+        if (!result.ok()) {
+          const Status& st = result.status();
+          const std::string& why = st.message();
+          if (st.code() == Status::Code::kInvalidArgument && why.starts_with("nothing to commit")) {
+            const bool none_staged = why.find("no files are staged") != std::string::npos;
+            return FailWith("commit",
+                            why + (none_staged ? " [stage files with 'vrepo add']"
+                                               : " [stage changes with 'vrepo add']"),
+                            kExitFailure);
+          }
+          if (st.code() == Status::Code::kConflict &&
+              why.find("merge conflicts") != std::string::npos) {
+            return FailWith("commit",
+                            why + " [fix it and 'vrepo add' it, or 'vrepo merge --abort']",
+                            kExitFailure);
+          }
+          return Fail("commit", st);
+        }
+        if (o->quiet) return kExitOk;
+        std::string where = result->branch ? *result->branch : "detached HEAD";
+        if (result->root_commit) where += " (root-commit)";
+        Print("[" + where + " " + ShortId(result->commit) + "] " + Subject(message) + "\n");
+        return kExitOk;
+      }};
 }
 
 }  // namespace vrepo::cli

@@ -211,7 +211,8 @@ int RunSplit(const Globals& g, const SplitArgs& a) {
   if (Status valid = CheckSplitOptions(options); !valid.ok()) {
     return FailWith("dataset split", valid.message(), kExitUsage);
   }
-  if (!a.out_dir.empty()) request.out_dir = a.out_dir[0] == '/' ? a.out_dir : g.cwd + "/" + a.out_dir;
+  if (!a.out_dir.empty())
+    request.out_dir = a.out_dir[0] == '/' ? a.out_dir : g.cwd + "/" + a.out_dir;
   auto parts = SplitTable(**repo, request);
   if (!parts.ok()) return Fail("dataset split", parts.status());
 
@@ -239,9 +240,7 @@ int RunSplit(const Globals& g, const SplitArgs& a) {
   return kExitOk;
 }
 
-std::string LabelOrDash(const std::string& label) {
-  return label.empty() ? "-" : QuotePath(label);
-}
+std::string LabelOrDash(const std::string& label) { return label.empty() ? "-" : QuotePath(label); }
 
 }  // namespace
 
@@ -321,26 +320,24 @@ int RunDatasetDiff(const Globals& g, const std::vector<std::string>& revs,
       out.clear();
     }
   }
+  // Relabeled-and-changed samples (kind 4) count under both.
+  out += std::to_string(counts[0]) + " added, " + std::to_string(counts[1]) + " removed, " +
+         std::to_string(counts[2] + counts[4]) + " relabeled, " +
+         std::to_string(counts[3] + counts[4]) + " image changed, " +
+         std::to_string(diff.unchanged) + " unchanged\n";
   char line[256];
-  std::snprintf(line, sizeof(line),
-                "%llu added, %llu removed, %llu relabeled, %llu image changed, %llu unchanged\n",
-                static_cast<unsigned long long>(counts[0]), static_cast<unsigned long long>(counts[1]),
-                static_cast<unsigned long long>(counts[2] + counts[4]),
-                static_cast<unsigned long long>(counts[3] + counts[4]),
-                static_cast<unsigned long long>(diff.unchanged));
-  out += line;
   size_t width = 5;
   for (const auto& [label, n] : diff.per_label) width = std::max(width, QuotePath(label).size());
   std::snprintf(line, sizeof(line), "%-*s %8s %8s %8s %8s %8s %8s\n", static_cast<int>(width),
                 "label", "before", "after", "added", "removed", "relabel+", "relabel-");
   out += line;
   for (const auto& [label, n] : diff.per_label) {
-    std::snprintf(line, sizeof(line), "%-*s %8llu %8llu %8llu %8llu %8llu %8llu\n",
-                  static_cast<int>(width), QuotePath(label).c_str(),
-                  static_cast<unsigned long long>(n.before), static_cast<unsigned long long>(n.after),
-                  static_cast<unsigned long long>(n.added), static_cast<unsigned long long>(n.removed),
-                  static_cast<unsigned long long>(n.relabeled_in),
-                  static_cast<unsigned long long>(n.relabeled_out));
+    std::snprintf(
+        line, sizeof(line), "%-*s %8llu %8llu %8llu %8llu %8llu %8llu\n", static_cast<int>(width),
+        QuotePath(label).c_str(), static_cast<unsigned long long>(n.before),
+        static_cast<unsigned long long>(n.after), static_cast<unsigned long long>(n.added),
+        static_cast<unsigned long long>(n.removed), static_cast<unsigned long long>(n.relabeled_in),
+        static_cast<unsigned long long>(n.relabeled_out));
     out += line;
   }
   Print(out);

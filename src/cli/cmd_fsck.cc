@@ -31,8 +31,8 @@ int PrintFsck(Repository& repo, const RebuildIndexResult* rebuilt, bool as_json)
   } else {
     if (rebuilt) {
       const IndexRebuildReport& r = rebuilt->store;
-      std::string line = "rebuilt the index from " + std::to_string(r.packs) + " pack files: " +
-                         std::to_string(r.objects) + " objects, " +
+      std::string line = "rebuilt the index from " + std::to_string(r.packs) +
+                         " pack files: " + std::to_string(r.objects) + " objects, " +
                          std::to_string(rebuilt->staged) + " files staged from HEAD";
       if (!r.old_index.empty()) line += "; the old index is in " + r.old_index;
       Print(line + "\n");

@@ -116,35 +116,35 @@ Command RegisterMerge(CLI::App& app, Globals& g) {
   sub->add_flag("--json", o->json, "One JSON object: outcome, commits and every conflict");
   sub->add_flag("-q,--quiet", o->quiet, "Print only conflicts");
   AddColumnOptions(sub, &o->merge.table);
-  return {sub, [&g, o] {
-            if (!o->abort && o->rev.empty()) {
-              return FailWith("merge", "no branch given [see 'vrepo merge --help']", kExitUsage);
-            }
-            auto repo = OpenRepository(g, /*write=*/true);
-            if (!repo.ok()) return Fail("merge", repo.status());
-            if (o->abort) {
-              Status st = AbortMerge(**repo);
-              return st.ok() ? kExitOk : Fail("merge --abort", st);
-            }
-            o->merge.reporter = o->quiet || o->json ? nullptr : CliReporter();
-            auto result = Merge(**repo, o->rev, o->merge);
-            if (!result.ok()) {
-              const Status& st = result.status();
-              if (st.code() == Status::Code::kConflict &&
-                  st.message().ends_with(" is in progress")) {
-                return FailWith("merge", st.message() + " [commit it, or 'vrepo merge --abort']",
-                                kExitFailure);
-              }
-              return Fail("merge", st);
-            }
-            int code = result->outcome == MergeOutcome::kConflicts ? kExitFailure : kExitOk;
-            if (o->json) {
-              Print(Json(*result));
-            } else if (!o->quiet || code != kExitOk) {
-              Print(Human(*result));
-            }
-            return code;
-          }};
+  return {
+      sub, [&g, o] {
+        if (!o->abort && o->rev.empty()) {
+          return FailWith("merge", "no branch given [see 'vrepo merge --help']", kExitUsage);
+        }
+        auto repo = OpenRepository(g, /*write=*/true);
+        if (!repo.ok()) return Fail("merge", repo.status());
+        if (o->abort) {
+          Status st = AbortMerge(**repo);
+          return st.ok() ? kExitOk : Fail("merge --abort", st);
+        }
+        o->merge.reporter = o->quiet || o->json ? nullptr : CliReporter();
+        auto result = Merge(**repo, o->rev, o->merge);
+        if (!result.ok()) {
+          const Status& st = result.status();
+          if (st.code() == Status::Code::kConflict && st.message().ends_with(" is in progress")) {
+            return FailWith("merge", st.message() + " [commit it, or 'vrepo merge --abort']",
+                            kExitFailure);
+          }
+          return Fail("merge", st);
+        }
+        int code = result->outcome == MergeOutcome::kConflicts ? kExitFailure : kExitOk;
+        if (o->json) {
+          Print(Json(*result));
+        } else if (!o->quiet || code != kExitOk) {
+          Print(Human(*result));
+        }
+        return code;
+      }};
 }
 
 }  // namespace vrepo::cli

@@ -38,8 +38,7 @@ Command RegisterPull(CLI::App& app, Globals& g) {
             if (!pulled.ok()) return Fail("pull from " + remote->url, pulled.status());
             const PullResult& p = *pulled;
             if (p.outcome == PullOutcome::kDetachedHead) {
-              return FailWith("pull", "HEAD is detached [switch to a branch first]",
-                              kExitFailure);
+              return FailWith("pull", "HEAD is detached [switch to a branch first]", kExitFailure);
             }
             bool changed = false;
             for (const RefResult& r : p.fetch.refs) changed |= r.outcome != RefOutcome::kUpToDate;

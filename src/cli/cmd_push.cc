@@ -41,7 +41,8 @@ Command RegisterPush(CLI::App& app, Globals& g) {
               return report->ok() ? kExitOk : kExitFailure;
             }
             bool all_current = true;
-            for (const RefResult& r : report->refs) all_current &= r.outcome == RefOutcome::kUpToDate;
+            for (const RefResult& r : report->refs)
+              all_current &= r.outcome == RefOutcome::kUpToDate;
             if (all_current) {
               std::fputs("Everything up-to-date\n", stderr);
               return kExitOk;
@@ -55,7 +56,8 @@ Command RegisterPush(CLI::App& app, Globals& g) {
                          "do not have locally.\n"
                          "hint: Fetch it first ('vrepo fetch'), merge it ('vrepo merge "
                          "%s/BRANCH'), then push again.\n",
-                         remote->url.c_str(), remote->name.empty() ? "REMOTE" : remote->name.c_str());
+                         remote->url.c_str(),
+                         remote->name.empty() ? "REMOTE" : remote->name.c_str());
             return kExitFailure;
           }};
 }

@@ -94,6 +94,12 @@ Command RegisterServe(CLI::App& app, Globals& g) {
             options.tls_cert = o->tls_cert;
             options.tls_key = o->tls_key;
             options.max_request = o->max_request;
+            options.log = [](const std::string& line) {
+              std::string out = line + "\n";
+              // One write per line, so lines of concurrent requests never interleave.
+              ssize_t ignored = ::write(STDERR_FILENO, out.data(), out.size());
+              (void)ignored;
+            };
             Status st = ParseListen(o->listen, &options.host, &options.port);
             if (!st.ok()) return FailWith("serve", st.message(), kExitUsage);
 

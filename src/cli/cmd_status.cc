@@ -191,7 +191,8 @@ Command RegisterStatus(CLI::App& app, Globals& g) {
   return {sub, [&g, o] {
             // The walk starts first: it runs while the repository opens.
             std::shared_ptr<PendingWalk> walk;
-            if (auto root = Repository::FindRoot(g.cwd); root.ok()) walk = StartStatusWalk(*root, CliReporter());
+            if (auto root = Repository::FindRoot(g.cwd); root.ok())
+              walk = StartStatusWalk(*root, CliReporter());
             auto repo = OpenRepository(g, /*write=*/false);
             if (!repo.ok()) return Fail("status", repo.status());
             auto report = ComputeStatus(**repo, std::move(walk));

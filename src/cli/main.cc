@@ -42,9 +42,9 @@ int Main(int argc, char** argv) {
       RegisterBranch(app, g), RegisterSwitch(app, g),  RegisterCheckout(app, g),
       RegisterTag(app, g),    RegisterRestore(app, g), RegisterRevParse(app, g),
       RegisterLsTree(app, g), RegisterFsck(app, g),    RegisterGc(app, g),
-      RegisterMerge(app, g),  RegisterDataset(app, g),
-      RegisterRemote(app, g), RegisterPush(app, g),    RegisterFetch(app, g),
-      RegisterPull(app, g),   RegisterClone(app, g),
+      RegisterMerge(app, g),  RegisterDataset(app, g), RegisterRemote(app, g),
+      RegisterPush(app, g),   RegisterFetch(app, g),   RegisterPull(app, g),
+      RegisterClone(app, g),
   };
   commands.push_back(RegisterServe(app, g));
   for (Command& c : RegisterTrainCommands(app, g)) commands.push_back(std::move(c));

@@ -14,7 +14,6 @@ std::string Short(const std::string& full) {
   return full;
 }
 
-
 }  // namespace
 
 Result<OpenedRemote> OpenRemote(const Repository& repo, const std::string& name_or_url) {

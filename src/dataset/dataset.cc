@@ -38,7 +38,8 @@ ContentGroups GroupByContent(const std::vector<Sample>& samples) {
   std::unordered_map<ContentId, uint32_t, ContentIdHash> slot_of_id;
   slot_of_id.reserve(samples.size());
   for (size_t i = 0; i < samples.size(); ++i) {
-    auto [it, fresh] = slot_of_id.emplace(samples[i].id, static_cast<uint32_t>(groups.first.size()));
+    auto [it, fresh] =
+        slot_of_id.emplace(samples[i].id, static_cast<uint32_t>(groups.first.size()));
     if (fresh) groups.first.push_back(i);
     groups.slot[i] = it->second;
   }
@@ -70,22 +71,32 @@ double SplitHash(uint64_t seed, std::string_view path) {
 
 const char* ProblemKindName(ProblemKind kind) {
   switch (kind) {
-    case ProblemKind::kMissing: return "missing";
-    case ProblemKind::kDuplicatePath: return "duplicate-path";
-    case ProblemKind::kEmptyLabel: return "empty-label";
-    case ProblemKind::kBadImage: return "bad-image";
-    case ProblemKind::kLabelConflict: return "label-conflict";
+    case ProblemKind::kMissing:
+      return "missing";
+    case ProblemKind::kDuplicatePath:
+      return "duplicate-path";
+    case ProblemKind::kEmptyLabel:
+      return "empty-label";
+    case ProblemKind::kBadImage:
+      return "bad-image";
+    case ProblemKind::kLabelConflict:
+      return "label-conflict";
   }
   return "?";
 }
 
 const char* SampleChangeKindName(SampleChangeKind kind) {
   switch (kind) {
-    case SampleChangeKind::kAdded: return "added";
-    case SampleChangeKind::kRemoved: return "removed";
-    case SampleChangeKind::kRelabeled: return "relabeled";
-    case SampleChangeKind::kContentChanged: return "content-changed";
-    case SampleChangeKind::kRelabeledAndChanged: return "relabeled-and-changed";
+    case SampleChangeKind::kAdded:
+      return "added";
+    case SampleChangeKind::kRemoved:
+      return "removed";
+    case SampleChangeKind::kRelabeled:
+      return "relabeled";
+    case SampleChangeKind::kContentChanged:
+      return "content-changed";
+    case SampleChangeKind::kRelabeledAndChanged:
+      return "relabeled-and-changed";
   }
   return "?";
 }
@@ -205,13 +216,13 @@ Result<CheckReport> CheckDataset(const DatasetVersion& version, const ObjectStor
   std::atomic<uint64_t> decoded{0};
   ReportedStep progress(reporter, "checking images", firsts.size());
   ThreadPool pool;
-  VREPO_RETURN_IF_ERROR(store.GetMany(ContentIdsOf(samples, firsts), pool,
-                                      [&](size_t i, std::string_view bytes) {
-    Result<DecodedImage> image = DecodeImage(bytes, samples[firsts[i]].path);
-    if (!image.ok()) decode_error[i] = image.status().message();
-    decoded.fetch_add(1);
-    progress.Advance();
-  }));
+  VREPO_RETURN_IF_ERROR(
+      store.GetMany(ContentIdsOf(samples, firsts), pool, [&](size_t i, std::string_view bytes) {
+        Result<DecodedImage> image = DecodeImage(bytes, samples[firsts[i]].path);
+        if (!image.ok()) decode_error[i] = image.status().message();
+        decoded.fetch_add(1);
+        progress.Advance();
+      }));
   progress.End();
   report.images_decoded = decoded.load();
 
@@ -258,17 +269,17 @@ Result<DatasetStats> ComputeStats(const DatasetVersion& version, const ObjectSto
   // Per distinct content: its format and shape names, probed in parallel.
   std::vector<std::string> format_of(firsts.size()), shape_of(firsts.size());
   ThreadPool pool;
-  VREPO_RETURN_IF_ERROR(store.GetMany(ContentIdsOf(samples, firsts), pool,
-                                      [&](size_t i, std::string_view bytes) {
-    Result<ImageInfo> info = ProbeImage(bytes, samples[firsts[i]].path);
-    if (!info.ok()) {
-      format_of[i] = "unreadable";
-      return;
-    }
-    format_of[i] = ImageFormatName(info->format);
-    shape_of[i] = std::to_string(info->width) + "x" + std::to_string(info->height) + "x" +
-                  std::to_string(info->channels);
-  }));
+  VREPO_RETURN_IF_ERROR(
+      store.GetMany(ContentIdsOf(samples, firsts), pool, [&](size_t i, std::string_view bytes) {
+        Result<ImageInfo> info = ProbeImage(bytes, samples[firsts[i]].path);
+        if (!info.ok()) {
+          format_of[i] = "unreadable";
+          return;
+        }
+        format_of[i] = ImageFormatName(info->format);
+        shape_of[i] = std::to_string(info->width) + "x" + std::to_string(info->height) + "x" +
+                      std::to_string(info->channels);
+      }));
   std::vector<uint32_t> uses(firsts.size(), 0);
   std::unordered_map<std::string_view, uint64_t> per_label;
   for (size_t i = 0; i < samples.size(); ++i) {
@@ -308,8 +319,7 @@ Status CheckSplitOptions(const SplitOptions& options) {
     sum += r;
   }
   if (std::fabs(sum - 1.0) > 1e-6) {
-    return Status::InvalidArgument("--ratios: ratios sum to " + std::to_string(sum) +
-                                   ", not 1");
+    return Status::InvalidArgument("--ratios: ratios sum to " + std::to_string(sum) + ", not 1");
   }
   return Status::OK();
 }
@@ -326,7 +336,8 @@ Result<std::vector<size_t>> AssignSplits(const LabelTable& table, const SplitOpt
   const size_t n = table.rows.size();
   std::vector<double> hash(n);
   ThreadPool pool;
-  VREPO_RETURN_IF_ERROR(pool.ParallelFor(n, [&](size_t i) { hash[i] = SplitHash(options.seed, table.rows[i].path); }));
+  VREPO_RETURN_IF_ERROR(pool.ParallelFor(
+      n, [&](size_t i) { hash[i] = SplitHash(options.seed, table.rows[i].path); }));
   std::vector<size_t> assignment(n);
   if (!options.stratify) {
     for (size_t i = 0; i < n; ++i) {
@@ -361,8 +372,8 @@ Result<std::vector<size_t>> AssignSplits(const LabelTable& table, const SplitOpt
       size_t best = 0;
       double best_deficit = -1e300;
       for (size_t s = 0; s < k; ++s) {
-        double deficit = options.ratios[s] * static_cast<double>(total) -
-                         static_cast<double>(count[s]);
+        double deficit =
+            options.ratios[s] * static_cast<double>(total) - static_cast<double>(count[s]);
         if (deficit > best_deficit + 1e-12) {
           best_deficit = deficit;
           best = s;
@@ -392,13 +403,13 @@ DatasetDiff DiffDatasets(const DatasetVersion& from, const DatasetVersion& to) {
   while (i < a.size() || j < b.size()) {
     int order = i == a.size() ? 1 : j == b.size() ? -1 : a[i]->path.compare(b[j]->path);
     if (order < 0) {
-      diff.changes.push_back({SampleChangeKind::kRemoved, a[i]->path, a[i]->label, "", a[i]->id,
-                              std::nullopt});
+      diff.changes.push_back(
+          {SampleChangeKind::kRemoved, a[i]->path, a[i]->label, "", a[i]->id, std::nullopt});
       ++diff.per_label[a[i]->label].removed;
       ++i;
     } else if (order > 0) {
-      diff.changes.push_back({SampleChangeKind::kAdded, b[j]->path, "", b[j]->label, std::nullopt,
-                              b[j]->id});
+      diff.changes.push_back(
+          {SampleChangeKind::kAdded, b[j]->path, "", b[j]->label, std::nullopt, b[j]->id});
       ++diff.per_label[b[j]->label].added;
       ++j;
     } else {

@@ -37,8 +37,8 @@ constexpr uint32_t kPngMaxDimension = 0x7fffffff;
 //   block of a flat image, so no useful ratio exists; only max_pixels bounds it.
 constexpr uint64_t kDeflateMaxRatio = 1032;
 
-Status TooLittleData(const std::string& name, const char* format, uint64_t width,
-                     uint64_t height, size_t file_size) {
+Status TooLittleData(const std::string& name, const char* format, uint64_t width, uint64_t height,
+                     size_t file_size) {
   return Status::Corruption(name + ": " + format + ": " + std::to_string(width) + "x" +
                             std::to_string(height) + " image needs more data than the " +
                             std::to_string(file_size) + "-byte file holds");

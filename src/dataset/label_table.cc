@@ -22,10 +22,17 @@ size_t Utf8SequenceLength(const unsigned char* p, const unsigned char* end) {
   size_t n;
   uint32_t min;
   if (c < 0x80) return 1;
-  if ((c & 0xE0) == 0xC0) { n = 2; min = 0x80; }
-  else if ((c & 0xF0) == 0xE0) { n = 3; min = 0x800; }
-  else if ((c & 0xF8) == 0xF0) { n = 4; min = 0x10000; }
-  else return 0;
+  if ((c & 0xE0) == 0xC0) {
+    n = 2;
+    min = 0x80;
+  } else if ((c & 0xF0) == 0xE0) {
+    n = 3;
+    min = 0x800;
+  } else if ((c & 0xF8) == 0xF0) {
+    n = 4;
+    min = 0x10000;
+  } else
+    return 0;
   if (static_cast<size_t>(end - p) < n) return 0;
   uint32_t cp = c & (0x7F >> n);
   for (size_t i = 1; i < n; ++i) {
@@ -181,9 +188,12 @@ bool IsImageName(std::string_view name) {
 
 const char* TableFormatName(TableFormat format) {
   switch (format) {
-    case TableFormat::kCsv: return "csv";
-    case TableFormat::kJsonl: return "jsonl";
-    case TableFormat::kFolder: return "folder";
+    case TableFormat::kCsv:
+      return "csv";
+    case TableFormat::kJsonl:
+      return "jsonl";
+    case TableFormat::kFolder:
+      return "folder";
   }
   return "?";
 }
@@ -193,7 +203,8 @@ Result<TableFormat> TableFormatForPath(const std::string& path) {
   if (EndsWithNoCase(path, ".jsonl") || EndsWithNoCase(path, ".ndjson")) {
     return TableFormat::kJsonl;
   }
-  return Status::InvalidArgument(path + ": not a label table (expected .csv, .jsonl or .ndjson, "
+  return Status::InvalidArgument(path +
+                                 ": not a label table (expected .csv, .jsonl or .ndjson, "
                                  "or a folder of class folders)");
 }
 
@@ -233,9 +244,9 @@ Result<LabelTable> ParseCsvTable(std::string_view text, const std::string& sourc
     VREPO_ASSIGN_OR_RETURN(bool more, NextCsvRecord(text, &pos, &line, source, &record));
     if (!more) break;
     if (record.fields.size() != columns.size()) {
-      return Status::InvalidArgument(At(source, record.line) + std::to_string(record.fields.size()) +
-                                     " fields, but the header has " +
-                                     std::to_string(columns.size()));
+      return Status::InvalidArgument(
+          At(source, record.line) + std::to_string(record.fields.size()) +
+          " fields, but the header has " + std::to_string(columns.size()));
     }
     LabelRow row;
     row.path = std::move(record.fields[path_index]);

@@ -21,17 +21,17 @@ std::string SplitFileName(const std::string& table, TableFormat format, const st
 Result<LabelTable> ReadTable(Repository& repo, const SplitRequest& request,
                              const std::string& disk_path) {
   struct stat st;
-  const bool from_disk = request.rev.empty() && ::stat(disk_path.c_str(), &st) == 0 &&
-                         S_ISREG(st.st_mode);
+  const bool from_disk =
+      request.rev.empty() && ::stat(disk_path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
   if (from_disk) {
     VREPO_ASSIGN_OR_RETURN(std::string text, ReadFile(disk_path));
     return ParseLabelTable(text, request.table, request.columns);
   }
   // Folder tables exist only in commits: read it (or a table at --rev) from history.
-  VREPO_ASSIGN_OR_RETURN(DatasetVersion version,
-                         LoadDataset(repo.history(), repo.store(),
-                                     request.rev.empty() ? "HEAD" : request.rev, request.table,
-                                     request.columns));
+  VREPO_ASSIGN_OR_RETURN(
+      DatasetVersion version,
+      LoadDataset(repo.history(), repo.store(), request.rev.empty() ? "HEAD" : request.rev,
+                  request.table, request.columns));
   return std::move(version.table);
 }
 

@@ -156,8 +156,8 @@ Result<std::string> History::ExportPack(const std::vector<std::string>& wants,
 
 Result<uint64_t> History::ImportPack(std::string_view pack) {
   if (pack.size() < 32 || pack.substr(0, 4) != "PACK") {
-    return Status::Corruption("received history is not a git pack (" +
-                              std::to_string(pack.size()) + " bytes)");
+    return Status::Corruption("received history is not a git pack (" + std::to_string(pack.size()) +
+                              " bytes)");
   }
   auto be32 = [&](size_t at) {
     return uint32_t{static_cast<uint8_t>(pack[at])} << 24 |

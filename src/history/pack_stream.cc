@@ -286,11 +286,15 @@ Status WritePackNoDelta(git_odb_backend* source, const std::vector<git_oid>& oid
 
 uint64_t MaxObjectSize(git_object_t type) {
   switch (type) {
-    case GIT_OBJECT_BLOB: return kMaxPointerBlob;
-    case GIT_OBJECT_TREE: return kMaxTree;
+    case GIT_OBJECT_BLOB:
+      return kMaxPointerBlob;
+    case GIT_OBJECT_TREE:
+      return kMaxTree;
     case GIT_OBJECT_COMMIT:
-    case GIT_OBJECT_TAG: return kMaxCommitOrTag;
-    default: return 0;
+    case GIT_OBJECT_TAG:
+      return kMaxCommitOrTag;
+    default:
+      return 0;
   }
 }
 

@@ -16,8 +16,8 @@ char Lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + '
 size_t HfsIgnorableAt(std::string_view s, size_t i) {
   if (i + 3 > s.size()) return 0;
   auto b = [&](size_t k) { return static_cast<unsigned char>(s[i + k]); };
-  if (b(0) == 0xE2 && b(1) == 0x80 && ((b(2) >= 0x8C && b(2) <= 0x8F) ||
-                                        (b(2) >= 0xAA && b(2) <= 0xAE))) {
+  if (b(0) == 0xE2 && b(1) == 0x80 &&
+      ((b(2) >= 0x8C && b(2) <= 0x8F) || (b(2) >= 0xAA && b(2) <= 0xAE))) {
     return 3;
   }
   if (b(0) == 0xE2 && b(1) == 0x81 && b(2) >= 0xAA && b(2) <= 0xAF) return 3;

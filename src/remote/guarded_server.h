@@ -18,11 +18,11 @@
 namespace vrepo {
 
 struct ConnectionLimits {
-  int max_per_address = 32;   // connections open at once from one client address
-  int head_timeout_s = 10;    // request line and headers, from the first byte
-  int idle_timeout_s = 5;     // between requests of a kept-alive connection
-  int stall_timeout_s = 60;   // longest pause inside a body or an answer
-  uint64_t min_rate = 4096;   // bytes/s a body or answer must average after stall_timeout_s
+  int max_per_address = 32;  // connections open at once from one client address
+  int head_timeout_s = 10;   // request line and headers, from the first byte
+  int idle_timeout_s = 5;    // between requests of a kept-alive connection
+  int stall_timeout_s = 60;  // longest pause inside a body or an answer
+  uint64_t min_rate = 4096;  // bytes/s a body or answer must average after stall_timeout_s
 };
 
 class GuardedHttpServer : public httplib::Server {

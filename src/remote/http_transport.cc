@@ -155,7 +155,8 @@ class HttpTransport : public Transport {
   Result<std::vector<ContentId>> MissingObjects(const std::vector<ContentId>& ids) override {
     if (ids.empty()) return std::vector<ContentId>{};
     std::string request = FormatIdList(ids);
-    VREPO_ASSIGN_OR_RETURN(std::string body, Post("/objects/missing", request, false, options_.max_listing_bytes));
+    VREPO_ASSIGN_OR_RETURN(std::string body,
+                           Post("/objects/missing", request, false, options_.max_listing_bytes));
     VREPO_ASSIGN_OR_RETURN(std::vector<ContentId> missing, ParseIdList(body, endpoint_.url));
     // Only ids we asked about may come back; anything else is a confused server.
     std::unordered_set<ContentId, ContentIdHash> asked(ids.begin(), ids.end());
@@ -174,7 +175,8 @@ class HttpTransport : public Transport {
   }
 
   Result<uint64_t> WriteObjects(std::string_view batch) override {
-    VREPO_ASSIGN_OR_RETURN(std::string body, Post("/objects/write", batch, true, options_.max_listing_bytes));
+    VREPO_ASSIGN_OR_RETURN(std::string body,
+                           Post("/objects/write", batch, true, options_.max_listing_bytes));
     std::string line = FirstLine(body);
     constexpr std::string_view kStored = "stored ";
     if (line.rfind(kStored, 0) == 0 && line.size() > kStored.size() &&
@@ -193,11 +195,13 @@ class HttpTransport : public Transport {
   }
 
   Status WriteHistory(std::string_view git_pack) override {
-    return ExpectOk("history write", Post("/history/write", git_pack, true, options_.max_listing_bytes));
+    return ExpectOk("history write",
+                    Post("/history/write", git_pack, true, options_.max_listing_bytes));
   }
 
   Status UpdateRefs(const std::vector<RefUpdate>& updates) override {
-    return ExpectOk("ref update", Post("/refs/update", FormatRefUpdates(updates), true, options_.max_listing_bytes));
+    return ExpectOk("ref update", Post("/refs/update", FormatRefUpdates(updates), true,
+                                       options_.max_listing_bytes));
   }
 
   Result<std::unique_ptr<Transport>> Connect() const override {
@@ -245,12 +249,12 @@ class HttpTransport : public Transport {
       // A pause of a stall's time ends it, and so does an average under min_rate once a
       // stall's time has passed.
       auto stalled = Clock::now() + stall;
-      auto slow = body_start + stall +
-                  std::chrono::milliseconds(body.size() * 1000 /
-                                            std::max<uint64_t>(options_.min_rate, 1));
+      auto slow =
+          body_start + stall +
+          std::chrono::milliseconds(body.size() * 1000 / std::max<uint64_t>(options_.min_rate, 1));
       if (slow < stalled) {
-        watchdog_.Set(slow, "the answer came slower than " + std::to_string(options_.min_rate) +
-                                " bytes/s");
+        watchdog_.Set(
+            slow, "the answer came slower than " + std::to_string(options_.min_rate) + " bytes/s");
       } else {
         watchdog_.Set(stalled, "the answer stalled for " + seconds);
       }

@@ -120,8 +120,8 @@ Result<std::vector<BatchRecord>> ParseObjectBatch(std::string_view batch) {
   uint64_t pos = kHeaderSize;
   for (uint32_t i = 0; i < count; ++i) {
     if (batch.size() - pos < kRecordHeaderSize) {
-      return Bad(pos, "record " + std::to_string(i) + " of " + std::to_string(count) +
-                          " is truncated");
+      return Bad(pos,
+                 "record " + std::to_string(i) + " of " + std::to_string(count) + " is truncated");
     }
     BatchRecord r;
     r.offset = pos;

@@ -40,10 +40,10 @@ Status CheckRemoteName(const std::string& name) {
 Result<std::vector<RemoteConfig>> ListRemotes(const Repository& repo) {
   VREPO_ASSIGN_OR_RETURN(ConfigFile cfg, ConfigFile::Open(repo.config_path()));
   std::vector<std::string> names;
-  VREPO_RETURN_IF_ERROR(cfg.ForEach("^remote\\..*\\.url$", [&](const std::string& key,
-                                                              const std::string&) {
-    names.push_back(key.substr(7, key.size() - 7 - 4));  // remote.NAME.url
-  }));
+  VREPO_RETURN_IF_ERROR(
+      cfg.ForEach("^remote\\..*\\.url$", [&](const std::string& key, const std::string&) {
+        names.push_back(key.substr(7, key.size() - 7 - 4));  // remote.NAME.url
+      }));
   std::sort(names.begin(), names.end());
   names.erase(std::unique(names.begin(), names.end()), names.end());
   std::vector<RemoteConfig> out;

@@ -144,7 +144,6 @@ std::string ReplaceAll(std::string text, const std::string& from, const std::str
 
 }  // namespace
 
-
 struct RepositoryServer::Impl {
   ServerOptions options;
   TokenGrants grants;
@@ -157,14 +156,7 @@ struct RepositoryServer::Impl {
   std::condition_variable stop_requested;
 
   void Log(const std::string& line) const {
-    if (options.log) {
-      options.log(line);
-      return;
-    }
-    std::string out = line + "\n";
-    // One write per line, so lines of concurrent requests never interleave.
-    ssize_t ignored = ::write(2, out.data(), out.size());
-    (void)ignored;
+    if (options.log) options.log(line);
   }
 
   // Status -> HTTP code; X-Vrepo-Error carries the exact code back to a vrepo client.
@@ -201,6 +193,9 @@ struct RepositoryServer::Impl {
     SetText(res, code, message);
   }
 
+  Status MakeHttp(std::function<void()>* widen);
+  httplib::Server::HandlerResponse PreRoute(const httplib::Request& req, httplib::Response& res);
+  void LogRequest(const httplib::Request& req, const httplib::Response& res) const;
   void Handle(const httplib::Request& req, httplib::Response& res,
               const httplib::ContentReader* reader);
   Status Run(const Route& route, const std::string& name, bool create_if_missing,
@@ -348,6 +343,102 @@ Status RepositoryServer::Impl::Run(const Route& route, const std::string& name,
 RepositoryServer::RepositoryServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 RepositoryServer::~RepositoryServer() = default;
 
+// The HTTP server: TLS when a certificate is given, else the guarded plain one; *widen
+// re-listens with a wide backlog once bound.
+Status RepositoryServer::Impl::MakeHttp(std::function<void()>* widen) {
+  if (options.tls_cert.empty() != options.tls_key.empty()) {
+    return Status::InvalidArgument("--tls-cert and --tls-key go together");
+  }
+  if (!options.tls_cert.empty()) {
+    for (const std::string& f : {options.tls_cert, options.tls_key}) {
+      if (::access(f.c_str(), R_OK) != 0) return Status::FromErrno(f, errno);
+    }
+    auto ssl = std::make_unique<WideBacklog<httplib::SSLServer>>(options.tls_cert.c_str(),
+                                                                 options.tls_key.c_str());
+    *widen = [p = ssl.get()] { p->WidenBacklog(kListenBacklog); };
+    if (!ssl->is_valid()) {
+      return Status::InvalidArgument("cannot use TLS certificate " + options.tls_cert +
+                                     " with key " + options.tls_key +
+                                     " (not PEM, or they do not match)");
+    }
+    http = std::move(ssl);
+    tls = true;
+  } else {
+    ConnectionLimits limits;
+    limits.max_per_address = std::max(options.max_connections_per_address, 1);
+    limits.head_timeout_s = options.head_timeout_s;
+    limits.stall_timeout_s = options.stall_timeout_s;
+    limits.min_rate = options.min_rate;
+    auto plain = std::make_unique<WideBacklog<GuardedHttpServer>>(
+        limits, [this](const std::string& line) { Log(line); });
+    *widen = [p = plain.get()] { p->WidenBacklog(kListenBacklog); };
+    http = std::move(plain);
+  }
+  return Status::OK();
+}
+
+// Checks a request's head before routing: one plain Content-Length (or none without a body),
+// no chunked bodies, and no token from an address that sent too many unknown ones.
+httplib::Server::HandlerResponse RepositoryServer::Impl::PreRoute(const httplib::Request& req,
+                                                                  httplib::Response& res) {
+  request_start = std::chrono::steady_clock::now();
+  GuardedHttpServer::HeadRead();
+  // A refusal here leaves the body unread, so the connection ends with the answer: what
+  // follows on it is no request.
+  auto refuse = [&](int status, const std::string& why) {
+    GuardedHttpServer::CloseAfterAnswer();
+    res.set_header("Connection", "close");
+    SetText(res, status, why);
+    return httplib::Server::HandlerResponse::Handled;
+  };
+  // httplib reads a malformed length as 0 and keeps the first of two: a proxy in front
+  // could frame the body otherwise, so anything but one plain number is refused.
+  size_t lengths = req.get_header_value_count("Content-Length");
+  const bool has_body = req.method != "GET" && req.method != "HEAD";
+  if (lengths > 1) return refuse(400, "more than one Content-Length header");
+  if (lengths == 1 && !IsDecimal(req.get_header_value("Content-Length"))) {
+    return refuse(400, "Content-Length is not a decimal number");
+  }
+  // A body of unknown length could only be bounded by reading it; vrepo clients always
+  // send Content-Length.
+  if (req.has_header("Transfer-Encoding") || (has_body && lengths == 0)) {
+    return refuse(411, "Content-Length required");
+  }
+  if (!has_body && lengths == 1 && req.get_header_value("Content-Length") != "0") {
+    return refuse(400, req.method + " requests carry no body");
+  }
+  if (req.has_header("Authorization")) {
+    if (int wait = token_failures->RetryAfter(req.remote_addr); wait > 0) {
+      res.set_header("Retry-After", std::to_string(wait));
+      return refuse(429, "too many unknown tokens from " + req.remote_addr + "; retry in " +
+                             std::to_string(wait) + " s");
+    }
+  }
+  return httplib::Server::HandlerResponse::Unhandled;
+}
+
+// One log line per request: address, method, path, status, bytes in and out, time, and the
+// first line of an error's text.
+void RepositoryServer::Impl::LogRequest(const httplib::Request& req,
+                                        const httplib::Response& res) const {
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                                  request_start)
+                .count();
+  std::string in = req.get_header_value("Content-Length");
+  // Binary answers are sent by a content provider, so the body is empty and the length is
+  // only in content_length_.
+  size_t out = res.body.empty() ? res.content_length_ : res.body.size();
+  std::string line = req.remote_addr + " " + req.method + " " +
+                     req.target.substr(0, req.target.find('?')) + " " + std::to_string(res.status) +
+                     " in=" + (in.empty() ? "0" : in) + " out=" + std::to_string(out) + " " +
+                     std::to_string(ms) + "ms";
+  if (res.status >= 400) {
+    std::string why = res.body.substr(0, res.body.find('\n'));
+    line += " " + why;
+  }
+  Log(line);
+}
+
 Result<std::unique_ptr<RepositoryServer>> RepositoryServer::Bind(const ServerOptions& options) {
   auto impl = std::make_unique<Impl>();
   impl->options = options;
@@ -363,36 +454,8 @@ Result<std::unique_ptr<RepositoryServer>> RepositoryServer::Bind(const ServerOpt
     VREPO_ASSIGN_OR_RETURN(impl->grants, TokenGrants::Load(options.tokens_file));
   }
 
-  if (options.tls_cert.empty() != options.tls_key.empty()) {
-    return Status::InvalidArgument("--tls-cert and --tls-key go together");
-  }
   std::function<void()> widen;
-  if (!options.tls_cert.empty()) {
-    for (const std::string& f : {options.tls_cert, options.tls_key}) {
-      if (::access(f.c_str(), R_OK) != 0) return Status::FromErrno(f, errno);
-    }
-    auto ssl = std::make_unique<WideBacklog<httplib::SSLServer>>(options.tls_cert.c_str(),
-                                                                options.tls_key.c_str());
-    widen = [p = ssl.get()] { p->WidenBacklog(kListenBacklog); };
-    if (!ssl->is_valid()) {
-      return Status::InvalidArgument("cannot use TLS certificate " + options.tls_cert +
-                                     " with key " + options.tls_key +
-                                     " (not PEM, or they do not match)");
-    }
-    impl->http = std::move(ssl);
-    impl->tls = true;
-  } else {
-    ConnectionLimits limits;
-    limits.max_per_address = std::max(options.max_connections_per_address, 1);
-    limits.head_timeout_s = options.head_timeout_s;
-    limits.stall_timeout_s = options.stall_timeout_s;
-    limits.min_rate = options.min_rate;
-    Impl* self = impl.get();
-    auto plain = std::make_unique<WideBacklog<GuardedHttpServer>>(
-        limits, [self](const std::string& line) { self->Log(line); });
-    widen = [p = plain.get()] { p->WidenBacklog(kListenBacklog); };
-    impl->http = std::move(plain);
-  }
+  VREPO_RETURN_IF_ERROR(impl->MakeHttp(&widen));
   impl->token_failures =
       std::make_unique<TokenFailures>(options.max_token_failures, options.token_failure_window_s);
 
@@ -406,53 +469,20 @@ Result<std::unique_ptr<RepositoryServer>> RepositoryServer::Bind(const ServerOpt
   http.set_write_timeout(60);
   http.set_keep_alive_timeout(5);
   // A request whose handler throws (std::bad_alloc) is a 500 for it alone.
-  http.set_exception_handler([](const httplib::Request&, httplib::Response& res,
-                                std::exception_ptr ep) {
-    std::string why = "internal error";
-    try {
-      std::rethrow_exception(ep);
-    } catch (const std::exception& e) {
-      why += std::string(": ") + e.what();
-    } catch (...) {
-    }
-    SetText(res, 500, why);
-  });
+  http.set_exception_handler(
+      [](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
+        std::string why = "internal error";
+        try {
+          std::rethrow_exception(ep);
+        } catch (const std::exception& e) {
+          why += std::string(": ") + e.what();
+        } catch (...) {
+        }
+        SetText(res, 500, why);
+      });
   Impl* self = impl.get();
   http.set_pre_routing_handler([self](const httplib::Request& req, httplib::Response& res) {
-    request_start = std::chrono::steady_clock::now();
-    GuardedHttpServer::HeadRead();
-    // A refusal here leaves the body unread, so the connection ends with the answer: what
-    // follows on it is no request.
-    auto refuse = [&](int status, const std::string& why) {
-      GuardedHttpServer::CloseAfterAnswer();
-      res.set_header("Connection", "close");
-      SetText(res, status, why);
-      return httplib::Server::HandlerResponse::Handled;
-    };
-    // httplib reads a malformed length as 0 and keeps the first of two: a proxy in front
-    // could frame the body otherwise, so anything but one plain number is refused.
-    size_t lengths = req.get_header_value_count("Content-Length");
-    const bool has_body = req.method != "GET" && req.method != "HEAD";
-    if (lengths > 1) return refuse(400, "more than one Content-Length header");
-    if (lengths == 1 && !IsDecimal(req.get_header_value("Content-Length"))) {
-      return refuse(400, "Content-Length is not a decimal number");
-    }
-    // A body of unknown length could only be bounded by reading it; vrepo clients always
-    // send Content-Length.
-    if (req.has_header("Transfer-Encoding") || (has_body && lengths == 0)) {
-      return refuse(411, "Content-Length required");
-    }
-    if (!has_body && lengths == 1 && req.get_header_value("Content-Length") != "0") {
-      return refuse(400, req.method + " requests carry no body");
-    }
-    if (req.has_header("Authorization")) {
-      if (int wait = self->token_failures->RetryAfter(req.remote_addr); wait > 0) {
-        res.set_header("Retry-After", std::to_string(wait));
-        return refuse(429, "too many unknown tokens from " + req.remote_addr + "; retry in " +
-                               std::to_string(wait) + " s");
-      }
-    }
-    return httplib::Server::HandlerResponse::Unhandled;
+    return self->PreRoute(req, res);
   });
   http.Get(".*", [self](const httplib::Request& req, httplib::Response& res) {
     self->Handle(req, res, nullptr);
@@ -461,22 +491,7 @@ Result<std::unique_ptr<RepositoryServer>> RepositoryServer::Bind(const ServerOpt
             [self](const httplib::Request& req, httplib::Response& res,
                    const httplib::ContentReader& reader) { self->Handle(req, res, &reader); });
   http.set_logger([self](const httplib::Request& req, const httplib::Response& res) {
-    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                  std::chrono::steady_clock::now() - request_start)
-                  .count();
-    std::string in = req.get_header_value("Content-Length");
-    // Binary answers are sent by a content provider, so the body is empty and the length is
-    // only in content_length_.
-    size_t out = res.body.empty() ? res.content_length_ : res.body.size();
-    std::string line = req.remote_addr + " " + req.method + " " +
-                       req.target.substr(0, req.target.find('?')) + " " +
-                       std::to_string(res.status) + " in=" + (in.empty() ? "0" : in) +
-                       " out=" + std::to_string(out) + " " + std::to_string(ms) + "ms";
-    if (res.status >= 400) {
-      std::string why = res.body.substr(0, res.body.find('\n'));
-      line += " " + why;
-    }
-    self->Log(line);
+    self->LogRequest(req, res);
   });
 
   if (options.port == 0) {

@@ -26,8 +26,8 @@ Status Reject(const std::string& why) { return Status::Conflict("rejected: " + w
 Status CreateBare(const std::string& root) {
   static std::atomic<uint64_t> attempt{0};
   VREPO_RETURN_IF_ERROR(MakeDirs(ParentPath(root)));
-  std::string tmp = root + ".creating-" + std::to_string(::getpid()) + "-" +
-                    std::to_string(attempt.fetch_add(1));
+  std::string tmp =
+      root + ".creating-" + std::to_string(::getpid()) + "-" + std::to_string(attempt.fetch_add(1));
   VREPO_RETURN_IF_ERROR(MakeDirs(tmp));
   {
     auto created = Repository::Init(tmp, /*bare=*/true);
@@ -242,9 +242,8 @@ Result<uint64_t> RemoteService::WriteObjects(std::string_view batch) {
 
 Result<std::string> RemoteService::ReadHistory(const std::vector<std::string>& wants,
                                                const std::vector<std::string>& haves) {
-  return impl_->With(false, [&](Repository& repo) {
-    return repo.history().ExportPack(wants, haves);
-  });
+  return impl_->With(false,
+                     [&](Repository& repo) { return repo.history().ExportPack(wants, haves); });
 }
 
 Status RemoteService::WriteHistory(std::string_view git_pack) {

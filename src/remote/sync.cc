@@ -30,7 +30,6 @@ constexpr std::string_view kHeads = "refs/heads/";
 constexpr std::string_view kTags = "refs/tags/";
 constexpr std::string_view kRuns = "refs/runs/";
 
-
 // A content object to copy, with its size (the raw size bounds its record's size).
 struct Wanted {
   ContentId id;
@@ -43,8 +42,8 @@ struct Wanted {
 // MissingObjects still reports.
 class ObjectCopier {
  public:
-  ObjectCopier(Transport& source, Transport& dest, const SyncOptions& options,
-               const char* label, SyncReport* report)
+  ObjectCopier(Transport& source, Transport& dest, const SyncOptions& options, const char* label,
+               SyncReport* report)
       : source_(source), dest_(dest), options_(options), label_(label), report_(report) {}
 
   Status Copy(const std::vector<Wanted>& wanted) {
@@ -125,8 +124,8 @@ class ObjectCopier {
         if (i >= batches.size()) return;
         // An exception escaping this thread would abort the process before a failed clone
         // could clean up.
-        first_error.Record(CatchExceptions("copying objects",
-                                           [&] { return CopyBatch(*src, *dst, batches[i]); }));
+        first_error.Record(
+            CatchExceptions("copying objects", [&] { return CopyBatch(*src, *dst, batches[i]); }));
       }
     };
     size_t jobs = std::max<size_t>(1, std::min<size_t>(options_.jobs, batches.size()));
@@ -253,11 +252,16 @@ bool SyncReport::ok() const {
 
 std::string RefResult::StatusText() const {
   switch (outcome) {
-    case RefOutcome::kUpToDate: return "up to date";
-    case RefOutcome::kNew: return "new";
-    case RefOutcome::kUpdated: return "updated";
-    case RefOutcome::kForced: return "forced";
-    case RefOutcome::kRejected: return "rejected: " + reason;
+    case RefOutcome::kUpToDate:
+      return "up to date";
+    case RefOutcome::kNew:
+      return "new";
+    case RefOutcome::kUpdated:
+      return "updated";
+    case RefOutcome::kForced:
+      return "forced";
+    case RefOutcome::kRejected:
+      return "rejected: " + reason;
   }
   return "";
 }
@@ -292,7 +296,7 @@ namespace {
 // The local refs a push sends, as (full name, commit): the branches asked for (the current
 // one by default), and with options.tags and options.runs every tag and run.
 Result<std::vector<std::pair<std::string, std::string>>> RefsToPush(History& history,
-                                                                     const PushOptions& options) {
+                                                                    const PushOptions& options) {
   std::vector<std::pair<std::string, std::string>> pushed;
   if (options.all) {
     VREPO_ASSIGN_OR_RETURN(std::vector<RefInfo> branches, history.Branches());
@@ -315,7 +319,8 @@ Result<std::vector<std::pair<std::string, std::string>>> RefsToPush(History& his
       pushed.emplace_back(full, *target);
     }
   }
-  for (const auto& [prefix, on] : {std::pair{kTags, options.tags}, std::pair{kRuns, options.runs}}) {
+  for (const auto& [prefix, on] :
+       {std::pair{kTags, options.tags}, std::pair{kRuns, options.runs}}) {
     if (!on) continue;
     VREPO_ASSIGN_OR_RETURN(std::vector<RefInfo> refs, history.RefsWithPrefix(std::string(prefix)));
     for (const RefInfo& r : refs) pushed.emplace_back(std::string(prefix) + r.name, r.target);
@@ -450,7 +455,8 @@ Result<SyncReport> Fetch(Repository& repo, Transport& remote, const std::string&
       r.outcome = RefOutcome::kNew;
     } else if (!tracking) {
       r.outcome = RefOutcome::kRejected;
-      r.reason = std::string("would clobber existing ") + (ref.name.starts_with(kTags) ? "tag" : "run");
+      r.reason =
+          std::string("would clobber existing ") + (ref.name.starts_with(kTags) ? "tag" : "run");
     } else {
       // Remote-tracking refs follow the remote even where it was rewritten, as git's do.
       r.outcome = RefOutcome::kUpdated;
@@ -540,7 +546,8 @@ Result<SyncReport> Clone(const std::string& url, const std::string& dir,
   }
   VREPO_RETURN_IF_ERROR(MakeDirs(dir));
   auto clone = [&]() -> Result<SyncReport> {
-    VREPO_ASSIGN_OR_RETURN(std::unique_ptr<Transport> remote, OpenTransport(url, options.transport));
+    VREPO_ASSIGN_OR_RETURN(std::unique_ptr<Transport> remote,
+                           OpenTransport(url, options.transport));
     VREPO_ASSIGN_OR_RETURN(std::unique_ptr<Repository> repo, Repository::Init(dir));
     // A relative path URL is kept as the remote relative to the clone, like git.
     std::string stored_url = url;

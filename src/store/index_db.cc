@@ -110,7 +110,8 @@ Result<std::unique_ptr<IndexDb>> IndexDb::Open(const std::string& dir, bool read
     if (!create && (s.IsInvalidArgument() || s.IsCorruption() || s.IsPathNotFound())) {
       return Status::Corruption("opening index " + dir +
                                 ": it is missing or damaged, and was left as it is (the pack "
-                                "files still hold every object): " + s.ToString());
+                                "files still hold every object): " +
+                                s.ToString());
     }
     return FromRocks(s, "opening index " + dir);
   }

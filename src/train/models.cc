@@ -184,7 +184,6 @@ class SmallCnnImpl : public ImageClassifierImpl {
   nn::Sequential layer1_{nullptr}, layer2_{nullptr}, layer3_{nullptr};
 };
 
-
 }  // namespace
 
 const std::vector<std::string>& ModelNames() {

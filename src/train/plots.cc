@@ -262,5 +262,4 @@ Result<std::vector<std::pair<std::string, std::string>>> RunPlots(const RunManif
   return files;
 }
 
-
 }  // namespace vrepo::train

@@ -60,10 +60,14 @@ std::string CheckRunFields(const json& run) {
         "/versions/libtorch", "/versions/cuda", "/versions/cudnn", "/weights/path"}) {
     if (const json* v = at(ptr); v && !v->is_string()) return std::string(ptr) + " is not a string";
   }
-  for (const auto& [ptr, digits] : std::vector<std::pair<const char*, size_t>>{
-           {"/dataset/commit", 40}, {"/dataset/tree", 40}, {"/base/run_commit", 40},
-           {"/splits/train/sample_digest", 64}, {"/splits/val/sample_digest", 64},
-           {"/base/model_content_id", 64}, {"/weights/content_id", 64}}) {
+  for (const auto& [ptr, digits] :
+       std::vector<std::pair<const char*, size_t>>{{"/dataset/commit", 40},
+                                                   {"/dataset/tree", 40},
+                                                   {"/base/run_commit", 40},
+                                                   {"/splits/train/sample_digest", 64},
+                                                   {"/splits/val/sample_digest", 64},
+                                                   {"/base/model_content_id", 64},
+                                                   {"/weights/content_id", 64}}) {
     if (const json* v = at(ptr); v && !IsHexOfLength(*v, digits)) {
       return std::string(ptr) + " is not " + std::to_string(digits) + " hex digits";
     }
@@ -84,8 +88,8 @@ std::string CheckRunFields(const json& run) {
       rest.remove_prefix(slash + 1);
     }
   }
-  for (const char* ptr : {"/seed", "/best_epoch", "/splits/train/samples", "/splits/val/samples",
-                          "/weights/size"}) {
+  for (const char* ptr :
+       {"/seed", "/best_epoch", "/splits/train/samples", "/splits/val/samples", "/weights/size"}) {
     if (const json* v = at(ptr); v && !v->is_number_unsigned()) {
       return std::string(ptr) + " is not a whole number";
     }
@@ -122,9 +126,8 @@ std::string CheckRunFields(const json& run) {
   if (const json* v = at("/confusion"); v) {
     if (!v->is_array()) return "/confusion is not a list";
     for (const json& row : *v) {
-      if (!row.is_array() || !std::all_of(row.begin(), row.end(), [](const json& x) {
-            return x.is_number_integer();
-          })) {
+      if (!row.is_array() || !std::all_of(row.begin(), row.end(),
+                                          [](const json& x) { return x.is_number_integer(); })) {
         return "/confusion is not a table of counts";
       }
     }
@@ -157,9 +160,12 @@ double Metric(const json& v) { return v.is_number() ? v.get<double>() : NAN; }
 
 const char* RunStatusName(RunStatus status) {
   switch (status) {
-    case RunStatus::kCompleted: return "completed";
-    case RunStatus::kEarlyStopped: return "early-stopped";
-    case RunStatus::kInterrupted: return "interrupted";
+    case RunStatus::kCompleted:
+      return "completed";
+    case RunStatus::kEarlyStopped:
+      return "early-stopped";
+    case RunStatus::kInterrupted:
+      return "interrupted";
   }
   return "completed";
 }
@@ -243,7 +249,8 @@ Result<RunManifest> FromJson(const json& j, const std::string& where) {
   r.val.split = Num<double>(At(j, "/splits/val/split"), 0);
   r.val.samples = Num<uint64_t>(At(j, "/splits/val/samples"), 0);
   r.val.sample_digest = Str(j, "/splits/val/sample_digest");
-  if (const json& c = At(j, "/classes"); c.is_array()) r.classes = c.get<std::vector<std::string>>();
+  if (const json& c = At(j, "/classes"); c.is_array())
+    r.classes = c.get<std::vector<std::string>>();
   r.model = Str(j, "/model");
   r.base_spec = Str(j, "/base/spec");
   r.base_model_id = Str(j, "/base/model_content_id");

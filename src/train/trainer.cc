@@ -134,7 +134,6 @@ std::string CudaDeviceName(int device) {
   return std::string(prop.data(), strnlen(prop.data(), 256));
 }
 
-
 // Loads a label table at `commit` and refuses rows that name no image or carry no label:
 // training on a silently shrunk dataset would record the wrong experiment.
 Result<DatasetVersion> LoadSplit(Repository& repo, const std::string& commit,
@@ -442,11 +441,11 @@ Result<TrainPass> TrainEpoch(ImageClassifierImpl& model, SampleLoader& loader,
       break;
     }
     if (hooks.reporter && batch_no % report_every == 0 && batch_no < batches) {
-      hooks.reporter->Transient(
-          "epoch " + std::to_string(epoch) + "/" + std::to_string(epochs) + "  batch " +
-          std::to_string(batch_no) + "/" + std::to_string(batches) + "  loss " +
-          Fixed(pass.loss_sum / pass.seen, 4) + "  " +
-          Fixed(pass.seen / Since(epoch_start), 0) + " img/s");
+      hooks.reporter->Transient("epoch " + std::to_string(epoch) + "/" + std::to_string(epochs) +
+                                "  batch " + std::to_string(batch_no) + "/" +
+                                std::to_string(batches) + "  loss " +
+                                Fixed(pass.loss_sum / pass.seen, 4) + "  " +
+                                Fixed(pass.seen / Since(epoch_start), 0) + " img/s");
     }
   }
   return pass;

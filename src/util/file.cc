@@ -155,7 +155,8 @@ Status WriteFileAtomic(const std::string& path, std::string_view data, mode_t mo
   if (!fd.valid()) return Status::FromErrno(tmp, errno);
   Status st = WriteAll(fd.get(), data, path);
   if (st.ok() && ::fchmod(fd.get(), mode) != 0) st = Status::FromErrno(path, errno);
-  if (st.ok() && durable && ::fsync(fd.get()) != 0) st = Status::FromErrno("syncing " + path, errno);
+  if (st.ok() && durable && ::fsync(fd.get()) != 0)
+    st = Status::FromErrno("syncing " + path, errno);
   if (st.ok() && ::rename(tmp.c_str(), path.c_str()) != 0) st = Status::FromErrno(path, errno);
   if (!st.ok()) {
     ::unlink(tmp.c_str());

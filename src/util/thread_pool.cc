@@ -39,7 +39,8 @@ Status FirstError::status() const {
 Status ThreadPool::TryParallelFor(size_t n, const std::function<Status(size_t)>& fn,
                                   const char* what) {
   FirstError first;
-  VREPO_RETURN_IF_ERROR(ParallelFor(n, [&](size_t i) { first.Record(fn(i)); }, what));
+  VREPO_RETURN_IF_ERROR(ParallelFor(
+      n, [&](size_t i) { first.Record(fn(i)); }, what));
   return first.status();
 }
 
@@ -106,8 +107,7 @@ void ThreadPool::WorkerLoop() {
   }
 }
 
-Status ThreadPool::ParallelFor(size_t n, const std::function<void(size_t)>& fn,
-                               const char* what) {
+Status ThreadPool::ParallelFor(size_t n, const std::function<void(size_t)>& fn, const char* what) {
   if (n == 0) return Status::OK();
   {
     std::lock_guard<std::mutex> lock(mu_);

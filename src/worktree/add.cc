@@ -11,8 +11,8 @@
 #include <mutex>
 
 #include "vrepo/util/file.h"
-#include "vrepo/util/thread_pool.h"
 #include "vrepo/util/text.h"
+#include "vrepo/util/thread_pool.h"
 #include "vrepo/worktree/worktree.h"
 #include "worktree_internal.h"
 

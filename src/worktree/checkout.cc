@@ -180,8 +180,9 @@ Status RollBack(Repository& repo, const std::vector<StagingEntry>& entries,
   std::vector<FileEntry> restore;
   for (size_t i : removals) restore.push_back(entries[i].ToFileEntry());
   for (const FileEntry& w : writes) {
-    auto it = std::lower_bound(entries.begin(), entries.end(), w.path,
-                               [](const StagingEntry& e, const std::string& p) { return e.path < p; });
+    auto it =
+        std::lower_bound(entries.begin(), entries.end(), w.path,
+                         [](const StagingEntry& e, const std::string& p) { return e.path < p; });
     if (it != entries.end() && it->path == w.path) {
       restore.push_back(it->ToFileEntry());
     } else {

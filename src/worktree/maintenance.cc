@@ -1,6 +1,7 @@
 // The work tree's part of fsck and gc (repo/maintenance.h does the rest): the staging
 // index's files are live too, and after an index rebuild the staging index is restored.
 #include "vrepo/repo/maintenance.h"
+
 #include "vrepo/worktree/staging_index.h"
 #include "vrepo/worktree/worktree.h"
 #include "worktree_internal.h"

@@ -1,6 +1,5 @@
 #include "vrepo/worktree/scan.h"
 
-
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -15,8 +14,8 @@
 #include <mutex>
 
 #include "vrepo/util/file.h"
-#include "vrepo/util/thread_pool.h"
 #include "vrepo/util/text.h"
+#include "vrepo/util/thread_pool.h"
 
 namespace vrepo {
 
@@ -96,7 +95,6 @@ void StatBlock(int dfd, Block* block) {
     }
   }
 }
-
 
 }  // namespace
 

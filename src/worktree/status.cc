@@ -193,8 +193,7 @@ Result<CommitResult> Commit(Repository& repo, const std::string& message, bool a
     VREPO_ASSIGN_OR_RETURN(std::vector<std::string> unresolved, UnresolvedFiles(repo, *merge));
     if (!unresolved.empty()) {
       return Status::Conflict("'" + unresolved.front() + "' has merge conflicts (" +
-                              std::to_string(unresolved.size()) +
-                              " file(s) unresolved)");
+                              std::to_string(unresolved.size()) + " file(s) unresolved)");
     }
     allow_empty = true;  // a merge that keeps ours' tree is still a merge
   }
@@ -206,12 +205,10 @@ Result<CommitResult> Commit(Repository& repo, const std::string& message, bool a
     if (head) {
       VREPO_ASSIGN_OR_RETURN(CommitInfo info, history.GetCommit(*head));
       if (info.tree == tree) {
-        return Status::InvalidArgument(
-            "nothing to commit: the staging index matches HEAD");
+        return Status::InvalidArgument("nothing to commit: the staging index matches HEAD");
       }
     } else if (files.empty()) {
-      return Status::InvalidArgument(
-          "nothing to commit: no files are staged");
+      return Status::InvalidArgument("nothing to commit: no files are staged");
     }
   }
   std::vector<std::string> parents;

@@ -35,8 +35,9 @@ TEST_CASE("cli: dataset check exits 0 on a clean table and 1 with file:line prob
   REQUIRE(lines.size() == 3);
   CHECK(lines[0] == "labels.csv:32: images/train/missing.png: missing: no such file in commit " +
                         MustRun(t.path(), {"rev-parse", "--short", "HEAD"}).out.substr(0, 7));
-  CHECK(lines[1] == "labels.csv:33: images/train/00002.png: duplicate-path: path already listed "
-                    "on line 4");
+  CHECK(lines[1] ==
+        "labels.csv:33: images/train/00002.png: duplicate-path: path already listed "
+        "on line 4");
   CHECK(lines[2].find("2 problems") != std::string::npos);
 
   CommandResult img = RunVrepo(t.path(), {"dataset", "check", "--labels", "extra.csv", "--json"});
@@ -57,7 +58,8 @@ TEST_CASE("cli: dataset check, stats and diff quote names from a label table as 
   ImportThirty(t.path());
   std::string table = ReadFileOrDie(t / "labels.csv");
   // A stranger's table: a path and a label that would clear the screen if printed raw.
-  WriteFile(t / "labels.csv", table + "images/\x1b[2Jx.png,coat\nimages/train/00003.png,\x1b[31mred\n");
+  WriteFile(t / "labels.csv",
+            table + "images/\x1b[2Jx.png,coat\nimages/train/00003.png,\x1b[31mred\n");
   MustRun(t.path(), {"add", "."});
   MustRun(t.path(), {"commit", "-m", "hostile"});
   for (const std::vector<std::string>& args :
@@ -76,7 +78,8 @@ TEST_CASE("cli: dataset check, stats and diff quote names from a label table as 
 TEST_CASE("cli: dataset stats prints counts and the sample digest, also as JSON") {
   TempDir t;
   ImportThirty(t.path());
-  Json j = Json::Parse(MustRun(t.path(), {"dataset", "stats", "--labels", "labels.csv", "--json"}).out);
+  Json j =
+      Json::Parse(MustRun(t.path(), {"dataset", "stats", "--labels", "labels.csv", "--json"}).out);
   CHECK(j["samples"].number == 30);
   CHECK(j["formats"]["png"].number == 30);
   CHECK(j["shapes"]["28x28x1"].number == 30);
@@ -91,24 +94,25 @@ TEST_CASE("cli: dataset stats prints counts and the sample digest, also as JSON"
 TEST_CASE("cli: dataset split writes stable tables, bad ratios are usage errors") {
   TempDir t;
   ImportThirty(t.path());
-  MustRun(t.path(), {"dataset", "split", "--labels", "labels.csv", "--ratios", "0.8,0.2",
-                     "--seed", "5"});
+  MustRun(t.path(),
+          {"dataset", "split", "--labels", "labels.csv", "--ratios", "0.8,0.2", "--seed", "5"});
   std::string train = ReadFileOrDie(t / "labels.train.csv");
   std::string val = ReadFileOrDie(t / "labels.val.csv");
   CHECK(Lines(train).size() + Lines(val).size() == 32);  // two headers + 30 rows
   CHECK(train.rfind("path,label\n", 0) == 0);
-  MustRun(t.path(), {"dataset", "split", "--labels", "labels.csv", "--ratios", "0.8,0.2",
-                     "--seed", "5"});
+  MustRun(t.path(),
+          {"dataset", "split", "--labels", "labels.csv", "--ratios", "0.8,0.2", "--seed", "5"});
   CHECK(ReadFileOrDie(t / "labels.train.csv") == train);
 
-  CommandResult r = RunVrepo(t.path(), {"dataset", "split", "--labels", "labels.csv",
-                                        "--ratios", "0.8,0.3"});
+  CommandResult r =
+      RunVrepo(t.path(), {"dataset", "split", "--labels", "labels.csv", "--ratios", "0.8,0.3"});
   CHECK(r.exit_code == 129);
   CHECK(r.err.find("ratios sum to") != std::string::npos);
   CHECK(RunVrepo(t.path(), {"dataset", "split", "--labels", "labels.csv", "--ratios", "x"})
             .exit_code == 129);
-  CHECK(RunVrepo(t.path(), {"dataset", "split", "--labels", "nope.csv", "--ratios", "1"})
-            .exit_code == 128);
+  CHECK(
+      RunVrepo(t.path(), {"dataset", "split", "--labels", "nope.csv", "--ratios", "1"}).exit_code ==
+      128);
 }
 
 TEST_CASE("cli: diff --labels lists relabeled samples and per-label counts") {

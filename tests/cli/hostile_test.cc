@@ -2,7 +2,6 @@
 // checkout and fsck must refuse them without writing a byte outside the work tree
 // (docs/security.md).
 #include <doctest/doctest.h>
-
 #include <unistd.h>
 
 #include <array>
@@ -69,8 +68,8 @@ TEST_CASE("clone refuses a tree that would write outside the work tree, and leav
     INFO("folder entry: " << name);
     Evil e;
     // "<name>/victim.txt": for "..", the file next to the repository.
-    std::string inner = e.Tree({{"100644", "victim.txt", e.HonestPointer()},
-                                {"100644", "config", e.HonestPointer()}});
+    std::string inner = e.Tree(
+        {{"100644", "victim.txt", e.HonestPointer()}, {"100644", "config", e.HonestPointer()}});
     e.Publish(e.Tree({{"100644", "a.txt", e.HonestPointer()}, {"40000", name, inner}}));
     std::string dst = e.dir / "dst/clone";
     CommandResult r = RunVrepo(e.dir.path(), {"clone", e.repo, dst});
@@ -123,7 +122,6 @@ TEST_CASE("names with terminal escapes are quoted as git quotes them") {
   CHECK(r.err.find('\x1b') == std::string::npos);
   CHECK(r.err.find("entry \"a\\033[2Jb\" holds a control character") != std::string::npos);
 }
-
 
 TEST_CASE("a local clone sizes a stranger's objects from their headers before reading them") {
   // From a folder on disk libgit2 reads the source itself, resolving deltas whole: objects

@@ -73,7 +73,8 @@ TEST_CASE("push prints git's lines, clone reproduces the commit and files") {
   CHECK(json.out.find("\"status\":\"up to date\"") != std::string::npos);
 }
 
-TEST_CASE("a rejected push exits 1 and says to fetch first, pull fast-forwards or points to merge") {
+TEST_CASE(
+    "a rejected push exits 1 and says to fetch first, pull fast-forwards or points to merge") {
   Team t;
   MustRun(t.dir.path(), {"clone", t.hub, "b"});
   std::string b = t.dir / "b";

@@ -52,9 +52,9 @@ TEST_CASE("check lists every kind of problem with its line and path") {
   r.Write("images/train/cut.png", png.substr(0, png.size() / 2));
   r.Write("images/train/copy.png", r.Read("images/train/00001.png"));
   std::string table = r.Read("labels.csv");
-  table += "images/train/00001.png,bag\n";  // line 10: duplicate path
-  table += "images/train/gone.png,coat\n";  // line 11: missing
-  table += "images/train/cut.png,coat\n";   // line 12: bad image
+  table += "images/train/00001.png,bag\n";    // line 10: duplicate path
+  table += "images/train/gone.png,coat\n";    // line 11: missing
+  table += "images/train/cut.png,coat\n";     // line 12: bad image
   table += "images/train/copy.png,sandal\n";  // line 13: conflict with 00001 (tshirt)
   r.Write("labels.csv", table);
   r.Write("empty.csv", "path,label\nimages/train/00002.png,\n");
@@ -64,17 +64,15 @@ TEST_CASE("check lists every kind of problem with its line and path") {
       Must(LoadDataset(r.repo->history(), r.repo->store(), "HEAD", "labels.csv", {}));
   CheckReport report = Must(CheckDataset(v, r.repo->store()));
   CHECK(Kinds(report.problems) ==
-        std::vector<std::string>{"3 images/train/00001.png label-conflict",
-                                 "10 images/train/00001.png duplicate-path",
-                                 "11 images/train/gone.png missing",
-                                 "12 images/train/cut.png bad-image",
-                                 "13 images/train/copy.png label-conflict"});
+        std::vector<std::string>{
+            "3 images/train/00001.png label-conflict", "10 images/train/00001.png duplicate-path",
+            "11 images/train/gone.png missing", "12 images/train/cut.png bad-image",
+            "13 images/train/copy.png label-conflict"});
   CHECK(report.problems[1].detail == "path already listed on line 3");
   CHECK(report.problems[3].detail.find("images/train/cut.png") != std::string::npos);
   CHECK(report.problems[4].detail.find("'tshirt'") != std::string::npos);
 
-  DatasetVersion e =
-      Must(LoadDataset(r.repo->history(), r.repo->store(), "HEAD", "empty.csv", {}));
+  DatasetVersion e = Must(LoadDataset(r.repo->history(), r.repo->store(), "HEAD", "empty.csv", {}));
   CHECK(Kinds(Must(CheckDataset(e, r.repo->store())).problems) ==
         std::vector<std::string>{"2 images/train/00002.png empty-label"});
 }
@@ -88,8 +86,7 @@ TEST_CASE("Tables load from the commit, not from the working tree, folder tables
   DatasetVersion v =
       Must(LoadDataset(r.repo->history(), r.repo->store(), "HEAD", "labels.csv", {}));
   CHECK(v.samples.size() == 10);
-  DatasetVersion f =
-      Must(LoadDataset(r.repo->history(), r.repo->store(), "HEAD", "by_class/", {}));
+  DatasetVersion f = Must(LoadDataset(r.repo->history(), r.repo->store(), "HEAD", "by_class/", {}));
   CHECK(f.table.format == TableFormat::kFolder);
   REQUIRE(f.samples.size() == 2);
   CHECK(f.samples[0].label == "bag");
@@ -97,8 +94,8 @@ TEST_CASE("Tables load from the commit, not from the working tree, folder tables
   auto missing = LoadDataset(r.repo->history(), r.repo->store(), "HEAD", "nope.csv", {});
   REQUIRE_FALSE(missing.ok());
   CHECK(missing.status().message().find("label table 'nope.csv' is not a file or folder") == 0);
-  CHECK_FALSE(LoadDataset(r.repo->history(), r.repo->store(), "no-such-rev", "labels.csv", {})
-                  .ok());
+  CHECK_FALSE(
+      LoadDataset(r.repo->history(), r.repo->store(), "no-such-rev", "labels.csv", {}).ok());
 }
 
 TEST_CASE("diff reports added, removed, relabeled and changed samples with class counts") {
@@ -145,8 +142,8 @@ TEST_CASE("diff reports added, removed, relabeled and changed samples with class
 LabelTable SyntheticTable(size_t n, size_t classes) {
   LabelTable t;
   for (size_t i = 0; i < n; ++i) {
-    t.rows.push_back({"img/" + std::to_string(i) + ".png", "c" + std::to_string(i % classes),
-                      i + 2, ""});
+    t.rows.push_back(
+        {"img/" + std::to_string(i) + ".png", "c" + std::to_string(i % classes), i + 2, ""});
   }
   return t;
 }

@@ -3,12 +3,12 @@
 #include <doctest/doctest.h>
 #include <jpeglib.h>
 #include <spng.h>
+#include <sys/resource.h>
 #include <zlib.h>
 
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <sys/resource.h>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -507,8 +507,8 @@ TEST_CASE("a huge declared size is refused by max_pixels before decoding") {
 TEST_CASE("a tiny JPEG claiming 16383x16383 is refused by its file size, before allocating") {
   // The attack: a few hundred bytes whose frame header claims 268 M pixels, which cost 800 MB
   // per decoding thread before libjpeg noticed the data was missing.
-  const std::string jpeg = ClaimJpegSize(EncodeJpeg(16, 16, 3, Gradient(16, 16, 3), 50), 16383,
-                                         16383);
+  const std::string jpeg =
+      ClaimJpegSize(EncodeJpeg(16, 16, 3, Gradient(16, 16, 3), 50), 16383, 16383);
   REQUIRE(jpeg.size() < 1000);
   auto img = DecodeImage(jpeg, "tiny.jpg");
   REQUIRE_FALSE(img.ok());

@@ -48,7 +48,10 @@ TEST_CASE("CSV: other column names by option, UTF-8 BOM skipped") {
   TableOptions o;
   o.path_column = "file";
   o.label_column = "class";
-  LabelTable t = MustParse("\xEF\xBB\xBF" "class,file\nbag,x.png\n", "t.csv", o);
+  LabelTable t = MustParse(
+      "\xEF\xBB\xBF"
+      "class,file\nbag,x.png\n",
+      "t.csv", o);
   REQUIRE(t.rows.size() == 1);
   CHECK(t.rows[0].path == "x.png");
   CHECK(t.rows[0].label == "bag");

@@ -12,8 +12,7 @@
 
 namespace vrepo::fuzz {
 
-using ParseFn = Result<LabelTable> (*)(std::string_view, const std::string&,
-                                       const TableOptions&);
+using ParseFn = Result<LabelTable> (*)(std::string_view, const std::string&, const TableOptions&);
 
 inline int CheckTableParser(ParseFn parse, const std::string& source, const uint8_t* data,
                             size_t size) {

@@ -29,7 +29,8 @@ std::string Shell(const std::string& cmd) {
 
 std::string RawOid(const std::string& hex) {
   std::string raw;
-  for (size_t i = 0; i < 40; i += 2) raw.push_back(static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16)));
+  for (size_t i = 0; i < 40; i += 2)
+    raw.push_back(static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16)));
   return raw;
 }
 
@@ -112,8 +113,7 @@ TEST_CASE("ImportPack refuses deltas and objects over their bounds before indexi
   testing::WriteFile(src.path() + "/a", big + "tail");
   Shell(g + "add a && " + commit);
   std::string pack_file = src.path() + "/p.pack";
-  Shell("printf 'HEAD\\n^HEAD~1\\n' | " + g + "pack-objects --revs --thin --stdout > " +
-        pack_file);
+  Shell("printf 'HEAD\\n^HEAD~1\\n' | " + g + "pack-objects --revs --thin --stdout > " + pack_file);
   auto refused = h.history->ImportPack(testing::ReadFileOrDie(pack_file));
   REQUIRE_FALSE(refused.ok());
   CHECK(refused.status().code() == Status::Code::kCorruption);

@@ -7,16 +7,41 @@
 namespace vrepo {
 
 TEST_CASE("UnsafeNameReason refuses what could write outside the work tree or into .vrepo/.git") {
-  for (const std::string& bad : std::initializer_list<std::string>{
-"", ".", "..", "a/b", "../x", "a\\b", std::string("a\0b", 3), "x\x01y", "\x1b[2J", "del\x7f",
-        ".vrepo", ".VREPO", ".Vrepo", ".git", ".GIT", ".Git", ".git.", ".git ", ".git. . ",
-        ".git::$INDEX_ALLOCATION", ".vrepo:stream", "GIT~1", "git~12", "VREPO~1",
-        ".git\xe2\x80\x8c", ".vr\xef\xbb\xbf" "epo", "...", " "}) {
+  for (const std::string& bad : std::initializer_list<std::string>{"",
+                                                                   ".",
+                                                                   "..",
+                                                                   "a/b",
+                                                                   "../x",
+                                                                   "a\\b",
+                                                                   std::string("a\0b", 3),
+                                                                   "x\x01y",
+                                                                   "\x1b[2J",
+                                                                   "del\x7f",
+                                                                   ".vrepo",
+                                                                   ".VREPO",
+                                                                   ".Vrepo",
+                                                                   ".git",
+                                                                   ".GIT",
+                                                                   ".Git",
+                                                                   ".git.",
+                                                                   ".git ",
+                                                                   ".git. . ",
+                                                                   ".git::$INDEX_ALLOCATION",
+                                                                   ".vrepo:stream",
+                                                                   "GIT~1",
+                                                                   "git~12",
+                                                                   "VREPO~1",
+                                                                   ".git\xe2\x80\x8c",
+                                                                   ".vr\xef\xbb\xbf"
+                                                                   "epo",
+                                                                   "...",
+                                                                   " "}) {
     INFO("name: " << bad);
     CHECK_FALSE(UnsafeNameReason(bad).empty());
   }
-  for (const std::string& good : std::initializer_list<std::string>{"a.txt", ".vrepoignore", ".gitignore", ".github", "git~", "git~a",
-                           "vrepo", "..a", "a..", "caf\xc3\xa9.png", "images"}) {
+  for (const std::string& good : std::initializer_list<std::string>{
+           "a.txt", ".vrepoignore", ".gitignore", ".github", "git~", "git~a", "vrepo", "..a", "a..",
+           "caf\xc3\xa9.png", "images"}) {
     INFO("name: " << good);
     CHECK(UnsafeNameReason(good).empty());
   }

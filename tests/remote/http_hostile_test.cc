@@ -239,18 +239,20 @@ TEST_CASE("http: a Content-Length that is not one plain number gets 400 and a cl
   for (const Case& c : cases) {
     INFO(c.what);
     // What follows the head would be taken as a next request if the connection stayed open.
-    std::string answer = Exchange(server->port(), post + c.headers + "\r\n" +
-                                                      "GET /team/cl/refs HTTP/1.1\r\n\r\n");
+    std::string answer =
+        Exchange(server->port(), post + c.headers + "\r\n" + "GET /team/cl/refs HTTP/1.1\r\n\r\n");
     CHECK(answer.rfind("HTTP/1.1 400 ", 0) == 0);
     CHECK(answer.find(c.why) != std::string::npos);
     CHECK(answer.find("HTTP/1.1 200") == std::string::npos);
   }
-  std::string get = Exchange(server->port(), "GET /team/cl/refs HTTP/1.1\r\nHost: x\r\n"
-                                             "Content-Length: 5\r\n\r\nhello");
+  std::string get = Exchange(server->port(),
+                             "GET /team/cl/refs HTTP/1.1\r\nHost: x\r\n"
+                             "Content-Length: 5\r\n\r\nhello");
   CHECK(get.rfind("HTTP/1.1 400 ", 0) == 0);
   CHECK(get.find("GET requests carry no body") != std::string::npos);
   // A plain one still works.
-  std::string good = Exchange(server->port(), post + "Content-Length: 0\r\nConnection: close\r\n\r\n");
+  std::string good =
+      Exchange(server->port(), post + "Content-Length: 0\r\nConnection: close\r\n\r\n");
   CHECK(good.rfind("HTTP/1.1 200 ", 0) == 0);
 }
 

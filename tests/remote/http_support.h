@@ -5,6 +5,7 @@
 
 #include <doctest/doctest.h>
 #include <fcntl.h>
+#include <httplib.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -13,15 +14,12 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <filesystem>
 #include <fstream>
 #include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <httplib.h>
-
-#include <filesystem>
 
 #include "must.h"
 #include "testing.h"
@@ -198,7 +196,7 @@ struct SourceRepo : RepoFixture {
 };
 
 inline std::unique_ptr<Transport> Open(const std::string& url, const std::string& token = "",
-                                const std::string& ca_file = "") {
+                                       const std::string& ca_file = "") {
   TransportOptions options;
   options.token = token;
   options.ca_file = ca_file;
@@ -206,7 +204,7 @@ inline std::unique_ptr<Transport> Open(const std::string& url, const std::string
 }
 
 inline Result<SyncReport> PushTo(Repository& repo, const std::string& url, const std::string& token,
-                          int jobs = 4, std::vector<std::string> branches = {}) {
+                                 int jobs = 4, std::vector<std::string> branches = {}) {
   auto remote = OpenTransport(url, TransportOptions{token, ""});
   if (!remote.ok()) return remote.status();
   PushOptions options;
@@ -217,7 +215,7 @@ inline Result<SyncReport> PushTo(Repository& repo, const std::string& url, const
 }
 
 inline Result<SyncReport> CloneFrom(const std::string& url, const std::string& dir,
-                             const std::string& token, const std::string& ca_file = "") {
+                                    const std::string& token, const std::string& ca_file = "") {
   CloneOptions options;
   options.transport.token = token;
   options.transport.ca_file = ca_file;
@@ -247,7 +245,7 @@ inline std::string Head(const std::string& path, const std::string& rev) {
 
 // A raw HTTP request to the server, bypassing the vrepo client.
 inline httplib::Result Raw(int port, const std::string& method, const std::string& target,
-                    const std::string& body = "", const std::string& token = kWriter) {
+                           const std::string& body = "", const std::string& token = kWriter) {
   httplib::Client client("127.0.0.1", port);
   client.set_read_timeout(30);
   httplib::Headers headers;

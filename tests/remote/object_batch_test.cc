@@ -32,7 +32,10 @@ std::string Error(std::string_view batch) {
 
 TEST_CASE("a batch of raw, zstd and chunked records decodes to the same objects") {
   std::string a = "alpha", b(5000, 'b'), c1 = RandomBytes(3000, 1), c2 = RandomBytes(2000, 2);
-  StoredRecord list{ContentId::Of(c1 + c2), ObjectLocation::Codec::kChunked, 5000, "",
+  StoredRecord list{ContentId::Of(c1 + c2),
+                    ObjectLocation::Codec::kChunked,
+                    5000,
+                    "",
                     {{ContentId::Of(c1), 3000}, {ContentId::Of(c2), 2000}}};
   std::string batch = EncodeObjectBatch({Raw(a), Zstd(b), Raw(c1), Raw(c2), list});
   auto records = Must(DecodeObjectBatch(batch, kNoStore));
@@ -94,13 +97,15 @@ TEST_CASE("altered, truncated or malformed batches are refused, naming the objec
   count[4] = count[5] = count[6] = count[7] = '\xff';
   CHECK(Error(count).find("record 1 of 4294967295 is truncated") != std::string::npos);
 
-  StoredRecord list{ContentId::Of("ab"), ObjectLocation::Codec::kChunked, 3, "",
+  StoredRecord list{ContentId::Of("ab"),
+                    ObjectLocation::Codec::kChunked,
+                    3,
+                    "",
                     {{ContentId::Of("a"), 1}, {ContentId::Of("b"), 1}}};
   CHECK(Error(EncodeObjectBatch({list})).find("chunk sizes do not add up") != std::string::npos);
   list.raw_size = 2;
-  CHECK(Error(EncodeObjectBatch({Raw("a"), Raw("c"), list})).find("chunk " +
-                                                                   ContentId::Of("b").Hex()) !=
-        std::string::npos);
+  CHECK(Error(EncodeObjectBatch({Raw("a"), Raw("c"), list}))
+            .find("chunk " + ContentId::Of("b").Hex()) != std::string::npos);
 }
 
 }  // namespace

@@ -5,8 +5,8 @@
 
 #include <vector>
 
-#include "must.h"
 #include "http_wire.h"  // src/remote: CheckRepositoryName, which client and server share
+#include "must.h"
 #include "testing.h"
 #include "vrepo/remote/server.h"
 

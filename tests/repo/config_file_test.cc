@@ -1,3 +1,5 @@
+#include "vrepo/repo/config_file.h"
+
 #include <doctest/doctest.h>
 
 #include <string>
@@ -5,7 +7,6 @@
 
 #include "must.h"
 #include "testing.h"
-#include "vrepo/repo/config_file.h"
 
 namespace vrepo::testing {
 

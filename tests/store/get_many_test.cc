@@ -39,10 +39,13 @@ TEST_CASE("GetMany delivers every object once, verified, across packs, codecs an
   ThreadPool pool(3);
   std::mutex mu;
   std::map<size_t, std::string> got;
-  REQUIRE(store->GetMany(ids, pool, [&](size_t i, std::string_view bytes) {
-    std::lock_guard lock(mu);
-    CHECK(got.emplace(i, std::string(bytes)).second);
-  }).ok());
+  REQUIRE(store
+              ->GetMany(ids, pool,
+                        [&](size_t i, std::string_view bytes) {
+                          std::lock_guard lock(mu);
+                          CHECK(got.emplace(i, std::string(bytes)).second);
+                        })
+              .ok());
   REQUIRE(got.size() == ids.size());
   for (size_t i = 0; i < ids.size(); ++i) CHECK(got[i] == expected[i]);
 

@@ -126,11 +126,15 @@ TEST_CASE("safetensors: corrupt files fail with one line naming the file and the
   ExpectCorrupt(dir, over, "header length 104857601 is above the limit of 104857600 bytes");
   // Sizes whose byte count wraps around 2^64 to the span given (here 0): 2^61 F64 elements,
   // and 2^32 x 2^32 bytes.
-  ExpectCorrupt(dir, RawFile(R"({"a":{"dtype":"F64","shape":[2305843009213693952],)"
-                             R"("data_offsets":[0,0]}})", ""),
+  ExpectCorrupt(dir,
+                RawFile(R"({"a":{"dtype":"F64","shape":[2305843009213693952],)"
+                        R"("data_offsets":[0,0]}})",
+                        ""),
                 "tensor 'a': shape [2305843009213693952] is larger than the file");
-  ExpectCorrupt(dir, RawFile(R"({"a":{"dtype":"I8","shape":[4294967296,4294967296],)"
-                             R"("data_offsets":[0,0]}})", ""),
+  ExpectCorrupt(dir,
+                RawFile(R"({"a":{"dtype":"I8","shape":[4294967296,4294967296],)"
+                        R"("data_offsets":[0,0]}})",
+                        ""),
                 "tensor 'a': shape [4294967296,4294967296] is larger than the file");
 
   // Empty tensors may have any other sizes, even when the file has no data at all.
@@ -224,9 +228,10 @@ TEST_CASE("safetensors: mismatched state dicts are refused with every problem na
   ints["0.weight"] = torch::zeros({3, 4}, torch::kInt32);
   Status wrong = LoadStateDict(*net, ints, "ints.safetensors");
   REQUIRE_FALSE(wrong.ok());
-  CHECK_MESSAGE(wrong.message().find("dtype mismatch for '0.weight': file has I32, model has F32") !=
-                    std::string::npos,
-                wrong.message());
+  CHECK_MESSAGE(
+      wrong.message().find("dtype mismatch for '0.weight': file has I32, model has F32") !=
+          std::string::npos,
+      wrong.message());
   TensorMap halves = StateDict(*SmallNet());
   for (auto& [name, t] : halves) {
     if (t.is_floating_point()) t = t.to(torch::kFloat16);

@@ -277,10 +277,8 @@ TEST_CASE("run record: a crafted run.json is refused naming the field, before an
     return j.dump();
   };
 
-  CHECK(refused("e1", with("/epochs", "many")).find("/epochs is not a list") !=
-        std::string::npos);
-  CHECK(refused("e2", with("/weights/path", "../../x")).find("/weights/path") !=
-        std::string::npos);
+  CHECK(refused("e1", with("/epochs", "many")).find("/epochs is not a list") != std::string::npos);
+  CHECK(refused("e2", with("/weights/path", "../../x")).find("/weights/path") != std::string::npos);
   CHECK(refused("e3", with("/model", "cnn\x1b[2J")).find("holds a control character") !=
         std::string::npos);
   CHECK(refused("e4", with("/splits/train/table", "../labels.csv"))
@@ -290,9 +288,9 @@ TEST_CASE("run record: a crafted run.json is refused naming the field, before an
   CHECK(refused("e6", with("/config/epochs", "x")).find("setting 'epochs'") != std::string::npos);
   CHECK(refused("e7", with("/classes", nlohmann::json::array({1, 2}))).find("/classes") !=
         std::string::npos);
-  CHECK(refused("e8", R"({"format": 1, "x": )" + std::string(100, '[') + std::string(100, ']') +
-                          "}")
-            .find("nests deeper than 16 levels") != std::string::npos);
+  CHECK(
+      refused("e8", R"({"format": 1, "x": )" + std::string(100, '[') + std::string(100, ']') + "}")
+          .find("nests deeper than 16 levels") != std::string::npos);
   // Commands that take runs get the same one-line error, and --base run: too.
   CHECK(ListRuns(*r.repo).status().code() == Status::Code::kCorruption);
   TrainConfig f = SmallTrainConfig("cpu");

@@ -1,10 +1,11 @@
 // RemoveTree: the folder removal every layer and the test fixtures use.
+#include "vrepo/util/file.h"
+
 #include <doctest/doctest.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "testing.h"
-#include "vrepo/util/file.h"
 
 namespace vrepo {
 

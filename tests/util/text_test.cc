@@ -42,8 +42,6 @@ TEST_CASE("JsonNestingPastLimit finds the bracket past the limit, outside string
   CHECK(JsonNestingPastLimit("", 0) == std::string_view::npos);
 }
 
-
-
 TEST_CASE("Fixed, Pad and IsLowerHex format and check as numbers and ids print") {
   CHECK(Fixed(2.0 / 3, 2) == "0.67");
   CHECK(Fixed(12.5, 0) == "12");

@@ -33,17 +33,20 @@ TEST_CASE("A task that throws comes back as a Status and the pool keeps working"
   ThreadPool pool(4);
   std::atomic<int> ran{0};
   std::atomic<bool> thrown{false};
-  Status st = pool.ParallelFor(10000, [&](size_t i) {
-    ran.fetch_add(1);
-    if (i == 3) {
-      thrown = true;
-      throw std::bad_alloc();
-    }
-    // No task finishes before the throw, and each after it is slow, so that the skip shows
-    // even where the thread holding index 3 is descheduled for a while (2 cores, 5 threads).
-    while (!thrown) std::this_thread::yield();
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }, "reading objects");
+  Status st = pool.ParallelFor(
+      10000,
+      [&](size_t i) {
+        ran.fetch_add(1);
+        if (i == 3) {
+          thrown = true;
+          throw std::bad_alloc();
+        }
+        // No task finishes before the throw, and each after it is slow, so that the skip shows
+        // even where the thread holding index 3 is descheduled for a while (2 cores, 5 threads).
+        while (!thrown) std::this_thread::yield();
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      },
+      "reading objects");
   REQUIRE_FALSE(st.ok());
   CHECK(st.message() == "reading objects: out of memory");
   CHECK(ran.load() < 10000);  // the rest of the batch was skipped
@@ -64,7 +67,6 @@ TEST_CASE("CatchExceptions turns a throw on a thread of one's own into a Status"
   CHECK(st.message() == "loading v1: vector");
   CHECK(CatchExceptions("x", [] { return Status::NotFound("y"); }).message() == "y");
 }
-
 
 TEST_CASE("TryParallelFor runs every call and returns the first failure") {
   ThreadPool pool(4);

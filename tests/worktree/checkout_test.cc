@@ -140,7 +140,8 @@ TEST_CASE("a checkout that fails part-way leaves the work tree as it was") {
   CHECK(Must(f.repo->history().HeadCommit()) == a);
 }
 
-TEST_CASE("checkout refuses before any change when an object is missing or not its pointer's size") {
+TEST_CASE(
+    "checkout refuses before any change when an object is missing or not its pointer's size") {
   RepoFixture f;
   f.Write("a.txt", "a1");
   std::string a = f.CommitAll("A");
@@ -152,8 +153,8 @@ TEST_CASE("checkout refuses before any change when an object is missing or not i
   std::string tree = Must(f.repo->history().WriteTree({lie}));
   Status refused = CheckoutFiles(*f.repo, {lie}, tree, {});
   CHECK(refused.code() == Status::Code::kCorruption);
-  CHECK(refused.message() == "object " + lie.id.Hex() +
-                                 " of 'a.txt' holds 2 bytes, but its pointer says 1000");
+  CHECK(refused.message() ==
+        "object " + lie.id.Hex() + " of 'a.txt' holds 2 bytes, but its pointer says 1000");
   FileEntry missing{"a.txt", ContentId::Of("never stored"), 12, false};
   refused = CheckoutFiles(*f.repo, {missing}, tree, {});
   CHECK(refused.code() == Status::Code::kNotFound);

@@ -67,7 +67,7 @@ std::string SampleDigestOf(const DatasetVersion& version);
 
 struct CheckReport {
   uint64_t rows = 0;
-  uint64_t images_decoded = 0;  // distinct contents decoded
+  uint64_t images_decoded = 0;           // distinct contents decoded
   std::vector<DatasetProblem> problems;  // sorted by line, then path
 };
 
@@ -85,11 +85,11 @@ struct DuplicateGroup {
 struct DatasetStats {
   uint64_t samples = 0;
   uint64_t distinct_images = 0;
-  uint64_t bytes = 0;                               // sum of sample sizes
-  std::map<std::string, uint64_t> per_label;        // label -> samples
-  std::map<std::string, uint64_t> per_format;       // "png" -> samples
-  std::map<std::string, uint64_t> per_shape;        // "28x28x1" -> samples
-  std::vector<DuplicateGroup> duplicates;           // contents under more than one path
+  uint64_t bytes = 0;                          // sum of sample sizes
+  std::map<std::string, uint64_t> per_label;   // label -> samples
+  std::map<std::string, uint64_t> per_format;  // "png" -> samples
+  std::map<std::string, uint64_t> per_shape;   // "28x28x1" -> samples
+  std::vector<DuplicateGroup> duplicates;      // contents under more than one path
   std::string sample_digest;
 };
 
@@ -114,8 +114,7 @@ Status CheckSplitOptions(const SplitOptions& options);
 Result<std::vector<size_t>> AssignSplits(const LabelTable& table, const SplitOptions& options,
                                          const std::map<std::string, size_t>& previous = {});
 
-enum class SampleChangeKind { kAdded, kRemoved, kRelabeled, kContentChanged,
-                              kRelabeledAndChanged };
+enum class SampleChangeKind { kAdded, kRemoved, kRelabeled, kContentChanged, kRelabeledAndChanged };
 const char* SampleChangeKindName(SampleChangeKind kind);
 
 struct SampleChange {
@@ -131,7 +130,7 @@ struct ClassCounts {
 };
 
 struct DatasetDiff {
-  std::vector<SampleChange> changes;         // sorted by path
+  std::vector<SampleChange> changes;  // sorted by path
   std::map<std::string, ClassCounts> per_label;
   uint64_t unchanged = 0;
 };

@@ -34,10 +34,10 @@ struct LabelRow {
 struct LabelTable {
   std::string source;  // the table's path, for messages
   TableFormat format = TableFormat::kCsv;
-  std::string header;  // CSV: the header line's text; otherwise empty
+  std::string header;                      // CSV: the header line's text; otherwise empty
   std::vector<std::string> header_fields;  // CSV: the header's column names
-  TableOptions columns;  // the path and label column names it was read with
-  std::vector<LabelRow> rows;  // in file order
+  TableOptions columns;                    // the path and label column names it was read with
+  std::vector<LabelRow> rows;              // in file order
 };
 
 // The format a table file's name implies: .csv, .jsonl or .ndjson. InvalidArgument otherwise.

@@ -33,21 +33,20 @@ struct CommitInfo {
   std::vector<std::string> parents;
   std::string author_name;
   std::string author_email;
-  int64_t time = 0;            // seconds since the epoch
+  int64_t time = 0;  // seconds since the epoch
   int tz_offset_minutes = 0;
   std::string message;
 };
 
 struct RefInfo {
-  std::string name;    // short name: "main", "v1"
-  std::string target;  // commit id it points at (peeled for annotated tags)
+  std::string name;      // short name: "main", "v1"
+  std::string target;    // commit id it points at (peeled for annotated tags)
   bool current = false;  // for branches: HEAD points at it
 };
 
 // The pointer blob's text for a file, and its parse (Corruption naming `where` if malformed).
 std::string PointerText(const ContentId& id, uint64_t size);
-Status ParsePointer(std::string_view text, const std::string& where, ContentId* id,
-                    uint64_t* size);
+Status ParsePointer(std::string_view text, const std::string& where, ContentId* id, uint64_t* size);
 
 // What a set of commits adds to history that another set already has (see NewHistory).
 struct HistoryDelta {

@@ -24,14 +24,15 @@ struct ServerOptions {
   int threads = 128;                    // concurrent connections served (others wait in a queue)
   // Defences against hostile clients (docs/remote.md, "Hostile peers"); https connections get
   // only the per-read timeouts and the token rate limit.
-  int max_connections_per_address = 64;  // more from one address get 503 at once
-  int head_timeout_s = 10;               // for a request line and its headers
-  int stall_timeout_s = 60;              // longest pause inside a body or an answer
-  uint64_t min_rate = 4096;              // bytes/s a body or answer averages after a stall's time
+  int max_connections_per_address = 64;    // more from one address get 503 at once
+  int head_timeout_s = 10;                 // for a request line and its headers
+  int stall_timeout_s = 60;                // longest pause inside a body or an answer
+  uint64_t min_rate = 4096;                // bytes/s a body or answer averages after a stall's time
   uint64_t max_read_answer = 64ull << 20;  // an object read answers at most this much (+1 object)
-  int max_token_failures = 10;           // unknown tokens from one address per window, then 429
+  int max_token_failures = 10;             // unknown tokens from one address per window, then 429
   int token_failure_window_s = 60;
-  // Receives one line per request (no token in it). Default: stderr.
+  // Receives one line per request (no token in it), from the request's thread; none when
+  // unset (the library never prints: `vrepo serve` passes one that writes to stderr).
   std::function<void(const std::string&)> log;
 };
 

@@ -16,7 +16,7 @@
 namespace vrepo {
 
 struct SyncOptions {
-  int jobs = 4;                // parallel streams for content objects
+  int jobs = 4;                  // parallel streams for content objects
   Reporter* reporter = nullptr;  // progress of the objects sent or received
 };
 
@@ -44,12 +44,12 @@ struct RefResult {
 };
 
 struct SyncReport {
-  uint64_t commits = 0;        // commits that travelled
-  uint64_t objects = 0;        // content objects that travelled
-  uint64_t object_bytes = 0;   // their bytes on the wire
+  uint64_t commits = 0;       // commits that travelled
+  uint64_t objects = 0;       // content objects that travelled
+  uint64_t object_bytes = 0;  // their bytes on the wire
   std::vector<RefResult> refs;
   std::optional<std::string> head_branch;  // the remote's HEAD branch (full name), if any
-  bool ok() const;             // no ref was rejected
+  bool ok() const;                         // no ref was rejected
 };
 
 struct PushOptions : SyncOptions {

@@ -20,7 +20,7 @@ struct RemoteRef {
 };
 
 struct RefListing {
-  std::vector<RemoteRef> refs;            // sorted by name
+  std::vector<RemoteRef> refs;             // sorted by name
   std::optional<std::string> head_branch;  // full name of the branch HEAD points at
 };
 
@@ -74,9 +74,9 @@ struct TransportOptions {
   int answer_timeout_s = 600;
   // Inside an answer's body: the longest pause, and the time before min_rate applies.
   int stall_timeout_s = 60;
-  uint64_t min_rate = 4096;                     // bytes/s an answer's body must average
-  uint64_t max_listing_bytes = 64ull << 20;     // ref listings, id lists, short answers
-  uint64_t max_answer_bytes = 2048ull << 20;    // object batches and history packs
+  uint64_t min_rate = 4096;                   // bytes/s an answer's body must average
+  uint64_t max_listing_bytes = 64ull << 20;   // ref listings, id lists, short answers
+  uint64_t max_answer_bytes = 2048ull << 20;  // object batches and history packs
 };
 
 // Opens the transport a remote URL names: a local path or file:// URL, or http(s)://HOST:PORT/NAME.

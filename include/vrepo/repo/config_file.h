@@ -35,9 +35,9 @@ class ConfigFile {
 
   // Calls `fn(name, value)` for every entry whose name matches the regular expression
   // `pattern` (POSIX extended, as git config --get-regexp), or for every entry when it is "".
-  Status ForEach(const std::string& pattern,
-                 const std::function<void(const std::string& name, const std::string& value)>&
-                     fn) const;
+  Status ForEach(
+      const std::string& pattern,
+      const std::function<void(const std::string& name, const std::string& value)>& fn) const;
 
   // Removes `key`; NotFound when it is not set.
   Status Delete(const std::string& key);

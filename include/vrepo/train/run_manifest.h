@@ -50,8 +50,8 @@ struct VersionInfo {
 };
 
 struct SplitRecord {
-  std::string table;          // label table, path in the dataset commit
-  double split = 0;           // val only: the share of the train table held out (0: own table)
+  std::string table;  // label table, path in the dataset commit
+  double split = 0;   // val only: the share of the train table held out (0: own table)
   uint64_t samples = 0;
   std::string sample_digest;  // 64 hex; "" when nothing was read
 };
@@ -66,9 +66,9 @@ struct RunManifest {
   SplitRecord train, val;
   std::vector<std::string> classes;
   std::string model;
-  std::string base_spec;           // config.base as given
-  std::string base_model_id;       // 64 hex; "" when none
-  std::string base_run_commit;     // 40 hex; "" unless the base is "run:ID"
+  std::string base_spec;        // config.base as given
+  std::string base_model_id;    // 64 hex; "" when none
+  std::string base_run_commit;  // 40 hex; "" unless the base is "run:ID"
   TrainConfig config;
   uint64_t seed = 0;
   VersionInfo versions;  // versions.device_name is run.json's "device"

@@ -32,7 +32,7 @@ struct TrainResult {
   std::string base_model_id;    // content id (hex) of the base weights; "" when none
   std::string base_run_commit;  // the base run's commit when base is "run:ID"; "" otherwise
   std::vector<EpochMetrics> epochs;
-  int best_epoch = 0;                // 1-based; 0 when no epoch completed
+  int best_epoch = 0;  // 1-based; 0 when no epoch completed
   RunStatus status = RunStatus::kCompleted;
   // safetensors bytes of the best epoch's state dict; metadata: "model", "classes" (JSON
   // array), "channels", "image_size" (the side the model was trained at).

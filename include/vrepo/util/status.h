@@ -54,7 +54,7 @@ class [[nodiscard]] Status {
 template <class T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : value_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : value_(std::move(value)) {}         // NOLINT: implicit by design
   Result(Status status) : status_(std::move(status)) {  // NOLINT
     if (status_.ok()) status_ = Status::InvalidArgument("internal error: a result without a value");
   }
@@ -78,16 +78,19 @@ class [[nodiscard]] Result {
 #define VREPO_CONCAT_INNER(a, b) a##b
 #define VREPO_CONCAT(a, b) VREPO_CONCAT_INNER(a, b)
 
-#define VREPO_RETURN_IF_ERROR(expr)           \
-  do {                                        \
-    ::vrepo::Status _vrepo_st = (expr);       \
-    if (!_vrepo_st.ok()) return _vrepo_st;    \
+#define VREPO_RETURN_IF_ERROR(expr)        \
+  do {                                     \
+    ::vrepo::Status _vrepo_st = (expr);    \
+    if (!_vrepo_st.ok()) return _vrepo_st; \
   } while (0)
 
+// `tmp` is a name and `lhs` may be a declaration ("int x"): neither can be parenthesized.
+// NOLINTBEGIN(bugprone-macro-parentheses)
 #define VREPO_ASSIGN_OR_RETURN_IMPL(tmp, lhs, expr) \
   auto tmp = (expr);                                \
   if (!tmp.ok()) return tmp.status();               \
   lhs = std::move(tmp).value()
+// NOLINTEND(bugprone-macro-parentheses)
 
 #define VREPO_ASSIGN_OR_RETURN(lhs, expr) \
   VREPO_ASSIGN_OR_RETURN_IMPL(VREPO_CONCAT(_vrepo_res_, __LINE__), lhs, expr)

@@ -64,8 +64,7 @@ struct StatusReport {
 // of a status) overlaps the opening. Hand it to ComputeStatus. Paths the walk skips are
 // reported to `reporter` (from the walk's thread).
 struct PendingWalk;
-std::shared_ptr<PendingWalk> StartStatusWalk(const std::string& root,
-                                             Reporter* reporter = nullptr);
+std::shared_ptr<PendingWalk> StartStatusWalk(const std::string& root, Reporter* reporter = nullptr);
 
 // `walk`, when given, must have been started for repo.root().
 Result<StatusReport> ComputeStatus(Repository& repo, std::shared_ptr<PendingWalk> walk = nullptr);
@@ -87,7 +86,7 @@ Result<CommitResult> Commit(Repository& repo, const std::string& message, bool a
 // ---- checkout, switch, restore ----
 
 struct CheckoutOptions {
-  bool force = false;             // discard uncommitted changes
+  bool force = false;            // discard uncommitted changes
   Reporter* reporter = nullptr;  // progress of the files written
 };
 // Makes the working tree and staging index equal to `rev`'s tree and detaches HEAD there
@@ -135,8 +134,8 @@ Result<std::vector<FileEntry>> StagedFiles(Repository& repo);
 Result<FsckReport> Fsck(Repository& repo);
 
 struct RebuildIndexResult {
-  IndexRebuildReport store;  // what the pack files gave
-  size_t staged = 0;         // staging entries restored from HEAD
+  IndexRebuildReport store;          // what the pack files gave
+  size_t staged = 0;                 // staging entries restored from HEAD
   std::unique_ptr<Repository> repo;  // the repository, open for writing, on the new index
 };
 // Replaces a missing or damaged index (`vrepo fsck --rebuild-index`): object locations from

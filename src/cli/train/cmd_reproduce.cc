@@ -18,8 +18,7 @@ std::string Cell(const json& v) {
   return v.dump();
 }
 
-int RunReproduce(const Globals& g, const std::string& id, uint64_t max_image_pixels,
-                 bool as_json) {
+int RunReproduce(const Globals& g, const std::string& id, uint64_t max_image_pixels, bool as_json) {
   auto repo = OpenRepository(g, /*write=*/false);
   if (!repo.ok()) return Fail("reproduce", repo.status());
   auto run = train::ReadRun(**repo, id);

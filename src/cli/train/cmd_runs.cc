@@ -90,10 +90,10 @@ int RunShow(const Globals& g, const std::string& id, bool as_json) {
   std::string out = "run " + run->DisplayName() + "\ncommit " + run->commit + "\n";
   out += "date: " + FormatIsoDate(run->time, 0) + "\n";
   out += std::string("status: ") + train::RunStatusName(m.status) + "\n";
-  out += "dataset: commit " + m.dataset_commit + " tree " + m.dataset_tree + " (" +
-         m.dataset_rev + ")\n";
-  for (const auto& [split, rec] : {std::pair<const char*, const train::SplitRecord&>{"train", m.train},
-                                   {"val", m.val}}) {
+  out += "dataset: commit " + m.dataset_commit + " tree " + m.dataset_tree + " (" + m.dataset_rev +
+         ")\n";
+  for (const auto& [split, rec] :
+       {std::pair<const char*, const train::SplitRecord&>{"train", m.train}, {"val", m.val}}) {
     out += std::string(split) + ": " + rec.table + ", " + std::to_string(rec.samples) +
            " samples, digest " + rec.sample_digest + "\n";
   }
@@ -185,8 +185,8 @@ int RunCompare(const Globals& g, const std::vector<std::string>& ids, bool as_js
     Print(out.dump(2) + "\n");
     return kExitOk;
   }
-  Print("a: run " + a->DisplayName() + " " + a->commit + "\nb: run " + b->DisplayName() + " " + b->commit +
-        "\n\n");
+  Print("a: run " + a->DisplayName() + " " + a->commit + "\nb: run " + b->DisplayName() + " " +
+        b->commit + "\n\n");
   if (settings.empty()) {
     Print("settings: identical\n");
   } else {

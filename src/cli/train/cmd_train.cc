@@ -91,8 +91,10 @@ int RunTrain(const Globals& g, TrainArgs& a) {
   if (!run.ok()) return Fail("train: reading back the run", run.status());
   std::string name = run->DisplayName();
   if (a.json) {
-    nlohmann::json out = {
-        {"name", name}, {"commit", *commit}, {"ref", "refs/runs/" + name}, {"run", ToJson(run->manifest)}};
+    nlohmann::json out = {{"name", name},
+                          {"commit", *commit},
+                          {"ref", "refs/runs/" + name},
+                          {"run", ToJson(run->manifest)}};
     Print(out.dump(2) + "\n");
   } else {
     if (result.best_epoch > 0) {

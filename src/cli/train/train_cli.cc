@@ -34,5 +34,4 @@ Result<std::string> TableInRepo(const Repository& repo, const Globals& g, const 
   return paths[0];
 }
 
-
 }  // namespace vrepo::cli

@@ -28,8 +28,6 @@ inline constexpr int kExitInterrupted = 130;
 // the run is recorded as interrupted); a second Ctrl-C kills the process as usual.
 std::atomic<bool>* InstallInterruptHandler();
 
-
-
 // The user's table path (relative to the current folder) as a path in the commit.
 Result<std::string> TableInRepo(const Repository& repo, const Globals& g, const std::string& path);
 

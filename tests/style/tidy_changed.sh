@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Runs clang-tidy (.clang-tidy) on the C++ sources that changed: those differing from the
+# merge base with origin/main when that is behind HEAD, else those the last commit touched,
+# plus uncommitted edits. Any finding fails. Usage: tidy_changed.sh SOURCE_DIR BUILD_DIR
+set -euo pipefail
+src=$1 build=$2
+cd "$src"
+base=HEAD~1
+if git rev-parse -q --verify origin/main >/dev/null; then
+  mb=$(git merge-base HEAD origin/main)
+  [[ "$mb" != "$(git rev-parse HEAD)" ]] && base=$mb
+fi
+git rev-parse -q --verify "$base" >/dev/null || { echo "no base commit: nothing to check"; exit 0; }
+mapfile -t changed < <({ git diff --name-only "$base" -- 'src/*.cc'; git diff --name-only -- 'src/*.cc'; } | sort -u)
+files=()
+for f in "${changed[@]}"; do
+  [[ -f "$f" ]] && grep -q "\"file\": \"$src/$f\"" "$build/compile_commands.json" && files+=("$f")
+done
+if ((${#files[@]} == 0)); then echo "no changed sources to check"; exit 0; fi
+echo "clang-tidy on ${#files[@]} changed file(s): ${files[*]}"
+printf '%s\n' "${files[@]}" | xargs -P "$(nproc)" -n 1 clang-tidy -p "$build" --quiet --extra-arg=-Wno-unknown-warning-option
