@@ -232,7 +232,7 @@ Status WritePackNoDelta(git_odb_backend* source, const std::vector<git_oid>& oid
   PackFileSink sink(fd.get(), tmp_pack, sha.get());
 
   unsigned char header[12];
-  std::memcpy(header, "PACK", 4);
+  std::copy_n("PACK", 4, header);  // a binary header: no terminator
   PutBigEndian32(2, header + 4);
   PutBigEndian32(static_cast<uint32_t>(oids.size()), header + 8);
   VREPO_RETURN_IF_ERROR(sink.Write(header, sizeof(header)));
@@ -315,7 +315,7 @@ Status CheckObjectSize(git_odb* odb, const git_oid& oid) {
 Result<std::string> PackToString(git_odb* source, const std::vector<git_oid>& oids) {
   std::string out;
   unsigned char header[12];
-  std::memcpy(header, "PACK", 4);
+  std::copy_n("PACK", 4, header);  // a binary header: no terminator
   PutBigEndian32(2, header + 4);
   PutBigEndian32(static_cast<uint32_t>(oids.size()), header + 8);
   out.append(reinterpret_cast<char*>(header), sizeof(header));

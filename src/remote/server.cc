@@ -470,7 +470,7 @@ Result<std::unique_ptr<RepositoryServer>> RepositoryServer::Bind(const ServerOpt
   http.set_keep_alive_timeout(5);
   // A request whose handler throws (std::bad_alloc) is a 500 for it alone.
   http.set_exception_handler(
-      [](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
+      [](const httplib::Request&, httplib::Response& res, const std::exception_ptr& ep) {
         std::string why = "internal error";
         try {
           std::rethrow_exception(ep);

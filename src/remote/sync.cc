@@ -277,13 +277,14 @@ Result<SyncReport> Push(Repository& repo, Transport& remote, const std::string& 
                         const PushOptions& options) {
   RefListing listing;
   auto listed = remote.ListRefs();
-  if (listed.ok()) {
+  const bool remote_exists = listed.ok();
+  if (remote_exists) {
     listing = std::move(listed).value();
   } else if (listed.status().code() != Status::Code::kNotFound) {
     return listed.status();
   }
   Result<SyncReport> pushed = PushListed(repo, remote, remote_name, options, listing);
-  if (!listed.ok() && pushed.status().code() == Status::Code::kNotFound) {
+  if (!remote_exists && pushed.status().code() == Status::Code::kNotFound) {
     // The first push creates the repository, which a server allows only to writers.
     return Status::NotFound(pushed.status().message() +
                             "; a first push creates it, which needs write access there");

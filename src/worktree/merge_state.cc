@@ -114,7 +114,7 @@ std::vector<std::string> MergeState::ConflictedFiles() const {
 }
 
 Result<std::optional<MergeState>> ReadMergeState(Repository& repo) {
-  const std::string dir = repo.vrepo_dir();
+  const std::string& dir = repo.vrepo_dir();
   VREPO_ASSIGN_OR_RETURN(std::optional<std::string> merge_head, ReadIdFile(dir + "/MERGE_HEAD"));
   if (!merge_head) return std::optional<MergeState>();
   VREPO_ASSIGN_OR_RETURN(std::optional<std::string> orig_head, ReadIdFile(dir + "/ORIG_HEAD"));
@@ -146,7 +146,7 @@ Result<std::optional<MergeState>> ReadMergeState(Repository& repo) {
 }
 
 Status WriteMergeState(const Repository& repo, const MergeState& state) {
-  const std::string dir = repo.vrepo_dir();
+  const std::string& dir = repo.vrepo_dir();
   std::string text = std::string(kConflictsHeader) + "\n";
   for (const auto& c : state.conflicts) {
     text += Escape(c.kind) + "\t" + Escape(c.file) + "\t" + Escape(c.key) + "\t" + Escape(c.ours) +
@@ -158,7 +158,7 @@ Status WriteMergeState(const Repository& repo, const MergeState& state) {
 }
 
 Status RemoveMergeState(const Repository& repo) {
-  const std::string dir = repo.vrepo_dir();
+  const std::string& dir = repo.vrepo_dir();
   VREPO_RETURN_IF_ERROR(RemoveIfPresent(dir + "/MERGE_HEAD"));
   VREPO_RETURN_IF_ERROR(SyncDir(dir));
   VREPO_RETURN_IF_ERROR(RemoveIfPresent(dir + "/MERGE_CONFLICTS"));

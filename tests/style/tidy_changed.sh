@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs clang-tidy (.clang-tidy) on the C++ sources that changed: those differing from the
 # merge base with origin/main when that is behind HEAD, else those the last commit touched,
-# plus uncommitted edits. Any finding fails. Usage: tidy_changed.sh SOURCE_DIR BUILD_DIR
+# plus uncommitted edits. Any finding fails. The training stage (src/train, src/cli/train) is
+# left out: clang 14 cannot parse all of Debian's libtorch 1.13 headers (ivalue_inl.h).
+# Usage: tidy_changed.sh SOURCE_DIR BUILD_DIR
 set -euo pipefail
 src=$1 build=$2
 cd "$src"
@@ -14,6 +16,7 @@ git rev-parse -q --verify "$base" >/dev/null || { echo "no base commit: nothing 
 mapfile -t changed < <({ git diff --name-only "$base" -- 'src/*.cc'; git diff --name-only -- 'src/*.cc'; } | sort -u)
 files=()
 for f in "${changed[@]}"; do
+  [[ "$f" == src/train/* || "$f" == src/cli/train/* ]] && continue
   [[ -f "$f" ]] && grep -q "\"file\": \"$src/$f\"" "$build/compile_commands.json" && files+=("$f")
 done
 if ((${#files[@]} == 0)); then echo "no changed sources to check"; exit 0; fi
