@@ -4,13 +4,10 @@
 set -euo pipefail
 cd "$1"
 mapfile -t files < <(git ls-files '*.cc' '*.h' | grep -v '^tests/fuzz/corpus/')
-bad=()
-for f in "${files[@]}"; do
-  [[ -f "$f" ]] || continue
-  if ! clang-format --dry-run --Werror "$f" >/dev/null 2>&1; then bad+=("$f"); fi
-done
-if ((${#bad[@]})); then
-  echo "not formatted (run clang-format -i on them): ${bad[*]}" >&2
+# One clang-format per core over many files: starting one per file was most of the time.
+if ! out=$(printf '%s\n' "${files[@]}" | xargs -P "$(nproc)" -n 40 clang-format --dry-run --Werror 2>&1); then
+  echo "not formatted (run clang-format -i on them):" >&2
+  grep -o '^[^:]*\.\(cc\|h\):' <<<"$out" | sort -u | tr -d ':' >&2
   exit 1
 fi
 echo "${#files[@]} files formatted"
