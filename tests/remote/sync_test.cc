@@ -76,6 +76,48 @@ TEST_CASE("an incremental push sends only what the remote lacks") {
   CHECK(Ref(nothing, "refs/heads/main").outcome == RefOutcome::kUpToDate);
 }
 
+TEST_CASE("Pull: up to date, fast-forward, diverged, and a detached HEAD fetches nothing") {
+  RepoFixture a;
+  a.Write("x.txt", "one");
+  a.CommitAll("one");
+  TempDir dir;
+  auto hub = OpenPath(dir / "hub");
+  Must(Push(*a.repo, *hub, "origin", OneStream()).status());
+  Must(Clone(dir / "hub", dir / "b", CloneOptions{}).status());
+  auto b = OpenWriter(dir / "b");
+  auto b_remote = OpenPath(dir / "hub");
+
+  PullResult same = Must(Pull(*b, *b_remote, "origin", FetchOptions{}, CheckoutOptions{}));
+  CHECK(same.outcome == PullOutcome::kUpToDate);
+  CHECK(same.upstream == "origin/main");
+
+  a.Write("x.txt", "two");
+  std::string two = a.CommitAll("two");
+  Must(Push(*a.repo, *hub, "origin", OneStream()).status());
+  PullResult ff = Must(Pull(*b, *b_remote, "origin", FetchOptions{}, CheckoutOptions{}));
+  CHECK(ff.outcome == PullOutcome::kFastForwarded);
+  CHECK(ff.new_head == two);
+  CHECK(*Must(b->history().HeadCommit()) == two);
+  CHECK(ReadFileOrDie(dir / "b/x.txt") == "two");
+
+  // Both sides commit: nothing changes in b's branch or files.
+  a.Write("x.txt", "three");
+  a.CommitAll("three");
+  Must(Push(*a.repo, *hub, "origin", OneStream()).status());
+  WriteFile(dir / "b/y.txt", "b's own");
+  Must(Add(*b, {"y.txt"}).status());
+  std::string own = Must(Commit(*b, "own")).commit;
+  PullResult diverged = Must(Pull(*b, *b_remote, "origin", FetchOptions{}, CheckoutOptions{}));
+  CHECK(diverged.outcome == PullOutcome::kDiverged);
+  CHECK(*Must(b->history().HeadCommit()) == own);
+  CHECK(ReadFileOrDie(dir / "b/x.txt") == "two");
+
+  Must(Checkout(*b, own, CheckoutOptions{}, /*attach_branch=*/false));
+  PullResult detached = Must(Pull(*b, *b_remote, "origin", FetchOptions{}, CheckoutOptions{}));
+  CHECK(detached.outcome == PullOutcome::kDetachedHead);
+  CHECK(detached.fetch.refs.empty());
+}
+
 TEST_CASE("an interrupted push resumes without resending stored batches") {
   RepoFixture src;
   // 3 MiB of random bytes each: two fit an 8 MiB batch, so four files make two batches.
