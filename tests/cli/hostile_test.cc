@@ -13,9 +13,15 @@
 namespace vrepo::testing {
 namespace {
 
+// Runs `cmd` (git plumbing, mostly) and returns its output. git's commit-tree needs an
+// identity, which a fresh machine has none of: the command carries its own.
 std::string Shell(const std::string& cmd) {
   std::string out;
-  FILE* p = ::popen(cmd.c_str(), "r");
+  const std::string with_identity =
+      "GIT_AUTHOR_NAME=test GIT_AUTHOR_EMAIL=test@example.invalid GIT_COMMITTER_NAME=test "
+      "GIT_COMMITTER_EMAIL=test@example.invalid " +
+      cmd;
+  FILE* p = ::popen(with_identity.c_str(), "r");
   REQUIRE(p != nullptr);
   std::array<char, 4096> buf;
   size_t n;

@@ -1,5 +1,5 @@
 // The commands of vrepo-train (train, runs, reproduce, eval) and what they share: Ctrl-C
-// handling, progress output, run plots and number formatting. vrepo runs this binary for
+// handling, the terminal reporter for progress, and table paths. vrepo runs this binary for
 // those commands (docs/train-binary.md). Single-threaded apart from the signal handler.
 #pragma once
 
