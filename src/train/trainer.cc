@@ -451,6 +451,14 @@ Result<TrainPass> TrainEpoch(ImageClassifierImpl& model, SampleLoader& loader,
   return pass;
 }
 
+// The line a person reads when an epoch ends.
+std::string EpochLine(const EpochMetrics& m, int epochs) {
+  return "epoch " + std::to_string(m.epoch) + "/" + std::to_string(epochs) + "  train loss " +
+         Fixed(m.train_loss, 4) + "  val loss " + Fixed(m.val_loss, 4) + "  val acc " +
+         Fixed(100 * m.val_accuracy, 2) + "%  " + Fixed(m.images_per_second, 0) + " img/s  " +
+         Fixed(m.seconds, 1) + " s";
+}
+
 Result<TrainResult> TrainImpl(Repository& repo, const TrainConfig& config,
                               const TrainHooks& hooks) {
   const auto started = Clock::now();
@@ -466,7 +474,6 @@ Result<TrainResult> TrainImpl(Repository& repo, const TrainConfig& config,
   if (rc.head_lr <= 0) rc.head_lr = rc.lr;
   if (!rc.val_labels.empty()) rc.val_split = 0;
   result.versions = CurrentVersions(rc.device);
-  Reporter* reporter = hooks.reporter;
 
   // The data: one commit, the train table, and a validation table or a split of it.
   History& history = repo.history();
@@ -514,10 +521,7 @@ Result<TrainResult> TrainImpl(Repository& repo, const TrainConfig& config,
     const auto epoch_start = Clock::now();
     VREPO_ASSIGN_OR_RETURN(TrainPass pass, TrainEpoch(*model, *train_loader, *optimizer, device,
                                                       bf16, epoch, config.epochs, hooks));
-    const double loss_sum = pass.loss_sum;
-    const int64_t seen = pass.seen;
-    const bool interrupted = pass.interrupted;
-    if (interrupted) {
+    if (pass.interrupted) {
       result.status = RunStatus::kInterrupted;
       break;
     }
@@ -536,19 +540,14 @@ Result<TrainResult> TrainImpl(Repository& repo, const TrainConfig& config,
     if (result.val_digest.empty()) result.val_digest = val_loader->epoch_digest();
     EpochMetrics m;
     m.epoch = epoch;
-    m.train_loss = seen ? loss_sum / seen : 0;
+    m.train_loss = pass.seen ? pass.loss_sum / pass.seen : 0;
     m.val_loss = val->loss;
     m.val_accuracy = val->accuracy;
     m.per_class_accuracy = val->per_class;
-    m.images_per_second = train_seconds > 0 ? seen / train_seconds : 0;
+    m.images_per_second = train_seconds > 0 ? pass.seen / train_seconds : 0;
     m.seconds = Since(epoch_start);
     result.epochs.push_back(m);
-    if (reporter) {
-      reporter->Info("epoch " + std::to_string(epoch) + "/" + std::to_string(config.epochs) +
-                     "  train loss " + Fixed(m.train_loss, 4) + "  val loss " +
-                     Fixed(m.val_loss, 4) + "  val acc " + Fixed(100 * m.val_accuracy, 2) + "%  " +
-                     Fixed(m.images_per_second, 0) + " img/s  " + Fixed(m.seconds, 1) + " s");
-    }
+    if (hooks.reporter) hooks.reporter->Info(EpochLine(m, config.epochs));
     if (m.val_accuracy > best_accuracy) {
       best_accuracy = m.val_accuracy;
       result.best_epoch = epoch;
