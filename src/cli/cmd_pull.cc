@@ -34,17 +34,25 @@ Command RegisterPull(CLI::App& app, Globals& g) {
             o->fetch.reporter = CliReporter();
             CheckoutOptions checkout;
             checkout.reporter = CliReporter();
-            auto pulled = Pull(**repo, *remote->transport, remote->name, o->fetch, checkout);
-            if (!pulled.ok()) return Fail("pull from " + remote->url, pulled.status());
+            // What arrived is shown before the branch moves, so also when the move is refused.
+            bool fetched = false;
+            auto show_fetched = [&](const SyncReport& report) {
+              fetched = true;
+              bool changed = false;
+              for (const RefResult& r : report.refs) changed |= r.outcome != RefOutcome::kUpToDate;
+              if (!changed) return;
+              std::fprintf(stderr, "From %s\n", remote->url.c_str());
+              PrintRefLines(report, /*push=*/false, remote->name);
+            };
+            auto pulled =
+                Pull(**repo, *remote->transport, remote->name, o->fetch, checkout, show_fetched);
+            // A failure after the fetch is the fast-forward's, not the remote's.
+            if (!pulled.ok()) {
+              return Fail(fetched ? "pull" : "pull from " + remote->url, pulled.status());
+            }
             const PullResult& p = *pulled;
             if (p.outcome == PullOutcome::kDetachedHead) {
               return FailWith("pull", "HEAD is detached [switch to a branch first]", kExitFailure);
-            }
-            bool changed = false;
-            for (const RefResult& r : p.fetch.refs) changed |= r.outcome != RefOutcome::kUpToDate;
-            if (changed) {
-              std::fprintf(stderr, "From %s\n", remote->url.c_str());
-              PrintRefLines(p.fetch, /*push=*/false, remote->name);
             }
             switch (p.outcome) {
               case PullOutcome::kNoRemoteBranch:

@@ -39,6 +39,7 @@ Result<LabelTable> ReadTable(Repository& repo, const SplitRequest& request,
 
 Result<std::vector<SplitPart>> SplitTable(Repository& repo, const SplitRequest& request) {
   const SplitOptions& options = request.options;
+  // Before the parts are sized from names and ratios (AssignSplits checks them again).
   VREPO_RETURN_IF_ERROR(CheckSplitOptions(options));
   const std::string disk_path = repo.root() + "/" + request.table;
   VREPO_ASSIGN_OR_RETURN(LabelTable table, ReadTable(repo, request, disk_path));

@@ -499,7 +499,8 @@ Result<SyncReport> Fetch(Repository& repo, Transport& remote, const std::string&
 }
 
 Result<PullResult> Pull(Repository& repo, Transport& remote, const std::string& remote_name,
-                        const FetchOptions& options, const CheckoutOptions& checkout) {
+                        const FetchOptions& options, const CheckoutOptions& checkout,
+                        const std::function<void(const SyncReport&)>& on_fetched) {
   History& history = repo.history();
   PullResult out;
   VREPO_ASSIGN_OR_RETURN(std::optional<std::string> branch, history.CurrentBranch());
@@ -510,6 +511,7 @@ Result<PullResult> Pull(Repository& repo, Transport& remote, const std::string& 
   out.branch = *branch;
   out.upstream = remote_name + "/" + *branch;
   VREPO_ASSIGN_OR_RETURN(out.fetch, Fetch(repo, remote, remote_name, options));
+  if (on_fetched) on_fetched(out.fetch);
   VREPO_ASSIGN_OR_RETURN(std::optional<std::string> theirs,
                          history.ReadRef("refs/remotes/" + out.upstream));
   if (!theirs) {

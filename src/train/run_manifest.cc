@@ -235,10 +235,11 @@ Result<RunManifest> FromJson(const json& j, const std::string& where) {
   RunManifest r;
   r.format = j["format"].get<int>();
   r.name = Str(j, "/name");
+  // An absent or unknown word reads as completed, as before the states were typed.
   const std::string status = Str(j, "/status");
-  r.status = status == "interrupted"     ? RunStatus::kInterrupted
-             : status == "early-stopped" ? RunStatus::kEarlyStopped
-                                         : RunStatus::kCompleted;
+  for (RunStatus s : {RunStatus::kEarlyStopped, RunStatus::kInterrupted}) {
+    if (status == RunStatusName(s)) r.status = s;
+  }
   r.dataset_rev = Str(j, "/dataset/rev");
   r.dataset_commit = Str(j, "/dataset/commit");
   r.dataset_tree = Str(j, "/dataset/tree");

@@ -116,6 +116,9 @@ TEST_CASE("pull refuses to overwrite uncommitted changes") {
   CommandResult pull = RunVrepo(b, {"pull"});
   CHECK(pull.exit_code == 1);
   CHECK(pull.err.find("x.txt") != std::string::npos);
+  // What the fetch brought is shown before the refusal, which is the fast-forward's.
+  CHECK(pull.err.find("-> origin/main") != std::string::npos);
+  CHECK(pull.err.find("vrepo: pull: ") != std::string::npos);
   CHECK(ReadFileOrDie(b + "/x.txt") == "local edit\n");
 }
 

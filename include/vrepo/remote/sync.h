@@ -88,10 +88,12 @@ struct PullResult {
   std::string new_head;                 // kFastForwarded: the commit it moved to
 };
 // Fetch, then fast-forward the current branch and the working tree (through `checkout`,
-// which refuses to overwrite uncommitted changes) to REMOTE_NAME/BRANCH. `repo` must be open
-// for writing.
+// which refuses to overwrite uncommitted changes) to REMOTE_NAME/BRANCH. `on_fetched`, when
+// set, hears the fetch's report before the branch moves, so a caller can show what arrived
+// even when the fast-forward then fails. `repo` must be open for writing.
 Result<PullResult> Pull(Repository& repo, Transport& remote, const std::string& remote_name,
-                        const FetchOptions& options, const CheckoutOptions& checkout);
+                        const FetchOptions& options, const CheckoutOptions& checkout,
+                        const std::function<void(const SyncReport&)>& on_fetched = {});
 
 struct CloneOptions : SyncOptions {
   std::string branch;  // "" = the branch the remote's HEAD names

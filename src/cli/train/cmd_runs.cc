@@ -1,6 +1,7 @@
 // vrepo runs [--json] | runs show ID | runs compare ID ID: the recorded training runs.
 // Read-only: opens the repository without the writer lock.
 #include <algorithm>
+#include <cmath>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <tuple>
@@ -123,6 +124,14 @@ int RunShow(const Globals& g, const std::string& id, bool as_json) {
   return kExitOk;
 }
 
+// Epoch i's metric as run.json stores it: null where the run has no such epoch or the value
+// is NaN (no validation split), so that no difference is computed from it.
+json MetricAt(const std::vector<train::EpochMetrics>& epochs, size_t i,
+              double train::EpochMetrics::*field) {
+  if (i >= epochs.size() || std::isnan(epochs[i].*field)) return json();
+  return epochs[i].*field;
+}
+
 // Flattens nested objects into "a.b" keys, so nested settings compare one by one.
 void Flatten(const json& j, const std::string& prefix, std::map<std::string, json>* out) {
   if (j.is_object()) {
@@ -167,9 +176,11 @@ int RunCompare(const Globals& g, const std::vector<std::string>& ids, bool as_js
   size_t na = ma.epochs.size(), nb = mb.epochs.size();
   for (size_t i = 0; i < std::max(na, nb); ++i) {
     json row = {{"epoch", i + 1}};
-    for (const char* metric : {"train_loss", "val_loss", "val_accuracy"}) {
-      json va = i < na ? ja["epochs"][i].value(metric, json()) : json();
-      json vb = i < nb ? jb["epochs"][i].value(metric, json()) : json();
+    for (const auto& [metric, field] :
+         {std::pair{"train_loss", &train::EpochMetrics::train_loss},
+          std::pair{"val_loss", &train::EpochMetrics::val_loss},
+          std::pair{"val_accuracy", &train::EpochMetrics::val_accuracy}}) {
+      json va = MetricAt(ma.epochs, i, field), vb = MetricAt(mb.epochs, i, field);
       json m = {{"a", va}, {"b", vb}};
       if (va.is_number() && vb.is_number()) m["diff"] = vb.get<double>() - va.get<double>();
       row[metric] = m;
