@@ -273,8 +273,12 @@ int ParseAndRun(CLI::App& app, Globals& g, const std::vector<Command>& commands,
       sub = sub->get_subcommands()[0];
       command += " " + sub->get_name();
     }
+    // A well-formed value outside its range (`--jobs 0`) is an invalid setting, as in train's
+    // own checks, not a malformed command line.
+    const bool invalid_value = dynamic_cast<const CLI::ValidationError*>(&e) != nullptr;
     return FailWith(command == "vrepo" ? "usage" : command.substr(6),
-                    std::string(e.what()) + " [see '" + command + " --help']", kExitUsage);
+                    std::string(e.what()) + " [see '" + command + " --help']",
+                    invalid_value ? kExitFatal : kExitUsage);
   }
 
   if (!g.directory.empty() && ::chdir(g.directory.c_str()) != 0) {
