@@ -106,6 +106,9 @@ Reporter* CliReporter();
 // Writes to stdout.
 void Print(std::string_view text);
 
+// Prints rows as columns, each padded to its widest cell (the last column unpadded).
+void PrintTable(const std::vector<std::vector<std::string>>& rows);
+
 // The abbreviated commit id git shows (7 hex digits).
 std::string ShortId(const std::string& id);
 // The first line of a commit message.
