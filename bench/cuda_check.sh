@@ -232,7 +232,7 @@ vrepo_run() {
     { echo "vrepo train $name failed" >>"$OUT/bench.log"; return 1; }
   echo "$out" >"$work/$name.json"
   "$python" -c 'import json, sys
-r = json.load(open(sys.argv[1]))["run"]; e = r["epochs"]
+r = json.load(open(sys.argv[1])); e = r["epochs"]
 print(e[-1]["images_per_second"], e[-1]["val_accuracy"], *[x["images_per_second"] for x in e])' \
     "$work/$name.json"
 }
@@ -288,7 +288,7 @@ if step bench; then
     echo "PyTorch resnet18 ${PRECISIONS##* } contiguous (not channels_last):" \
       "$(awk '{ printf "%.0f", $1 }' <<<"$c") img/s"
     "$python" -c 'import json, sys
-r = json.load(open(sys.argv[1]))["run"]
+r = json.load(open(sys.argv[1]))
 print("run.json:", json.dumps(r["versions"]), json.dumps(r.get("device")),
       "config.precision:", r["config"]["precision"])' \
       "$work/resnet18-$RESNET_SIZE-${PRECISIONS##* }-$tag.json"

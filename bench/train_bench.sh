@@ -60,7 +60,7 @@ vrepo_ips() {
     --image-size "$size" --epochs 1 --batch-size "$batch" --workers "$workers" --device cpu \
     --precision "$precision" --name "$name" --json 2>"$dir/$name.log") ||
     { echo "bench: vrepo train $name failed:" >&2; tail -n 5 "$dir/$name.log" >&2; exit 1; }
-  jq -r '.run.epochs[0] | "\(.images_per_second) \(.val_accuracy)"' <<<"$out"
+  jq -r '.epochs[0] | "\(.images_per_second) \(.val_accuracy)"' <<<"$out"
 }
 # pytorch_run TUNABLES FIELD MODEL SIZE PRECISION [ARGS...]: one epoch of
 # bench/pytorch_train.py (bf16 = torch.autocast on the CPU) with ARGS added, under

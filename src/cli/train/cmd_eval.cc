@@ -70,8 +70,7 @@ int RunEval(const Globals& g, const EvalArgs& a) {
     for (const auto& p : result->predictions) predictions.push_back(PredictionJson(p));
     json sus = json::array();
     for (const auto& p : suspects) sus.push_back(PredictionJson(p));
-    json out = {{"run", run->DisplayName()},
-                {"run_commit", run->commit},
+    json out = {{"run", RunRefJson(*run)},
                 {"dataset", {{"commit", result->commit}, {"tree", result->tree}}},
                 {"table", options.labels},
                 {"sample_digest", result->sample_digest},

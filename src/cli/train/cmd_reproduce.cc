@@ -47,8 +47,7 @@ int RunReproduce(const Globals& g, const std::string& id, uint64_t max_image_pix
                       {"match", f.match},
                       {"required", f.required}});
     }
-    json out = {{"run", run->DisplayName()},
-                {"commit", run->commit},
+    json out = {{"run", RunRefJson(*run)},
                 {"deterministic", report->deterministic},
                 {"ok", ok},
                 {"fields", list}};

@@ -20,21 +20,6 @@ std::string Show(const json& v) {
   return v.dump();
 }
 
-json RunSummary(const train::RunRecord& r) {
-  const train::RunManifest& m = r.manifest;
-  return {{"name", r.DisplayName()},
-          {"commit", r.commit},
-          {"date", FormatIsoDate(r.time, 0)},
-          {"time", r.time},
-          {"model", m.model},
-          {"dataset_commit", m.dataset_commit},
-          {"status", train::RunStatusName(m.status)},
-          {"epochs", m.epochs.size()},
-          {"best_epoch", m.best_epoch},
-          {"best_val_accuracy", m.best_val_accuracy},
-          {"parents", r.parents}};
-}
-
 int RunList(const Globals& g, bool as_json) {
   auto repo = OpenRepository(g, /*write=*/false);
   if (!repo.ok()) return Fail("runs", repo.status());
@@ -42,7 +27,7 @@ int RunList(const Globals& g, bool as_json) {
   if (!runs.ok()) return Fail("runs", runs.status());
   if (as_json) {
     json out = json::array();
-    for (const auto& r : *runs) out.push_back(RunSummary(r));
+    for (const auto& r : *runs) out.push_back(RunJson(r));
     Print(out.dump(2) + "\n");
     return kExitOk;
   }
@@ -69,7 +54,7 @@ int RunShow(const Globals& g, const std::string& id, bool as_json) {
   if (!run.ok()) return Fail("runs show", run.status());
   const train::RunManifest& m = run->manifest;
   if (as_json) {
-    Print(train::ToJson(m).dump(2) + "\n");
+    Print(RunJson(*run).dump(2) + "\n");
     return kExitOk;
   }
   std::string out = "run " + run->DisplayName() + "\ncommit " + run->commit + "\n";
@@ -172,8 +157,8 @@ int RunCompare(const Globals& g, const std::vector<std::string>& ids, bool as_js
     epochs.push_back(row);
   }
   if (as_json) {
-    json out = {{"a", {{"name", a->DisplayName()}, {"commit", a->commit}}},
-                {"b", {{"name", b->DisplayName()}, {"commit", b->commit}}},
+    json out = {{"a", RunRefJson(*a)},
+                {"b", RunRefJson(*b)},
                 {"settings", settings},
                 {"digests", digests},
                 {"epochs", epochs}};
@@ -270,7 +255,9 @@ Command RegisterRuns(CLI::App& app, Globals& g) {
   sub->add_flag("--json", o->json, "Machine-readable output");
   CLI::App* show = sub->add_subcommand("show", "Print one run's record (run.json)");
   show->add_option("ID", o->show_id, "Run name or commit id")->required();
-  show->add_flag("--json", o->json, "Print run.json as it is stored");
+  show->add_flag("--json", o->json,
+                 "Print the run as JSON: run.json with the name, commit, ref, date and parents "
+                 "(the object `runs --json` and `train --json` give)");
   CLI::App* compare = sub->add_subcommand("compare", "Compare two runs side by side");
   compare->add_option("ID", o->compare_ids, "Two run names or commit ids")->required()->expected(2);
   compare->add_flag("--json", o->json, "Machine-readable output");

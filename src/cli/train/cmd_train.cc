@@ -105,11 +105,7 @@ int RunTrain(const Globals& g, TrainArgs& a) {
   if (!run.ok()) return Fail("train: reading back the run", run.status());
   std::string name = run->DisplayName();
   if (a.json) {
-    nlohmann::json out = {{"name", name},
-                          {"commit", *commit},
-                          {"ref", "refs/runs/" + name},
-                          {"run", ToJson(run->manifest)}};
-    Print(out.dump(2) + "\n");
+    Print(RunJson(*run).dump(2) + "\n");
   } else {
     if (result.best_epoch > 0) {
       Print("best epoch " + std::to_string(result.best_epoch) + ": val acc " +
@@ -187,7 +183,8 @@ Command RegisterTrain(CLI::App& app, Globals& g) {
                   "A JSON file of these settings (keys as in "
                   "run.json's config)")
       ->type_name("FILE");
-  sub->add_flag("--json", a->json, "Print the recorded run as JSON");
+  sub->add_flag("--json", a->json,
+                "Print the recorded run as JSON (the object `runs show --json` gives)");
   return {sub, [&g, a] { return RunTrain(g, *a); }};
 }
 

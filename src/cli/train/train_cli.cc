@@ -29,6 +29,21 @@ std::atomic<bool>* InstallInterruptHandler() {
   return &g_interrupted;
 }
 
+nlohmann::json RunJson(const train::RunRecord& run) {
+  nlohmann::json out = train::ToJson(run.manifest);
+  out["name"] = run.DisplayName();
+  out["commit"] = run.commit;
+  out["ref"] = run.name.empty() ? nlohmann::json() : nlohmann::json("refs/runs/" + run.name);
+  out["date"] = FormatIsoDate(run.time, 0);
+  out["time"] = run.time;
+  out["parents"] = run.parents;
+  return out;
+}
+
+nlohmann::json RunRefJson(const train::RunRecord& run) {
+  return {{"name", run.DisplayName()}, {"commit", run.commit}};
+}
+
 Result<std::string> TableInRepo(const Repository& repo, const Globals& g, const std::string& path) {
   VREPO_ASSIGN_OR_RETURN(auto paths, RepoPaths(repo, g, {path}));
   return paths[0];

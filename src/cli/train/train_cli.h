@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <utility>
 #include <vector>
@@ -27,6 +28,13 @@ inline constexpr int kExitInterrupted = 130;
 // Makes the first Ctrl-C set the returned flag (training stops after the current batch and
 // the run is recorded as interrupted); a second Ctrl-C kills the process as usual.
 std::atomic<bool>* InstallInterruptHandler();
+
+// A run as every --json output gives it (runs, runs show, train): run.json's fields, with
+// "name" the display name, plus "commit", "ref", "date", "time" and "parents".
+nlohmann::json RunJson(const train::RunRecord& run);
+
+// A reference to a run inside other output (eval, reproduce, runs compare): name and commit.
+nlohmann::json RunRefJson(const train::RunRecord& run);
 
 // The user's table path (relative to the current folder) as a path in the commit.
 Result<std::string> TableInRepo(const Repository& repo, const Globals& g, const std::string& path);
