@@ -7,8 +7,10 @@
 #include <sstream>
 
 #include "cli.h"
+#include "table_source.h"
 #include "vrepo/dataset/dataset.h"
 #include "vrepo/dataset/split.h"
+#include "vrepo/dataset/worktree_dataset.h"
 #include "vrepo/util/file.h"
 
 namespace vrepo::cli {
@@ -37,15 +39,29 @@ Result<std::string> TablePath(const Repository& repo, const Globals& g, const st
   return paths[0];
 }
 
+// The table at `rev`, with a warning when the working tree's copy is not what is read.
 Result<DatasetVersion> Load(Repository& repo, const Globals& g, const std::string& rev,
                             const TableArgs& t) {
-  VREPO_ASSIGN_OR_RETURN(std::string table, TablePath(repo, g, t.labels));
-  return LoadDataset(repo.history(), repo.store(), rev, table, t.columns);
+  VREPO_ASSIGN_OR_RETURN(std::string table,
+                         CommittedTablePath(repo, g, rev, t.labels, CliReporter()));
+  auto version = LoadDataset(repo.history(), repo.store(), rev, table, t.columns);
+  if (!version.ok()) return WithTableHint(version.status(), t.columns);
+  return version;
 }
 
 void WriteVersionJson(JsonWriter& json, const DatasetVersion& v) {
-  json.Key("commit").String(v.commit);
-  json.Key("tree").String(v.tree);
+  // Null for the staging index's or working tree's version.
+  auto id_or_null = [&](const std::string& id) {
+    if (id.empty()) {
+      json.Null();
+    } else {
+      json.String(id);
+    }
+  };
+  json.Key("commit");
+  id_or_null(v.commit);
+  json.Key("tree");
+  id_or_null(v.tree);
   json.Key("table").String(v.table.source);
   json.Key("format").String(TableFormatName(v.table.format));
 }
@@ -93,7 +109,9 @@ int RunCheck(const Globals& g, const std::string& rev, const TableArgs& t) {
   return report->problems.empty() ? kExitOk : kExitFailure;
 }
 
-void PrintCounts(std::string_view title, const std::map<std::string, uint64_t>& counts) {
+// `counts`: (name, number) pairs, printed in their order under `title`, names aligned.
+template <class Counts>
+void PrintCounts(std::string_view title, const Counts& counts) {
   size_t width = 0;
   for (const auto& [k, n] : counts) width = std::max(width, QuotePath(k).size());
   std::string out = std::string(title) + ":\n";
@@ -102,6 +120,51 @@ void PrintCounts(std::string_view title, const std::map<std::string, uint64_t>& 
     out += "  " + name + std::string(width - name.size() + 2, ' ') + std::to_string(n) + "\n";
   }
   Print(out);
+}
+
+// How many of the most common image sizes stats lists by name.
+constexpr size_t kShownShapes = 10;
+
+// The most common sizes, then one line for the rest, then the ranges: a real dataset can
+// have a size per image.
+void PrintShapes(const DatasetStats& stats) {
+  std::vector<std::pair<std::string, uint64_t>> rows;
+  uint64_t other_samples = 0;
+  for (size_t i = 0; i < stats.shapes.size(); ++i) {
+    const ShapeCount& s = stats.shapes[i];
+    if (i < kShownShapes) {
+      rows.emplace_back(std::to_string(s.width) + "x" + std::to_string(s.height) + "x" +
+                            std::to_string(s.channels),
+                        s.samples);
+    } else {
+      other_samples += s.samples;
+    }
+  }
+  if (stats.shapes.size() > kShownShapes) {
+    rows.emplace_back(std::to_string(stats.shapes.size() - kShownShapes) + " other sizes",
+                      other_samples);
+  }
+  PrintCounts("image sizes (width x height x channels), " + std::to_string(stats.shapes.size()) +
+                  " distinct, most common first",
+              rows);
+  if (stats.shapes.empty()) return;
+  const SizeRange& r = stats.sizes;
+  Print("  width " + std::to_string(r.min_width) + ".." + std::to_string(r.max_width) +
+        ", height " + std::to_string(r.min_height) + ".." + std::to_string(r.max_height) + "\n");
+}
+
+void WriteShapesJson(JsonWriter& json, const DatasetStats& stats) {
+  json.Key("shapes").BeginArray();
+  for (const ShapeCount& s : stats.shapes) {
+    json.BeginObject().Key("width").Uint(s.width).Key("height").Uint(s.height);
+    json.Key("channels").Uint(s.channels).Key("samples").Uint(s.samples).EndObject();
+  }
+  json.EndArray();
+  const SizeRange& r = stats.sizes;
+  json.Key("sizes").BeginObject();
+  json.Key("min_width").Uint(r.min_width).Key("max_width").Uint(r.max_width);
+  json.Key("min_height").Uint(r.min_height).Key("max_height").Uint(r.max_height);
+  json.EndObject();
 }
 
 void WriteCountsJson(JsonWriter& json, std::string_view key,
@@ -129,7 +192,7 @@ int RunStats(const Globals& g, const std::string& rev, const TableArgs& t) {
     json.Key("rows_without_sample").Uint(version->problems.size());
     WriteCountsJson(json, "labels", stats->per_label);
     WriteCountsJson(json, "formats", stats->per_format);
-    WriteCountsJson(json, "shapes", stats->per_shape);
+    WriteShapesJson(json, *stats);
     json.Key("duplicates").BeginArray();
     for (const auto& d : stats->duplicates) {
       json.BeginObject().Key("id").String(d.id.Hex()).Key("paths").BeginArray();
@@ -153,7 +216,7 @@ int RunStats(const Globals& g, const std::string& rev, const TableArgs& t) {
   Print(out.str());
   PrintCounts("labels", stats->per_label);
   PrintCounts("formats", stats->per_format);
-  PrintCounts("shapes", stats->per_shape);
+  PrintShapes(*stats);
   std::string dups = "duplicate images: " + std::to_string(stats->duplicates.size()) + "\n";
   for (const auto& d : stats->duplicates) {
     dups += "  " + d.id.Hex().substr(0, 12) + ":";
@@ -181,10 +244,20 @@ struct SplitArgs {
   std::string rev;
 };
 
+// Split reads a table file from the working tree unless --rev is given; a folder table, or
+// a file that is not on disk, comes from a commit (SplitRequest::rev).
+Result<std::string> SplitTablePath(Repository& repo, const Globals& g, const SplitArgs& a) {
+  VREPO_ASSIGN_OR_RETURN(std::string table, TablePath(repo, g, a.table.labels));
+  struct stat st;
+  const std::string disk_path = JoinPath(repo.root(), table);
+  if (a.rev.empty() && ::stat(disk_path.c_str(), &st) == 0 && S_ISREG(st.st_mode)) return table;
+  return CommittedTablePath(repo, g, a.rev.empty() ? "HEAD" : a.rev, a.table.labels, CliReporter());
+}
+
 int RunSplit(const Globals& g, const SplitArgs& a) {
   auto repo = OpenRepository(g, /*write=*/false);
   if (!repo.ok()) return Fail("dataset split", repo.status());
-  auto table_path = TablePath(**repo, g, a.table.labels);
+  auto table_path = SplitTablePath(**repo, g, a);
   if (!table_path.ok()) return Fail("dataset split", table_path.status());
   SplitRequest request;
   request.table = *table_path;
@@ -214,7 +287,7 @@ int RunSplit(const Globals& g, const SplitArgs& a) {
   if (!a.out_dir.empty())
     request.out_dir = a.out_dir[0] == '/' ? a.out_dir : g.cwd + "/" + a.out_dir;
   auto parts = SplitTable(**repo, request);
-  if (!parts.ok()) return Fail("dataset split", parts.status());
+  if (!parts.ok()) return Fail("dataset split", WithTableHint(parts.status(), request.columns));
 
   if (a.table.json) {
     JsonWriter json;
@@ -242,21 +315,36 @@ int RunSplit(const Globals& g, const SplitArgs& a) {
 
 std::string LabelOrDash(const std::string& label) { return label.empty() ? "-" : QuotePath(label); }
 
+// The two sides plain diff compares: no REV, the staging index and the working tree; one,
+// REV and the working tree; two, both commits.
+Result<std::vector<DatasetVersion>> LoadDiffSides(Repository& repo,
+                                                  const std::vector<std::string>& revs,
+                                                  const std::string& table,
+                                                  const TableOptions& columns) {
+  if (revs.size() == 2) return LoadDatasets(repo.history(), repo.store(), revs, table, columns);
+  std::vector<DatasetVersion> sides(2);
+  if (revs.empty()) {
+    VREPO_ASSIGN_OR_RETURN(sides[0],
+                           LoadUncommittedDataset(repo, UncommittedFiles::kIndex, table, columns));
+  } else {
+    VREPO_ASSIGN_OR_RETURN(sides[0],
+                           LoadDataset(repo.history(), repo.store(), revs[0], table, columns));
+  }
+  VREPO_ASSIGN_OR_RETURN(sides[1],
+                         LoadUncommittedDataset(repo, UncommittedFiles::kWorktree, table, columns));
+  return sides;
+}
+
 }  // namespace
 
 int RunDatasetDiff(const Globals& g, const std::vector<std::string>& revs,
                    const std::string& labels, const TableOptions& columns, bool json_out) {
-  if (revs.empty()) {
-    return FailWith("diff", "--labels compares commits: give REV (against HEAD) or REV REV",
-                    kExitUsage);
-  }
   auto repo = OpenRepository(g, /*write=*/false);
   if (!repo.ok()) return Fail("diff", repo.status());
   auto table = TablePath(**repo, g, labels);
   if (!table.ok()) return Fail("diff", table.status());
-  auto versions = LoadDatasets((*repo)->history(), (*repo)->store(),
-                               {revs[0], revs.size() > 1 ? revs[1] : "HEAD"}, *table, columns);
-  if (!versions.ok()) return Fail("diff", versions.status());
+  auto versions = LoadDiffSides(**repo, revs, *table, columns);
+  if (!versions.ok()) return Fail("diff", WithTableHint(versions.status(), columns));
   const DatasetVersion* from = &(*versions)[0];
   const DatasetVersion* to = &(*versions)[1];
   DatasetDiff diff = DiffDatasets(*from, *to);
@@ -266,6 +354,9 @@ int RunDatasetDiff(const Globals& g, const std::vector<std::string>& revs,
     for (const DatasetVersion* side : {from, to}) {
       json.Key(side == from ? "from" : "to").BeginObject();
       WriteVersionJson(json, *side);
+      if (side->commit.empty()) {
+        json.Key("files").String(side == to ? "working tree" : "staging index");
+      }
       json.Key("samples").Uint(side->samples.size());
       json.Key("sample_digest").String(SampleDigestOf(*side));
       json.EndObject();
@@ -277,6 +368,7 @@ int RunDatasetDiff(const Globals& g, const std::vector<std::string>& revs,
       json.Key("path").String(c.path);
       if (c.old_id) json.Key("old_label").String(c.old_label).Key("old_id").String(c.old_id->Hex());
       if (c.new_id) json.Key("new_label").String(c.new_label).Key("new_id").String(c.new_id->Hex());
+      if (!c.old_path.empty()) json.Key("old_path").String(c.old_path);
       json.EndObject();
     }
     json.EndArray().Key("labels").BeginObject();
@@ -350,7 +442,8 @@ Command RegisterDataset(CLI::App& app, Globals& g) {
       "Check, describe, split and compare image-label datasets\n"
       "A dataset is a label table at a commit: a CSV or JSONL file with a path and a label "
       "column, or a folder laid out as FOLDER/CLASS/IMAGE. Images are read from the commit, "
-      "never from the working tree.");
+      "never from the working tree; a warning says so when the table has changes there that "
+      "are not committed.");
   sub->require_subcommand(1);
 
   struct Opts {
@@ -372,8 +465,10 @@ Command RegisterDataset(CLI::App& app, Globals& g) {
   CLI::App* stats = sub->add_subcommand(
       "stats",
       "Samples per label, image sizes and formats, duplicates, and the sample digest\n"
-      "The sample digest (SHA-256 over the sorted path, content id and label of every "
-      "sample) is what training runs record.");
+      "Image sizes: the 10 most common (width x height x channels), a count of the others, "
+      "and the range of widths and heights; --json lists every size. The sample digest "
+      "(SHA-256 over the sorted path, content id and label of every sample) is what training "
+      "runs record.");
   stats->add_option("REV", o->rev, "The commit to describe")->capture_default_str();
   AddTableOptions(stats, &o->table);
 
@@ -409,6 +504,8 @@ Command RegisterDataset(CLI::App& app, Globals& g) {
             if (stats->parsed()) return RunStats(g, o->rev, o->table);
             if (split->parsed()) return RunSplit(g, o->split);
             if (diff->parsed()) {
+              // One REV compares with HEAD here: dataset commands read commits only.
+              if (o->diff_revs.size() == 1) o->diff_revs.push_back("HEAD");
               return RunDatasetDiff(g, o->diff_revs, o->table.labels, o->table.columns,
                                     o->table.json);
             }

@@ -25,8 +25,9 @@ Command RegisterDiff(CLI::App& app, Globals& g) {
   sub->add_flag("--json", o->json, "A JSON array of changed files")->excludes(stat);
   sub->add_flag("--exit-code", o->exit_code, "Exit 1 when there are differences");
   sub->add_option("--labels", o->labels,
-                  "Compare samples of this label table instead of files: added, removed, "
-                  "relabeled, image changed (see 'vrepo dataset diff')")
+                  "Compare samples of this label table instead of files, between the same "
+                  "sides as without it: added, removed, relabeled, image changed. In a "
+                  "folder table an image moved to another class folder is relabeled.")
       ->type_name("TABLE");
   AddColumnOptions(sub, &o->columns);
   return {sub, [&g, o] {

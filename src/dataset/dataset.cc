@@ -5,6 +5,7 @@
 #include <cmath>
 #include <mutex>
 #include <thread>
+#include <tuple>
 #include <unordered_map>
 
 #include "vrepo/dataset/sample_digest.h"
@@ -67,6 +68,78 @@ double SplitHash(uint64_t seed, std::string_view path) {
   return static_cast<double>(v >> 11) * 0x1.0p-53;
 }
 
+// A folder-table sample's path without its class folder (`prefix_size`: the table folder's
+// length with its '/'): what a relabel by moving keeps.
+std::string WithoutClass(const std::string& path, size_t prefix_size) {
+  return path.substr(0, prefix_size) + path.substr(path.find('/', prefix_size) + 1);
+}
+
+// Turns each removed and added pair of the same bytes and the same path below the class
+// folder into one relabel; a pair is only taken when no other change shares its key.
+void PairClassMoves(const LabelTable& table, DatasetDiff* diff) {
+  const size_t prefix_size = table.source == "." ? 0 : table.source.size() + 1;
+  std::unordered_map<std::string, std::vector<size_t>> removed, added;
+  std::vector<SampleChange>& changes = diff->changes;
+  for (size_t i = 0; i < changes.size(); ++i) {
+    const SampleChange& c = changes[i];
+    if (c.kind == SampleChangeKind::kRemoved) {
+      removed[c.old_id->Hex() + WithoutClass(c.path, prefix_size)].push_back(i);
+    } else if (c.kind == SampleChangeKind::kAdded) {
+      added[c.new_id->Hex() + WithoutClass(c.path, prefix_size)].push_back(i);
+    }
+  }
+  std::vector<bool> merged_away(changes.size(), false);
+  for (const auto& [key, from] : removed) {
+    auto to = added.find(key);
+    if (from.size() != 1 || to == added.end() || to->second.size() != 1) continue;
+    const SampleChange& old_c = changes[from[0]];
+    SampleChange& new_c = changes[to->second[0]];
+    ClassCounts& out = diff->per_label[old_c.old_label];
+    --out.removed;
+    ++out.relabeled_out;
+    ClassCounts& in = diff->per_label[new_c.new_label];
+    --in.added;
+    ++in.relabeled_in;
+    new_c.kind = SampleChangeKind::kRelabeled;
+    new_c.old_label = old_c.old_label;
+    new_c.old_id = old_c.old_id;
+    new_c.old_path = old_c.path;
+    merged_away[from[0]] = true;
+  }
+  size_t kept = 0;
+  for (size_t i = 0; i < changes.size(); ++i) {
+    if (merged_away[i]) continue;
+    if (kept != i) changes[kept] = std::move(changes[i]);
+    ++kept;
+  }
+  changes.resize(kept);
+}
+
+// Fills stats->shapes and stats->sizes from each distinct content's header and use count.
+void CountShapes(const std::vector<ImageInfo>& info_of, const std::vector<uint32_t>& uses,
+                 DatasetStats* stats) {
+  std::map<std::tuple<uint32_t, uint32_t, uint32_t>, uint64_t> per_shape;
+  SizeRange& r = stats->sizes;
+  bool first = true;
+  for (size_t k = 0; k < info_of.size(); ++k) {
+    const ImageInfo& info = info_of[k];
+    if (info.format == ImageFormat::kUnknown) continue;
+    per_shape[{info.width, info.height, info.channels}] += uses[k];
+    if (first) r = {info.width, info.width, info.height, info.height};
+    first = false;
+    r.min_width = std::min(r.min_width, info.width);
+    r.max_width = std::max(r.max_width, info.width);
+    r.min_height = std::min(r.min_height, info.height);
+    r.max_height = std::max(r.max_height, info.height);
+  }
+  for (const auto& [shape, n] : per_shape) {
+    stats->shapes.push_back({std::get<0>(shape), std::get<1>(shape), std::get<2>(shape), n});
+  }
+  // Stable on the map's (width, height, channels) order, so ties keep it.
+  std::stable_sort(stats->shapes.begin(), stats->shapes.end(),
+                   [](const ShapeCount& a, const ShapeCount& b) { return a.samples > b.samples; });
+}
+
 }  // namespace
 
 const char* ProblemKindName(ProblemKind kind) {
@@ -104,21 +177,32 @@ const char* SampleChangeKindName(SampleChangeKind kind) {
 Result<DatasetVersion> LoadDataset(History& history, const ObjectStore& store,
                                    const std::string& rev, const std::string& table_path,
                                    const TableOptions& options) {
-  DatasetVersion version;
-  VREPO_ASSIGN_OR_RETURN(version.commit, history.ResolveCommit(rev));
-  VREPO_ASSIGN_OR_RETURN(CommitInfo info, history.GetCommit(version.commit));
-  version.tree = info.tree;
-  VREPO_ASSIGN_OR_RETURN(std::vector<FileEntry> files, history.ReadTree(version.commit));
+  VREPO_ASSIGN_OR_RETURN(std::string commit, history.ResolveCommit(rev));
+  VREPO_ASSIGN_OR_RETURN(CommitInfo info, history.GetCommit(commit));
+  VREPO_ASSIGN_OR_RETURN(std::vector<FileEntry> files, history.ReadTree(commit));
+  auto read = [&](const FileEntry& file) { return store.Get(file.id); };
+  auto version = JoinDataset(files, table_path, options, "commit " + commit.substr(0, 7), read);
+  if (!version.ok()) {
+    if (version.status().code() != Status::Code::kNotFound) return version.status();
+    return Status::NotFound(version.status().message() + " (" + rev + ")");
+  }
+  version->commit = std::move(commit);
+  version->tree = info.tree;
+  return version;
+}
 
+Result<DatasetVersion> JoinDataset(const std::vector<FileEntry>& files,
+                                   const std::string& table_path, const TableOptions& options,
+                                   const std::string& where, const TableReader& read_table) {
+  DatasetVersion version;
   const std::string table = NormalizeTablePath(table_path);
   if (const FileEntry* file = FindFile(files, table)) {
-    VREPO_ASSIGN_OR_RETURN(std::string text, store.Get(file->id));
+    VREPO_ASSIGN_OR_RETURN(std::string text, read_table(*file));
     VREPO_ASSIGN_OR_RETURN(version.table, ParseLabelTable(text, table, options));
   } else if (IsFolderInFiles(files, table)) {
     version.table = FolderTable(files, table);
   } else {
-    return Status::NotFound("label table '" + table_path + "' is not a file or folder of commit " +
-                            version.commit.substr(0, 7) + " (" + rev + ")");
+    return Status::NotFound("label table '" + table_path + "' is not a file or folder of " + where);
   }
 
   version.samples.reserve(version.table.rows.size());
@@ -148,8 +232,8 @@ Result<DatasetVersion> LoadDataset(History& history, const ObjectStore& store,
       continue;
     }
     if (file == nullptr) {
-      version.problems.push_back({ProblemKind::kMissing, row.line, row.path,
-                                  "no such file in commit " + version.commit.substr(0, 7)});
+      version.problems.push_back(
+          {ProblemKind::kMissing, row.line, row.path, "no such file in " + where});
       continue;
     }
     version.samples.push_back({row.path, row.label, file->id, file->size, row.line});
@@ -266,19 +350,13 @@ Result<DatasetStats> ComputeStats(const DatasetVersion& version, const ObjectSto
   const ContentGroups groups = GroupByContent(samples);
   const std::vector<size_t>& firsts = groups.first;
   stats.distinct_images = firsts.size();
-  // Per distinct content: its format and shape names, probed in parallel.
-  std::vector<std::string> format_of(firsts.size()), shape_of(firsts.size());
+  // Per distinct content: its header, probed in parallel (format kUnknown: unreadable).
+  std::vector<ImageInfo> info_of(firsts.size());
   ThreadPool pool;
   VREPO_RETURN_IF_ERROR(
       store.GetMany(ContentIdsOf(samples, firsts), pool, [&](size_t i, std::string_view bytes) {
         Result<ImageInfo> info = ProbeImage(bytes, samples[firsts[i]].path);
-        if (!info.ok()) {
-          format_of[i] = "unreadable";
-          return;
-        }
-        format_of[i] = ImageFormatName(info->format);
-        shape_of[i] = std::to_string(info->width) + "x" + std::to_string(info->height) + "x" +
-                      std::to_string(info->channels);
+        if (info.ok()) info_of[i] = *info;
       }));
   std::vector<uint32_t> uses(firsts.size(), 0);
   std::unordered_map<std::string_view, uint64_t> per_label;
@@ -289,9 +367,10 @@ Result<DatasetStats> ComputeStats(const DatasetVersion& version, const ObjectSto
   }
   for (const auto& [label, n] : per_label) stats.per_label[std::string(label)] = n;
   for (size_t k = 0; k < firsts.size(); ++k) {
-    stats.per_format[format_of[k]] += uses[k];
-    if (!shape_of[k].empty()) stats.per_shape[shape_of[k]] += uses[k];
+    const bool readable = info_of[k].format != ImageFormat::kUnknown;
+    stats.per_format[readable ? ImageFormatName(info_of[k].format) : "unreadable"] += uses[k];
   }
+  CountShapes(info_of, uses, &stats);
   std::unordered_map<uint32_t, size_t> duplicate_index;
   for (size_t i = 0; i < samples.size(); ++i) {
     const uint32_t k = groups.slot[i];
@@ -431,6 +510,9 @@ DatasetDiff DiffDatasets(const DatasetVersion& from, const DatasetVersion& to) {
       }
       if (changed) ++diff.per_label[new_s.label].content_changed;
     }
+  }
+  if (from.table.format == TableFormat::kFolder && to.table.format == TableFormat::kFolder) {
+    PairClassMoves(to.table, &diff);
   }
   return diff;
 }

@@ -290,7 +290,10 @@ Result<LabelTable> ParseJsonlTable(std::string_view text, const std::string& sou
     auto field = [&](const std::string& key, std::string* out) -> Status {
       auto it = value.find(key);
       if (it == value.end()) {
-        return Status::InvalidArgument(At(source, line) + "no key '" + key + "'");
+        std::vector<std::string> keys;
+        for (const auto& item : value.items()) keys.push_back(item.key());
+        return Status::InvalidArgument(At(source, line) + "no key '" + key +
+                                       "' (keys: " + ColumnList(keys) + ")");
       }
       if (it->is_string()) {
         *out = it->get<std::string>();
@@ -337,6 +340,29 @@ LabelTable FolderTable(const std::vector<FileEntry>& files, const std::string& f
     table.rows.push_back(std::move(row));
   }
   return table;
+}
+
+std::optional<ClassMove> AsClassMove(std::string_view from, std::string_view to) {
+  if (!IsImageName(from) || !IsImageName(to)) return std::nullopt;
+  // The longest common prefix and suffix, each ending (or starting) at a '/'.
+  size_t head = 0;
+  for (size_t i = 0; i < from.size() && i < to.size() && from[i] == to[i]; ++i) {
+    if (from[i] == '/') head = i + 1;
+  }
+  size_t tail = 0;
+  for (size_t i = 1;
+       i <= from.size() && i <= to.size() && from[from.size() - i] == to[to.size() - i]; ++i) {
+    if (from[from.size() - i] == '/') tail = i;
+  }
+  if (tail == 0 || head + tail >= from.size() || head + tail >= to.size()) return std::nullopt;
+  std::string_view old_class = from.substr(head, from.size() - head - tail);
+  std::string_view new_class = to.substr(head, to.size() - head - tail);
+  if (old_class.find('/') != std::string_view::npos ||
+      new_class.find('/') != std::string_view::npos) {
+    return std::nullopt;
+  }
+  std::string table = head == 0 ? "." : std::string(from.substr(0, head - 1));
+  return ClassMove{std::move(table), std::string(old_class), std::string(new_class)};
 }
 
 std::string SerializeTable(const LabelTable& table) {

@@ -129,13 +129,60 @@ struct TreeMerge {
   std::vector<std::string> tables_merged;
 };
 
+// Images that both sides moved, bytes unchanged, from the base's class folder to two
+// different class folders of the same folder table (AsClassMove): the same sample labeled
+// differently, a label conflict like a CSV row's. The working tree keeps ours' move.
+void AddClassMoveConflicts(const std::vector<PathVersions>& joined, TreeMerge* out) {
+  std::vector<const FileEntry*> gone;
+  std::unordered_multimap<ContentId, const FileEntry*, ContentIdHash> ours_new, theirs_new;
+  for (const auto& v : joined) {
+    if (v.base && !v.ours && !v.theirs) gone.push_back(&*v.base);
+  }
+  if (gone.empty()) return;  // the common case: no index of the added files needed
+  for (const auto& v : joined) {
+    if (!v.base && v.ours && !v.theirs) ours_new.emplace(v.ours->id, &*v.ours);
+    if (!v.base && !v.ours && v.theirs) theirs_new.emplace(v.theirs->id, &*v.theirs);
+  }
+  // The one file of `added` that is `base` moved to another class folder, if exactly one.
+  auto moved_to = [](const FileEntry& base, const auto& added) -> std::optional<FileEntry> {
+    std::optional<FileEntry> found;
+    auto [begin, end] = added.equal_range(base.id);
+    for (auto it = begin; it != end; ++it) {
+      if (!AsClassMove(base.path, it->second->path)) continue;
+      if (found) return std::nullopt;
+      found = *it->second;
+    }
+    return found;
+  };
+  std::unordered_set<std::string> dropped;
+  for (const FileEntry* base : gone) {
+    std::optional<FileEntry> ours = moved_to(*base, ours_new);
+    std::optional<FileEntry> theirs = moved_to(*base, theirs_new);
+    if (!ours || !theirs) continue;
+    std::optional<ClassMove> o = AsClassMove(base->path, ours->path);
+    std::optional<ClassMove> t = AsClassMove(base->path, theirs->path);
+    if (o->table != t->table) continue;
+    out->conflicts.push_back({"label", o->table, base->path, o->new_class, t->new_class});
+    out->unresolved.push_back(*ours);
+    dropped.insert(theirs->path);
+  }
+  if (dropped.empty()) return;
+  auto& merged = out->merged;
+  merged.erase(std::remove_if(merged.begin(), merged.end(),
+                              [&](const FileEntry& f) { return dropped.count(f.path) > 0; }),
+               merged.end());
+  std::stable_sort(out->conflicts.begin(), out->conflicts.end(),
+                   [](const MergeConflict& a, const MergeConflict& b) { return a.file < b.file; });
+}
+
 Result<TreeMerge> MergeTrees(Repository& repo, const std::vector<FileEntry>& base_files,
                              const std::vector<FileEntry>& ours_files,
                              const std::vector<FileEntry>& theirs_files,
                              const TableOptions& options, PackWriter* writer) {
   TreeMerge out;
   const ObjectStore& store = repo.store();
-  for (const auto& v : JoinByPath(base_files, ours_files, theirs_files)) {
+  const std::vector<PathVersions> joined = JoinByPath(base_files, ours_files, theirs_files);
+  for (const auto& v : joined) {
     if (SameFile(v.ours, v.theirs) || SameFile(v.theirs, v.base)) {
       if (v.ours) out.merged.push_back(*v.ours);
       continue;
@@ -205,6 +252,7 @@ Result<TreeMerge> MergeTrees(Repository& repo, const std::vector<FileEntry>& bas
       out.conflicts.insert(out.conflicts.end(), table->conflicts.begin(), table->conflicts.end());
     }
   }
+  AddClassMoveConflicts(joined, &out);
   return out;
 }
 

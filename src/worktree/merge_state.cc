@@ -183,9 +183,16 @@ Status StageUnresolved(Repository& repo, const std::vector<FileEntry>& files) {
 Result<std::vector<std::string>> UnresolvedFiles(Repository& repo, const MergeState& state) {
   VREPO_ASSIGN_OR_RETURN(StagingIndex index, LoadStaging(repo.store().index()));
   std::vector<std::string> out;
+  auto unresolved = [](const StagingEntry& e) {
+    return e.mtime_ns == 0 && e.ctime_ns == 0 && e.ino == 0;
+  };
   for (const auto& path : state.ConflictedFiles()) {
-    const StagingEntry* e = FindEntry(index.entries, path);
-    if (e != nullptr && e->mtime_ns == 0 && e->ctime_ns == 0 && e->ino == 0) out.push_back(path);
+    // A folder-per-class table's conflicts name the folder: it is unresolved while a file
+    // under it is.
+    auto [begin, end] = EntriesUnder(index.entries, path == "." ? "" : path);
+    if (std::any_of(index.entries.begin() + begin, index.entries.begin() + end, unresolved)) {
+      out.push_back(path);
+    }
   }
   return out;
 }

@@ -17,8 +17,8 @@ bool SameContent(const FileEntry& a, const StagingEntry& b) {
   return a.id == b.id && a.executable == b.executable;
 }
 
-// The tracked files as the working tree has them now (hashing only what the stat cache
-// cannot vouch for).
+}  // namespace
+
 Result<std::vector<FileEntry>> WorktreeFiles(Repository& repo) {
   VREPO_ASSIGN_OR_RETURN(StagingIndex index, LoadStaging(repo.store().index()));
   uint64_t hashed = 0;
@@ -33,8 +33,6 @@ Result<std::vector<FileEntry>> WorktreeFiles(Repository& repo) {
   }
   return files;
 }
-
-}  // namespace
 
 struct PendingWalk {
   std::string root;

@@ -1,6 +1,7 @@
 // vrepo dataset check|stats|split|diff and diff --labels, end to end on real Fashion-MNIST PNGs.
 #include "cli/cli_support.h"
 #include "dataset/dataset_fixture.h"
+#include "dataset/png_support.h"
 
 namespace vrepo::testing {
 namespace {
@@ -82,7 +83,11 @@ TEST_CASE("cli: dataset stats prints counts and the sample digest, also as JSON"
       Json::Parse(MustRun(t.path(), {"dataset", "stats", "--labels", "labels.csv", "--json"}).out);
   CHECK(j["samples"].number == 30);
   CHECK(j["formats"]["png"].number == 30);
-  CHECK(j["shapes"]["28x28x1"].number == 30);
+  REQUIRE(j["shapes"].items.size() == 1);
+  CHECK(j["shapes"][0]["width"].number == 28);
+  CHECK(j["shapes"][0]["channels"].number == 1);
+  CHECK(j["shapes"][0]["samples"].number == 30);
+  CHECK(j["sizes"]["max_height"].number == 28);
   CHECK(j["sample_digest"].str.size() == 64);
   double total = 0;
   for (const auto& [label, n] : j["labels"].fields) total += n.number;
@@ -140,7 +145,156 @@ TEST_CASE("cli: diff --labels lists relabeled samples and per-label counts") {
   CHECK(j["changes"][0]["new_label"].str == "coat");
   CHECK(j["labels"]["coat"]["relabeled_in"].number == 1);
   CHECK(j["from"]["sample_digest"].str != j["to"]["sample_digest"].str);
-  CHECK(RunVrepo(t.path(), {"diff", "--labels", "labels.csv"}).exit_code == 129);
+}
+
+TEST_CASE("cli: diff --labels compares the sides plain diff compares") {
+  TempDir t;
+  ImportThirty(t.path());
+  std::string table = ReadFileOrDie(t / "labels.csv");
+  size_t at = table.find("images/train/00003.png,dress");
+  REQUIRE(at != std::string::npos);
+  WriteFile(t / "labels.csv", table.replace(at, 28, "images/train/00003.png,coat"));
+  const std::string relabel = "R\timages/train/00003.png\tdress -> coat";
+  const std::string none = "0 added, 0 removed, 0 relabeled, 0 image changed, 30 unchanged";
+  auto first_line = [&](std::vector<std::string> args) {
+    args.insert(args.end(), {"--labels", "labels.csv"});
+    return Lines(MustRun(t.path(), args).out).at(0);
+  };
+  // No REV: the staging index against the working tree.
+  CHECK(first_line({"diff"}) == relabel);
+  Json j = Json::Parse(MustRun(t.path(), {"diff", "--labels", "labels.csv", "--json"}).out);
+  CHECK(j["from"]["commit"].is_null());
+  CHECK(j["from"]["files"].str == "staging index");
+  CHECK(j["to"]["files"].str == "working tree");
+  CHECK(j["changes"][0]["kind"].str == "relabeled");
+  MustRun(t.path(), {"add", "labels.csv"});
+  CHECK(first_line({"diff"}) == none);
+  // One REV: that commit against the working tree.
+  CHECK(first_line({"diff", "HEAD"}) == relabel);
+  MustRun(t.path(), {"commit", "-m", "relabel"});
+  CHECK(first_line({"diff", "HEAD"}) == none);
+  CHECK(first_line({"diff", "HEAD~1"}) == relabel);
+  // Two: those commits; dataset diff's one REV still means REV against HEAD.
+  CHECK(first_line({"diff", "HEAD~1", "HEAD"}) == relabel);
+  CHECK(first_line({"diff", "HEAD", "HEAD~1"}) == "R\timages/train/00003.png\tcoat -> dress");
+  CHECK(first_line({"dataset", "diff", "HEAD~1"}) == relabel);
+}
+
+TEST_CASE("cli: diff --labels FOLDER shows an image moved to another class folder as relabeled") {
+  TempDir t;
+  ImportThirty(t.path());
+  WriteFile(t / "photos/coat/x.png", ReadFileOrDie(t / "images/train/00000.png"));
+  WriteFile(t / "photos/bag/y.png", ReadFileOrDie(t / "images/train/00001.png"));
+  MustRun(t.path(), {"add", "photos"});
+  MustRun(t.path(), {"commit", "-m", "photos"});
+  MustRun(t.path(), {"mv", "photos/coat/x.png", "photos/shirt/x.png"});
+  std::vector<std::string> lines =
+      Lines(MustRun(t.path(), {"diff", "HEAD", "--labels", "photos"}).out);
+  REQUIRE(lines.size() >= 2);
+  CHECK(lines[0] == "R\tphotos/shirt/x.png\tcoat -> shirt");
+  CHECK(lines[1] == "0 added, 0 removed, 1 relabeled, 0 image changed, 1 unchanged");
+  Json j = Json::Parse(MustRun(t.path(), {"diff", "HEAD", "--labels", "photos", "--json"}).out);
+  CHECK(j["changes"][0]["old_path"].str == "photos/coat/x.png");
+}
+
+TEST_CASE("cli: dataset stats shows the 10 most common image sizes, the rest counted, and ranges") {
+  TempDir t;
+  MustRun(t.path(), {"init"});
+  std::string table = "path,label\n";
+  // Twelve sizes 3x4 .. 14x15, and 9x10 twice.
+  for (uint32_t w = 3; w <= 15; ++w) {
+    const uint32_t width = w == 15 ? 9 : w;
+    std::vector<uint8_t> pixels(size_t{width} * (width + 1), static_cast<uint8_t>(w));
+    const std::string name = "img" + std::to_string(w) + ".png";
+    WriteFile(t / name, EncodePng({width, width + 1}, pixels.data(), pixels.size()));
+    table += name + ",x\n";
+  }
+  WriteFile(t / "labels.csv", table);
+  MustRun(t.path(), {"add", "."});
+  MustRun(t.path(), {"commit", "-m", "sizes"});
+  std::string out = MustRun(t.path(), {"dataset", "stats", "--labels", "labels.csv"}).out;
+  CHECK(out.find("image sizes (width x height x channels), 12 distinct, most common first:\n"
+                 "  9x10x1         2\n"
+                 "  3x4x1          1\n") != std::string::npos);
+  CHECK(out.find("  12x13x1        1\n  2 other sizes  2\n  width 3..14, height 4..15\n") !=
+        std::string::npos);
+  CHECK(out.find("13x14x1") == std::string::npos);
+  Json j =
+      Json::Parse(MustRun(t.path(), {"dataset", "stats", "--labels", "labels.csv", "--json"}).out);
+  REQUIRE(j["shapes"].items.size() == 12);
+  CHECK(j["shapes"][0]["width"].number == 9);
+  CHECK(j["shapes"][0]["samples"].number == 2);
+  CHECK(j["shapes"][11]["width"].number == 14);
+  CHECK(j["sizes"]["min_width"].number == 3);
+  CHECK(j["sizes"]["max_height"].number == 15);
+}
+
+TEST_CASE("cli: a missing path or label column names the file, line, keys and the option") {
+  TempDir t;
+  ImportThirty(t.path());
+  WriteFile(t / "l.jsonl", "{\"file\":\"images/train/00000.png\",\"label\":\"x\"}\n");
+  WriteFile(t / "l.csv", "path,class\nimages/train/00000.png,x\n");
+  MustRun(t.path(), {"add", "."});
+  MustRun(t.path(), {"commit", "-m", "tables"});
+  CommandResult jsonl = RunVrepo(t.path(), {"dataset", "check", "--labels", "l.jsonl"});
+  CHECK(jsonl.exit_code == 128);
+  CHECK(jsonl.err ==
+        "vrepo: dataset check: l.jsonl:1: no key 'path' (keys: file, label) [name the path "
+        "column with --path-column]\n");
+  CommandResult csv = RunVrepo(t.path(), {"dataset", "stats", "--labels", "l.csv"});
+  CHECK(csv.err ==
+        "vrepo: dataset stats: l.csv:1: missing column 'label' (columns: path, class) [name the "
+        "label column with --label-column]\n");
+  CHECK(RunVrepo(t.path(), {"diff", "HEAD", "--labels", "l.csv"})
+            .err.find("[name the label column with --label-column]") != std::string::npos);
+  MustRun(t.path(), {"dataset", "check", "--labels", "l.csv", "--label-column", "class"});
+}
+
+TEST_CASE("cli: dataset commands warn when the table has uncommitted changes") {
+  TempDir t;
+  ImportThirty(t.path());
+  std::string table = ReadFileOrDie(t / "labels.csv");
+  WriteFile(t / "labels.csv", table + "images/train/00000.png,extra\n");
+  CommandResult check = MustRun(t.path(), {"dataset", "check", "--labels", "labels.csv"});
+  const std::string warning =
+      "vrepo: warning: labels.csv is modified in the working tree; using the version committed "
+      "in " +
+      MustRun(t.path(), {"rev-parse", "--short", "HEAD"}).out.substr(0, 7) +
+      " [commit the changes to use them]\n";
+  CHECK(check.err == warning);
+  CHECK(check.out.find(": 30 rows,") != std::string::npos);  // the committed table
+  CHECK(MustRun(t.path(), {"dataset", "stats", "--labels", "labels.csv", "--json"}).err == warning);
+  WriteFile(t / "labels.csv", table);
+  CHECK(MustRun(t.path(), {"dataset", "check", "--labels", "labels.csv"}).err.empty());
+
+  // A class folder with a new, untracked image.
+  WriteFile(t / "photos/coat/x.png", ReadFileOrDie(t / "images/train/00000.png"));
+  MustRun(t.path(), {"add", "photos"});
+  MustRun(t.path(), {"commit", "-m", "photos"});
+  WriteFile(t / "photos/bag/y.png", ReadFileOrDie(t / "images/train/00001.png"));
+  CHECK(MustRun(t.path(), {"dataset", "stats", "--labels", "photos"})
+            .err.find("vrepo: warning: photos has untracked files in the working tree;") == 0);
+}
+
+TEST_CASE("cli: a table only in the working tree is not committed, with what to do") {
+  TempDir t;
+  ImportThirty(t.path());
+  WriteFile(t / "new.csv", "path,label\nimages/train/00000.png,x\n");
+  for (const char* command : {"check", "stats"}) {
+    CommandResult r = RunVrepo(t.path(), {"dataset", command, "--labels", "new.csv"});
+    CHECK(r.exit_code == 128);
+    CHECK(r.err == std::string("vrepo: dataset ") + command +
+                       ": new.csv: not committed: run `vrepo add new.csv` and commit\n");
+  }
+  CommandResult split = RunVrepo(
+      t.path(), {"dataset", "split", "--labels", "new.csv", "--ratios", "1", "--rev", "HEAD"});
+  CHECK(split.err.find("new.csv: not committed") != std::string::npos);
+  // Staged is not committed either; a table nowhere keeps its own message.
+  MustRun(t.path(), {"add", "new.csv"});
+  CHECK(RunVrepo(t.path(), {"dataset", "check", "--labels", "new.csv"}).err.find("not committed") !=
+        std::string::npos);
+  CHECK(RunVrepo(t.path(), {"dataset", "check", "--labels", "nope.csv"})
+            .err.find("is not a file or folder of commit") != std::string::npos);
 }
 
 }  // namespace

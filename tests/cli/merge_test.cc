@@ -77,6 +77,32 @@ TEST_CASE("cli: merge stops on a label conflict with exit 1 and --abort restores
   CHECK(RunVrepo(t.path(), {"merge", "--abort"}).exit_code == 128);
 }
 
+TEST_CASE("cli: an image moved to two class folders is a label conflict, like a CSV row's") {
+  TempDir t;
+  MustRun(t.path(), {"init"});
+  WriteFile(t / "photos/coat/x.png", RandomBytes(100, 'x'));
+  WriteFile(t / "photos/bag/y.png", RandomBytes(100, 'y'));
+  Commit(t.path(), "base");
+  MustRun(t.path(), {"switch", "-c", "alice"});
+  MustRun(t.path(), {"mv", "photos/coat/x.png", "photos/shirt/x.png"});
+  Commit(t.path(), "alice");
+  MustRun(t.path(), {"switch", "main"});
+  MustRun(t.path(), {"mv", "photos/coat/x.png", "photos/dress/x.png"});
+  Commit(t.path(), "bob");
+
+  CommandResult r = RunVrepo(t.path(), {"merge", "alice"});
+  CHECK(r.exit_code == 1);
+  CHECK(r.out.find("CONFLICT (label): photos/coat/x.png: ours 'dress' vs theirs 'shirt' in "
+                   "photos\n") != std::string::npos);
+  CHECK(Exists(t / "photos/dress/x.png"));
+  CHECK_FALSE(Exists(t / "photos/shirt/x.png"));
+  CHECK(MustRun(t.path(), {"status", "--porcelain"}).out.find("UU photos\n") != std::string::npos);
+  CHECK(RunVrepo(t.path(), {"commit", "-m", "too early"}).exit_code == 1);
+  MustRun(t.path(), {"add", "photos"});
+  MustRun(t.path(), {"commit", "-m", "keep dress"});
+  CHECK(MustRun(t.path(), {"ls-tree", "HEAD"}).out.find("shirt") == std::string::npos);
+}
+
 TEST_CASE("cli: merge --json lists conflicts and a resolved merge commits with two parents") {
   TempDir t;
   TwoAnnotators(t.path());

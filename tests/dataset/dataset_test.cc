@@ -6,6 +6,7 @@
 #include <set>
 
 #include "dataset_fixture.h"
+#include "png_support.h"
 
 namespace vrepo {
 namespace {
@@ -36,7 +37,13 @@ TEST_CASE("A clean Fashion-MNIST table checks clean, and stats count its labels"
   DatasetStats stats = Must(ComputeStats(v, r.repo->store()));
   CHECK(stats.samples == 60);
   CHECK(stats.per_format == std::map<std::string, uint64_t>{{"png", 60}});
-  CHECK(stats.per_shape == std::map<std::string, uint64_t>{{"28x28x1", 60}});
+  REQUIRE(stats.shapes.size() == 1);
+  CHECK(stats.shapes[0].width == 28);
+  CHECK(stats.shapes[0].height == 28);
+  CHECK(stats.shapes[0].channels == 1);
+  CHECK(stats.shapes[0].samples == 60);
+  CHECK(stats.sizes.min_width == 28);
+  CHECK(stats.sizes.max_height == 28);
   uint64_t total = 0;
   for (const auto& [label, n] : stats.per_label) total += n;
   CHECK(total == 60);
@@ -137,6 +144,69 @@ TEST_CASE("diff reports added, removed, relabeled and changed samples with class
   CHECK(d.per_label["tshirt"].after + 1 == d.per_label["tshirt"].before);
   CHECK(SampleDigestOf(load(first)) != SampleDigestOf(load(second)));
   CHECK(DiffDatasets(load(first), load(first)).changes.empty());
+}
+
+TEST_CASE("diff of a folder table: an image moved to another class folder is relabeled") {
+  DatasetRepo r(4);
+  r.Write("photos/coat/x.png", r.Read("images/train/00000.png"));
+  r.Write("photos/coat/y.png", r.Read("images/train/00001.png"));
+  r.Write("photos/bag/z.png", r.Read("images/train/00002.png"));
+  std::string first = r.CommitAll("v1");
+  Must(Move(*r.repo, "photos/coat/x.png", "photos/shirt/x.png"));
+  // Another image moved and changed is a removal and an addition: nothing ties them.
+  Must(Move(*r.repo, "photos/bag/z.png", "photos/shirt/z.png"));
+  r.Write("photos/shirt/z.png", r.Read("images/train/00003.png"));
+  std::string second = r.CommitAll("v2");
+  auto load = [&](const std::string& rev) {
+    return Must(LoadDataset(r.repo->history(), r.repo->store(), rev, "photos", {}));
+  };
+  DatasetDiff d = DiffDatasets(load(first), load(second));
+  REQUIRE(d.changes.size() == 3);
+  CHECK(d.changes[0].kind == SampleChangeKind::kRemoved);
+  CHECK(d.changes[0].path == "photos/bag/z.png");
+  CHECK(d.changes[1].kind == SampleChangeKind::kRelabeled);
+  CHECK(d.changes[1].path == "photos/shirt/x.png");
+  CHECK(d.changes[1].old_path == "photos/coat/x.png");
+  CHECK(d.changes[1].old_label == "coat");
+  CHECK(d.changes[1].new_label == "shirt");
+  CHECK(d.changes[2].kind == SampleChangeKind::kAdded);
+  CHECK(d.changes[2].path == "photos/shirt/z.png");
+  CHECK(d.per_label["coat"].relabeled_out == 1);
+  CHECK(d.per_label["coat"].removed == 0);
+  CHECK(d.per_label["shirt"].relabeled_in == 1);
+  CHECK(d.per_label["shirt"].added == 1);
+  CHECK(d.unchanged == 1);
+}
+
+TEST_CASE("stats: image sizes most common first, with the width and height ranges") {
+  DatasetRepo r(3);
+  std::string table = "path,label\n";
+  auto add = [&](const std::string& name, uint32_t w, uint32_t h) {
+    std::vector<uint8_t> pixels(size_t{w} * h, static_cast<uint8_t>(name.size() * 7 + w));
+    r.Write(name, testing::EncodePng({w, h}, pixels.data(), pixels.size()));
+    table += name + ",x\n";
+  };
+  add("a.png", 5, 9);
+  add("b.png", 40, 3);
+  add("c.png", 7, 7);
+  add("d.png", 7, 7);
+  add("e.png", 7, 8);
+  r.Write("sizes.csv", table);
+  r.CommitAll("sizes");
+  DatasetVersion v = Must(LoadDataset(r.repo->history(), r.repo->store(), "HEAD", "sizes.csv", {}));
+  DatasetStats stats = Must(ComputeStats(v, r.repo->store()));
+  REQUIRE(stats.shapes.size() == 4);
+  CHECK(stats.shapes[0].width == 7);
+  CHECK(stats.shapes[0].height == 7);
+  CHECK(stats.shapes[0].samples == 2);
+  CHECK(stats.shapes[1].width == 5);  // ties in (width, height) order
+  CHECK(stats.shapes[2].width == 7);
+  CHECK(stats.shapes[2].height == 8);
+  CHECK(stats.shapes[3].width == 40);
+  CHECK(stats.sizes.min_width == 5);
+  CHECK(stats.sizes.max_width == 40);
+  CHECK(stats.sizes.min_height == 3);
+  CHECK(stats.sizes.max_height == 9);
 }
 
 LabelTable SyntheticTable(size_t n, size_t classes) {

@@ -95,7 +95,9 @@ TEST_CASE("JSONL: malformed lines name the file, the line and the problem") {
   CHECK(ParseError("{\"path\":\"a\",\"label\":\"x\"}\n{\"path\": \"b\", \n", "l.jsonl")
             .find("l.jsonl:2: not JSON: ") == 0);
   CHECK(ParseError("[1,2]\n", "l.jsonl") == "l.jsonl:1: not a JSON object");
-  CHECK(ParseError("{\"path\":\"a\"}\n", "l.jsonl") == "l.jsonl:1: no key 'label'");
+  CHECK(ParseError("{\"path\":\"a\"}\n", "l.jsonl") == "l.jsonl:1: no key 'label' (keys: path)");
+  CHECK(ParseError("{\"file\":\"a\",\"class\":\"x\"}\n", "l.jsonl") ==
+        "l.jsonl:1: no key 'path' (keys: class, file)");
   CHECK(ParseError("{\"path\":\"a\",\"label\":[1]}\n", "l.ndjson") ==
         "l.ndjson:1: key 'label' is not a string or an integer");
   CHECK(ParseError("{\"path\":\"a\",\"label\":\"\xC3\"}\n", "l.jsonl") ==
@@ -118,6 +120,24 @@ TEST_CASE("Folder-per-class: the first folder under the table folder is the labe
   CHECK(t.rows[1].label == "bag");
   CHECK(t.rows[2].label == "coat");
   CHECK(FolderTable(files, "").rows.size() == 5);  // train/loose.png now has label "train"
+}
+
+TEST_CASE("Folder-per-class: a move that changes one folder name is a class move") {
+  auto move = AsClassMove("photos/coat/x.jpg", "photos/shirt/x.jpg");
+  REQUIRE(move);
+  CHECK(move->table == "photos");
+  CHECK(move->old_class == "coat");
+  CHECK(move->new_class == "shirt");
+  move = AsClassMove("coat/sub/x.PNG", "shirt/sub/x.PNG");
+  REQUIRE(move);
+  CHECK(move->table == ".");
+  CHECK(move->new_class == "shirt");
+  CHECK_FALSE(AsClassMove("photos/coat/x.jpg", "photos/coat/y.jpg"));      // file renamed
+  CHECK_FALSE(AsClassMove("photos/coat/x.jpg", "photos/coat/x.jpg"));      // not moved
+  CHECK_FALSE(AsClassMove("photos/coat/x.jpg", "photos/coat/new/x.jpg"));  // folder added
+  CHECK_FALSE(AsClassMove("a/coat/x.jpg", "b/shirt/x.jpg"));               // two names changed
+  CHECK_FALSE(AsClassMove("photos/coat/x.txt", "photos/shirt/x.txt"));     // not an image
+  CHECK_FALSE(AsClassMove("x.jpg", "y/x.jpg"));
 }
 
 TEST_CASE("Serialize keeps untouched records and quotes new ones") {

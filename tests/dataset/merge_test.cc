@@ -246,6 +246,45 @@ TEST_CASE("merge: a non-table file changed on both sides conflicts while one-sid
   CHECK(st.unmerged == std::vector<std::string>{"model.bin", "notes.csv"});
 }
 
+TEST_CASE("merge: an image moved to two different class folders is a label conflict") {
+  MergeRepo r;
+  r.Write("photos/coat/x.png", RandomBytes(200, 5));
+  r.Write("photos/coat/y.png", RandomBytes(200, 6));
+  r.Write("photos/bag/z.png", RandomBytes(200, 7));
+  r.CommitAll("photos");
+  r.SwitchTo("alice", true);
+  MustOk(Move(*r.repo, "photos/coat/x.png", "photos/dress/x.png"));
+  MustOk(Move(*r.repo, "photos/bag/z.png", "photos/sandal/z.png"));  // only alice moves z
+  std::string alice = r.CommitAll("alice");
+  r.SwitchTo("main");
+  MustOk(Move(*r.repo, "photos/coat/x.png", "photos/shirt/x.png"));
+  MustOk(Move(*r.repo, "photos/coat/y.png", "photos/shirt/y.png"));  // only bob moves y
+  std::string bob = r.CommitAll("bob");
+
+  MergeResult m = MustOk(r.MergeIn("alice"));
+  CHECK(m.outcome == MergeOutcome::kConflicts);
+  REQUIRE(m.conflicts.size() == 1);
+  CHECK(DescribeConflict(m.conflicts[0]) ==
+        "CONFLICT (label): photos/coat/x.png: ours 'shirt' vs theirs 'dress' in photos");
+  // Ours' move stays, theirs' copy is not added; one-sided moves merge.
+  CHECK(Exists(r.dir / "photos/shirt/x.png"));
+  CHECK_FALSE(Exists(r.dir / "photos/dress/x.png"));
+  CHECK_FALSE(Exists(r.dir / "photos/coat/x.png"));
+  CHECK(Exists(r.dir / "photos/shirt/y.png"));
+  CHECK(Exists(r.dir / "photos/sandal/z.png"));
+  CHECK(MustOk(ComputeStatus(*r.repo)).unmerged == std::vector<std::string>{"photos"});
+  CHECK(Commit(*r.repo, "too early").status().code() == Status::Code::kConflict);
+
+  // Resolved with theirs' class: the move and an add of the image end the conflict.
+  MustOk(Move(*r.repo, "photos/shirt/x.png", "photos/dress/x.png"));
+  MustOk(Add(*r.repo, {"photos/dress/x.png"}).status());
+  CHECK(MustOk(ComputeStatus(*r.repo)).unmerged.empty());
+  CommitResult done = MustOk(Commit(*r.repo, "resolve"));
+  CHECK(MustOk(r.repo->history().GetCommit(done.commit)).parents ==
+        std::vector<std::string>{bob, alice});
+  CHECK(r.Clean());
+}
+
 TEST_CASE("merge: rows added on both sides and deleted on one side and delete against modify") {
   MergeRepo r;
   r.SwitchTo("alice", true);

@@ -39,8 +39,8 @@ struct DatasetProblem {
 };
 
 struct DatasetVersion {
-  std::string commit;  // 40 hex
-  std::string tree;    // 40 hex
+  std::string commit;  // 40 hex; empty for the staging index's or working tree's version
+  std::string tree;    // 40 hex; empty likewise
   LabelTable table;
   std::vector<Sample> samples;  // rows whose path is a file of the commit, in table order
   // Found while joining: rows naming no file of the commit, and repeated paths (the later
@@ -54,6 +54,15 @@ struct DatasetVersion {
 Result<DatasetVersion> LoadDataset(History& history, const ObjectStore& store,
                                    const std::string& rev, const std::string& table_path,
                                    const TableOptions& options);
+
+// Gives the text of a table file found among the files being joined.
+using TableReader = std::function<Result<std::string>(const FileEntry& file)>;
+
+// LoadDataset over `files` (sorted by path) rather than a commit's: `where` names them in
+// messages ("the working tree"). The version's commit and tree stay empty.
+Result<DatasetVersion> JoinDataset(const std::vector<FileEntry>& files,
+                                   const std::string& table_path, const TableOptions& options,
+                                   const std::string& where, const TableReader& read_table);
 
 // LoadDataset for several revisions at once, each on its own thread with its own History
 // opened on `history`'s repository. Results are in the order of `revs`.
@@ -82,14 +91,28 @@ struct DuplicateGroup {
   std::vector<std::string> paths;  // table order
 };
 
+// Samples of one image size.
+struct ShapeCount {
+  uint32_t width = 0, height = 0, channels = 0;
+  uint64_t samples = 0;
+};
+
+// The smallest and largest width and height among readable images (all 0 when none).
+struct SizeRange {
+  uint32_t min_width = 0, max_width = 0, min_height = 0, max_height = 0;
+};
+
 struct DatasetStats {
   uint64_t samples = 0;
   uint64_t distinct_images = 0;
   uint64_t bytes = 0;                          // sum of sample sizes
   std::map<std::string, uint64_t> per_label;   // label -> samples
   std::map<std::string, uint64_t> per_format;  // "png" -> samples
-  std::map<std::string, uint64_t> per_shape;   // "28x28x1" -> samples
-  std::vector<DuplicateGroup> duplicates;      // contents under more than one path
+  // Every distinct size of the readable images, most samples first (then by width, height,
+  // channels): real datasets have thousands, so readers show the first few.
+  std::vector<ShapeCount> shapes;
+  SizeRange sizes;
+  std::vector<DuplicateGroup> duplicates;  // contents under more than one path
   std::string sample_digest;
 };
 
@@ -122,6 +145,9 @@ struct SampleChange {
   std::string path;
   std::string old_label, new_label;  // empty where the side has none
   std::optional<ContentId> old_id, new_id;
+  // A folder-table sample relabeled by moving it to another class folder: its path before
+  // (`path` is the one after); "" otherwise.
+  std::string old_path = {};
 };
 
 struct ClassCounts {
@@ -135,7 +161,9 @@ struct DatasetDiff {
   uint64_t unchanged = 0;
 };
 
-// Sample-level differences keyed by path.
+// Sample-level differences keyed by path. In folder tables an image moved, bytes unchanged,
+// from one class folder to another (TABLE/A/REST -> TABLE/B/REST) is the same sample
+// relabeled, when no other removed or added sample has its bytes and REST.
 DatasetDiff DiffDatasets(const DatasetVersion& from, const DatasetVersion& to);
 
 }  // namespace vrepo

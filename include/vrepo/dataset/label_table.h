@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -57,6 +58,17 @@ Result<LabelTable> ParseJsonlTable(std::string_view text, const std::string& sou
 LabelTable FolderTable(const std::vector<FileEntry>& files, const std::string& folder);
 // True when some file lies under `folder`/.
 bool IsFolderInFiles(const std::vector<FileEntry>& files, const std::string& folder);
+
+// An image of a folder-per-class table moved to another class folder:
+// TABLE/OLD/REST -> TABLE/NEW/REST.
+struct ClassMove {
+  std::string table;  // the table folder, "." for the root (as FolderTable names it)
+  std::string old_class, new_class;
+};
+// `from` -> `to` read as a class move: both name an image and differ in exactly one folder
+// name (never the file name), which is the class; the folders above it are the table.
+// nullopt otherwise.
+std::optional<ClassMove> AsClassMove(std::string_view from, std::string_view to);
 
 // The table's text: the header (CSV) then one record per row, each ending in '\n'.
 // Rows without a record (built in memory) are written from path and label.

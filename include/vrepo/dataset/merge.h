@@ -1,7 +1,8 @@
 // `vrepo merge`: a three-way merge of a branch into HEAD, git-like over files by path, with
-// label tables (CSV/JSONL) merged by key (the sample path). Writes through the Repository's
-// single writer; one thread at a time. The merge-in-progress files are in
-// worktree/merge_state.h.
+// label tables (CSV/JSONL) merged by key (the sample path), and an image that both sides
+// moved to different class folders of a folder-per-class table a label conflict
+// (docs/formats.md). Writes through the Repository's single writer; one thread at a time. The
+// merge-in-progress files are in worktree/merge_state.h.
 #pragma once
 
 #include <optional>

@@ -23,7 +23,7 @@ struct MergeConflict {
   // "label" (one sample of a label table), "content" (a file changed on both sides),
   // "modify/delete", "delete/modify", "add/add", "header" (CSV headers differ).
   std::string kind;
-  std::string file;    // the conflicted file, relative to the root
+  std::string file;    // the conflicted file (a folder-per-class table's folder), from the root
   std::string key;     // label conflicts: the sample path; otherwise ""
   std::string ours;    // label conflicts: ours' label ("" when ours deleted the row)
   std::string theirs;  // label conflicts: theirs' label ("" when theirs deleted the row)
@@ -53,7 +53,8 @@ Status RemoveMergeState(const Repository& repo);
 // carry no stat (mtime 0), which only a later `vrepo add` (or rm, restore) of the path
 // replaces. The working tree is not touched.
 Status StageUnresolved(Repository& repo, const std::vector<FileEntry>& files);
-// The state's conflicted files whose staging entries are still the unresolved ones.
+// The state's conflicted files whose staging entries are still the unresolved ones (for a
+// folder, some entry under it).
 Result<std::vector<std::string>> UnresolvedFiles(Repository& repo, const MergeState& state);
 
 }  // namespace vrepo

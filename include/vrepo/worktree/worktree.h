@@ -127,6 +127,9 @@ Result<std::vector<DiffEntry>> Diff(Repository& repo, const std::vector<std::str
 
 // The staged files, sorted by path.
 Result<std::vector<FileEntry>> StagedFiles(Repository& repo);
+// The tracked files as the working tree has them now (those deleted there left out), sorted
+// by path, hashing only what the stat cache cannot vouch for; nothing is stored.
+Result<std::vector<FileEntry>> WorktreeFiles(Repository& repo);
 
 // ---- maintenance ----
 
