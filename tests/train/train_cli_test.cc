@@ -228,6 +228,26 @@ TEST_CASE("train cli: bad input is one line, a nonzero exit and no run recorded"
   CHECK(unknown.err.find("unknown run 'nothing'") != std::string::npos);
 }
 
+TEST_CASE("train cli: train and eval say when a table differs from the commit they read") {
+  CliRepo r(100, 40);
+  const std::string dir = r.dir.path();
+  r.Write("new.csv", "path,label\nimages/train/00001.png,bag\n");
+  CommandResult fresh = RunVrepo(dir, TrainArgs("fresh", {}, "1", "new.csv"));
+  CHECK(fresh.exit_code == 128);
+  CHECK(fresh.err == "vrepo: train: new.csv: not committed: run `vrepo add new.csv` and commit\n");
+
+  r.Write("labels.csv", ReadFileOrDie(r.Path("labels.csv")) + "images/train/00001.png,bag\n");
+  CommandResult trained = MustRun(dir, TrainArgs("edited"));
+  CHECK(trained.err.find("labels.csv is modified in the working tree; using the version "
+                         "committed in " +
+                         r.commit.substr(0, 7)) != std::string::npos);
+  r.Write("test.csv", ReadFileOrDie(r.Path("test.csv")) + "images/train/00001.png,bag\n");
+  CommandResult eval = MustRun(dir, {"eval", "edited", "--labels", "test.csv"});
+  CHECK(eval.err.find("test.csv is modified in the working tree") != std::string::npos);
+  Json run = Json::Parse(MustRun(dir, {"runs", "show", "edited", "--json"}).out);
+  CHECK(run["splits"]["train"]["samples"].number == 100);  // the committed table's rows
+}
+
 TEST_CASE("train cli: Ctrl-C records the run as interrupted") {
   CliRepo r(600, 200);
   const std::string dir = r.dir.path();

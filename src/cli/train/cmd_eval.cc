@@ -1,6 +1,7 @@
 // vrepo eval ID --labels TABLE [REV]: a run's model on any dataset version. Read-only.
 #include <nlohmann/json.hpp>
 
+#include "table_source.h"
 #include "train_cli.h"
 
 namespace vrepo::cli {
@@ -53,7 +54,7 @@ int RunEval(const Globals& g, const EvalArgs& a) {
   if (!weights.ok()) return Fail("eval", weights.status());
   train::EvalOptions options;
   options.rev = a.rev;
-  auto table = TableInRepo(**repo, g, a.labels);
+  auto table = CommittedTablePath(**repo, g, a.rev, a.labels, CliReporter());
   if (!table.ok()) return Fail("eval", table.status());
   options.labels = *table;
   options.path_column = a.columns.path_column;
@@ -62,7 +63,7 @@ int RunEval(const Globals& g, const EvalArgs& a) {
   options.device = a.device;
   options.max_image_pixels = a.max_image_pixels;
   auto result = train::Evaluate(**repo, *weights, options);
-  if (!result.ok()) return Fail("eval", result.status());
+  if (!result.ok()) return Fail("eval", WithTableHint(result.status(), a.columns));
   std::vector<train::Prediction> suspects = train::Suspects(*result, a.suspects);
 
   if (a.json) {

@@ -3,6 +3,7 @@
 // only to write the run record under refs/runs/.
 #include <nlohmann/json.hpp>
 
+#include "table_source.h"
 #include "train_cli.h"
 #include "vrepo/train/config.h"
 
@@ -64,13 +65,15 @@ int RunTrain(const Globals& g, TrainArgs& a) {
   {
     auto repo = OpenRepository(g, /*write=*/false);
     if (!repo.ok()) return Fail("train", repo.status());
+    TerminalReporter reporter(a.json);
+    // Training reads the commit's tables; a user editing them in the working tree is told so.
     if (!labels_flag.empty()) {
-      auto p = TableInRepo(**repo, g, labels_flag);
+      auto p = CommittedTablePath(**repo, g, config.rev, labels_flag, &reporter);
       if (!p.ok()) return Fail("train", p.status());
       config.labels = *p;
     }
     if (!val_flag.empty()) {
-      auto p = TableInRepo(**repo, g, val_flag);
+      auto p = CommittedTablePath(**repo, g, config.rev, val_flag, &reporter);
       if (!p.ok()) return Fail("train", p.status());
       config.val_labels = *p;
     }
@@ -86,10 +89,12 @@ int RunTrain(const Globals& g, TrainArgs& a) {
     }
     train::TrainHooks hooks;
     hooks.interrupted = InstallInterruptHandler();
-    TerminalReporter reporter(a.json);
     hooks.reporter = &reporter;
     auto trained = train::Train(**repo, config, hooks);
-    if (!trained.ok()) return Fail("train", trained.status());
+    if (!trained.ok()) {
+      return Fail("train",
+                  WithTableHint(trained.status(), {config.path_column, config.label_column}));
+    }
     result = std::move(trained).value();
   }
   if (result.epochs.empty()) {

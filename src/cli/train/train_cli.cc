@@ -44,9 +44,4 @@ nlohmann::json RunRefJson(const train::RunRecord& run) {
   return {{"name", run.DisplayName()}, {"commit", run.commit}};
 }
 
-Result<std::string> TableInRepo(const Repository& repo, const Globals& g, const std::string& path) {
-  VREPO_ASSIGN_OR_RETURN(auto paths, RepoPaths(repo, g, {path}));
-  return paths[0];
-}
-
 }  // namespace vrepo::cli

@@ -36,7 +36,4 @@ nlohmann::json RunJson(const train::RunRecord& run);
 // A reference to a run inside other output (eval, reproduce, runs compare): name and commit.
 nlohmann::json RunRefJson(const train::RunRecord& run);
 
-// The user's table path (relative to the current folder) as a path in the commit.
-Result<std::string> TableInRepo(const Repository& repo, const Globals& g, const std::string& path);
-
 }  // namespace vrepo::cli
