@@ -29,9 +29,9 @@ inline constexpr int kExitFatal = 128;  // not a repository, unknown revision, l
 inline constexpr int kExitUsage = 129;  // bad command line
 
 struct Globals {
-  std::string directory;  // -C DIR
-  bool wait = false;      // --wait: wait for the writer lock instead of failing
-  std::string cwd;        // absolute folder the command runs in (after -C)
+  std::string directory;           // -C DIR
+  bool wait = false;               // --wait: wait for the writer lock instead of failing
+  std::string cwd;                 // absolute folder the command runs in (after -C)
   std::vector<std::string> paths;  // the words after "--", for commands with takes_paths
 };
 

@@ -30,7 +30,8 @@ Command RegisterDiff(CLI::App& app, Globals& g) {
                   "relabeled, image changed (see 'vrepo dataset diff')")
       ->type_name("TABLE");
   AddColumnOptions(sub, &o->columns);
-  return {sub, [&g, o] {
+  return {sub,
+          [&g, o] {
             if (!o->labels.empty()) {
               return RunDatasetDiff(g, o->revs, o->labels, o->columns, o->json);
             }

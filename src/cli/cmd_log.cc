@@ -50,8 +50,8 @@ void PrintLog(const LogOpts& o, const std::vector<CommitInfo>& commits) {
   LogGraph graph;
   for (size_t i = 0; i < commits.size(); ++i) {
     const CommitInfo& c = commits[i];
-    std::string text = o.oneline ? ShortId(c.id) + " " + Subject(c.message) + "\n"
-                                 : FormatCommitHeader(c);
+    std::string text =
+        o.oneline ? ShortId(c.id) + " " + Subject(c.message) + "\n" : FormatCommitHeader(c);
     // The blank line between commits belongs to the one above, beside its graph columns.
     if (!o.oneline && i + 1 < commits.size()) text += "\n";
     Print(o.graph ? graph.Draw(c, text) : text);

@@ -13,16 +13,18 @@ namespace vrepo::cli {
 class LogGraph {
  public:
   // The lines for commit `c` showing `text` (one or more lines): the first beside its '*',
-  // then the rows that open or join columns, then the rest of `text` beside '|'s.
+  // then the row a merge opens its columns with, the rest of `text` beside '|'s, and the
+  // rows where columns end or join.
   std::string Draw(const CommitInfo& c, const std::string& text);
 
  private:
-  // A row with one mark per column ('|', '*'), two characters apart.
+  // A row with one mark per column ('|', or '*' at `star`), two characters apart.
   std::string Row(size_t star) const;
-  // The rows after a commit: columns opened by a merge (at `i`, `opened` of them), closed by
-  // a root commit, and joined where two columns wait for the same commit.
-  std::string Transitions(size_t i, size_t opened, size_t closed_at);
-  std::vector<std::string> columns_;  // the commit each column waits for
+  // "|\": the columns a merge at column `i` opened.
+  std::string Opening(size_t i) const;
+  // Ends a root's column and joins columns waiting for the same commit, with their rows.
+  std::string Closing();
+  std::vector<std::string> columns_;  // the commit each column waits for; "" once ended
 };
 
 }  // namespace vrepo::cli

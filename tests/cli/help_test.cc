@@ -56,8 +56,10 @@ TEST_CASE("cli: a mistyped command names the closest commands, as git does") {
   };
   for (const auto& c : std::vector<Case>{
            {{"stauts"}, "vrepo: 'stauts' is not a vrepo command. Did you mean 'status'?\n"},
-           {{"comit", "-m", "x"}, "vrepo: 'comit' is not a vrepo command. Did you mean 'commit'?\n"},
-           {{"-C", ".", "--wait", "lgo"}, "vrepo: 'lgo' is not a vrepo command. Did you mean 'log'?\n"},
+           {{"comit", "-m", "x"},
+            "vrepo: 'comit' is not a vrepo command. Did you mean 'commit'?\n"},
+           {{"-C", ".", "--wait", "lgo"},
+            "vrepo: 'lgo' is not a vrepo command. Did you mean 'log'?\n"},
            {{"trian"}, "vrepo: 'trian' is not a vrepo command. Did you mean 'train'?\n"},
            {{"xyz"}, "vrepo: 'xyz' is not a vrepo command. See 'vrepo --help'.\n"},
            {{"help", "nosuch"}, "vrepo: 'nosuch' is not a vrepo command. See 'vrepo --help'.\n"},

@@ -172,7 +172,8 @@ TEST_CASE("cli: log and diff after -- are limited to paths, files or folders") {
   CHECK(subjects({"log", "--oneline", "--", "nothing/here"}).empty());
   CHECK(MustRun(t / "a", {"log", "--oneline", "--", "."}).out.find(" c2\n") == std::string::npos);
 
-  CHECK(MustRun(t.path(), {"diff", "HEAD~2", "HEAD", "--", "a"}).out == "M\ta/x.png\t2 -> 2 bytes\n");
+  CHECK(MustRun(t.path(), {"diff", "HEAD~2", "HEAD", "--", "a"}).out ==
+        "M\ta/x.png\t2 -> 2 bytes\n");
   CHECK(MustRun(t.path(), {"diff", "HEAD~2", "--", "b"}).out == "M\tb/y.png\t2 -> 2 bytes\n");
   WriteFile(t / "a/x.png", "x3!");
   WriteFile(t / "b/y.png", "y3!");

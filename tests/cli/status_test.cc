@@ -165,7 +165,8 @@ TEST_CASE("cli: status shows a wholly untracked folder as one line, -uall lists 
     return paths;
   };
   using V = std::vector<std::string>;
-  CHECK(json_paths({"status", "--json"}) == V{"data/new.png", "data/newsub/", "newbatch/", "top.png"});
+  CHECK(json_paths({"status", "--json"}) ==
+        V{"data/new.png", "data/newsub/", "newbatch/", "top.png"});
   CHECK(json_paths({"status", "--json", "-uall"}).size() == 5);
   CHECK(json_paths({"status", "--json", "-uno"}).empty());
 
@@ -184,9 +185,9 @@ TEST_CASE("cli: restore --staged unstages and keeps the working tree's edit") {
   MustRun(t.path(), {"rm", "--cached", "b.txt"});
   CHECK(MustRun(t.path(), {"status", "--porcelain"}).out ==
         "M  a.txt\nD  b.txt\nA  new.txt\n?? b.txt\n");
-  CHECK(MustRun(t.path(), {"status"}).out.find(
-            "Changes to be committed:\n  (use \"vrepo restore --staged <file>...\" to unstage)\n") !=
-        std::string::npos);
+  CHECK(MustRun(t.path(), {"status"})
+            .out.find("Changes to be committed:\n  (use \"vrepo restore --staged <file>...\" to "
+                      "unstage)\n") != std::string::npos);
 
   MustRun(t.path(), {"restore", "--staged", "a.txt", "new.txt", "b.txt"});
   CHECK(MustRun(t.path(), {"status", "--porcelain"}).out == " M a.txt\n?? new.txt\n");
