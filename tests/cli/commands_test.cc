@@ -287,6 +287,7 @@ TEST_CASE("cli: add and commit --json say what they staged and recorded") {
   CHECK(again["files_staged"].number == 1);
   CHECK(again["files_removed"].number == 1);
   MustRun(t.path(), {"checkout", "--force", first["commit"].str});
+  WriteFile(t / "d.png", "d");
   MustRun(t.path(), {"add", "d.png"});
   Json detached = Json::Parse(MustRun(t.path(), {"commit", "--json", "-m", "two"}).out);
   CHECK(detached["branch"].is_null());

@@ -159,7 +159,8 @@ TEST_CASE("cli: status shows a wholly untracked folder as one line, -uall lists 
   // --json lists what --porcelain lists, under the same mode.
   auto json_paths = [&](const std::vector<std::string>& args) {
     std::vector<std::string> paths;
-    for (const Json& e : Json::Parse(MustRun(t.path(), args).out)["entries"].items) {
+    Json j = Json::Parse(MustRun(t.path(), args).out);
+    for (const Json& e : j["entries"].items) {
       paths.push_back(e["path"].str);
     }
     return paths;
