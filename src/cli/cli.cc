@@ -102,6 +102,21 @@ std::string Counted(uint64_t count, const std::string& noun) {
   return std::to_string(count) + " " + noun + (count == 1 ? "" : "s");
 }
 
+void PrintTable(const std::vector<std::vector<std::string>>& rows) {
+  std::vector<size_t> width;
+  for (const auto& row : rows) {
+    width.resize(std::max(width.size(), row.size()));
+    for (size_t i = 0; i < row.size(); ++i) width[i] = std::max(width[i], row[i].size());
+  }
+  for (const auto& row : rows) {
+    std::string line;
+    for (size_t i = 0; i < row.size(); ++i) {
+      line += i + 1 == row.size() ? row[i] : Pad(row[i], width[i] + 2);
+    }
+    Print(line + "\n");
+  }
+}
+
 std::string ShortId(const std::string& id) { return id.substr(0, 7); }
 
 std::string Subject(const std::string& message) {
@@ -298,8 +313,12 @@ int ParseAndRun(CLI::App& app, Globals& g, const std::vector<Command>& commands,
       sub = sub->get_subcommands()[0];
       command += " " + sub->get_name();
     }
+    // A well-formed value outside its range (`--jobs 0`) is an invalid setting, as in train's
+    // own checks, not a malformed command line.
+    const bool invalid_value = dynamic_cast<const CLI::ValidationError*>(&e) != nullptr;
     return FailWith(command == "vrepo" ? "usage" : command.substr(6),
-                    std::string(e.what()) + " [see '" + command + " --help']", kExitUsage);
+                    std::string(e.what()) + " [see '" + command + " --help']",
+                    invalid_value ? kExitFatal : kExitUsage);
   }
 
   if (!g.directory.empty() && ::chdir(g.directory.c_str()) != 0) {

@@ -123,6 +123,9 @@ std::string HumanBytes(uint64_t bytes);
 // "1 file", "2 files": `count` and the noun, with an 's' unless it is one.
 std::string Counted(uint64_t count, const std::string& noun);
 
+// Prints rows as columns, each padded to its widest cell (the last column unpadded).
+void PrintTable(const std::vector<std::vector<std::string>>& rows);
+
 // The abbreviated commit id git shows (7 hex digits).
 std::string ShortId(const std::string& id);
 // The first line of a commit message.

@@ -209,7 +209,7 @@ int RunSplit(const Globals& g, const SplitArgs& a) {
     }
   }
   if (Status valid = CheckSplitOptions(options); !valid.ok()) {
-    return FailWith("dataset split", valid.message(), kExitUsage);
+    return FailWith("dataset split", valid.message(), kExitFatal);
   }
   if (!a.out_dir.empty())
     request.out_dir = a.out_dir[0] == '/' ? a.out_dir : g.cwd + "/" + a.out_dir;

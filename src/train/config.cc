@@ -139,6 +139,17 @@ Result<TrainConfig> ReadConfigFile(const std::string& path) {
   return ConfigFromJson(j, path);
 }
 
+Status CheckDevice(const std::string& device) {
+  if (device != "auto" && device != "cpu" && device != "cuda") {
+    return Status::InvalidArgument("unknown device '" + device + "' (valid: auto, cpu, cuda)");
+  }
+  if (device == "cuda" && !torch::cuda::is_available()) {
+    return Status::InvalidArgument(
+        "--device cuda: no CUDA device (torch::cuda::is_available() is false)");
+  }
+  return Status::OK();
+}
+
 Status ValidateConfig(const TrainConfig& c) {
   const auto& models = ModelNames();
   if (std::find(models.begin(), models.end(), c.model) == models.end()) {
@@ -175,13 +186,7 @@ Status ValidateConfig(const TrainConfig& c) {
   if (c.max_image_pixels == 0) {
     return Status::InvalidArgument("--max-image-pixels must be positive");
   }
-  if (c.device != "auto" && c.device != "cpu" && c.device != "cuda") {
-    return Status::InvalidArgument("unknown device '" + c.device + "' (valid: auto, cpu, cuda)");
-  }
-  if (c.device == "cuda" && !torch::cuda::is_available()) {
-    return Status::InvalidArgument(
-        "--device cuda: no CUDA device (torch::cuda::is_available() is false)");
-  }
+  VREPO_RETURN_IF_ERROR(CheckDevice(c.device));
   if (c.precision != "auto" && c.precision != "fp32" && c.precision != "bf16") {
     return Status::InvalidArgument("unknown precision '" + c.precision +
                                    "' (valid: auto, fp32, bf16)");

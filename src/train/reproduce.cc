@@ -29,8 +29,14 @@ Result<TrainConfig> ReproConfig(const RunRecord& run, const ReproOptions& option
   if (!rec.dataset_commit.empty()) config.rev = rec.dataset_commit;
   config.name.clear();
   config.max_image_pixels = options.max_image_pixels;
-  // An interrupted run is re-run for the epochs it completed.
-  if (rec.status == RunStatus::kInterrupted && !rec.epochs.empty()) {
+  // An interrupted run is re-run for the epochs it completed. Older vrepo recorded runs
+  // stopped before their first epoch: there is nothing of them to replay.
+  if (rec.status == RunStatus::kInterrupted) {
+    if (rec.epochs.empty()) {
+      return Status::InvalidArgument("run " + run.DisplayName() +
+                                     " was interrupted before its first epoch ended: it has no "
+                                     "metrics or sample digests to reproduce");
+    }
     config.epochs = static_cast<int>(rec.epochs.size());
   }
   return config;

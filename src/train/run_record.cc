@@ -1,5 +1,7 @@
 #include "vrepo/train/run_record.h"
 
+#include <dirent.h>
+
 #include <algorithm>
 #include <cctype>
 #include <cstring>
@@ -7,6 +9,7 @@
 #include <utility>
 
 #include "vrepo/train/plots.h"
+#include "vrepo/util/file.h"
 #include "vrepo/util/text.h"
 
 namespace vrepo::train {
@@ -51,6 +54,10 @@ Status CheckNewRunName(History& history, const std::string& name) {
 Result<std::string> WriteRunRecord(Repository& repo, const RunManifest& manifest,
                                    std::string_view weights) {
   if (repo.read_only()) return Status::InvalidArgument("run record: repository opened read-only");
+  // Without an epoch there are no metrics or digests to trace, and nothing to reproduce.
+  if (manifest.epochs.empty()) {
+    return Status::InvalidArgument("run record: the run completed no epoch; nothing to record");
+  }
   History& history = repo.history();
   if (!manifest.name.empty()) VREPO_RETURN_IF_ERROR(CheckNewRunName(history, manifest.name));
 
@@ -176,6 +183,34 @@ Result<std::string> ReadRunFile(Repository& repo, const RunRecord& run, const st
 
 Result<std::string> ReadRunWeights(Repository& repo, const RunRecord& run) {
   return ReadRunFile(repo, run, "model.safetensors");
+}
+
+Status RemoveRun(Repository& repo, const RunRecord& run) {
+  if (repo.read_only()) return Status::InvalidArgument("runs rm: repository opened read-only");
+  if (run.name.empty()) {
+    return Status::InvalidArgument("run " + run.commit + " has no ref under refs/runs/");
+  }
+  return repo.history().UpdateRef(kRunsPrefix + run.name, "", run.commit, "runs rm: " + run.name);
+}
+
+Status ExportRun(Repository& repo, const RunRecord& run, const std::string& dir) {
+  // Never mixes a run's files into a folder that already holds something.
+  if (DIR* d = ::opendir(dir.c_str())) {
+    bool empty = true;
+    while (const dirent* e = ::readdir(d)) {
+      if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0) empty = false;
+    }
+    ::closedir(d);
+    if (!empty) return Status::InvalidArgument(dir + ": exists and is not empty");
+  }
+  // The record's paths passed history's tree-name checks when the run was read.
+  for (const FileEntry& f : run.files) {
+    VREPO_ASSIGN_OR_RETURN(std::string bytes, ReadRunFile(repo, run, f.path));
+    const std::string path = JoinPath(dir, f.path);
+    VREPO_RETURN_IF_ERROR(MakeDirs(ParentPath(path)));
+    VREPO_RETURN_IF_ERROR(WriteFileAtomic(path, bytes, 0644, /*durable=*/false));
+  }
+  return Status::OK();
 }
 
 }  // namespace vrepo::train

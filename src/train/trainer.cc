@@ -559,7 +559,8 @@ Result<TrainResult> TrainImpl(Repository& repo, const TrainConfig& config,
       break;
     }
   }
-  // An interrupted run before its first epoch still records the weights it had.
+  // Interrupted before its first epoch ended: the weights it had (WriteRunRecord refuses to
+  // record such a run, but the caller may still want them).
   if (best_state.empty()) best_state = SnapshotState(*model);
   json classes_json = result.classes;
   std::map<std::string, std::string> metadata = {
@@ -637,6 +638,7 @@ namespace {
 
 Result<EvalResult> EvaluateImpl(Repository& repo, std::string_view weights,
                                 const EvalOptions& options) {
+  VREPO_RETURN_IF_ERROR(CheckDevice(options.device));
   VREPO_ASSIGN_OR_RETURN(SafetensorsFile file, ParseSafetensors(weights, "model.safetensors"));
   auto meta = [&](const char* key) -> std::string {
     auto it = file.metadata.find(key);

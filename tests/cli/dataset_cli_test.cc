@@ -91,7 +91,9 @@ TEST_CASE("cli: dataset stats prints counts and the sample digest, also as JSON"
   CHECK(text.find("sample digest " + j["sample_digest"].str) != std::string::npos);
 }
 
-TEST_CASE("cli: dataset split writes stable tables, bad ratios are usage errors") {
+TEST_CASE(
+    "cli: dataset split writes stable tables, ratios that are not numbers are usage errors, ones "
+    "that do not sum to 1 invalid settings") {
   TempDir t;
   ImportThirty(t.path());
   MustRun(t.path(),
@@ -106,7 +108,7 @@ TEST_CASE("cli: dataset split writes stable tables, bad ratios are usage errors"
 
   CommandResult r =
       RunVrepo(t.path(), {"dataset", "split", "--labels", "labels.csv", "--ratios", "0.8,0.3"});
-  CHECK(r.exit_code == 129);
+  CHECK(r.exit_code == 128);  // a number, but an invalid setting
   CHECK(r.err.find("ratios sum to") != std::string::npos);
   CHECK(RunVrepo(t.path(), {"dataset", "split", "--labels", "labels.csv", "--ratios", "x"})
             .exit_code == 129);

@@ -88,4 +88,17 @@ TEST_CASE("cli: help lists the commands, help CMD is CMD --help") {
   CHECK(RunVrepo(t.path(), {"help", "log"}).out.find("vrepo log") != std::string::npos);
 }
 
+TEST_CASE("cli: a well-formed value outside its range is an invalid setting: exit 128") {
+  TempDir t;
+  for (const auto& args : std::vector<std::vector<std::string>>{{"fetch", "--jobs", "0"},
+                                                                {"clone", "--jobs", "65", "a", "b"},
+                                                                {"serve", "--threads", "0", "."}}) {
+    CommandResult r = RunVrepo(t.path(), args);
+    INFO(args[0] << ": " << r.err);
+    CHECK(r.exit_code == 128);
+    CHECK(Lines(r.err).size() == 1);
+    CHECK(r.err.find("not in range") != std::string::npos);
+  }
+}
+
 }  // namespace vrepo::testing

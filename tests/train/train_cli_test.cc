@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <thread>
 
@@ -80,7 +81,35 @@ TEST_CASE("train cli: train records a run that runs lists, shows and compares") 
   // The name is taken now: refused before any training.
   CommandResult again = RunVrepo(dir, TrainArgs("first"));
   CHECK(again.exit_code == 128);
-  CHECK(again.err == "vrepo: train: run name 'first' already exists\n");
+  CHECK(again.err ==
+        "vrepo: train: run name 'first' already exists (choose another --name, or remove that "
+        "run: vrepo runs rm first)\n");
+
+  // Export writes the record's files to a new folder and leaves the working tree alone.
+  const std::string status_before = MustRun(dir, {"status", "--porcelain"}).out;
+  TempDir out;
+  CommandResult exported = MustRun(dir, {"runs", "export", "first", out / "first"});
+  CHECK(exported.out.find("exported run first: 6 files") != std::string::npos);
+  Json run_json = Json::Parse(ReadFileOrDie(out / "first/run.json"));
+  CHECK(run_json["dataset"]["commit"].str == r.commit);
+  for (const char* file : {"metrics.jsonl", "model.safetensors", "plots/loss.png",
+                           "plots/accuracy.png", "plots/confusion.png"}) {
+    CHECK_MESSAGE(!ReadFileOrDie(out / ("first/" + std::string(file))).empty(), file);
+  }
+  CHECK(MustRun(dir, {"status", "--porcelain"}).out == status_before);
+  CommandResult not_empty = RunVrepo(dir, {"runs", "export", "first", out / "first"});
+  CHECK(not_empty.exit_code == 128);
+  CHECK(not_empty.err.find("exists and is not empty") != std::string::npos);
+
+  // rm removes only the ref: the fine-tune still names it as its parent.
+  CHECK(MustRun(dir, {"runs", "rm", "first"}).out ==
+        "removed run first (was " + run_commit.substr(0, 7) + ")\n");
+  runs = RunsJson(dir);
+  REQUIRE(runs.items.size() == 1);
+  CHECK(runs[0]["name"].str == "tuned");
+  CHECK(RunVrepo(dir, {"runs", "show", "first"}).exit_code == 128);
+  CHECK(RunVrepo(dir, {"runs", "rm", "first"}).err.find("unknown run 'first'") !=
+        std::string::npos);
 }
 
 TEST_CASE("train cli: reproduce of a deterministic run matches bit for bit") {
@@ -115,12 +144,36 @@ TEST_CASE("train cli: eval prints accuracy, per-class accuracy and suspects") {
   CHECK(e.out.find("accuracy: ") != std::string::npos);
   CHECK(e.out.find("per class:") != std::string::npos);
   CHECK(e.out.find("4 suspects") != std::string::npos);
-  int suspect_lines = 0;
-  for (const auto& line : Lines(e.out)) {
-    suspect_lines +=
-        line.find("  images/test/") == 0 && line.find(" predicted ") != std::string::npos;
+  // An aligned table, ranked by the given label's probability, lowest first, with the
+  // predicted class's probability beside it.
+  std::vector<std::string> lines = Lines(e.out);
+  auto header = std::find_if(lines.begin(), lines.end(), [](const std::string& line) {
+    return line.find("PATH") != std::string::npos;
+  });
+  REQUIRE(header != lines.end());
+  const size_t p_label = header->find("P(LABEL)"), predicted = header->find("PREDICTED");
+  REQUIRE(p_label != std::string::npos);
+  REQUIRE(header->find("P(PREDICTED)") != std::string::npos);
+  REQUIRE(lines.end() - header == 5);
+  double previous = -1;
+  for (auto row = header + 1; row != lines.end(); ++row) {
+    INFO(*row);
+    CHECK(row->find("  images/test/") == 0);
+    CHECK((*row)[predicted - 1] == ' ');
+    CHECK((*row)[predicted] != ' ');
+    const double p = std::stod(row->substr(p_label));
+    CHECK(p >= previous);
+    previous = p;
   }
-  CHECK(suspect_lines == 4);
+  // No CUDA: the one line train gives, not libtorch's message.
+  CommandResult cuda = RunVrepo(dir, {"eval", "m", "--labels", "test.csv", "--device", "cuda"});
+  if (cuda.exit_code == 0) {
+    MESSAGE("skipped: this machine has a CUDA device");
+  } else {
+    CHECK(cuda.exit_code == 128);
+    CHECK(cuda.err ==
+          "vrepo: eval: --device cuda: no CUDA device (torch::cuda::is_available() is false)\n");
+  }
 
   Json j = Json::Parse(
       MustRun(dir, {"eval", "m", "HEAD", "--labels", "test.csv", "--suspects", "3", "--json"}).out);

@@ -5,6 +5,7 @@
 #include <torch/cuda.h>
 
 #include "vrepo/train/models.h"
+#include "vrepo/train/reproduce.h"
 #include "vrepo/train/run_record.h"
 #include "vrepo/train/safetensors.h"
 
@@ -326,6 +327,32 @@ TEST_CASE("run record: an interrupted run is recorded as interrupted") {
   CHECK(run.manifest.status == RunStatus::kInterrupted);
   CHECK(run.manifest.epochs.size() == 1);
   CHECK(Must(ParseSafetensors(Must(ReadRunWeights(*r.repo, run)), "w")).tensors.size() > 0);
+}
+
+TEST_CASE("run record: a run interrupted before its first epoch ended is not recorded") {
+  TrainRepo r(200);
+  TrainConfig c = SmallTrainConfig("cpu");
+  c.batch_size = 16;
+  c.name = "early";
+  std::atomic<bool> stop{true};  // Ctrl-C before the first batch ends
+  TrainHooks hooks;
+  hooks.interrupted = &stop;
+  TrainResult res = Must(Train(*r.repo, c, hooks));
+  CHECK(res.status == RunStatus::kInterrupted);
+  CHECK(res.epochs.empty());
+  Status written = WriteRunRecord(*r.repo, ManifestOf(res), res.weights).status();
+  CHECK(written.code() == Status::Code::kInvalidArgument);
+  CHECK(written.message().find("completed no epoch") != std::string::npos);
+  CHECK(Must(ListRuns(*r.repo)).empty());
+  CHECK_FALSE(r.repo->history().ResolveCommit("refs/runs/early").ok());
+
+  // Such records written by older versions are refused by reproduce, which would otherwise
+  // train every configured epoch and report a mismatch.
+  RunRecord old;
+  old.name = "early";
+  old.manifest = ManifestOf(res);
+  Status replay = ReproConfig(old, {}).status();
+  CHECK(replay.message().find("interrupted before its first epoch") != std::string::npos);
 }
 
 TEST_CASE("trainer: early stopping after epochs without a validation gain, SGD") {

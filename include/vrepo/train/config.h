@@ -61,6 +61,10 @@ Result<TrainConfig> ConfigFromJson(const nlohmann::json& json, const std::string
 // Reads a JSON config file (ConfigFromJson on its contents).
 Result<TrainConfig> ReadConfigFile(const std::string& path);
 
+// OK for "auto", "cpu", and "cuda" where a CUDA device is present: the one check, and the
+// one message, of train, eval and reproduce.
+Status CheckDevice(const std::string& device);
+
 // Checks values that do not need the repository: model name (listing the valid ones), freeze
 // spec, optimizer, augment names, epochs/batch/lr/ratios ranges, device (and that CUDA is
 // available when "cuda" is asked for), precision (bf16 only on CUDA). One-line

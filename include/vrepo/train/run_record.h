@@ -26,7 +26,8 @@ Status CheckNewRunName(History& history, const std::string& name);
 // accuracy, 0..1) and plots/confusion.png (best epoch). The ref is refs/runs/NAME
 // (manifest.name, else the commit's 12-digit short id). Returns the commit id.
 // InvalidArgument "run name 'x' already exists" when the ref exists (nothing becomes
-// visible then except unreferenced objects).
+// visible then except unreferenced objects), and when the manifest has no epoch (a run
+// interrupted before its first epoch ended is not recorded).
 Result<std::string> WriteRunRecord(Repository& repo, const RunManifest& manifest,
                                    std::string_view weights);
 
@@ -53,5 +54,13 @@ Result<std::string> ReadRunFile(Repository& repo, const RunRecord& run, const st
 
 // The run's weights (model.safetensors).
 Result<std::string> ReadRunWeights(Repository& repo, const RunRecord& run);
+
+// Deletes the run's ref (refs/runs/NAME), if it still points at the run's commit. The objects
+// stay until `gc`, and runs that started from it keep it as a parent.
+Status RemoveRun(Repository& repo, const RunRecord& run);
+
+// Writes the run's files (run.json, metrics.jsonl, model.safetensors, plots/...) under `dir`,
+// which is created, or must be empty. The repository is only read.
+Status ExportRun(Repository& repo, const RunRecord& run, const std::string& dir);
 
 }  // namespace vrepo::train

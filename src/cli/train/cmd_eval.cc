@@ -28,6 +28,22 @@ json PredictionJson(const train::Prediction& p) {
           {"label_probability", p.label_probability}};
 }
 
+// The likeliest label errors, in the order Suspects ranks them: the label's probability, lowest
+// first, beside the predicted class's.
+void PrintSuspects(const std::vector<train::Prediction>& suspects) {
+  Print("\n" + std::to_string(suspects.size()) +
+        " suspects (the model most confidently disagrees with the label), lowest P(LABEL) "
+        "first:\n");
+  std::vector<std::vector<std::string>> rows = {
+      {"  PATH", "LABEL", "P(LABEL)", "PREDICTED", "P(PREDICTED)"}};
+  for (const auto& p : suspects) {
+    rows.push_back({"  " + QuotePath(p.path, false), p.label,
+                    Fixed(100 * p.label_probability, 1) + "%", p.predicted,
+                    Fixed(100 * p.confidence, 1) + "%"});
+  }
+  PrintTable(rows);
+}
+
 int RunEval(const Globals& g, const EvalArgs& a) {
   auto repo = OpenRepository(g, /*write=*/false);
   if (!repo.ok()) return Fail("eval", repo.status());
@@ -90,15 +106,8 @@ int RunEval(const Globals& g, const EvalArgs& a) {
     }
     out += "\n";
   }
-  if (a.suspects > 0) {
-    out += "\n" + std::to_string(suspects.size()) +
-           " suspects (the model most confidently disagrees with the label):\n";
-    for (const auto& p : suspects) {
-      out += "  " + p.path + "  label " + p.label + "  predicted " + p.predicted + " (" +
-             Fixed(100 * p.confidence, 1) + "%)\n";
-    }
-  }
   Print(out);
+  if (a.suspects > 0) PrintSuspects(suspects);
   return kExitOk;
 }
 

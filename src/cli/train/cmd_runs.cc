@@ -1,5 +1,5 @@
-// vrepo runs [--json] | runs show ID | runs compare ID ID: the recorded training runs.
-// Read-only: opens the repository without the writer lock.
+// vrepo runs [--json] | runs show ID | runs compare ID ID | runs export ID DIR | runs rm ID:
+// the recorded training runs. All but rm open the repository without the writer lock.
 #include <algorithm>
 #include <cmath>
 #include <nlohmann/json.hpp>
@@ -18,22 +18,6 @@ std::string Show(const json& v) {
   if (v.is_null()) return "-";
   if (v.is_string()) return v.get<std::string>();
   return v.dump();
-}
-
-// Prints rows as columns padded to their widest cell.
-void PrintTable(const std::vector<std::vector<std::string>>& rows) {
-  std::vector<size_t> width;
-  for (const auto& row : rows) {
-    width.resize(std::max(width.size(), row.size()));
-    for (size_t i = 0; i < row.size(); ++i) width[i] = std::max(width[i], row[i].size());
-  }
-  for (const auto& row : rows) {
-    std::string line;
-    for (size_t i = 0; i < row.size(); ++i) {
-      line += i + 1 == row.size() ? row[i] : Pad(row[i], width[i] + 2);
-    }
-    Print(line + "\n");
-  }
 }
 
 json RunSummary(const train::RunRecord& r) {
@@ -231,6 +215,37 @@ int RunCompare(const Globals& g, const std::vector<std::string>& ids, bool as_js
   return kExitOk;
 }
 
+int RunRemove(const Globals& g, const std::vector<std::string>& ids) {
+  auto repo = OpenRepository(g, /*write=*/true);
+  if (!repo.ok()) return Fail("runs rm", repo.status());
+  // Every run is found before any is removed, so a typo removes nothing.
+  std::vector<train::RunRecord> runs;
+  for (const auto& id : ids) {
+    auto run = train::ReadRun(**repo, id);
+    if (!run.ok()) return Fail("runs rm", run.status());
+    runs.push_back(std::move(run).value());
+  }
+  for (const auto& run : runs) {
+    if (Status st = train::RemoveRun(**repo, run); !st.ok()) return Fail("runs rm", st);
+    Print("removed run " + run.DisplayName() + " (was " + ShortId(run.commit) + ")\n");
+  }
+  return kExitOk;
+}
+
+int RunExport(const Globals& g, const std::string& id, const std::string& dir) {
+  auto repo = OpenRepository(g, /*write=*/false);
+  if (!repo.ok()) return Fail("runs export", repo.status());
+  auto run = train::ReadRun(**repo, id);
+  if (!run.ok()) return Fail("runs export", run.status());
+  const std::string target = dir[0] == '/' ? dir : g.cwd + "/" + dir;
+  if (Status st = train::ExportRun(**repo, *run, target); !st.ok()) {
+    return Fail("runs export", st);
+  }
+  Print("exported run " + run->DisplayName() + ": " + std::to_string(run->files.size()) +
+        " files to " + dir + "\n");
+  return kExitOk;
+}
+
 }  // namespace
 
 Command RegisterRuns(CLI::App& app, Globals& g) {
@@ -238,6 +253,8 @@ Command RegisterRuns(CLI::App& app, Globals& g) {
     bool json = false;
     std::string show_id;
     std::vector<std::string> compare_ids;
+    std::vector<std::string> rm_ids;
+    std::string export_id, export_dir;
   };
   auto o = std::make_shared<Opts>();
   CLI::App* sub = app.add_subcommand(
@@ -246,8 +263,9 @@ Command RegisterRuns(CLI::App& app, Globals& g) {
       "`vrepo runs` lists every run under refs/runs/ (name, commit, date, model, dataset "
       "commit, status, best validation accuracy). `runs show ID` prints one run's record; "
       "`runs compare A B` prints the settings that differ, whether sample digests and weights "
-      "are equal, and the metrics of each epoch side by side. ID is a run name or a full or "
-      "short commit id. Read-only: never waits for a writer.");
+      "are equal, and the metrics of each epoch side by side. `runs export ID DIR` writes a "
+      "run's files to a folder; `runs rm ID` removes a run. ID is a run name or a full or "
+      "short commit id. All but rm are read-only: they never wait for a writer.");
   sub->require_subcommand(0, 1);
   sub->add_flag("--json", o->json, "Machine-readable output");
   CLI::App* show = sub->add_subcommand("show", "Print one run's record (run.json)");
@@ -256,9 +274,22 @@ Command RegisterRuns(CLI::App& app, Globals& g) {
   CLI::App* compare = sub->add_subcommand("compare", "Compare two runs side by side");
   compare->add_option("ID", o->compare_ids, "Two run names or commit ids")->required()->expected(2);
   compare->add_flag("--json", o->json, "Machine-readable output");
-  return {sub, [&g, o, show, compare] {
+  CLI::App* rm = sub->add_subcommand(
+      "rm",
+      "Remove runs: deletes refs/runs/NAME; the objects stay until `vrepo gc`, and runs that "
+      "started from it keep it as their base");
+  rm->add_option("ID", o->rm_ids, "Run names or commit ids")->required();
+  CLI::App* exp = sub->add_subcommand(
+      "export",
+      "Write a run's files (run.json, metrics.jsonl, model.safetensors, plots/) to DIR, a new "
+      "or empty folder; the working tree and the repository are not touched");
+  exp->add_option("ID", o->export_id, "Run name or commit id")->required();
+  exp->add_option("DIR", o->export_dir, "Folder to write (created)")->required();
+  return {sub, [&g, o, show, compare, rm, exp] {
             if (show->parsed()) return RunShow(g, o->show_id, o->json);
             if (compare->parsed()) return RunCompare(g, o->compare_ids, o->json);
+            if (rm->parsed()) return RunRemove(g, o->rm_ids);
+            if (exp->parsed()) return RunExport(g, o->export_id, o->export_dir);
             return RunList(g, o->json);
           }};
 }

@@ -74,6 +74,16 @@ int RunTrain(const Globals& g, TrainArgs& a) {
       if (!p.ok()) return Fail("train", p.status());
       config.val_labels = *p;
     }
+    // Train checks this too; here the message can name the way out.
+    if (!config.name.empty()) {
+      Status name = train::CheckNewRunName((*repo)->history(), config.name);
+      if (!name.ok()) {
+        return FailWith("train",
+                        name.message() + " (choose another --name, or remove that run: " +
+                            "vrepo runs rm " + config.name + ")",
+                        kExitFatal);
+      }
+    }
     train::TrainHooks hooks;
     hooks.interrupted = InstallInterruptHandler();
     TerminalReporter reporter(a.json);
@@ -81,6 +91,10 @@ int RunTrain(const Globals& g, TrainArgs& a) {
     auto trained = train::Train(**repo, config, hooks);
     if (!trained.ok()) return Fail("train", trained.status());
     result = std::move(trained).value();
+  }
+  if (result.epochs.empty()) {
+    return FailWith("train", "interrupted before the first epoch ended; no run recorded",
+                    kExitInterrupted);
   }
 
   auto repo = OpenRepository(g, /*write=*/true);
@@ -120,7 +134,8 @@ Command RegisterTrain(CLI::App& app, Globals& g) {
       "metrics per epoch, weights id), metrics.jsonl, model.safetensors and plots/*.png. "
       "Options override the --config file's values. The repository is read-only while "
       "training; the writer lock is taken only to write the record. Ctrl-C stops after the "
-      "current batch and records the run as interrupted (exit 130).");
+      "current batch and records the run as interrupted, with the epochs it completed (exit "
+      "130); a run stopped before its first epoch ended is not recorded.");
   sub->add_option("REV", a->rev, "The dataset commit (default HEAD)");
   a->labels_opt = Flag(sub, a, "--labels", &TrainConfig::labels,
                        "Label table of the training samples (.csv, .jsonl or class folders)")
