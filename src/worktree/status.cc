@@ -69,10 +69,10 @@ std::vector<StatusEntry> Untracked(const TreeListing& scan,
   return out;
 }
 
-bool IsRunCommit(History& history, const std::string& commit) {
-  auto runs = history.RefsWithPrefix("refs/runs/");
-  if (!runs.ok()) return false;
-  return std::any_of(runs->begin(), runs->end(),
+// Whether a refs/runs/ ref points at `commit`: what makes it a training run's record.
+Result<bool> IsRunCommit(History& history, const std::string& commit) {
+  VREPO_ASSIGN_OR_RETURN(std::vector<RefInfo> runs, history.RefsWithPrefix("refs/runs/"));
+  return std::any_of(runs.begin(), runs.end(),
                      [&](const RefInfo& r) { return r.target == commit; });
 }
 
@@ -201,7 +201,8 @@ Result<std::vector<DiffEntry>> CommitChanges(Repository& repo, const std::string
   VREPO_ASSIGN_OR_RETURN(CommitInfo commit, history.GetCommit(commit_id));
   std::vector<FileEntry> before;
   // A run's first parent is the dataset it trained on, not an earlier state of its files.
-  if (!commit.parents.empty() && !IsRunCommit(history, commit.id)) {
+  VREPO_ASSIGN_OR_RETURN(bool run, IsRunCommit(history, commit.id));
+  if (!commit.parents.empty() && !run) {
     VREPO_ASSIGN_OR_RETURN(before, history.ReadTree(commit.parents[0]));
   }
   VREPO_ASSIGN_OR_RETURN(std::vector<FileEntry> after, history.ReadTree(commit.id));
