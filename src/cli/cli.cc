@@ -7,13 +7,18 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <iterator>
 
 #include "terminal_reporter.h"
 
 namespace vrepo::cli {
 
 int FailWith(const std::string& what, const std::string& message, int code) {
-  std::string line = "vrepo: " + what + ": " + message;
+  return FailLine(what + ": " + message, code);
+}
+
+int FailLine(const std::string& text, int code) {
+  std::string line = "vrepo: " + text;
   // One line per error, whatever the message holds, and no escape sequence that a hostile
   // name inside it could send to the terminal.
   for (char& c : line) {
@@ -80,6 +85,22 @@ Reporter* CliReporter() {
 }
 
 void Print(std::string_view text) { std::fwrite(text.data(), 1, text.size(), stdout); }
+
+std::string HumanBytes(uint64_t bytes) {
+  if (bytes < 1024) return Counted(bytes, "byte");
+  static const char* kUnits[] = {"KiB", "MiB", "GiB", "TiB"};
+  double v = static_cast<double>(bytes) / 1024;
+  size_t unit = 0;
+  while (v >= 1024 && unit + 1 < std::size(kUnits)) {
+    v /= 1024;
+    ++unit;
+  }
+  return Fixed(v, 1) + " " + kUnits[unit];
+}
+
+std::string Counted(uint64_t count, const std::string& noun) {
+  return std::to_string(count) + " " + noun + (count == 1 ? "" : "s");
+}
 
 void PrintTable(const std::vector<std::vector<std::string>>& rows) {
   std::vector<size_t> width;
@@ -274,8 +295,11 @@ void AddColumnOptions(CLI::App* sub, TableOptions* columns) {
 
 int ParseAndRun(CLI::App& app, Globals& g, const std::vector<Command>& commands, int argc,
                 char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (int code = PrepareArgs(app, commands, g, &args); code >= 0) return code;
+  std::reverse(args.begin(), args.end());  // CLI11 takes a vector last word first
   try {
-    app.parse(argc, argv);
+    app.parse(args);
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {

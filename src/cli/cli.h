@@ -29,15 +29,17 @@ inline constexpr int kExitFatal = 128;  // not a repository, unknown revision, l
 inline constexpr int kExitUsage = 129;  // bad command line
 
 struct Globals {
-  std::string directory;  // -C DIR
-  bool wait = false;      // --wait: wait for the writer lock instead of failing
-  std::string cwd;        // absolute folder the command runs in (after -C)
+  std::string directory;           // -C DIR
+  bool wait = false;               // --wait: wait for the writer lock instead of failing
+  std::string cwd;                 // absolute folder the command runs in (after -C)
+  std::vector<std::string> paths;  // the words after "--", for commands with takes_paths
 };
 
 // A subcommand and what runs it once the command line parsed.
 struct Command {
   CLI::App* app = nullptr;
   std::function<int()> run;
+  bool takes_paths = false;  // "--" ends its options and revisions; paths follow (g.paths)
 };
 
 // One per command file.
@@ -67,6 +69,7 @@ Command RegisterFetch(CLI::App& app, Globals& g);
 Command RegisterPull(CLI::App& app, Globals& g);
 Command RegisterClone(CLI::App& app, Globals& g);
 Command RegisterServe(CLI::App& app, Globals& g);
+Command RegisterHelp(CLI::App& app, Globals& g);
 // train, runs, reproduce, eval: each runs vrepo-train (cmd_train_dispatch.cc).
 std::vector<Command> RegisterTrainCommands(CLI::App& app, Globals& g);
 
@@ -80,6 +83,13 @@ int RunDatasetDiff(const Globals& g, const std::vector<std::string>& revs,
 int ParseAndRun(CLI::App& app, Globals& g, const std::vector<Command>& commands, int argc,
                 char** argv);
 
+// Before CLI11 parses `args` (argv without the program name): `help CMD` becomes
+// `CMD --help`, an unknown command name fails with one line suggesting the closest ones,
+// and for a command that takes paths the words after "--" move to g.paths. Returns the exit
+// code when it failed, or -1 to go on.
+int PrepareArgs(const CLI::App& app, const std::vector<Command>& commands, Globals& g,
+                std::vector<std::string>* args);
+
 // --path-column and --label-column: which column (or JSON key) of a label table holds the
 // image path and which the label. Every command that reads label tables takes both.
 void AddColumnOptions(CLI::App* sub, TableOptions* columns);
@@ -89,6 +99,8 @@ void AddColumnOptions(CLI::App* sub, TableOptions* columns);
 int Fail(const std::string& what, const Status& status);
 // Prints "vrepo: <what>: <message>" on stderr and returns `code`.
 int FailWith(const std::string& what, const std::string& message, int code);
+// Prints "vrepo: <text>" on stderr and returns `code`.
+int FailLine(const std::string& text, int code);
 
 // Finds the repository around g.cwd. Read-only opens take no lock and never block;
 // writers take the lock, waiting for it when --wait was given.
@@ -105,6 +117,11 @@ Reporter* CliReporter();
 
 // Writes to stdout.
 void Print(std::string_view text);
+
+// A size for people: "512 bytes", "1.2 KiB", "3.4 MiB", "5.0 GiB".
+std::string HumanBytes(uint64_t bytes);
+// "1 file", "2 files": `count` and the noun, with an 's' unless it is one.
+std::string Counted(uint64_t count, const std::string& noun);
 
 // Prints rows as columns, each padded to its widest cell (the last column unpadded).
 void PrintTable(const std::vector<std::vector<std::string>>& rows);

@@ -1,13 +1,34 @@
-// vrepo commit -m MSG [--allow-empty] [-q]
+// vrepo commit -m MSG [--allow-empty] [-q] [--json]
 #include "cli.h"
 
 namespace vrepo::cli {
+namespace {
+
+int PrintCommitJson(Repository& repo, const CommitResult& result) {
+  auto changes = CommitChanges(repo, result.commit);
+  if (!changes.ok()) return Fail("commit", changes.status());
+  JsonWriter json;
+  json.BeginObject();
+  json.Key("commit").String(result.commit);
+  json.Key("branch");
+  if (result.branch)
+    json.String(*result.branch);
+  else
+    json.Null();
+  json.Key("files_changed").Uint(changes->size());
+  json.EndObject();
+  Print(json.str() + "\n");
+  return kExitOk;
+}
+
+}  // namespace
 
 Command RegisterCommit(CLI::App& app, Globals& g) {
   struct Opts {
     std::vector<std::string> messages;
     bool allow_empty = false;
     bool quiet = false;
+    bool json = false;
   };
   auto o = std::make_shared<Opts>();
   CLI::App* sub = app.add_subcommand(
@@ -21,6 +42,9 @@ Command RegisterCommit(CLI::App& app, Globals& g) {
       ->required();
   sub->add_flag("--allow-empty", o->allow_empty, "Commit even when the tree did not change");
   sub->add_flag("-q,--quiet", o->quiet, "Print nothing on success");
+  sub->add_flag("--json", o->json,
+                "One JSON object: commit (its id), branch (null when HEAD is detached), "
+                "files_changed (against its first parent)");
   return {
       sub, [&g, o] {
         std::string message;
@@ -49,6 +73,7 @@ Command RegisterCommit(CLI::App& app, Globals& g) {
           }
           return Fail("commit", st);
         }
+        if (o->json) return PrintCommitJson(**repo, *result);
         if (o->quiet) return kExitOk;
         std::string where = result->branch ? *result->branch : "detached HEAD";
         if (result->root_commit) where += " (root-commit)";

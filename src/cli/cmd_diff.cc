@@ -1,4 +1,4 @@
-// vrepo diff [REV [REV]] [--stat] [--json] [--exit-code] [--labels TABLE]
+// vrepo diff [REV [REV]] [--stat] [--json] [--exit-code] [--labels TABLE] [-- PATH...]
 #include "cli.h"
 
 namespace vrepo::cli {
@@ -18,7 +18,8 @@ Command RegisterDiff(CLI::App& app, Globals& g) {
       "Show changed files between the index, the working tree and commits\n"
       "With no REV: the staging index vs the working tree; with one: REV vs the working tree; "
       "with two: the first REV vs the second. Each changed file is one line: A (added), "
-      "D (deleted) or M (modified), the path, and its size before and after. Opens the "
+      "D (deleted) or M (modified), the path, and its size before and after. After '--', "
+      "only the files under the PATHs (files or folders) are compared. Opens the "
       "repository read-only.");
   sub->add_option("REV", o->revs, "Zero, one or two revisions")->expected(0, 2);
   auto* stat = sub->add_flag("--stat", o->stat, "Per-file size changes and a total line");
@@ -30,13 +31,16 @@ Command RegisterDiff(CLI::App& app, Globals& g) {
                   "folder table an image moved to another class folder is relabeled.")
       ->type_name("TABLE");
   AddColumnOptions(sub, &o->columns);
-  return {sub, [&g, o] {
+  return {sub,
+          [&g, o] {
             if (!o->labels.empty()) {
               return RunDatasetDiff(g, o->revs, o->labels, o->columns, o->json);
             }
             auto repo = OpenRepository(g, /*write=*/false);
             if (!repo.ok()) return Fail("diff", repo.status());
-            auto changes = Diff(**repo, o->revs);
+            auto paths = RepoPaths(**repo, g, g.paths);
+            if (!paths.ok()) return Fail("diff", paths.status());
+            auto changes = Diff(**repo, o->revs, *paths);
             if (!changes.ok()) return Fail("diff", changes.status());
             if (o->json) {
               JsonWriter json;
@@ -48,7 +52,8 @@ Command RegisterDiff(CLI::App& app, Globals& g) {
               for (const auto& e : *changes) Print(FormatDiffLine(e));
             }
             return o->exit_code && !changes->empty() ? kExitFailure : kExitOk;
-          }};
+          },
+          /*takes_paths=*/true};
 }
 
 }  // namespace vrepo::cli

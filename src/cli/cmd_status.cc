@@ -87,7 +87,8 @@ std::string Human(const Repository& repo, const Globals& g, const StatusReport& 
   std::string staged, unstaged, untracked;
   for (const auto& e : report.entries) {
     if (std::binary_search(report.unmerged.begin(), report.unmerged.end(), e.path)) continue;
-    std::string path = QuotePath(PathFromCwd(repo, g, e.path), false);
+    std::string shown = PathFromCwd(repo, g, e.path);
+    std::string path = QuotePath(shown.empty() ? "./" : shown, false);  // the folder we are in
     if (e.staged) staged += std::string("\t") + Label(*e.staged) + path + "\n";
     if (e.unstaged == ChangeKind::kUntracked) {
       untracked += "\t" + path + "\n";
@@ -96,7 +97,10 @@ std::string Human(const Repository& repo, const Globals& g, const StatusReport& 
     }
   }
   if (!staged.empty()) {
-    out += "\nChanges to be committed:\n" + staged;
+    out +=
+        "\nChanges to be committed:\n"
+        "  (use \"vrepo restore --staged <file>...\" to unstage)\n" +
+        staged;
   }
   if (!unstaged.empty()) {
     out +=
@@ -173,6 +177,7 @@ Command RegisterStatus(CLI::App& app, Globals& g) {
     bool branch = false;
     bool nul = false;
     bool json = false;
+    std::string untracked = "normal";
   };
   auto o = std::make_shared<Opts>();
   CLI::App* sub = app.add_subcommand(
@@ -186,8 +191,16 @@ Command RegisterStatus(CLI::App& app, Globals& g) {
       sub->add_flag("--porcelain", o->porcelain, "Machine-readable 'XY path' lines, as git's v1");
   sub->add_flag("-b,--branch", o->branch, "With --porcelain: a first '## branch' line");
   sub->add_flag("-z", o->nul, "With --porcelain: end entries with NUL and do not quote paths");
-  sub->add_flag("--json", o->json, "One JSON object: branch, head and entries")
+  sub->add_flag("--json", o->json,
+                "One JSON object: branch, head and entries; untracked folders and files are "
+                "listed as --untracked-files says, as in --porcelain")
       ->excludes(porcelain);
+  sub->add_option("-u,--untracked-files", o->untracked,
+                  "normal: a folder holding no tracked file is one entry 'folder/'; all: every "
+                  "untracked file (-uall); no: none")
+      ->type_name("MODE")
+      ->check(CLI::IsMember({"normal", "all", "no"}))
+      ->capture_default_str();
   return {sub, [&g, o] {
             // The walk starts first: it runs while the repository opens.
             std::shared_ptr<PendingWalk> walk;
@@ -195,7 +208,10 @@ Command RegisterStatus(CLI::App& app, Globals& g) {
               walk = StartStatusWalk(*root, CliReporter());
             auto repo = OpenRepository(g, /*write=*/false);
             if (!repo.ok()) return Fail("status", repo.status());
-            auto report = ComputeStatus(**repo, std::move(walk));
+            const UntrackedFiles untracked = o->untracked == "all"  ? UntrackedFiles::kAll
+                                             : o->untracked == "no" ? UntrackedFiles::kNo
+                                                                    : UntrackedFiles::kNormal;
+            auto report = ComputeStatus(**repo, std::move(walk), untracked);
             if (!report.ok()) return Fail("status", report.status());
             if (o->json) {
               Print(Json(*report));

@@ -1,5 +1,5 @@
 // Commits: writing them (with git's author and committer conventions), resolving
-// revisions to them, reading them back, walking the log and finding merge bases.
+// revisions to them, reading them back and finding merge bases (the log is log.cc).
 #include <cstdlib>
 #include <cstring>
 
@@ -9,9 +9,7 @@ namespace vrepo {
 
 using namespace history_internal;  // NOLINT: private helpers of this layer
 
-namespace {
-
-CommitInfo ToCommitInfo(const git_commit* c) {
+CommitInfo history_internal::ToCommitInfo(const git_commit* c) {
   CommitInfo info;
   info.id = OidHex(*git_commit_id(c));
   info.tree = OidHex(*git_commit_tree_id(c));
@@ -27,6 +25,8 @@ CommitInfo ToCommitInfo(const git_commit* c) {
   info.message = msg != nullptr ? msg : "";
   return info;
 }
+
+namespace {
 
 // Parses "[@]<seconds> [+-]hhmm" (git's internal date format); false if it is something else.
 bool ParseGitDate(const char* s, git_time_t* time, int* offset) {
@@ -135,32 +135,6 @@ Result<std::optional<std::string>> History::MergeBase(const std::string& a, cons
   if (err == GIT_ENOTFOUND) return std::optional<std::string>();
   if (err < 0) return GitError(err, "merge base of " + a + " and " + b);
   return std::optional<std::string>(OidHex(base));
-}
-
-Result<std::vector<CommitInfo>> History::Log(const std::string& start_commit, size_t max_count) {
-  VREPO_ASSIGN_OR_RETURN(GitPtr<git_object> start,
-                         impl_->Revparse(start_commit, GIT_OBJECT_COMMIT));
-  git_revwalk* raw = nullptr;
-  int err = git_revwalk_new(&raw, impl_->repo.get());
-  if (err < 0) return GitError(err, "starting log");
-  GitPtr<git_revwalk> walk(raw);
-  // Topological as well, so that commits made within one second still list children first.
-  git_revwalk_sorting(walk.get(), GIT_SORT_TOPOLOGICAL | GIT_SORT_TIME);
-  err = git_revwalk_push(walk.get(), git_object_id(start.get()));
-  if (err < 0) return GitError(err, "log of " + start_commit);
-  std::vector<CommitInfo> out;
-  git_oid oid;
-  while (max_count == 0 || out.size() < max_count) {
-    err = git_revwalk_next(&oid, walk.get());
-    if (err == GIT_ITEROVER) break;
-    if (err < 0) return GitError(err, "log of " + start_commit);
-    git_commit* c = nullptr;
-    err = git_commit_lookup(&c, impl_->repo.get(), &oid);
-    if (err < 0) return GitError(err, "reading commit " + OidHex(oid));
-    GitPtr<git_commit> commit(c);
-    out.push_back(ToCommitInfo(commit.get()));
-  }
-  return out;
 }
 
 bool History::HasCommit(const std::string& id) {

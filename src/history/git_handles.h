@@ -22,6 +22,7 @@ struct GitFree {
   void operator()(git_object* p) const { git_object_free(p); }
   void operator()(git_commit* p) const { git_commit_free(p); }
   void operator()(git_tree* p) const { git_tree_free(p); }
+  void operator()(git_tree_entry* p) const { git_tree_entry_free(p); }
   void operator()(git_tag* p) const { git_tag_free(p); }
   void operator()(git_treebuilder* p) const { git_treebuilder_free(p); }
   void operator()(git_reference* p) const { git_reference_free(p); }

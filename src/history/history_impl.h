@@ -42,6 +42,8 @@ struct PendingPointer {
 // tree and the entry.
 Status CheckTree(const git_tree* tree, const std::string& prefix);
 
+CommitInfo ToCommitInfo(const git_commit* c);
+
 }  // namespace history_internal
 
 struct History::Impl {

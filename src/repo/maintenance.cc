@@ -101,6 +101,7 @@ Result<GcResult> Gc(Repository& repo, const ExtraRoots& extra) {
   for (const FileEntry& f : extra.files) live.insert(f.id);
   GcResult result;
   VREPO_ASSIGN_OR_RETURN(result.bytes_before, repo.store().PackBytes());
+  VREPO_ASSIGN_OR_RETURN(result.packs_removed, repo.store().PackCount());
   VREPO_ASSIGN_OR_RETURN(result.objects_dropped,
                          repo.store().Gc([&](const ContentId& id) { return live.count(id) > 0; }));
   VREPO_ASSIGN_OR_RETURN(result.bytes_after, repo.store().PackBytes());

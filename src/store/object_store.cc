@@ -224,4 +224,9 @@ Result<uint64_t> ObjectStore::PackBytes() const {
   return total;
 }
 
+Result<uint64_t> ObjectStore::PackCount() const {
+  VREPO_ASSIGN_OR_RETURN(std::vector<uint32_t> numbers, impl_->reader->ListPacks());
+  return uint64_t{numbers.size()};
+}
+
 }  // namespace vrepo

@@ -91,6 +91,13 @@ Result<std::vector<StagingEntry>> WriteFiles(Repository& repo, const std::vector
   return written;
 }
 
+// Whether `files` (sorted by path) holds a file at `path`.
+bool HasFile(const std::vector<FileEntry>& files, const std::string& path) {
+  auto it = std::lower_bound(files.begin(), files.end(), path,
+                             [](const FileEntry& f, const std::string& p) { return f.path < p; });
+  return it != files.end() && it->path == path;
+}
+
 // Whether the file on disk is exactly what the staging entry says, per the stat cache.
 bool DiskMatchesEntry(const std::string& root, const StagingEntry& e, int64_t index_time_ns) {
   struct stat s;
@@ -343,10 +350,7 @@ Status Restore(Repository& repo, const std::vector<std::string>& paths,
     // Tracked files under the paths that the source lacks go, from disk and index.
     for (size_t i = 0; i < entries.size(); ++i) {
       if (!from_index[i]) continue;
-      auto it =
-          std::lower_bound(source_files.begin(), source_files.end(), entries[i].path,
-                           [](const FileEntry& f, const std::string& p) { return f.path < p; });
-      if (it == source_files.end() || it->path != entries[i].path) removals.push_back(i);
+      if (!HasFile(source_files, entries[i].path)) removals.push_back(i);
     }
   }
   VREPO_ASSIGN_OR_RETURN(std::vector<StagingEntry> written,
@@ -354,6 +358,38 @@ Status Restore(Repository& repo, const std::vector<std::string>& paths,
   IndexBatch batch;
   for (size_t i : removals) batch.Delete(StagingKey(entries[i].path));
   for (const auto& w : written) batch.Put(StagingKey(w.path), EncodeStagingValue(w));
+  VREPO_RETURN_IF_ERROR(PutStagingTime(repo.vrepo_dir() + "/lock", &batch));
+  return repo.store().index().Write(&batch, true);
+}
+
+Status Unstage(Repository& repo, const std::vector<std::string>& paths,
+               const std::optional<std::string>& source) {
+  VREPO_RETURN_IF_ERROR(RequireWritable(repo, "restore"));
+  VREPO_ASSIGN_OR_RETURN(StagingIndex index, LoadStaging(repo.store().index()));
+  std::vector<FileEntry> from;
+  if (source) {
+    VREPO_ASSIGN_OR_RETURN(std::string commit, repo.history().ResolveCommit(*source));
+    VREPO_ASSIGN_OR_RETURN(from, repo.history().ReadTree(commit));
+  } else {
+    VREPO_ASSIGN_OR_RETURN(from, HeadFiles(repo));
+  }
+  IndexBatch batch;
+  for (const auto& user_path : paths) {
+    std::string rel = CleanPath(user_path);
+    auto ir = EntriesUnder(index.entries, rel);
+    auto fr = RangeUnder(from, rel);
+    if (ir.first == ir.second && fr.first == fr.second) return PathspecError(user_path);
+    for (size_t i = ir.first; i < ir.second; ++i) {
+      const std::string& path = index.entries[i].path;
+      if (!HasFile(from, path)) batch.Delete(StagingKey(path));
+    }
+    for (size_t i = fr.first; i < fr.second; ++i) {
+      const StagingEntry* e = FindEntry(index.entries, from[i].path);
+      if (e != nullptr && e->ToFileEntry() == from[i]) continue;  // keeps its stat cache
+      // The working file is not what the entry names, so no stat may vouch for it.
+      batch.Put(StagingKey(from[i].path), EncodeStagingValue(UncachedEntry(from[i])));
+    }
+  }
   VREPO_RETURN_IF_ERROR(PutStagingTime(repo.vrepo_dir() + "/lock", &batch));
   return repo.store().index().Write(&batch, true);
 }

@@ -23,13 +23,20 @@ std::vector<std::string> SplitSlash(std::string_view s) {
   }
 }
 
-// Trailing unescaped spaces are dropped, as git does.
+// Trailing unescaped spaces are dropped, as git does: a backslash escapes the character after
+// it: a pattern ending in backslash-space keeps that space, one ending in two backslashes
+// and a space does not.
 std::string_view TrimTrailingSpaces(std::string_view line) {
-  while (!line.empty() && line.back() == ' ' &&
-         !(line.size() >= 2 && line[line.size() - 2] == '\\')) {
-    line.remove_suffix(1);
+  size_t end = line.size();
+  for (size_t i = 0; i < line.size(); ++i) {
+    if (line[i] == ' ') {
+      if (end == line.size()) end = i;
+      continue;
+    }
+    if (line[i] == '\\') ++i;
+    end = line.size();
   }
-  return line;
+  return line.substr(0, end);
 }
 
 // Matches pattern components [pi..) against path components [si..); "**" spans any

@@ -43,14 +43,8 @@ Result<RebuildIndexResult> RebuildIndex(const std::string& start, bool wait_for_
   if (repo.bare()) return result;
   VREPO_ASSIGN_OR_RETURN(std::vector<FileEntry> head, HeadFiles(repo));
   IndexBatch batch;
-  for (const FileEntry& f : head) {
-    StagingEntry e;  // mtime 0: hashed again by the next status
-    e.path = f.path;
-    e.id = f.id;
-    e.size = f.size;
-    e.executable = f.executable;
-    batch.Put(StagingKey(e.path), EncodeStagingValue(e));
-  }
+  for (const FileEntry& f : head)
+    batch.Put(StagingKey(f.path), EncodeStagingValue(UncachedEntry(f)));
   VREPO_RETURN_IF_ERROR(PutStagingTime(repo.vrepo_dir() + "/lock", &batch));
   VREPO_RETURN_IF_ERROR(repo.store().index().Write(&batch, /*sync=*/true));
   result.staged = head.size();

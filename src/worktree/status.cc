@@ -34,6 +34,52 @@ Result<std::vector<FileEntry>> WorktreeFiles(Repository& repo) {
   return files;
 }
 
+namespace {
+
+// The outermost folder above `path` that holds no tracked file, with its '/' ("" when every
+// folder above it holds one): as git's -unormal shows untracked folders.
+std::string UntrackedFolder(std::string_view path, const std::vector<StagingEntry>& tracked) {
+  for (size_t slash = path.find('/'); slash != std::string_view::npos;
+       slash = path.find('/', slash + 1)) {
+    auto range = RangeUnder(tracked, std::string(path.substr(0, slash)));
+    if (range.first == range.second) return std::string(path.substr(0, slash + 1));
+  }
+  return "";
+}
+
+// The untracked files of `scan` (sorted) as status lists them under `mode`.
+std::vector<StatusEntry> Untracked(const TreeListing& scan,
+                                   const std::vector<StagingEntry>& entries, UntrackedFiles mode) {
+  std::vector<StatusEntry> out;
+  if (mode == UntrackedFiles::kNo) return out;
+  std::string folder;  // the last folder listed whole; scan order keeps its files together
+  size_t e = 0;
+  for (size_t i = 0; i < scan.size(); ++i) {
+    const std::string_view path = scan.path(i);
+    while (e < entries.size() && entries[e].path < path) ++e;
+    if (e < entries.size() && entries[e].path == path) continue;
+    if (mode == UntrackedFiles::kNormal) {
+      if (!folder.empty() && path.substr(0, folder.size()) == folder) continue;
+      folder = UntrackedFolder(path, entries);
+      if (!folder.empty()) {
+        out.push_back({folder, std::nullopt, ChangeKind::kUntracked});
+        continue;
+      }
+    }
+    out.push_back({std::string(path), std::nullopt, ChangeKind::kUntracked});
+  }
+  return out;
+}
+
+// Whether a refs/runs/ ref points at `commit`: what makes it a training run's record.
+Result<bool> IsRunCommit(History& history, const std::string& commit) {
+  VREPO_ASSIGN_OR_RETURN(std::vector<RefInfo> runs, history.RefsWithPrefix("refs/runs/"));
+  return std::any_of(runs.begin(), runs.end(),
+                     [&](const RefInfo& r) { return r.target == commit; });
+}
+
+}  // namespace
+
 struct PendingWalk {
   std::string root;
   std::future<Result<TreeListing>> listing;
@@ -47,7 +93,8 @@ std::shared_ptr<PendingWalk> StartStatusWalk(const std::string& root, Reporter* 
   return walk;
 }
 
-Result<StatusReport> ComputeStatus(Repository& repo, std::shared_ptr<PendingWalk> walk) {
+Result<StatusReport> ComputeStatus(Repository& repo, std::shared_ptr<PendingWalk> walk,
+                                   UntrackedFiles untracked) {
   // The walk of the working tree is mostly kernel time; reading the staging index and HEAD
   // meanwhile hides their cost.
   if (walk == nullptr || walk->root != repo.root()) walk = StartStatusWalk(repo.root());
@@ -97,13 +144,7 @@ Result<StatusReport> ComputeStatus(Repository& repo, std::shared_ptr<PendingWalk
       unstaged.push_back({entries[i].path, std::nullopt, ChangeKind::kModified});
     }
   }
-  e = 0;
-  for (size_t i = 0; i < scan.size(); ++i) {
-    const std::string_view path = scan.path(i);
-    while (e < entries.size() && entries[e].path < path) ++e;
-    if (e < entries.size() && entries[e].path == path) continue;
-    unstaged.push_back({std::string(path), std::nullopt, ChangeKind::kUntracked});
-  }
+  for (auto& u : Untracked(scan, entries, untracked)) unstaged.push_back(std::move(u));
   std::sort(unstaged.begin(), unstaged.end(),
             [](const StatusEntry& a, const StatusEntry& b) { return a.path < b.path; });
   // Both lists are sorted; merge them, joining entries for the same path.
@@ -157,7 +198,21 @@ std::vector<DiffEntry> DiffFiles(const std::vector<FileEntry>& old_files,
   return out;
 }
 
-Result<std::vector<DiffEntry>> Diff(Repository& repo, const std::vector<std::string>& revs) {
+Result<std::vector<DiffEntry>> CommitChanges(Repository& repo, const std::string& commit_id) {
+  History& history = repo.history();
+  VREPO_ASSIGN_OR_RETURN(CommitInfo commit, history.GetCommit(commit_id));
+  std::vector<FileEntry> before;
+  // A run's first parent is the dataset it trained on, not an earlier state of its files.
+  VREPO_ASSIGN_OR_RETURN(bool run, IsRunCommit(history, commit.id));
+  if (!commit.parents.empty() && !run) {
+    VREPO_ASSIGN_OR_RETURN(before, history.ReadTree(commit.parents[0]));
+  }
+  VREPO_ASSIGN_OR_RETURN(std::vector<FileEntry> after, history.ReadTree(commit.id));
+  return DiffFiles(before, after);
+}
+
+Result<std::vector<DiffEntry>> Diff(Repository& repo, const std::vector<std::string>& revs,
+                                    const std::vector<std::string>& paths) {
   if (revs.size() > 2) {
     return Status::InvalidArgument("diff takes at most two revisions, got " +
                                    std::to_string(revs.size()));
@@ -175,7 +230,13 @@ Result<std::vector<DiffEntry>> Diff(Repository& repo, const std::vector<std::str
   } else {
     VREPO_ASSIGN_OR_RETURN(new_files, WorktreeFiles(repo));
   }
-  return DiffFiles(old_files, new_files);
+  std::vector<DiffEntry> changes = DiffFiles(old_files, new_files);
+  if (paths.empty()) return changes;
+  std::erase_if(changes, [&](const DiffEntry& d) {
+    return std::none_of(paths.begin(), paths.end(),
+                        [&](const std::string& p) { return PathUnder(d.path, CleanPath(p)); });
+  });
+  return changes;
 }
 
 Result<CommitResult> Commit(Repository& repo, const std::string& message, bool allow_empty) {

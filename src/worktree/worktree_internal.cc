@@ -90,6 +90,15 @@ std::string CleanPath(std::string path) {
   return path;
 }
 
+StagingEntry UncachedEntry(const FileEntry& f) {
+  StagingEntry e;
+  e.path = f.path;
+  e.id = f.id;
+  e.size = f.size;
+  e.executable = f.executable;
+  return e;
+}
+
 Result<std::vector<FileEntry>> HeadFiles(Repository& repo) {
   VREPO_ASSIGN_OR_RETURN(std::optional<std::string> head, repo.history().HeadCommit());
   if (!head) return std::vector<FileEntry>{};

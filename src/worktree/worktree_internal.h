@@ -40,6 +40,9 @@ Result<std::vector<DiskFile>> CompareWithDisk(const std::string& root,
 // Cleans a root-relative path: "." and "./" prefixes and trailing '/' go ("" is the root).
 std::string CleanPath(std::string path);
 
+// A staging entry for `f` with no stat cache: the next status hashes the file on disk.
+StagingEntry UncachedEntry(const FileEntry& f);
+
 // The HEAD commit's files (empty on an unborn branch).
 Result<std::vector<FileEntry>> HeadFiles(Repository& repo);
 

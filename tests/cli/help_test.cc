@@ -38,7 +38,7 @@ TEST_CASE("cli: usage errors exit 129 with one line pointing at --help") {
                                          {{"add"}, "see 'vrepo add --help'"},
                                          {{"log", "--bogus"}, "see 'vrepo log --help'"},
                                          {{"log", "-n", "many"}, "see 'vrepo log --help'"},
-                                         {{"frobnicate"}, "see 'vrepo --help'"},
+                                         {{"frobnicate"}, "See 'vrepo --help'"},
                                          {{}, "see 'vrepo --help'"}}) {
     CommandResult r = RunVrepo(t.path(), c.args);
     INFO(r.err);
@@ -46,6 +46,46 @@ TEST_CASE("cli: usage errors exit 129 with one line pointing at --help") {
     CHECK(Lines(r.err).size() == 1);
     CHECK(r.err.find(c.hint) != std::string::npos);
   }
+}
+
+TEST_CASE("cli: a mistyped command names the closest commands, as git does") {
+  TempDir t;
+  struct Case {
+    std::vector<std::string> args;
+    std::string err;
+  };
+  for (const auto& c : std::vector<Case>{
+           {{"stauts"}, "vrepo: 'stauts' is not a vrepo command. Did you mean 'status'?\n"},
+           {{"comit", "-m", "x"},
+            "vrepo: 'comit' is not a vrepo command. Did you mean 'commit'?\n"},
+           {{"-C", ".", "--wait", "lgo"},
+            "vrepo: 'lgo' is not a vrepo command. Did you mean 'log'?\n"},
+           {{"trian"}, "vrepo: 'trian' is not a vrepo command. Did you mean 'train'?\n"},
+           {{"xyz"}, "vrepo: 'xyz' is not a vrepo command. See 'vrepo --help'.\n"},
+           {{"help", "nosuch"}, "vrepo: 'nosuch' is not a vrepo command. See 'vrepo --help'.\n"},
+           {{"help", "shwo"}, "vrepo: 'shwo' is not a vrepo command. Did you mean 'show'?\n"},
+       }) {
+    CommandResult r = RunVrepo(t.path(), c.args);
+    CHECK(r.err == c.err);
+    CHECK(r.exit_code == 129);
+    CHECK(r.out == "");
+  }
+}
+
+TEST_CASE("cli: help lists the commands, help CMD is CMD --help") {
+  TempDir t;
+  CommandResult top = RunVrepo(t.path(), {"help"});
+  CHECK(top.exit_code == 0);
+  CHECK(top.out == RunVrepo(t.path(), {"--help"}).out);
+  for (const std::string cmd : {"log", "status", "dataset", "train", "runs"}) {
+    INFO(cmd);
+    CommandResult via_help = RunVrepo(t.path(), {"help", cmd});
+    CommandResult direct = RunVrepo(t.path(), {cmd, "--help"});
+    CHECK(via_help.exit_code == direct.exit_code);
+    CHECK(via_help.out == direct.out);
+    CHECK(via_help.err == direct.err);
+  }
+  CHECK(RunVrepo(t.path(), {"help", "log"}).out.find("vrepo log") != std::string::npos);
 }
 
 TEST_CASE("cli: a well-formed value outside its range is an invalid setting: exit 128") {

@@ -13,24 +13,6 @@
 namespace vrepo::testing {
 namespace {
 
-// Runs `cmd` (git plumbing, mostly) and returns its output. git's commit-tree needs an
-// identity, which a fresh machine has none of: the command carries its own.
-std::string Shell(const std::string& cmd) {
-  std::string out;
-  const std::string with_identity =
-      "GIT_AUTHOR_NAME=test GIT_AUTHOR_EMAIL=test@example.invalid GIT_COMMITTER_NAME=test "
-      "GIT_COMMITTER_EMAIL=test@example.invalid " +
-      cmd;
-  FILE* p = ::popen(with_identity.c_str(), "r");
-  REQUIRE(p != nullptr);
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
-  REQUIRE_MESSAGE(::pclose(p) == 0, cmd);
-  while (!out.empty() && out.back() == '\n') out.pop_back();
-  return out;
-}
-
 std::string RawOid(const std::string& hex) {
   std::string raw;
   for (size_t i = 0; i < 40; i += 2) {

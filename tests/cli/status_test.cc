@@ -127,4 +127,90 @@ TEST_CASE("cli: status --json is one document with branch, head and entries") {
   CHECK(detached["head"].str == head);
 }
 
+TEST_CASE("cli: status shows a wholly untracked folder as one line, -uall lists its files") {
+  TempDir t;
+  MakeCommittedRepo(t.path());
+  WriteFile(t / "data/tracked.txt", "t");
+  MustRun(t.path(), {"add", "data"});
+  MustRun(t.path(), {"commit", "-m", "data"});
+  WriteFile(t / "newbatch/x.png", "x");
+  WriteFile(t / "newbatch/sub/y.png", "y");
+  WriteFile(t / "data/new.png", "n");
+  WriteFile(t / "data/newsub/z.png", "z");
+  WriteFile(t / "top.png", "p");
+
+  const std::string normal = "?? data/new.png\n?? data/newsub/\n?? newbatch/\n?? top.png\n";
+  CHECK(MustRun(t.path(), {"status", "--porcelain"}).out == normal);
+  CHECK(MustRun(t.path(), {"status", "--porcelain", "--untracked-files=normal"}).out == normal);
+  const std::string all =
+      "?? data/new.png\n?? data/newsub/z.png\n?? newbatch/sub/y.png\n?? newbatch/x.png\n"
+      "?? top.png\n";
+  CHECK(MustRun(t.path(), {"status", "--porcelain", "-uall"}).out == all);
+  CHECK(MustRun(t.path(), {"status", "--porcelain", "-u", "all"}).out == all);
+  CHECK(MustRun(t.path(), {"status", "--porcelain", "--untracked-files=all"}).out == all);
+  CHECK(MustRun(t.path(), {"status", "--porcelain", "--untracked-files=no"}).out == "");
+  CHECK(RunVrepo(t.path(), {"status", "--untracked-files=some"}).exit_code == 128);  // a setting
+
+  std::string human = MustRun(t.path(), {"status"}).out;
+  CHECK(human.find("\tnewbatch/\n") != std::string::npos);
+  CHECK(human.find("x.png") == std::string::npos);
+  CHECK(MustRun(t / "newbatch", {"status"}).out.find("\t../data/newsub/\n") != std::string::npos);
+
+  // --json lists what --porcelain lists, under the same mode.
+  auto json_paths = [&](const std::vector<std::string>& args) {
+    std::vector<std::string> paths;
+    Json j = Json::Parse(MustRun(t.path(), args).out);
+    for (const Json& e : j["entries"].items) {
+      paths.push_back(e["path"].str);
+    }
+    return paths;
+  };
+  using V = std::vector<std::string>;
+  CHECK(json_paths({"status", "--json"}) ==
+        V{"data/new.png", "data/newsub/", "newbatch/", "top.png"});
+  CHECK(json_paths({"status", "--json", "-uall"}).size() == 5);
+  CHECK(json_paths({"status", "--json", "-uno"}).empty());
+
+  // A file whose removal is staged shows both ways, its folder collapsed as git does.
+  MustRun(t.path(), {"rm", "--cached", "data/tracked.txt"});
+  CHECK(MustRun(t.path(), {"status", "--porcelain"}).out ==
+        "D  data/tracked.txt\n?? data/\n?? newbatch/\n?? top.png\n");
+}
+
+TEST_CASE("cli: restore --staged unstages and keeps the working tree's edit") {
+  TempDir t;
+  MakeCommittedRepo(t.path());
+  WriteFile(t / "a.txt", "a.txt v2");
+  WriteFile(t / "new.txt", "new");
+  MustRun(t.path(), {"add", "a.txt", "new.txt"});
+  MustRun(t.path(), {"rm", "--cached", "b.txt"});
+  CHECK(MustRun(t.path(), {"status", "--porcelain"}).out ==
+        "M  a.txt\nD  b.txt\nA  new.txt\n?? b.txt\n");
+  CHECK(MustRun(t.path(), {"status"})
+            .out.find("Changes to be committed:\n  (use \"vrepo restore --staged <file>...\" to "
+                      "unstage)\n") != std::string::npos);
+
+  MustRun(t.path(), {"restore", "--staged", "a.txt", "new.txt", "b.txt"});
+  CHECK(MustRun(t.path(), {"status", "--porcelain"}).out == " M a.txt\n?? new.txt\n");
+  CHECK(ReadFileOrDie(t / "a.txt") == "a.txt v2");
+  CHECK(ReadFileOrDie(t / "new.txt") == "new");
+
+  // --staged --worktree: both back to HEAD.
+  MustRun(t.path(), {"add", "a.txt"});
+  MustRun(t.path(), {"restore", "--staged", "--worktree", "a.txt"});
+  CHECK(MustRun(t.path(), {"status", "--porcelain"}).out == "?? new.txt\n");
+  CHECK(ReadFileOrDie(t / "a.txt") == "a.txt v1");
+
+  // From another revision, and a path that nothing names.
+  WriteFile(t / "a.txt", "a.txt v3");
+  MustRun(t.path(), {"add", "a.txt"});
+  MustRun(t.path(), {"commit", "-m", "v3"});
+  MustRun(t.path(), {"restore", "--staged", "-s", "HEAD~1", "a.txt"});
+  CHECK(MustRun(t.path(), {"status", "--porcelain"}).out == "MM a.txt\n?? new.txt\n");
+  CHECK(ReadFileOrDie(t / "a.txt") == "a.txt v3");
+  CommandResult none = RunVrepo(t.path(), {"restore", "--staged", "nope.txt"});
+  CHECK(none.exit_code == 128);
+  CHECK(Lines(none.err).size() == 1);
+}
+
 }  // namespace vrepo::testing

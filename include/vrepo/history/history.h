@@ -79,6 +79,15 @@ class History {
   Result<CommitInfo> GetCommit(const std::string& commit_id);
   // Commits reachable from `start_commit`, newest first, at most `max_count` (0 = all).
   Result<std::vector<CommitInfo>> Log(const std::string& start_commit, size_t max_count);
+  // Commits reachable from any of `start_commits`, children before parents, at most
+  // `max_count` (0 = all). With `paths` (root-relative; "" is the root), only the commits
+  // that change something under one of them compared with every parent, as `git log --
+  // PATH` lists them (a root commit counts when it holds something there).
+  Result<std::vector<CommitInfo>> Log(const std::vector<std::string>& start_commits,
+                                      size_t max_count, const std::vector<std::string>& paths);
+  // The file at `path` in a commit's tree. NotFound when nothing is there, InvalidArgument
+  // when `path` is a folder.
+  Result<FileEntry> FileAt(const std::string& commit, const std::string& path);
 
   // The best common ancestor of commits `a` and `b` (as git merge-base); nullopt when they
   // share no history.

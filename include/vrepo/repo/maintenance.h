@@ -28,8 +28,9 @@ Result<FsckReport> Fsck(Repository& repo, const ExtraRoots& extra);
 
 struct GcResult {
   uint64_t objects_dropped = 0;
-  uint64_t bytes_before = 0;
+  uint64_t bytes_before = 0;  // of all pack files
   uint64_t bytes_after = 0;
+  uint64_t packs_removed = 0;  // old pack files replaced by the rewritten one
 };
 // Drops content objects that neither a ref nor `extra` reaches. Needs a writer.
 Result<GcResult> Gc(Repository& repo, const ExtraRoots& extra);

@@ -145,6 +145,8 @@ class ObjectStore {
   Result<uint64_t> Gc(const std::function<bool(const ContentId&)>& live);
   // Total bytes of all pack files.
   Result<uint64_t> PackBytes() const;
+  // How many pack files there are.
+  Result<uint64_t> PackCount() const;
 
  private:
   struct Impl;

@@ -66,8 +66,16 @@ struct StatusReport {
 struct PendingWalk;
 std::shared_ptr<PendingWalk> StartStatusWalk(const std::string& root, Reporter* reporter = nullptr);
 
+// How status lists untracked files (git's --untracked-files).
+enum class UntrackedFiles {
+  kAll,     // every untracked file
+  kNormal,  // a folder holding no tracked file is one entry, "folder/"
+  kNo,      // none
+};
+
 // `walk`, when given, must have been started for repo.root().
-Result<StatusReport> ComputeStatus(Repository& repo, std::shared_ptr<PendingWalk> walk = nullptr);
+Result<StatusReport> ComputeStatus(Repository& repo, std::shared_ptr<PendingWalk> walk = nullptr,
+                                   UntrackedFiles untracked = UntrackedFiles::kAll);
 
 // ---- commit ----
 
@@ -107,6 +115,10 @@ Status Switch(Repository& repo, const std::string& branch, bool create,
 // `source` (a revision) into both the working tree and the index when given.
 Status Restore(Repository& repo, const std::vector<std::string>& paths,
                const std::optional<std::string>& source, Reporter* reporter = nullptr);
+// Sets the staging entries under `paths` back to `source`'s files (HEAD when nullopt),
+// dropping those the source lacks; the working tree keeps its edits (restore --staged).
+Status Unstage(Repository& repo, const std::vector<std::string>& paths,
+               const std::optional<std::string>& source);
 
 // ---- diff ----
 
@@ -121,9 +133,15 @@ struct DiffEntry {
 // Differences between two file lists (each sorted by path).
 std::vector<DiffEntry> DiffFiles(const std::vector<FileEntry>& old_files,
                                  const std::vector<FileEntry>& new_files);
+// What commit `commit_id` changed: its files against its first parent's; for a training run
+// (a commit a refs/runs/ ref points at, whose tree holds only the run's own files) its own
+// files, as added.
+Result<std::vector<DiffEntry>> CommitChanges(Repository& repo, const std::string& commit_id);
 // diff with no revisions: staging index vs working tree; one: REV vs working tree;
-// two: REV vs REV (like git diff).
-Result<std::vector<DiffEntry>> Diff(Repository& repo, const std::vector<std::string>& revs);
+// two: REV vs REV (like git diff). With `paths` (root-relative files or folders), only
+// the files under one of them.
+Result<std::vector<DiffEntry>> Diff(Repository& repo, const std::vector<std::string>& revs,
+                                    const std::vector<std::string>& paths = {});
 
 // The staged files, sorted by path.
 Result<std::vector<FileEntry>> StagedFiles(Repository& repo);
