@@ -221,6 +221,7 @@ Result<std::vector<StagingEntry>> ApplyCheckout(Repository& repo,
 
 Status CheckoutFiles(Repository& repo, const std::vector<FileEntry>& target,
                      const std::string& tree, const CheckoutOptions& options) {
+  VREPO_RETURN_IF_ERROR(RequireWorkTree(repo));
   VREPO_RETURN_IF_ERROR(RequireWritable(repo, "checkout"));
   const std::string& root = repo.root();
   if (!options.force) VREPO_RETURN_IF_ERROR(CheckCheckoutSafe(repo, target));
@@ -261,6 +262,7 @@ Status CheckoutFiles(Repository& repo, const std::vector<FileEntry>& target,
 
 Status Checkout(Repository& repo, const std::string& rev, const CheckoutOptions& options,
                 bool attach_branch) {
+  VREPO_RETURN_IF_ERROR(RequireWorkTree(repo));
   VREPO_RETURN_IF_ERROR(RequireWritable(repo, "checkout"));
   History& history = repo.history();
   VREPO_ASSIGN_OR_RETURN(std::string commit, history.ResolveCommit(rev));
@@ -289,6 +291,7 @@ Status Checkout(Repository& repo, const std::string& rev, const CheckoutOptions&
 
 Status Switch(Repository& repo, const std::string& branch, bool create,
               const CheckoutOptions& options) {
+  VREPO_RETURN_IF_ERROR(RequireWorkTree(repo));
   VREPO_RETURN_IF_ERROR(RequireWritable(repo, "switch"));
   History& history = repo.history();
   if (create) {
@@ -308,6 +311,7 @@ Status Switch(Repository& repo, const std::string& branch, bool create,
 
 Status Restore(Repository& repo, const std::vector<std::string>& paths,
                const std::optional<std::string>& source, Reporter* reporter) {
+  VREPO_RETURN_IF_ERROR(RequireWorkTree(repo));
   VREPO_RETURN_IF_ERROR(RequireWritable(repo, "restore"));
   const std::string& root = repo.root();
   VREPO_ASSIGN_OR_RETURN(StagingIndex index, LoadStaging(repo.store().index()));

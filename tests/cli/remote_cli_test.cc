@@ -152,5 +152,47 @@ TEST_CASE("every sharing command has --help") {
   }
 }
 
+TEST_CASE("init --bare: push any branch to it, clone and fetch from it, no work-tree commands") {
+  TempDir dir;
+  std::string a = dir / "a", hub = dir / "hub.vrepo", c = dir / "c";
+  CommandResult init = RunVrepo(dir.path(), {"init", "--bare", "hub.vrepo"});
+  CHECK(init.exit_code == 0);
+  CHECK(init.out.starts_with("Initialized empty bare vrepo repository in "));
+  CHECK(init.out.ends_with("/hub.vrepo/.vrepo/\n"));
+  WriteFile(a + "/x.txt", "one\n");
+  MustRun(dir.path(), {"init", "a"});
+  MustRun(a, {"add", "."});
+  MustRun(a, {"commit", "-m", "first"});
+  MustRun(a, {"branch", "side"});
+  MustRun(a, {"remote", "add", "origin", hub});
+  MustRun(a, {"push", "origin", "main", "side"});
+  MustRun(dir.path(), {"clone", hub, c});
+  CHECK(ReadFileOrDie(c + "/x.txt") == "one\n");
+
+  // The hub's HEAD branch takes pushes: no working tree has it checked out.
+  WriteFile(a + "/x.txt", "two\n");
+  AgeFile(a + "/x.txt", 10);
+  MustRun(a, {"add", "."});
+  MustRun(a, {"commit", "-m", "second"});
+  MustRun(a, {"push"});
+  CHECK(MustRun(hub, {"rev-parse", "main"}).out == MustRun(a, {"rev-parse", "HEAD"}).out);
+  MustRun(c, {"fetch"});
+  CHECK(MustRun(c, {"rev-parse", "origin/main"}).out == MustRun(a, {"rev-parse", "HEAD"}).out);
+  CHECK(Lines(MustRun(hub, {"log", "--oneline"}).out).size() == 2);
+  CHECK(MustRun(hub, {"branch"}).out == "* main\n  side\n");
+
+  const std::vector<std::vector<std::string>> need_a_work_tree = {
+      {"status"}, {"add", "."},    {"commit", "-m", "m"}, {"switch", "side"}, {"restore", "x.txt"},
+      {"diff"},   {"rm", "x.txt"}, {"checkout", "side"},  {"merge", "side"},  {"mv", "a", "b"},
+  };
+  for (const auto& args : need_a_work_tree) {
+    CommandResult r = RunVrepo(hub, args);
+    INFO(args[0] << ": " << r.err);
+    CHECK(r.exit_code == 128);
+    CHECK(r.err.find("this operation must be run in a work tree\n") != std::string::npos);
+    CHECK(Lines(r.err).size() == 1);
+  }
+}
+
 }  // namespace
 }  // namespace vrepo::testing
