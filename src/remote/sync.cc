@@ -245,7 +245,7 @@ std::vector<std::string> Distinct(std::vector<std::string> v) {
 
 bool SyncReport::ok() const {
   for (const RefResult& r : refs) {
-    if (r.outcome == RefOutcome::kRejected) return false;
+    if (r.rejected()) return false;
   }
   return true;
 }
@@ -261,6 +261,7 @@ std::string RefResult::StatusText() const {
     case RefOutcome::kForced:
       return "forced";
     case RefOutcome::kRejected:
+    case RefOutcome::kCheckedOut:
       return "rejected: " + reason;
   }
   return "";
@@ -295,7 +296,7 @@ Result<SyncReport> Push(Repository& repo, Transport& remote, const std::string& 
 namespace {
 
 // The local refs a push sends, as (full name, commit): the branches asked for (the current
-// one by default), and with options.tags and options.runs every tag and run.
+// one by default), and with options.tags and options.runs every tag and run besides them.
 Result<std::vector<std::pair<std::string, std::string>>> RefsToPush(History& history,
                                                                     const PushOptions& options) {
   std::vector<std::pair<std::string, std::string>> pushed;
@@ -304,7 +305,7 @@ Result<std::vector<std::pair<std::string, std::string>>> RefsToPush(History& his
     for (const RefInfo& b : branches) pushed.emplace_back(std::string(kHeads) + b.name, b.target);
   } else {
     std::vector<std::string> names = options.branches;
-    if (names.empty() && !options.tags && !options.runs) {
+    if (names.empty()) {
       VREPO_ASSIGN_OR_RETURN(std::optional<std::string> current, history.CurrentBranch());
       if (!current) {
         return Status::InvalidArgument("HEAD is detached; name the branch to push");
@@ -331,12 +332,16 @@ Result<std::vector<std::pair<std::string, std::string>>> RefsToPush(History& his
 }
 
 // What pushing `target` to the remote's ref `name`, now at `old_target` ("" when absent),
-// does: branches move only forward (unless `force`), tags and runs are never replaced.
+// does: branches move only forward (unless `force`), tags and runs are never replaced, and
+// the branch checked out in the remote's working tree (`checked_out`) not at all.
 Result<RefResult> JudgePush(History& history, const std::string& name, const std::string& target,
-                            const std::string& old_target, bool force) {
+                            const std::string& old_target, bool force, bool checked_out) {
   RefResult r{name, old_target, target, RefOutcome::kUpToDate, ""};
   if (r.old_target == target) {
     r.outcome = RefOutcome::kUpToDate;
+  } else if (checked_out) {
+    r.outcome = RefOutcome::kCheckedOut;
+    r.reason = "branch is checked out in the remote's working tree";
   } else if (r.old_target.empty()) {
     r.outcome = RefOutcome::kNew;
   } else if (name.starts_with(kHeads)) {
@@ -375,9 +380,10 @@ Result<SyncReport> PushListed(Repository& repo, Transport& remote, const std::st
   std::vector<size_t> update_results;
   for (const auto& [name, target] : pushed) {
     auto it = theirs.find(name);
-    VREPO_ASSIGN_OR_RETURN(
-        RefResult r,
-        JudgePush(history, name, target, it == theirs.end() ? "" : it->second, options.force));
+    bool checked_out = listing.head_checked_out && listing.head_branch == name;
+    VREPO_ASSIGN_OR_RETURN(RefResult r,
+                           JudgePush(history, name, target, it == theirs.end() ? "" : it->second,
+                                     options.force, checked_out));
     if (r.moved()) {
       updates.push_back({name, r.old_target, target, r.outcome == RefOutcome::kForced});
       update_results.push_back(report.refs.size());

@@ -152,6 +152,65 @@ TEST_CASE("every sharing command has --help") {
   }
 }
 
+TEST_CASE("push --runs or --tags to a fresh remote sends the current branch too") {
+  TempDir dir;
+  std::string a = dir / "a", hub = dir / "hub";
+  WriteFile(a + "/x.txt", "one\n");
+  MustRun(dir.path(), {"init", "a"});
+  MustRun(a, {"add", "."});
+  MustRun(a, {"commit", "-m", "first"});
+  MustRun(a, {"remote", "add", "origin", hub});
+  CommandResult runs = RunVrepo(a, {"push", "origin", "--runs"});
+  CHECK(runs.exit_code == 0);
+  CHECK(runs.err.find("Everything up-to-date") == std::string::npos);
+  CHECK(runs.err.find("[new branch]      main -> main") != std::string::npos);
+  MustRun(dir.path(), {"clone", hub, "b"});
+  CHECK(MustRun(dir / "b", {"rev-parse", "main"}).out == MustRun(a, {"rev-parse", "HEAD"}).out);
+
+  WriteFile(a + "/x.txt", "two\n");
+  AgeFile(a + "/x.txt", 10);
+  MustRun(a, {"add", "."});
+  MustRun(a, {"commit", "-m", "second"});
+  MustRun(a, {"tag", "v1"});
+  CommandResult tags = RunVrepo(a, {"push", "origin", "--tags"});
+  CHECK(tags.exit_code == 0);
+  CHECK(tags.err.find("main -> main") != std::string::npos);
+  CHECK(tags.err.find("[new tag]         v1 -> v1") != std::string::npos);
+  MustRun(dir / "b", {"pull"});
+  CHECK(ReadFileOrDie(dir / "b/x.txt") == "two\n");
+}
+
+TEST_CASE("a push to the branch a remote's working tree has checked out says so and what to do") {
+  TempDir dir;
+  std::string a = dir / "a", b = dir / "b";
+  WriteFile(a + "/x.txt", "one\n");
+  MustRun(dir.path(), {"init", "a"});
+  MustRun(a, {"add", "."});
+  MustRun(a, {"commit", "-m", "first"});
+  MustRun(dir.path(), {"clone", a, "b"});
+  WriteFile(b + "/x.txt", "from b\n");
+  AgeFile(b + "/x.txt", 10);
+  MustRun(b, {"add", "."});
+  MustRun(b, {"commit", "-m", "b"});
+  CommandResult push = RunVrepo(b, {"push"});
+  CHECK(push.exit_code == 1);
+  INFO(push.err);
+  CHECK(push.err.find(" ! [rejected]        main -> main (branch is checked out in the "
+                      "remote's working tree)") != std::string::npos);
+  CHECK(push.err.find("'vrepo init --bare DIR'") != std::string::npos);
+  CHECK(push.err.find("switch the remote's working tree to another branch") != std::string::npos);
+  CHECK(push.err.find("fetch") == std::string::npos);
+  CHECK(ReadFileOrDie(a + "/x.txt") == "one\n");
+  CommandResult json = RunVrepo(b, {"push", "--json"});
+  CHECK(json.exit_code == 1);
+  CHECK(Json::Parse(json.out)["refs"][0]["status"].str ==
+        "rejected: branch is checked out in the remote's working tree");
+  // Another branch of the same remote is no one's working tree.
+  MustRun(b, {"switch", "-c", "side"});
+  MustRun(b, {"push", "origin", "side"});
+  CHECK(MustRun(a, {"rev-parse", "side"}).out == MustRun(b, {"rev-parse", "HEAD"}).out);
+}
+
 TEST_CASE("init --bare: push any branch to it, clone and fetch from it, no work-tree commands") {
   TempDir dir;
   std::string a = dir / "a", hub = dir / "hub.vrepo", c = dir / "c";

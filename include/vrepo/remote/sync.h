@@ -26,6 +26,9 @@ enum class RefOutcome {
   kUpdated,   // moved forward
   kForced,    // moved to a commit that does not contain the old one
   kRejected,  // left as it was; RefResult::reason says why
+  // Left as it was: the remote has this branch checked out in its working tree, whose
+  // files a push must not change (RefListing::head_checked_out).
+  kCheckedOut,
 };
 
 // What one ref did: "main: 1a2b3c4..5d6e7f8", "v1: new tag", "main: rejected (fetch first)".
@@ -34,12 +37,15 @@ struct RefResult {
   std::string old_target;
   std::string new_target;
   RefOutcome outcome = RefOutcome::kUpToDate;
-  std::string reason;  // kRejected: "fetch first", "non-fast-forward", ...
+  std::string reason;  // kRejected, kCheckedOut: "fetch first", "non-fast-forward", ...
   // "up to date", "new", "updated", "forced" or "rejected: REASON", as --json prints it.
   std::string StatusText() const;
   bool moved() const {
     return outcome == RefOutcome::kNew || outcome == RefOutcome::kUpdated ||
            outcome == RefOutcome::kForced;
+  }
+  bool rejected() const {
+    return outcome == RefOutcome::kRejected || outcome == RefOutcome::kCheckedOut;
   }
 };
 
@@ -55,8 +61,8 @@ struct SyncReport {
 struct PushOptions : SyncOptions {
   std::vector<std::string> branches;  // short names; empty = the current branch
   bool all = false;                   // every branch
-  bool runs = false;                  // refs/runs/* too
-  bool tags = false;                  // refs/tags/* too
+  bool runs = false;                  // refs/runs/* too, besides the branches
+  bool tags = false;                  // refs/tags/* too, besides the branches
   bool force = false;                 // allow updates that are not fast-forwards
 };
 // Pushes to `remote` (the remote's name in .vrepo/config is `remote_name`, for the tracking
