@@ -2,6 +2,7 @@
 #include <cstdio>
 
 #include "remote_cli.h"
+#include "vrepo/remote/tracking.h"
 
 namespace vrepo::cli {
 
@@ -14,18 +15,21 @@ Command RegisterPull(CLI::App& app, Globals& g) {
   CLI::App* sub = app.add_subcommand(
       "pull",
       "Fetch from a remote, then fast-forward the current branch\n"
-      "Runs 'vrepo fetch REMOTE' (origin by default), then moves the current branch and the "
-      "working tree to REMOTE/BRANCH when that is a fast-forward, refusing (exit 1) to "
-      "overwrite uncommitted changes. When the two have diverged it changes nothing and says "
-      "to run 'vrepo merge REMOTE/BRANCH'.");
-  sub->add_option("REMOTE", o->remote, "Remote name (default: origin)");
+      "Runs 'vrepo fetch REMOTE' (the branch's upstream remote, else origin), then moves the "
+      "current branch and the working tree to its upstream (REMOTE/BRANCH, see 'vrepo "
+      "switch') when that is a fast-forward, refusing (exit 1) to overwrite uncommitted "
+      "changes. When the two have diverged it changes nothing and says to run 'vrepo merge "
+      "REMOTE/BRANCH'.");
+  sub->add_option("REMOTE", o->remote, "Remote name (default: the upstream's, else origin)");
   sub->add_flag("--runs", o->fetch.runs, "Fetch training runs (refs/runs/*) too");
   sub->add_option("-j,--jobs", o->fetch.jobs, "Parallel streams (default 4)")
       ->check(CLI::Range(1, 64));
   return {sub, [&g, o] {
             auto repo = OpenRepository(g, /*write=*/true);
             if (!repo.ok()) return Fail("pull", repo.status());
-            auto remote = OpenRemote(**repo, o->remote);
+            auto name = o->remote.empty() ? DefaultRemote(**repo) : Result<std::string>(o->remote);
+            if (!name.ok()) return Fail("pull", name.status());
+            auto remote = OpenRemote(**repo, *name);
             if (!remote.ok()) return Fail("pull", remote.status());
             if (remote->name.empty()) {
               return FailWith("pull", "pull needs a configured remote [see 'vrepo remote add']",
@@ -56,7 +60,10 @@ Command RegisterPull(CLI::App& app, Globals& g) {
             }
             switch (p.outcome) {
               case PullOutcome::kNoRemoteBranch:
-                return FailWith("pull", "the remote has no branch '" + p.branch + "'",
+                // upstream is REMOTE/BRANCH, and remote names hold no '/'.
+                return FailWith("pull",
+                                "the remote has no branch '" +
+                                    p.upstream.substr(p.upstream.find('/') + 1) + "'",
                                 kExitFailure);
               case PullOutcome::kDiverged:
                 return FailWith("pull",

@@ -14,6 +14,7 @@
 #include "vrepo/remote/object_batch.h"
 #include "vrepo/remote/remote_config.h"
 #include "vrepo/remote/service.h"
+#include "vrepo/remote/tracking.h"
 #include "vrepo/util/file.h"
 #include "vrepo/util/thread_pool.h"
 #include "vrepo/worktree/worktree.h"
@@ -515,7 +516,10 @@ Result<PullResult> Pull(Repository& repo, Transport& remote, const std::string& 
     return out;
   }
   out.branch = *branch;
-  out.upstream = remote_name + "/" + *branch;
+  // The branch's upstream on this remote, else the remote's branch of the same name.
+  VREPO_ASSIGN_OR_RETURN(std::optional<Upstream> upstream, GetUpstream(repo, *branch));
+  bool tracks = upstream && upstream->remote == remote_name;
+  out.upstream = remote_name + "/" + (tracks ? upstream->branch : *branch);
   VREPO_ASSIGN_OR_RETURN(out.fetch, Fetch(repo, remote, remote_name, options));
   if (on_fetched) on_fetched(out.fetch);
   VREPO_ASSIGN_OR_RETURN(std::optional<std::string> theirs,
@@ -591,6 +595,7 @@ Result<SyncReport> Clone(const std::string& url, const std::string& dir,
       return report;  // an empty repository
     }
     VREPO_RETURN_IF_ERROR(history.CreateBranch(branch, *target, /*force=*/false));
+    VREPO_RETURN_IF_ERROR(SetUpstream(*repo, branch, {"origin", branch}));
     VREPO_RETURN_IF_ERROR(history.SetHeadToBranch(branch));
     VREPO_ASSIGN_OR_RETURN(std::vector<FileEntry> files, history.ReadTree(*target));
     VREPO_ASSIGN_OR_RETURN(CommitInfo commit, history.GetCommit(*target));

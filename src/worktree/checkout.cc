@@ -290,10 +290,17 @@ Status Checkout(Repository& repo, const std::string& rev, const CheckoutOptions&
 }
 
 Status Switch(Repository& repo, const std::string& branch, bool create,
-              const CheckoutOptions& options) {
+              const CheckoutOptions& options, const std::string& start) {
   VREPO_RETURN_IF_ERROR(RequireWorkTree(repo));
   VREPO_RETURN_IF_ERROR(RequireWritable(repo, "switch"));
   History& history = repo.history();
+  if (create && !start.empty()) {
+    VREPO_ASSIGN_OR_RETURN(std::string commit, history.ResolveCommit(start));
+    VREPO_RETURN_IF_ERROR(history.CreateBranch(branch, commit, false));
+    Status st = Checkout(repo, branch, options, /*attach_branch=*/true);
+    if (!st.ok()) (void)history.DeleteBranch(branch);
+    return st;
+  }
   if (create) {
     VREPO_ASSIGN_OR_RETURN(std::optional<std::string> head, history.HeadCommit());
     // A new branch at HEAD changes no file, so local changes simply come along.

@@ -253,5 +253,81 @@ TEST_CASE("init --bare: push any branch to it, clone and fetch from it, no work-
   }
 }
 
+// a has main and feature, pushed to hub; b is a clone of hub, on main.
+struct Branches : Team {
+  std::string b = dir / "b";
+  Branches() {
+    MustRun(a, {"switch", "-c", "feature"});
+    CommitIn(a, "f.txt", "feature\n");
+    MustRun(a, {"push", "origin", "feature"});
+    MustRun(a, {"switch", "main"});
+    MustRun(dir.path(), {"clone", hub, "b"});
+  }
+};
+
+TEST_CASE("switch BRANCH that only origin has creates it there, tracking it, and pull follows") {
+  Branches t;
+  CommandResult sw = RunVrepo(t.b, {"switch", "feature"});
+  CHECK(sw.exit_code == 0);
+  CHECK(sw.out == "branch 'feature' set up to track 'origin/feature'.\n");
+  CHECK(sw.err == "Switched to a new branch 'feature'\n");
+  CHECK(ReadFileOrDie(t.b + "/f.txt") == "feature\n");
+  CHECK(MustRun(t.b, {"rev-parse", "HEAD"}).out == MustRun(t.a, {"rev-parse", "feature"}).out);
+  MustRun(t.a, {"switch", "feature"});
+  t.CommitIn(t.a, "f.txt", "feature 2\n");
+  MustRun(t.a, {"push"});
+  CHECK(MustRun(t.b, {"pull"}).out.find("Fast-forward") != std::string::npos);
+  CHECK(ReadFileOrDie(t.b + "/f.txt") == "feature 2\n");
+}
+
+TEST_CASE("switch BRANCH refuses when several remotes have it, naming them") {
+  Branches t;
+  MustRun(t.b, {"remote", "add", "up", t.hub});
+  MustRun(t.b, {"fetch", "up"});
+  CommandResult sw = RunVrepo(t.b, {"switch", "feature"});
+  CHECK(sw.exit_code == 128);
+  CHECK(sw.err.find("origin/feature, up/feature") != std::string::npos);
+  CHECK(Lines(sw.err).size() == 1);
+  CHECK(RunVrepo(t.b, {"rev-parse", "refs/heads/feature"}).exit_code != 0);
+  CommandResult none = RunVrepo(t.b, {"switch", "nowhere"});
+  CHECK(none.exit_code == 128);
+  CHECK(none.err.find("no branch named 'nowhere'") != std::string::npos);
+}
+
+TEST_CASE("switch -c NEW origin/X and branch NEW origin/X track it, branch -r and -a list them") {
+  Branches t;
+  CommandResult sw = RunVrepo(t.b, {"switch", "-c", "mine", "origin/feature"});
+  CHECK(sw.exit_code == 0);
+  CHECK(sw.out == "branch 'mine' set up to track 'origin/feature'.\n");
+  CHECK(sw.err == "Switched to a new branch 'mine'\n");
+  CHECK(ReadFileOrDie(t.b + "/f.txt") == "feature\n");
+  CHECK(MustRun(t.b, {"pull"}).out == "Already up to date.\n");
+  CHECK(MustRun(t.b, {"branch", "other", "origin/main"}).out ==
+        "branch 'other' set up to track 'origin/main'.\n");
+  CHECK(MustRun(t.b, {"branch", "plain", "HEAD"}).out == "");
+  CHECK(RunVrepo(t.b, {"switch", "mine2", "origin/main"}).exit_code == 129);
+
+  CHECK(MustRun(t.b, {"branch", "-r"}).out == "  origin/feature\n  origin/main\n");
+  CHECK(MustRun(t.b, {"branch", "-a"}).out ==
+        "  main\n* mine\n  other\n  plain\n  remotes/origin/feature\n  remotes/origin/main\n");
+  Json all = Json::Parse(MustRun(t.b, {"branch", "-a", "--json"}).out);
+  REQUIRE(all.items.size() == 6);
+  CHECK(all[1]["name"].str == "mine");
+  CHECK(all[1]["current"].b);
+  CHECK(all[1]["remote"].is_null());
+  CHECK(all[5]["name"].str == "remotes/origin/main");
+  CHECK(all[5]["remote"].str == "origin");
+  CHECK(all[5]["commit"].str + "\n" == MustRun(t.b, {"rev-parse", "origin/main"}).out);
+  Json remotes = Json::Parse(MustRun(t.b, {"branch", "-r", "--json"}).out);
+  REQUIRE(remotes.items.size() == 2);
+  CHECK(remotes[0]["name"].str == "origin/feature");
+  CHECK_FALSE(Json::Parse(MustRun(t.b, {"branch", "--json"}).out)[0].has("remote"));
+  MustRun(t.b, {"branch", "-d", "other"});
+  MustRun(t.b, {"branch", "other", "HEAD"});
+  MustRun(t.b, {"switch", "other"});
+  CommandResult pull = RunVrepo(t.b, {"pull"});
+  CHECK(pull.exit_code == 1);  // deleting 'other' forgot its upstream: no origin/other
+}
+
 }  // namespace
 }  // namespace vrepo::testing

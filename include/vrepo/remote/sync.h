@@ -94,7 +94,8 @@ struct PullResult {
   std::string new_head;                 // kFastForwarded: the commit it moved to
 };
 // Fetch, then fast-forward the current branch and the working tree (through `checkout`,
-// which refuses to overwrite uncommitted changes) to REMOTE_NAME/BRANCH. `on_fetched`, when
+// which refuses to overwrite uncommitted changes) to REMOTE_NAME/BRANCH, where BRANCH is the
+// branch's upstream on that remote (tracking.h) or else its own name. `on_fetched`, when
 // set, hears the fetch's report before the branch moves, so a caller can show what arrived
 // even when the fast-forward then fails. `repo` must be open for writing.
 Result<PullResult> Pull(Repository& repo, Transport& remote, const std::string& remote_name,
@@ -106,7 +107,7 @@ struct CloneOptions : SyncOptions {
   TransportOptions transport;
 };
 // Creates `dir` (which must not exist or be empty), a repository whose remote "origin" is
-// `url`, fetches everything including runs, and checks out the branch.
+// `url`, fetches everything including runs, and checks out the branch, tracking origin's.
 Result<SyncReport> Clone(const std::string& url, const std::string& dir,
                          const CloneOptions& options);
 
