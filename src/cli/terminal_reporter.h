@@ -22,6 +22,7 @@ class TerminalReporter : public Reporter {
 
   void BeginStep(const std::string& label, uint64_t total) override;
   void Advance(uint64_t units) override;
+  void AdvanceBytes(uint64_t bytes) override;
   void EndStep() override;
   void Info(const std::string& line) override;
   void Transient(const std::string& line) override;
@@ -37,6 +38,7 @@ class TerminalReporter : public Reporter {
   std::string label_;
   uint64_t total_ = 0;
   std::atomic<uint64_t> done_{0};
+  std::atomic<uint64_t> bytes_{0};  // drawn with their rate once a step reports any
   std::atomic<bool> active_{false};
   std::chrono::steady_clock::time_point start_, last_draw_;
   bool drawn_ = false;

@@ -208,7 +208,10 @@ class ObjectCopier {
     }
     if (sent > 0) VREPO_RETURN_IF_ERROR(dst.WriteObjects(batch).status());
     Count(sent, batch.size());
-    if (progress_) progress_->Advance(records.size());
+    if (progress_) {
+      progress_->AdvanceBytes(batch.size());
+      progress_->Advance(records.size());
+    }
     return records.size();
   }
 

@@ -16,8 +16,10 @@
 namespace vrepo {
 
 struct SyncOptions {
-  int jobs = 4;                  // parallel streams for content objects
-  Reporter* reporter = nullptr;  // progress of the objects sent or received
+  int jobs = 4;  // parallel streams for content objects
+  // Progress of the objects sent or received ("sending objects", "receiving objects"), with
+  // their bytes on the wire (Reporter::AdvanceBytes).
+  Reporter* reporter = nullptr;
 };
 
 enum class RefOutcome {
