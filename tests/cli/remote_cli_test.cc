@@ -329,5 +329,50 @@ TEST_CASE("switch -c NEW origin/X and branch NEW origin/X track it, branch -r an
   CHECK(pull.exit_code == 1);  // deleting 'other' forgot its upstream: no origin/other
 }
 
+TEST_CASE("pull --json: the fetched refs, counts, and what happened to the branch") {
+  Team t;
+  MustRun(t.dir.path(), {"clone", t.hub, "b"});
+  std::string b = t.dir / "b";
+  std::string old_head = Lines(MustRun(b, {"rev-parse", "HEAD"}).out)[0];
+  t.CommitIn(t.a, "x.txt", "from a\n");
+  MustRun(t.a, {"push"});
+  std::string new_head = Lines(MustRun(t.a, {"rev-parse", "HEAD"}).out)[0];
+  CommandResult pull = RunVrepo(b, {"pull", "--json"});
+  CHECK(pull.exit_code == 0);
+  CHECK(pull.err == "");
+  Json j = Json::Parse(pull.out);
+  CHECK(j["status"].str == "fast-forwarded");
+  CHECK(j["branch"].str == "main");
+  CHECK(j["upstream"].str == "origin/main");
+  CHECK(j["old_commit"].str == old_head);
+  CHECK(j["commit"].str == new_head);
+  CHECK(j["commits"].number == 1);
+  CHECK(j["objects"].number == 1);
+  CHECK(j["object_bytes"].number > 0);
+  REQUIRE(j["refs"].items.size() == 1);
+  CHECK(j["refs"][0]["name"].str == "refs/remotes/origin/main");
+  CHECK(j["refs"][0]["old"].str == old_head);
+  CHECK(j["refs"][0]["new"].str == new_head);
+  CHECK(j["refs"][0]["status"].str == "updated");
+  CHECK(ReadFileOrDie(b + "/x.txt") == "from a\n");
+
+  Json same = Json::Parse(MustRun(b, {"pull", "--json"}).out);
+  CHECK(same["status"].str == "up to date");
+  CHECK(same["commit"].str == new_head);
+  CHECK(same["refs"][0]["status"].str == "up to date");
+
+  t.CommitIn(t.a, "x.txt", "a again\n");
+  MustRun(t.a, {"push"});
+  t.CommitIn(b, "y.txt", "from b\n");
+  CommandResult diverged = RunVrepo(b, {"pull", "--json"});
+  CHECK(diverged.exit_code == 1);
+  CHECK(Json::Parse(diverged.out)["status"].str == "diverged");
+
+  Json fetch = Json::Parse(MustRun(b, {"fetch", "--json"}).out);
+  CHECK(fetch["refs"][0]["status"].str == "up to date");
+  CHECK(fetch.has("objects"));
+  CHECK(fetch.has("object_bytes"));
+}
+
 }  // namespace
 }  // namespace vrepo::testing
