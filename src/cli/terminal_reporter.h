@@ -1,7 +1,8 @@
-// The CLI's Reporter: a progress bar on stderr for long steps, drawn only when stderr is a
-// terminal and the step has already taken more than a second (VREPO_PROGRESS_DELAY_MS
-// overrides that second; tests use 0), so scripts and quick commands see nothing; news lines
-// on stdout (stderr when stdout is one JSON document); warnings on stderr. Thread-safe.
+// The CLI's Reporter: a progress bar on stderr for long steps (with the bytes and their rate
+// for a transfer that reports them), drawn only when stderr is a terminal and the step has already
+// taken more than a second (VREPO_PROGRESS_DELAY_MS overrides that second; tests use 0), so scripts
+// and quick commands see nothing; news lines on stdout (stderr when stdout is one JSON document);
+// warnings on stderr. Thread-safe.
 #pragma once
 
 #include <atomic>
