@@ -73,9 +73,7 @@ void PrintRefLines(const SyncReport& report, bool push, const std::string& remot
   }
 }
 
-void PrintReportJson(const std::string& url, const SyncReport& report) {
-  JsonWriter json;
-  json.BeginObject();
+void WriteReportFields(JsonWriter& json, const std::string& url, const SyncReport& report) {
   json.Key("url").String(url);
   json.Key("ok").Bool(report.ok());
   json.Key("commits").Uint(report.commits);
@@ -91,6 +89,12 @@ void PrintReportJson(const std::string& url, const SyncReport& report) {
     json.EndObject();
   }
   json.EndArray();
+}
+
+void PrintReportJson(const std::string& url, const SyncReport& report) {
+  JsonWriter json;
+  json.BeginObject();
+  WriteReportFields(json, url, report);
   json.EndObject();
   Print(json.str() + "\n");
 }

@@ -24,6 +24,9 @@ Result<OpenedRemote> OpenRemote(const Repository& repo, const std::string& name_
 // git's " * [new branch]      main -> main" lines for `report`, one per ref, on stderr.
 // `push` selects push wording; `remote_name` shortens remote-tracking refs for fetch.
 void PrintRefLines(const SyncReport& report, bool push, const std::string& remote_name);
+// The fields "url", "ok", "commits", "objects", "object_bytes" and "refs" (each ref's name,
+// old and new commit, and status) of an open JSON object.
+void WriteReportFields(JsonWriter& json, const std::string& url, const SyncReport& report);
 // {"url":..., "commits":N, "objects":N, "object_bytes":N, "refs":[...]} on stdout.
 void PrintReportJson(const std::string& url, const SyncReport& report);
 

@@ -2,10 +2,29 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <string>
 
 namespace vrepo::cli {
+
+namespace {
+
+// "812 B", "45.3 KiB", "1.2 GiB": a transfer's volume as a person reads it.
+std::string HumanBytes(double bytes) {
+  static const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  int unit = 0;
+  while (bytes >= 1024 && unit < 4) {
+    bytes /= 1024;
+    ++unit;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), unit == 0 ? "%.0f %s" : "%.1f %s", bytes, kUnits[unit]);
+  return buf;
+}
+
+}  // namespace
 
 TerminalReporter::TerminalReporter(bool json_output)
     : json_output_(json_output), tty_(::isatty(STDERR_FILENO) == 1) {
@@ -20,6 +39,7 @@ void TerminalReporter::BeginStep(const std::string& label, uint64_t total) {
   label_ = label;
   total_ = total;
   done_.store(0);
+  bytes_.store(0);
   start_ = std::chrono::steady_clock::now();
   last_draw_ = start_ - std::chrono::seconds(1);
   drawn_ = false;
@@ -38,6 +58,10 @@ void TerminalReporter::Advance(uint64_t units) {
   Draw(done, false);
 }
 
+void TerminalReporter::AdvanceBytes(uint64_t bytes) {
+  bytes_.fetch_add(bytes, std::memory_order_relaxed);
+}
+
 void TerminalReporter::EndStep() {
   std::lock_guard<std::mutex> lock(mu_);
   if (!active_.exchange(false)) return;
@@ -52,9 +76,16 @@ void TerminalReporter::Draw(uint64_t done, bool final_line) {
   std::string bar(static_cast<size_t>(filled), '#');
   bar.append(static_cast<size_t>(width - filled), ' ');
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
-  std::fprintf(stderr, "\r%s [%s] %3d%% %llu/%llu %.1fs%s", label_.c_str(), bar.c_str(),
+  // A transfer adds its volume and rate, as git's "12.3 MiB | 4.1 MiB/s".
+  std::string volume;
+  if (uint64_t bytes = bytes_.load(std::memory_order_relaxed); bytes > 0) {
+    volume = ", " + HumanBytes(static_cast<double>(bytes)) + " | " +
+             HumanBytes(static_cast<double>(bytes) / std::max(secs, 0.001)) + "/s";
+  }
+  std::fprintf(stderr, "\r%s [%s] %3d%% %llu/%llu%s %.1fs%s", label_.c_str(), bar.c_str(),
                static_cast<int>(frac * 100), static_cast<unsigned long long>(done),
-               static_cast<unsigned long long>(total_), secs, final_line ? "\n" : "");
+               static_cast<unsigned long long>(total_), volume.c_str(), secs,
+               final_line ? "\n" : "");
   std::fflush(stderr);
   drawn_ = true;
 }

@@ -1,7 +1,8 @@
-// The CLI's Reporter: a progress bar on stderr for long steps, drawn only when stderr is a
-// terminal and the step has already taken more than a second (VREPO_PROGRESS_DELAY_MS
-// overrides that second; tests use 0), so scripts and quick commands see nothing; news lines
-// on stdout (stderr when stdout is one JSON document); warnings on stderr. Thread-safe.
+// The CLI's Reporter: a progress bar on stderr for long steps (with the bytes and their rate
+// for a transfer that reports them), drawn only when stderr is a terminal and the step has already
+// taken more than a second (VREPO_PROGRESS_DELAY_MS overrides that second; tests use 0), so scripts
+// and quick commands see nothing; news lines on stdout (stderr when stdout is one JSON document);
+// warnings on stderr. Thread-safe.
 #pragma once
 
 #include <atomic>
@@ -22,6 +23,7 @@ class TerminalReporter : public Reporter {
 
   void BeginStep(const std::string& label, uint64_t total) override;
   void Advance(uint64_t units) override;
+  void AdvanceBytes(uint64_t bytes) override;
   void EndStep() override;
   void Info(const std::string& line) override;
   void Transient(const std::string& line) override;
@@ -37,6 +39,7 @@ class TerminalReporter : public Reporter {
   std::string label_;
   uint64_t total_ = 0;
   std::atomic<uint64_t> done_{0};
+  std::atomic<uint64_t> bytes_{0};  // drawn with their rate once a step reports any
   std::atomic<bool> active_{false};
   std::chrono::steady_clock::time_point start_, last_draw_;
   bool drawn_ = false;

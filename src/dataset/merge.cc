@@ -315,6 +315,7 @@ Result<TableMergeResult> MergeLabelTables(const std::optional<std::string_view>&
 }
 
 Result<MergeResult> Merge(Repository& repo, const std::string& rev, const MergeOptions& options) {
+  VREPO_RETURN_IF_ERROR(RequireWorkTree(repo));
   if (repo.read_only()) {
     return Status::InvalidArgument("merge needs the repository opened for writing");
   }

@@ -148,8 +148,11 @@ class HttpTransport : public Transport {
   std::string Describe() const override { return endpoint_.url; }
 
   Result<RefListing> ListRefs() override {
-    VREPO_ASSIGN_OR_RETURN(std::string body, Get("/refs", options_.max_listing_bytes));
-    return ParseRefListing(body, endpoint_.url);
+    httplib::Headers headers;
+    VREPO_ASSIGN_OR_RETURN(std::string body, Get("/refs", options_.max_listing_bytes, &headers));
+    auto checked_out = headers.find(kCheckedOutHeader);
+    return ParseRefListing(body, endpoint_.url,
+                           checked_out == headers.end() ? "" : checked_out->second);
   }
 
   Result<std::vector<ContentId>> MissingObjects(const std::vector<ContentId>& ids) override {
@@ -210,10 +213,11 @@ class HttpTransport : public Transport {
   }
 
  private:
-  Result<std::string> Get(const std::string& op, uint64_t limit) {
+  Result<std::string> Get(const std::string& op, uint64_t limit,
+                          httplib::Headers* headers = nullptr) {
     httplib::Request req;
     req.method = "GET";
-    return Send(req, op, false, limit);
+    return Send(req, op, false, limit, headers);
   }
 
   Result<std::string> Post(const std::string& op, std::string_view body, bool write,
@@ -225,9 +229,10 @@ class HttpTransport : public Transport {
     return Send(req, op, write, limit);
   }
 
-  // Sends `req` to OP and reads at most `limit` bytes of answer, within the deadlines.
-  Result<std::string> Send(httplib::Request& req, const std::string& op, bool write,
-                           uint64_t limit) {
+  // Sends `req` to OP and reads at most `limit` bytes of answer, within the deadlines;
+  // `headers`, when given, receives the answer's headers.
+  Result<std::string> Send(httplib::Request& req, const std::string& op, bool write, uint64_t limit,
+                           httplib::Headers* headers = nullptr) {
     req.path = Path(op);
     std::string body;
     Clock::time_point body_start;
@@ -236,6 +241,7 @@ class HttpTransport : public Transport {
     const std::string seconds = std::to_string(options_.stall_timeout_s) + " s";
     req.response_handler = [&](const httplib::Response& res) {
       too_big = std::strtoull(res.get_header_value("Content-Length").c_str(), nullptr, 10) > limit;
+      if (headers) *headers = res.headers;
       body_start = Clock::now();
       watchdog_.Set(body_start + stall, "the answer stalled for " + seconds);
       return !too_big;

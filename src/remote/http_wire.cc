@@ -86,7 +86,8 @@ std::string FormatRefListing(const RefListing& listing) {
   return out;
 }
 
-Result<RefListing> ParseRefListing(std::string_view text, const std::string& source) {
+Result<RefListing> ParseRefListing(std::string_view text, const std::string& source,
+                                   std::string_view checked_out) {
   RefListing listing;
   std::vector<std::string_view> lines = SplitLines(text);
   for (size_t i = 0; i < lines.size(); ++i) {
@@ -108,6 +109,7 @@ Result<RefListing> ParseRefListing(std::string_view text, const std::string& sou
     if (!IsRefName(f[1])) return bad("bad ref name");
     listing.refs.push_back(RemoteRef{std::string(f[1]), std::string(f[0])});
   }
+  listing.head_checked_out = !checked_out.empty() && listing.head_branch == checked_out;
   return listing;
 }
 

@@ -25,7 +25,13 @@ Status CheckRepositoryName(const std::string& name);
 
 // First line `HEAD BRANCH` (when HEAD names a branch), then `TARGET FULLNAME` a line.
 std::string FormatRefListing(const RefListing& listing);
-Result<RefListing> ParseRefListing(std::string_view text, const std::string& source);
+// `checked_out`: the value of the listing's kCheckedOutHeader ("" when absent).
+Result<RefListing> ParseRefListing(std::string_view text, const std::string& source,
+                                   std::string_view checked_out = "");
+// The listing's response header naming HEAD's branch when a working tree has it checked out
+// (RefListing::head_checked_out). A header, not a line of the body, so that clients which
+// do not know it still read the listing.
+inline constexpr const char* kCheckedOutHeader = "X-Vrepo-Checked-Out";
 
 // Content ids back to back, 32 raw bytes each.
 std::string FormatIdList(const std::vector<ContentId>& ids);

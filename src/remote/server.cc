@@ -294,6 +294,7 @@ Status RepositoryServer::Impl::Run(const Route& route, const std::string& name,
       VREPO_ASSIGN_OR_RETURN(RefListing listing, service->ListRefs());
       res.status = 200;
       res.set_content(FormatRefListing(listing), "text/plain");
+      if (listing.head_checked_out) res.set_header(kCheckedOutHeader, *listing.head_branch);
       return Status::OK();
     }
     case Op::kMissing: {

@@ -156,6 +156,7 @@ Result<RefListing> RemoteService::ListRefs() {
               [](const RemoteRef& a, const RemoteRef& b) { return a.name < b.name; });
     VREPO_ASSIGN_OR_RETURN(std::optional<std::string> branch, history.CurrentBranch());
     if (branch) listing.head_branch = std::string(kHeads) + *branch;
+    listing.head_checked_out = branch && !repo.bare();
     return listing;
   });
 }

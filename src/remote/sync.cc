@@ -14,6 +14,7 @@
 #include "vrepo/remote/object_batch.h"
 #include "vrepo/remote/remote_config.h"
 #include "vrepo/remote/service.h"
+#include "vrepo/remote/tracking.h"
 #include "vrepo/util/file.h"
 #include "vrepo/util/thread_pool.h"
 #include "vrepo/worktree/worktree.h"
@@ -207,7 +208,10 @@ class ObjectCopier {
     }
     if (sent > 0) VREPO_RETURN_IF_ERROR(dst.WriteObjects(batch).status());
     Count(sent, batch.size());
-    if (progress_) progress_->Advance(records.size());
+    if (progress_) {
+      progress_->AdvanceBytes(batch.size());
+      progress_->Advance(records.size());
+    }
     return records.size();
   }
 
@@ -245,7 +249,7 @@ std::vector<std::string> Distinct(std::vector<std::string> v) {
 
 bool SyncReport::ok() const {
   for (const RefResult& r : refs) {
-    if (r.outcome == RefOutcome::kRejected) return false;
+    if (r.rejected()) return false;
   }
   return true;
 }
@@ -261,6 +265,7 @@ std::string RefResult::StatusText() const {
     case RefOutcome::kForced:
       return "forced";
     case RefOutcome::kRejected:
+    case RefOutcome::kCheckedOut:
       return "rejected: " + reason;
   }
   return "";
@@ -295,7 +300,7 @@ Result<SyncReport> Push(Repository& repo, Transport& remote, const std::string& 
 namespace {
 
 // The local refs a push sends, as (full name, commit): the branches asked for (the current
-// one by default), and with options.tags and options.runs every tag and run.
+// one by default), and with options.tags and options.runs every tag and run besides them.
 Result<std::vector<std::pair<std::string, std::string>>> RefsToPush(History& history,
                                                                     const PushOptions& options) {
   std::vector<std::pair<std::string, std::string>> pushed;
@@ -304,7 +309,7 @@ Result<std::vector<std::pair<std::string, std::string>>> RefsToPush(History& his
     for (const RefInfo& b : branches) pushed.emplace_back(std::string(kHeads) + b.name, b.target);
   } else {
     std::vector<std::string> names = options.branches;
-    if (names.empty() && !options.tags && !options.runs) {
+    if (names.empty()) {
       VREPO_ASSIGN_OR_RETURN(std::optional<std::string> current, history.CurrentBranch());
       if (!current) {
         return Status::InvalidArgument("HEAD is detached; name the branch to push");
@@ -331,12 +336,16 @@ Result<std::vector<std::pair<std::string, std::string>>> RefsToPush(History& his
 }
 
 // What pushing `target` to the remote's ref `name`, now at `old_target` ("" when absent),
-// does: branches move only forward (unless `force`), tags and runs are never replaced.
+// does: branches move only forward (unless `force`), tags and runs are never replaced, and
+// the branch checked out in the remote's working tree (`checked_out`) not at all.
 Result<RefResult> JudgePush(History& history, const std::string& name, const std::string& target,
-                            const std::string& old_target, bool force) {
+                            const std::string& old_target, bool force, bool checked_out) {
   RefResult r{name, old_target, target, RefOutcome::kUpToDate, ""};
   if (r.old_target == target) {
     r.outcome = RefOutcome::kUpToDate;
+  } else if (checked_out) {
+    r.outcome = RefOutcome::kCheckedOut;
+    r.reason = "branch is checked out in the remote's working tree";
   } else if (r.old_target.empty()) {
     r.outcome = RefOutcome::kNew;
   } else if (name.starts_with(kHeads)) {
@@ -375,9 +384,10 @@ Result<SyncReport> PushListed(Repository& repo, Transport& remote, const std::st
   std::vector<size_t> update_results;
   for (const auto& [name, target] : pushed) {
     auto it = theirs.find(name);
-    VREPO_ASSIGN_OR_RETURN(
-        RefResult r,
-        JudgePush(history, name, target, it == theirs.end() ? "" : it->second, options.force));
+    bool checked_out = listing.head_checked_out && listing.head_branch == name;
+    VREPO_ASSIGN_OR_RETURN(RefResult r,
+                           JudgePush(history, name, target, it == theirs.end() ? "" : it->second,
+                                     options.force, checked_out));
     if (r.moved()) {
       updates.push_back({name, r.old_target, target, r.outcome == RefOutcome::kForced});
       update_results.push_back(report.refs.size());
@@ -509,7 +519,10 @@ Result<PullResult> Pull(Repository& repo, Transport& remote, const std::string& 
     return out;
   }
   out.branch = *branch;
-  out.upstream = remote_name + "/" + *branch;
+  // The branch's upstream on this remote, else the remote's branch of the same name.
+  VREPO_ASSIGN_OR_RETURN(std::optional<Upstream> upstream, GetUpstream(repo, *branch));
+  bool tracks = upstream && upstream->remote == remote_name;
+  out.upstream = remote_name + "/" + (tracks ? upstream->branch : *branch);
   VREPO_ASSIGN_OR_RETURN(out.fetch, Fetch(repo, remote, remote_name, options));
   if (on_fetched) on_fetched(out.fetch);
   VREPO_ASSIGN_OR_RETURN(std::optional<std::string> theirs,
@@ -585,6 +598,7 @@ Result<SyncReport> Clone(const std::string& url, const std::string& dir,
       return report;  // an empty repository
     }
     VREPO_RETURN_IF_ERROR(history.CreateBranch(branch, *target, /*force=*/false));
+    VREPO_RETURN_IF_ERROR(SetUpstream(*repo, branch, {"origin", branch}));
     VREPO_RETURN_IF_ERROR(history.SetHeadToBranch(branch));
     VREPO_ASSIGN_OR_RETURN(std::vector<FileEntry> files, history.ReadTree(*target));
     VREPO_ASSIGN_OR_RETURN(CommitInfo commit, history.GetCommit(*target));

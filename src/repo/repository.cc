@@ -178,6 +178,11 @@ Status RequireWritable(const Repository& repo, const char* what) {
   return Status::OK();
 }
 
+Status RequireWorkTree(const Repository& repo) {
+  if (repo.bare()) return Status::InvalidArgument("this operation must be run in a work tree");
+  return Status::OK();
+}
+
 Result<std::string> Repository::RelativePath(const std::string& cwd,
                                              const std::string& user_path) const {
   std::string abs;

@@ -126,6 +126,7 @@ Result<std::vector<ScannedFile>> ScanPaths(const std::string& root,
 
 Result<AddResult> Add(Repository& repo, const std::vector<std::string>& paths,
                       const AddOptions& options) {
+  VREPO_RETURN_IF_ERROR(RequireWorkTree(repo));
   VREPO_RETURN_IF_ERROR(RequireWritable(repo, "add"));
   const std::string& root = repo.root();
   VREPO_ASSIGN_OR_RETURN(StagingIndex index, LoadStaging(repo.store().index()));
@@ -217,6 +218,7 @@ Result<AddResult> Add(Repository& repo, const std::vector<std::string>& paths,
 }
 
 Status Remove(Repository& repo, const std::vector<std::string>& paths, bool cached, bool force) {
+  VREPO_RETURN_IF_ERROR(RequireWorkTree(repo));
   VREPO_RETURN_IF_ERROR(RequireWritable(repo, "rm"));
   VREPO_ASSIGN_OR_RETURN(StagingIndex index, LoadStaging(repo.store().index()));
   std::vector<bool> selected(index.entries.size(), false);
@@ -281,6 +283,7 @@ Status Remove(Repository& repo, const std::vector<std::string>& paths, bool cach
 }
 
 Status Move(Repository& repo, const std::string& from_path, const std::string& to_path) {
+  VREPO_RETURN_IF_ERROR(RequireWorkTree(repo));
   VREPO_RETURN_IF_ERROR(RequireWritable(repo, "mv"));
   const std::string& root = repo.root();
   std::string from = CleanPath(from_path), to = CleanPath(to_path);

@@ -228,6 +228,7 @@ Result<std::vector<StagingEntry>> ApplyCheckout(Repository& repo,
 
 Status CheckoutFiles(Repository& repo, const std::vector<FileEntry>& target,
                      const std::string& tree, const CheckoutOptions& options) {
+  VREPO_RETURN_IF_ERROR(RequireWorkTree(repo));
   VREPO_RETURN_IF_ERROR(RequireWritable(repo, "checkout"));
   const std::string& root = repo.root();
   if (!options.force) VREPO_RETURN_IF_ERROR(CheckCheckoutSafe(repo, target));
@@ -268,6 +269,7 @@ Status CheckoutFiles(Repository& repo, const std::vector<FileEntry>& target,
 
 Status Checkout(Repository& repo, const std::string& rev, const CheckoutOptions& options,
                 bool attach_branch) {
+  VREPO_RETURN_IF_ERROR(RequireWorkTree(repo));
   VREPO_RETURN_IF_ERROR(RequireWritable(repo, "checkout"));
   History& history = repo.history();
   VREPO_ASSIGN_OR_RETURN(std::string commit, history.ResolveCommit(rev));
@@ -295,9 +297,17 @@ Status Checkout(Repository& repo, const std::string& rev, const CheckoutOptions&
 }
 
 Status Switch(Repository& repo, const std::string& branch, bool create,
-              const CheckoutOptions& options) {
+              const CheckoutOptions& options, const std::string& start) {
+  VREPO_RETURN_IF_ERROR(RequireWorkTree(repo));
   VREPO_RETURN_IF_ERROR(RequireWritable(repo, "switch"));
   History& history = repo.history();
+  if (create && !start.empty()) {
+    VREPO_ASSIGN_OR_RETURN(std::string commit, history.ResolveCommit(start));
+    VREPO_RETURN_IF_ERROR(history.CreateBranch(branch, commit, false));
+    Status st = Checkout(repo, branch, options, /*attach_branch=*/true);
+    if (!st.ok()) (void)history.DeleteBranch(branch);
+    return st;
+  }
   if (create) {
     VREPO_ASSIGN_OR_RETURN(std::optional<std::string> head, history.HeadCommit());
     // A new branch at HEAD changes no file, so local changes simply come along.
@@ -315,6 +325,7 @@ Status Switch(Repository& repo, const std::string& branch, bool create,
 
 Status Restore(Repository& repo, const std::vector<std::string>& paths,
                const std::optional<std::string>& source, Reporter* reporter) {
+  VREPO_RETURN_IF_ERROR(RequireWorkTree(repo));
   VREPO_RETURN_IF_ERROR(RequireWritable(repo, "restore"));
   const std::string& root = repo.root();
   VREPO_ASSIGN_OR_RETURN(StagingIndex index, LoadStaging(repo.store().index()));

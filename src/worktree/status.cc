@@ -95,6 +95,7 @@ std::shared_ptr<PendingWalk> StartStatusWalk(const std::string& root, Reporter* 
 
 Result<StatusReport> ComputeStatus(Repository& repo, std::shared_ptr<PendingWalk> walk,
                                    UntrackedFiles untracked) {
+  VREPO_RETURN_IF_ERROR(RequireWorkTree(repo));
   // The walk of the working tree is mostly kernel time; reading the staging index and HEAD
   // meanwhile hides their cost.
   if (walk == nullptr || walk->root != repo.root()) walk = StartStatusWalk(repo.root());
@@ -217,6 +218,7 @@ Result<std::vector<DiffEntry>> Diff(Repository& repo, const std::vector<std::str
     return Status::InvalidArgument("diff takes at most two revisions, got " +
                                    std::to_string(revs.size()));
   }
+  if (revs.size() < 2) VREPO_RETURN_IF_ERROR(RequireWorkTree(repo));
   std::vector<FileEntry> old_files, new_files;
   if (revs.empty()) {
     VREPO_ASSIGN_OR_RETURN(old_files, StagedFiles(repo));
@@ -240,6 +242,7 @@ Result<std::vector<DiffEntry>> Diff(Repository& repo, const std::vector<std::str
 }
 
 Result<CommitResult> Commit(Repository& repo, const std::string& message, bool allow_empty) {
+  VREPO_RETURN_IF_ERROR(RequireWorkTree(repo));
   VREPO_RETURN_IF_ERROR(RequireWritable(repo, "commit"));
   if (message.find_first_not_of(" \t\r\n") == std::string::npos) {
     return Status::InvalidArgument("aborting commit due to empty commit message");

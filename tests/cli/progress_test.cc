@@ -1,4 +1,5 @@
-// The progress bar: drawn for `vrepo add` on a terminal, silent otherwise.
+// The progress bars: drawn for `vrepo add`, push, clone and fetch on a terminal, silent
+// otherwise.
 #include <fcntl.h>
 #include <poll.h>
 #include <stdlib.h>
@@ -72,7 +73,75 @@ void MakeFiles(const std::string& root, int n) {
   }
 }
 
+// A repository "a" with 200 files, its remote origin the path "hub" (not made yet).
+std::string RepoWithRemote(const TempDir& t) {
+  std::string a = t / "a";
+  MustRun(t.path(), {"init", "a"});
+  MakeFiles(a, 200);
+  MustRun(a, {"add", "."});
+  MustRun(a, {"commit", "-m", "files"});
+  MustRun(a, {"remote", "add", "origin", t / "hub"});
+  return a;
+}
+
+// Commits 50 new files in `repo` and pushes them, without a terminal.
+void PushMore(const std::string& repo) {
+  for (int i = 0; i < 50; ++i) {
+    WriteFile(repo + "/more/" + std::to_string(i) + ".bin", RandomBytes(2048, 1000 + i));
+  }
+  MustRun(repo, {"add", "."});
+  MustRun(repo, {"commit", "-m", "more"});
+  MustRun(repo, {"push"});
+}
+
+// A transfer's bar: its label, a percentage, and the bytes moved with their rate.
+void CheckTransferBar(const std::string& drawn, const std::string& label) {
+  INFO(drawn);
+  CHECK(drawn.find(label + " [") != std::string::npos);
+  CHECK(drawn.find('%') != std::string::npos);
+  CHECK(drawn.find(" KiB | ") != std::string::npos);
+  CHECK(drawn.find("B/s") != std::string::npos);
+}
+
 }  // namespace
+
+TEST_CASE("cli: push, clone and fetch draw transfer bars with bytes and rate on a terminal") {
+  TempDir t;
+  std::string a = RepoWithRemote(t);
+  int master = OpenTerminalMaster();
+  if (master < 0) {
+    MESSAGE("skipped: this machine offers no pseudo-terminal (no /dev/ptmx)");
+    return;
+  }
+  int code = -1;
+  CheckTransferBar(RunWithTerminalStderr(master, a, {"push"}, &code), "sending objects");
+  CHECK(code == 0);
+  std::string clone =
+      RunWithTerminalStderr(OpenTerminalMaster(), t.path(), {"clone", t / "hub", "b"}, &code);
+  CHECK(code == 0);
+  CheckTransferBar(clone, "receiving objects");
+  PushMore(a);
+  CheckTransferBar(RunWithTerminalStderr(OpenTerminalMaster(), t / "b", {"fetch"}, &code),
+                   "receiving objects");
+  CHECK(code == 0);
+}
+
+TEST_CASE("cli: push, clone and fetch draw nothing when stderr is not a terminal") {
+  TempDir t;
+  std::string a = RepoWithRemote(t);
+  ::setenv("VREPO_PROGRESS_DELAY_MS", "0", 1);
+  std::vector<CommandResult> runs = {RunVrepo(a, {"push"}),
+                                     RunVrepo(t.path(), {"clone", t / "hub", "b"})};
+  PushMore(a);
+  runs.push_back(RunVrepo(t / "b", {"fetch"}));
+  ::unsetenv("VREPO_PROGRESS_DELAY_MS");
+  for (const CommandResult& r : runs) {
+    INFO(r.err);
+    CHECK(r.exit_code == 0);
+    CHECK(r.err.find("objects") == std::string::npos);
+    CHECK(r.err.find('\r') == std::string::npos);
+  }
+}
 
 TEST_CASE("cli: add draws an 'adding' progress bar when stderr is a terminal") {
   TempDir t;

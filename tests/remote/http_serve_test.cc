@@ -18,6 +18,7 @@
 #include "vrepo/remote/sync.h"
 #include "vrepo/remote/transport.h"
 #include "vrepo/repo/repository.h"
+#include "vrepo/util/file.h"
 #include "vrepo/worktree/worktree.h"
 #include "worktree/worktree_fixture.h"
 
@@ -284,6 +285,38 @@ TEST_CASE("http: a ref update from a stale value is refused with 409, the ref un
   Status missing = remote->UpdateRefs({RefUpdate{"refs/heads/other", "", unknown, false}});
   CHECK_FALSE(missing.ok());
   CHECK(Must(remote->ListRefs()).refs.size() == 2);
+}
+
+TEST_CASE("http: a push to the branch a served working tree has checked out is kCheckedOut") {
+  ServeRoot serve;
+  std::string work = serve.root + "/team/work";
+  Must(MakeDirs(work));
+  {
+    auto repo = Must(Repository::Init(work));
+    WriteFile(work + "/x", "base");
+    AgeFile(work + "/x", 10);
+    Must(Add(*repo, {""}).status());
+    Must(Commit(*repo, "base").status());
+  }
+  auto server = serve.Start();
+  std::string url = server->Url("team/work");
+  CHECK(Must(Open(url, kWriter)->ListRefs()).head_checked_out);
+  TempDir dest;
+  Must(CloneFrom(url, dest / "c", kReader).status());
+  auto c = OpenAt(dest / "c", true);
+  WriteFile(dest / "c/x", "from c");
+  AgeFile(dest / "c/x", 10);
+  Must(Add(*c, {""}).status());
+  Must(Commit(*c, "c").status());
+  SyncReport pushed = Must(PushTo(*c, url, kWriter));
+  REQUIRE(pushed.refs.size() == 1);
+  CHECK(pushed.refs[0].outcome == RefOutcome::kCheckedOut);
+  CHECK(pushed.objects == 0);
+  CHECK(ReadFileOrDie(work + "/x") == "base");
+
+  // A repository that a push creates is bare: nothing is checked out there.
+  Must(PushTo(*c, server->Url("team/bare"), kWriter).status());
+  CHECK_FALSE(Must(Open(server->Url("team/bare"), kReader)->ListRefs()).head_checked_out);
 }
 
 // Serves what the real server serves, except that object batches are altered by `mangle`:

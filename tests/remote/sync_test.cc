@@ -278,5 +278,56 @@ TEST_CASE("an altered or truncated object from the remote is rejected, naming it
   CHECK(truncated.find("run past the end") != std::string::npos);
 }
 
+TEST_CASE("push --runs and --tags send the current branch too, not instead of it") {
+  RepoFixture src;
+  src.Write("data.txt", "data");
+  std::string data = src.CommitAll("data");
+  Must(src.repo->history().CreateTag("v1", data, "", false));
+  TempDir dir;
+  PushOptions runs_only = OneStream();
+  runs_only.runs = true;
+  SyncReport pushed = Must(Push(*src.repo, *OpenPath(dir / "r"), "origin", runs_only));
+  CHECK(Ref(pushed, "refs/heads/main").outcome == RefOutcome::kNew);
+  PushOptions tags = OneStream();
+  tags.tags = true;
+  src.Write("data.txt", "more");
+  std::string more = src.CommitAll("more");
+  SyncReport again = Must(Push(*src.repo, *OpenPath(dir / "r"), "origin", tags));
+  CHECK(Ref(again, "refs/heads/main").outcome == RefOutcome::kUpdated);
+  CHECK(Ref(again, "refs/tags/v1").outcome == RefOutcome::kNew);
+  CHECK(*Must(OpenWriter(dir / "r")->history().ReadRef("refs/heads/main")) == more);
+}
+
+TEST_CASE("a push to the branch a working tree has checked out is kCheckedOut, and sends nothing") {
+  RepoFixture a;
+  a.Write("x", "base");
+  std::string base = a.CommitAll("base");
+  a.repo.reset();  // its writer lock would stall a push that got as far as writing
+  TempDir dir;
+  Must(Clone(a.Path(""), dir / "b", CloneOptions{}).status());
+  CHECK(Must(OpenPath(a.Path(""))->ListRefs()).head_checked_out);
+  auto b = OpenWriter(dir / "b");
+  WriteFile(dir / "b/x", "from b");
+  AgeFile(dir / "b/x", 10);
+  Must(Add(*b, {""}).status());
+  Must(Commit(*b, "b").status());
+  PushOptions force = OneStream();
+  force.force = true;  // no force gets past it, as in git
+  SyncReport pushed = Must(Push(*b, *OpenPath(a.Path("")), "origin", force));
+  CHECK_FALSE(pushed.ok());
+  RefResult main = Ref(pushed, "refs/heads/main");
+  CHECK(main.outcome == RefOutcome::kCheckedOut);
+  CHECK(main.StatusText() == "rejected: branch is checked out in the remote's working tree");
+  CHECK(pushed.objects == 0);
+  CHECK(*Must(OpenWriter(a.Path(""))->history().ReadRef("refs/heads/main")) == base);
+  CHECK(a.Read("x") == "base");
+
+  // A bare repository has no checked-out branch: the same push goes through.
+  Must(MakeDirs(dir / "hub"));
+  Must(Repository::Init(dir / "hub", /*bare=*/true).status());
+  CHECK_FALSE(Must(OpenPath(dir / "hub")->ListRefs()).head_checked_out);
+  CHECK(Must(Push(*b, *OpenPath(dir / "hub"), "origin", OneStream())).ok());
+}
+
 }  // namespace
 }  // namespace vrepo::testing

@@ -307,4 +307,28 @@ TEST_CASE("DiffFiles merges two sorted lists") {
   CHECK(d[2].kind == ChangeKind::kAdded);
 }
 
+TEST_CASE("a bare repository refuses every operation on a working tree or staging index") {
+  TempDir dir;
+  WriteFile(dir / "x", "a file beside .vrepo is no working tree");
+  auto repo = Must(Repository::Init(dir.path(), /*bare=*/true));
+  CHECK(repo->bare());
+  const std::string want = "this operation must be run in a work tree";
+  std::vector<Status> refused = {
+      Add(*repo, {""}).status(),
+      ComputeStatus(*repo).status(),
+      Commit(*repo, "m", /*allow_empty=*/true).status(),
+      Switch(*repo, "other", /*create=*/true, CheckoutOptions{}),
+      Checkout(*repo, "HEAD", CheckoutOptions{}, false),
+      Restore(*repo, {"x"}, std::nullopt),
+      Remove(*repo, {"x"}, true, false),
+      Move(*repo, "x", "y"),
+      Diff(*repo, {}).status(),
+  };
+  for (const Status& st : refused) {
+    CHECK(st.code() == Status::Code::kInvalidArgument);
+    CHECK(st.message() == want);
+  }
+  CHECK_FALSE(Must(repo->history().ReadRef("refs/heads/other")));
+}
+
 }  // namespace vrepo::testing

@@ -16,8 +16,10 @@
 namespace vrepo {
 
 struct SyncOptions {
-  int jobs = 4;                  // parallel streams for content objects
-  Reporter* reporter = nullptr;  // progress of the objects sent or received
+  int jobs = 4;  // parallel streams for content objects
+  // Progress of the objects sent or received ("sending objects", "receiving objects"), with
+  // their bytes on the wire (Reporter::AdvanceBytes).
+  Reporter* reporter = nullptr;
 };
 
 enum class RefOutcome {
@@ -26,6 +28,9 @@ enum class RefOutcome {
   kUpdated,   // moved forward
   kForced,    // moved to a commit that does not contain the old one
   kRejected,  // left as it was; RefResult::reason says why
+  // Left as it was: the remote has this branch checked out in its working tree, whose
+  // files a push must not change (RefListing::head_checked_out).
+  kCheckedOut,
 };
 
 // What one ref did: "main: 1a2b3c4..5d6e7f8", "v1: new tag", "main: rejected (fetch first)".
@@ -34,12 +39,15 @@ struct RefResult {
   std::string old_target;
   std::string new_target;
   RefOutcome outcome = RefOutcome::kUpToDate;
-  std::string reason;  // kRejected: "fetch first", "non-fast-forward", ...
+  std::string reason;  // kRejected, kCheckedOut: "fetch first", "non-fast-forward", ...
   // "up to date", "new", "updated", "forced" or "rejected: REASON", as --json prints it.
   std::string StatusText() const;
   bool moved() const {
     return outcome == RefOutcome::kNew || outcome == RefOutcome::kUpdated ||
            outcome == RefOutcome::kForced;
+  }
+  bool rejected() const {
+    return outcome == RefOutcome::kRejected || outcome == RefOutcome::kCheckedOut;
   }
 };
 
@@ -55,8 +63,8 @@ struct SyncReport {
 struct PushOptions : SyncOptions {
   std::vector<std::string> branches;  // short names; empty = the current branch
   bool all = false;                   // every branch
-  bool runs = false;                  // refs/runs/* too
-  bool tags = false;                  // refs/tags/* too
+  bool runs = false;                  // refs/runs/* too, besides the branches
+  bool tags = false;                  // refs/tags/* too, besides the branches
   bool force = false;                 // allow updates that are not fast-forwards
 };
 // Pushes to `remote` (the remote's name in .vrepo/config is `remote_name`, for the tracking
@@ -88,7 +96,8 @@ struct PullResult {
   std::string new_head;                 // kFastForwarded: the commit it moved to
 };
 // Fetch, then fast-forward the current branch and the working tree (through `checkout`,
-// which refuses to overwrite uncommitted changes) to REMOTE_NAME/BRANCH. `on_fetched`, when
+// which refuses to overwrite uncommitted changes) to REMOTE_NAME/BRANCH, where BRANCH is the
+// branch's upstream on that remote (tracking.h) or else its own name. `on_fetched`, when
 // set, hears the fetch's report before the branch moves, so a caller can show what arrived
 // even when the fast-forward then fails. `repo` must be open for writing.
 Result<PullResult> Pull(Repository& repo, Transport& remote, const std::string& remote_name,
@@ -100,7 +109,7 @@ struct CloneOptions : SyncOptions {
   TransportOptions transport;
 };
 // Creates `dir` (which must not exist or be empty), a repository whose remote "origin" is
-// `url`, fetches everything including runs, and checks out the branch.
+// `url`, fetches everything including runs, and checks out the branch, tracking origin's.
 Result<SyncReport> Clone(const std::string& url, const std::string& dir,
                          const CloneOptions& options);
 

@@ -22,6 +22,9 @@ struct RemoteRef {
 struct RefListing {
   std::vector<RemoteRef> refs;             // sorted by name
   std::optional<std::string> head_branch;  // full name of the branch HEAD points at
+  // head_branch is checked out in a working tree, so a push may not move it (as git's
+  // receive.denyCurrentBranch); false for a bare repository.
+  bool head_checked_out = false;
 };
 
 // A compare-and-swap of one ref: applied only if the ref still points at `old_target`.

@@ -30,7 +30,8 @@ struct OpenOptions {
 class Repository {
  public:
   // Creates .vrepo in `root` (which must exist). Fails if one is already there. A `bare`
-  // repository (core.bare = true) has no working tree of its own: it only receives pushes.
+  // repository (core.bare = true) has no working tree of its own: a server's copy, which
+  // receives pushes to any branch and serves fetches and clones.
   static Result<std::unique_ptr<Repository>> Init(const std::string& root, bool bare = false);
   // Finds the repository containing `start` (walking up, like git). NotFound:
   // "not a vrepo repository (or any parent up to /): <start>".
@@ -70,5 +71,8 @@ class Repository {
 
 // InvalidArgument "WHAT: repository ROOT was opened read-only" for a reader.
 Status RequireWritable(const Repository& repo, const char* what);
+// InvalidArgument "this operation must be run in a work tree" (git's words) for a bare
+// repository: what reads or writes the working tree or the staging index needs one.
+Status RequireWorkTree(const Repository& repo);
 
 }  // namespace vrepo

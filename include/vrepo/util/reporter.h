@@ -17,6 +17,9 @@ class Reporter {
   virtual void BeginStep(const std::string& label, uint64_t total) { (void)label, (void)total; }
   // `units` more units of the current step are done.
   virtual void Advance(uint64_t units) { (void)units; }
+  // `bytes` more bytes of the current step travelled (a transfer's objects), so that a
+  // caller can show the volume and its rate beside the units.
+  virtual void AdvanceBytes(uint64_t bytes) { (void)bytes; }
   // The current step is over (also when it failed part-way).
   virtual void EndStep() {}
   // A line of news from long work that a person reads as it happens (a finished epoch).
@@ -40,6 +43,9 @@ class ReportedStep {
   ReportedStep& operator=(const ReportedStep&) = delete;
   void Advance(uint64_t units = 1) {
     if (r_) r_->Advance(units);
+  }
+  void AdvanceBytes(uint64_t bytes) {
+    if (r_) r_->AdvanceBytes(bytes);
   }
   // Ends the step before the scope does; later calls do nothing.
   void End() {

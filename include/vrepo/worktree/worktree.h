@@ -108,9 +108,10 @@ Status Checkout(Repository& repo, const std::string& rev, const CheckoutOptions&
 // Checkout unless `force`.
 Status CheckoutFiles(Repository& repo, const std::vector<FileEntry>& files, const std::string& tree,
                      const CheckoutOptions& options);
-// switch BRANCH: checkout with HEAD attached to the branch; `create` makes it at HEAD first.
+// switch BRANCH: checkout with HEAD attached to the branch. `create` makes it first, at
+// `start` (a revision; "" = HEAD); a refused checkout leaves no new branch behind.
 Status Switch(Repository& repo, const std::string& branch, bool create,
-              const CheckoutOptions& options);
+              const CheckoutOptions& options, const std::string& start = "");
 // Restores files under `paths` in the working tree from the staging index, or from
 // `source` (a revision) into both the working tree and the index when given.
 Status Restore(Repository& repo, const std::vector<std::string>& paths,
