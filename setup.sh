@@ -43,7 +43,8 @@ for arg in "$@"; do
 done
 
 log=$(mktemp /tmp/vrepo-setup.XXXXXX.log)
-trap 'rm -f "$log"' EXIT
+deb_dir=""
+trap 'rm -rf "$log" $deb_dir' EXIT
 
 # Runs a command with its output in $log; on failure shows the tail of it and stops.
 quiet() {
@@ -54,6 +55,9 @@ quiet() {
   fi
 }
 
+sudo=()
+if ((EUID != 0)) && command -v sudo >/dev/null; then sudo=(sudo); fi
+
 missing=()
 for p in "${packages[@]}"; do
   status=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
@@ -61,19 +65,31 @@ for p in "${packages[@]}"; do
 done
 
 if ((${#missing[@]})); then
-  sudo=()
-  if ((EUID != 0)); then
-    if command -v sudo >/dev/null; then
-      sudo=(sudo)
-    else
-      echo "setup.sh: missing packages (${missing[*]}); run as root to install them" >&2
-      exit 1
-    fi
+  if ((EUID != 0 && ${#sudo[@]} == 0)); then
+    echo "setup.sh: missing packages (${missing[*]}); run as root to install them" >&2
+    exit 1
   fi
   echo "setup.sh: installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   quiet "${sudo[@]}" apt-get update
   quiet "${sudo[@]}" apt-get install -y --no-install-recommends "${missing[@]}"
+fi
+
+# The plots' font, which CMakeLists.txt embeds: only the font file is taken from the package,
+# because installing console-setup-linux would pull in keyboard-configuration and init scripts.
+font_dir=/usr/local/share/vrepo/fonts
+font=Lat15-TerminusBold16.psf.gz
+if [[ ! -f "$font_dir/$font" ]]; then
+  echo "setup.sh: unpacking the plot font ($font, console-setup-linux) into $font_dir"
+  deb_dir=$(mktemp -d /tmp/vrepo-font.XXXXXX)
+  # A machine whose package lists are missing or stale gets them updated once.
+  if ! (cd "$deb_dir" && apt-get download console-setup-linux) >"$log" 2>&1; then
+    quiet "${sudo[@]}" apt-get update
+    (cd "$deb_dir" && quiet apt-get download console-setup-linux)
+  fi
+  quiet dpkg -x "$deb_dir"/console-setup-linux_*.deb "$deb_dir/root"
+  quiet "${sudo[@]}" install -D -m 644 "$deb_dir/root/usr/share/consolefonts/$font" \
+    "$font_dir/$font"
 fi
 
 echo "setup.sh: building into build/ (Release, with tests)"

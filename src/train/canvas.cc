@@ -1,0 +1,132 @@
+#include "canvas.h"
+
+#include <spng.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <memory>
+
+namespace vrepo::train {
+
+Canvas::Canvas(int width, int height, const BitmapFont& font)
+    : w_(width), h_(height), font_(font), px_(static_cast<size_t>(width) * height * 3, 255) {}
+
+void Canvas::Set(int x, int y, Rgb c) {
+  if (x < 0 || y < 0 || x >= w_ || y >= h_) return;
+  uint8_t* p = &px_[(static_cast<size_t>(y) * w_ + x) * 3];
+  p[0] = c.r;
+  p[1] = c.g;
+  p[2] = c.b;
+}
+
+void Canvas::FillRect(int x0, int y0, int x1, int y1, Rgb c) {
+  for (int y = std::max(y0, 0); y < std::min(y1, h_); ++y)
+    for (int x = std::max(x0, 0); x < std::min(x1, w_); ++x) Set(x, y, c);
+}
+
+// Bresenham, each step a `thick`-pixel square.
+void Canvas::Line(int x0, int y0, int x1, int y1, Rgb c, int thick) {
+  const int dx = std::abs(x1 - x0), sx = x0 < x1 ? 1 : -1;
+  const int dy = -std::abs(y1 - y0), sy = y0 < y1 ? 1 : -1;
+  const int half = thick / 2;
+  int err = dx + dy;
+  while (true) {
+    FillRect(x0 - half, y0 - half, x0 - half + thick, y0 - half + thick, c);
+    if (x0 == x1 && y0 == y1) break;
+    const int e2 = 2 * err;
+    if (e2 >= dy) {
+      err += dy;
+      x0 += sx;
+    }
+    if (e2 <= dx) {
+      err += dx;
+      y0 += sy;
+    }
+  }
+}
+
+void Canvas::DashedVLine(int x, int y0, int y1, Rgb c) {
+  for (int y = y0; y <= y1; ++y) {
+    if ((y - y0) % 8 < 5) FillRect(x, y, x + 2, y + 1, c);
+  }
+}
+
+void Canvas::Disc(int cx, int cy, int radius, Rgb c) {
+  for (int y = -radius; y <= radius; ++y)
+    for (int x = -radius; x <= radius; ++x)
+      if (x * x + y * y <= radius * radius + radius) Set(cx + x, cy + y, c);
+}
+
+void Canvas::Ring(int cx, int cy, int radius, Rgb c) {
+  const int inner = (radius - 2) * (radius - 2) + radius, outer = radius * radius + radius;
+  for (int y = -radius; y <= radius; ++y) {
+    for (int x = -radius; x <= radius; ++x) {
+      const int d = x * x + y * y;
+      if (d > inner && d <= outer) Set(cx + x, cy + y, c);
+    }
+  }
+}
+
+int Canvas::TextWidth(const std::string& utf8) const {
+  return static_cast<int>(DecodeUtf8(utf8).size()) * font_.width();
+}
+
+std::string Canvas::Fit(const std::string& utf8, int max_width) const {
+  if (TextWidth(utf8) <= max_width) return utf8;
+  const int keep = max_width / font_.width() - 3;
+  if (keep <= 0) return "";
+  // Cut at a code point boundary: before the (keep+1)-th lead byte.
+  int seen = 0;
+  for (size_t i = 0; i < utf8.size(); ++i) {
+    if ((static_cast<uint8_t>(utf8[i]) & 0xC0) != 0x80 && seen++ == keep) {
+      return utf8.substr(0, i) + "...";
+    }
+  }
+  return utf8;
+}
+
+template <class Put>
+void Canvas::Glyphs(const std::string& utf8, Put put) const {
+  const int fw = font_.width(), fh = font_.height();
+  int offset = 0;
+  for (char32_t cp : DecodeUtf8(utf8)) {
+    for (int gy = 0; gy < fh; ++gy)
+      for (int gx = 0; gx < fw; ++gx)
+        if (font_.Pixel(cp, gx, gy)) put(offset + gx, gy);
+    offset += fw;
+  }
+}
+
+void Canvas::Text(int x, int y, const std::string& utf8, Rgb c) {
+  Glyphs(utf8, [&](int gx, int gy) { Set(x + gx, y + gy, c); });
+}
+
+void Canvas::TextUp(int x, int y, const std::string& utf8, Rgb c) {
+  Glyphs(utf8, [&](int gx, int gy) { Set(x + gy, y - 1 - gx, c); });
+}
+
+Result<std::string> Canvas::EncodePng() const {
+  struct CtxFree {
+    void operator()(spng_ctx* c) const { spng_ctx_free(c); }
+  };
+  std::unique_ptr<spng_ctx, CtxFree> ctx(spng_ctx_new(SPNG_CTX_ENCODER));
+  if (!ctx) return Status::IOError("plot: spng_ctx_new failed");
+  spng_set_option(ctx.get(), SPNG_ENCODE_TO_BUFFER, 1);
+  spng_ihdr ihdr{};
+  ihdr.width = static_cast<uint32_t>(w_);
+  ihdr.height = static_cast<uint32_t>(h_);
+  ihdr.bit_depth = 8;
+  ihdr.color_type = SPNG_COLOR_TYPE_TRUECOLOR;
+  int rc = spng_set_ihdr(ctx.get(), &ihdr);
+  if (rc == 0) {
+    rc = spng_encode_image(ctx.get(), px_.data(), px_.size(), SPNG_FMT_PNG, SPNG_ENCODE_FINALIZE);
+  }
+  size_t len = 0;
+  void* buf = rc == 0 ? spng_get_png_buffer(ctx.get(), &len, &rc) : nullptr;
+  if (!buf) return Status::IOError(std::string("plot: PNG encoding failed: ") + spng_strerror(rc));
+  std::string out(static_cast<const char*>(buf), len);
+  std::free(buf);
+  return out;
+}
+
+}  // namespace vrepo::train
