@@ -183,9 +183,8 @@ std::string FormatCommitHeader(const CommitInfo& commit) {
   return out;
 }
 
-void WriteCommitJson(JsonWriter& json, const CommitInfo& commit) {
-  json.BeginObject();
-  json.Key("id").String(commit.id);
+void WriteCommitFields(JsonWriter& json, const CommitInfo& commit) {
+  json.Key("commit").String(commit.id);
   json.Key("tree").String(commit.tree);
   json.Key("parents").BeginArray();
   for (const auto& p : commit.parents) json.String(p);
@@ -196,6 +195,11 @@ void WriteCommitJson(JsonWriter& json, const CommitInfo& commit) {
   json.Key("tz_offset_minutes").Int(commit.tz_offset_minutes);
   json.Key("date").String(FormatIsoDate(commit.time, commit.tz_offset_minutes));
   json.Key("message").String(commit.message);
+}
+
+void WriteCommitJson(JsonWriter& json, const CommitInfo& commit) {
+  json.BeginObject();
+  WriteCommitFields(json, commit);
   json.EndObject();
 }
 

@@ -70,12 +70,19 @@ Command RegisterPull(CLI::App& app, Globals& g);
 Command RegisterClone(CLI::App& app, Globals& g);
 Command RegisterServe(CLI::App& app, Globals& g);
 Command RegisterHelp(CLI::App& app, Globals& g);
+Command RegisterVersion(CLI::App& app, Globals& g);
+
+// The version of the --json vocabulary (docs/json.md), raised by every change a script could
+// trip on; `vrepo version --json` reports it.
+inline constexpr int kJsonSchemaVersion = 2;
 // train, runs, reproduce, eval: each runs vrepo-train (cmd_train_dispatch.cc).
 std::vector<Command> RegisterTrainCommands(CLI::App& app, Globals& g);
 
 // The sample-level diff of a label table between two commits (one REV: against HEAD).
+// With `exit_code`, exits 1 when a sample changed (diff --exit-code).
 int RunDatasetDiff(const Globals& g, const std::vector<std::string>& revs,
-                   const std::string& labels, const TableOptions& columns, bool json_out);
+                   const std::string& labels, const TableOptions& columns, bool json_out,
+                   bool exit_code = false);
 
 // The main of vrepo and vrepo-train once their commands are registered: parses the command
 // line (help, version and usage errors exit here), moves to -C DIR, runs the one command
@@ -137,7 +144,10 @@ std::string FormatIsoDate(int64_t time, int tz_offset_minutes);
 
 // "commit <id>\nAuthor: ...\nDate: ...\n\n    message\n", as git log prints it.
 std::string FormatCommitHeader(const CommitInfo& commit);
+// A commit as --json gives it (docs/json.md): "commit" (its id), "tree", "parents", author,
+// dates and message. The Fields form writes them into an object the caller opened.
 void WriteCommitJson(JsonWriter& json, const CommitInfo& commit);
+void WriteCommitFields(JsonWriter& json, const CommitInfo& commit);
 
 // "M\tpath\t123 -> 456 bytes" (A and D show one size).
 std::string FormatDiffLine(const DiffEntry& entry);

@@ -91,7 +91,7 @@ int RunCheck(const Globals& g, const std::string& rev, const TableArgs& t) {
     json.Key("problems").BeginArray();
     for (const auto& p : report->problems) {
       json.BeginObject();
-      json.Key("kind").String(ProblemKindName(p.kind));
+      json.Key("problem").String(ProblemKindName(p.kind));
       json.Key("line").Uint(p.line);
       json.Key("path").String(p.path);
       json.Key("detail").String(p.detail);
@@ -338,7 +338,8 @@ Result<std::vector<DatasetVersion>> LoadDiffSides(Repository& repo,
 }  // namespace
 
 int RunDatasetDiff(const Globals& g, const std::vector<std::string>& revs,
-                   const std::string& labels, const TableOptions& columns, bool json_out) {
+                   const std::string& labels, const TableOptions& columns, bool json_out,
+                   bool exit_code) {
   auto repo = OpenRepository(g, /*write=*/false);
   if (!repo.ok()) return Fail("diff", repo.status());
   auto table = TablePath(**repo, g, labels);
@@ -348,6 +349,7 @@ int RunDatasetDiff(const Globals& g, const std::vector<std::string>& revs,
   const DatasetVersion* from = &(*versions)[0];
   const DatasetVersion* to = &(*versions)[1];
   DatasetDiff diff = DiffDatasets(*from, *to);
+  const int code = exit_code && !diff.changes.empty() ? kExitFailure : kExitOk;
   if (json_out) {
     JsonWriter json;
     json.BeginObject();
@@ -364,7 +366,7 @@ int RunDatasetDiff(const Globals& g, const std::vector<std::string>& revs,
     json.Key("unchanged").Uint(diff.unchanged);
     json.Key("changes").BeginArray();
     for (const auto& c : diff.changes) {
-      json.BeginObject().Key("kind").String(SampleChangeKindName(c.kind));
+      json.BeginObject().Key("status").String(SampleChangeKindName(c.kind));
       json.Key("path").String(c.path);
       if (c.old_id) json.Key("old_label").String(c.old_label).Key("old_id").String(c.old_id->Hex());
       if (c.new_id) json.Key("new_label").String(c.new_label).Key("new_id").String(c.new_id->Hex());
@@ -382,7 +384,7 @@ int RunDatasetDiff(const Globals& g, const std::vector<std::string>& revs,
     }
     json.EndObject().EndObject();
     Print(json.str() + "\n");
-    return kExitOk;
+    return code;
   }
   std::string out;
   uint64_t counts[5] = {};
@@ -433,7 +435,7 @@ int RunDatasetDiff(const Globals& g, const std::vector<std::string>& revs,
     out += line;
   }
   Print(out);
-  return kExitOk;
+  return code;
 }
 
 Command RegisterDataset(CLI::App& app, Globals& g) {

@@ -34,7 +34,7 @@ Command RegisterDiff(CLI::App& app, Globals& g) {
   return {sub,
           [&g, o] {
             if (!o->labels.empty()) {
-              return RunDatasetDiff(g, o->revs, o->labels, o->columns, o->json);
+              return RunDatasetDiff(g, o->revs, o->labels, o->columns, o->json, o->exit_code);
             }
             auto repo = OpenRepository(g, /*write=*/false);
             if (!repo.ok()) return Fail("diff", repo.status());

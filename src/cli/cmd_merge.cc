@@ -42,8 +42,8 @@ std::string Json(const MergeResult& r) {
   json.Key("conflicts").BeginArray();
   for (const auto& c : r.conflicts) {
     json.BeginObject();
-    json.Key("kind").String(c.kind);
-    json.Key("file").String(c.file);
+    json.Key("conflict").String(c.kind);
+    json.Key("path").String(c.file);
     json.Key("key");
     if (c.key.empty())
       json.Null();

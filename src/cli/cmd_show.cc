@@ -44,8 +44,7 @@ int ShowCommit(Repository& repo, const std::string& rev, bool json_out) {
   if (json_out) {
     JsonWriter json;
     json.BeginObject();
-    json.Key("commit");
-    WriteCommitJson(json, *commit);
+    WriteCommitFields(json, *commit);
     json.Key("changes");
     WriteDiffJson(json, *changes);
     json.EndObject();

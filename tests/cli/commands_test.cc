@@ -48,7 +48,7 @@ TEST_CASE("cli: log in git's formats, --oneline, -n and --json") {
 
   Json j = Json::Parse(MustRun(t.path(), {"log", "--json"}).out);
   REQUIRE(j.items.size() == 2);
-  CHECK(j[0]["id"].str == head);
+  CHECK(j[0]["commit"].str == head);
   CHECK(j[0]["parents"][0].str == parent);
   CHECK(j[0]["message"].str.rfind("second\n\nwith a body", 0) == 0);
   CHECK(j[1]["parents"].items.empty());
@@ -67,7 +67,8 @@ TEST_CASE("cli: show prints the commit and its changed files with sizes") {
   CHECK(root.find("A\ta.txt\t4 bytes\nA\tb.txt\t2 bytes\n") != std::string::npos);
 
   Json j = Json::Parse(MustRun(t.path(), {"show", "--json", "HEAD"}).out);
-  CHECK(j["commit"]["id"].str == Id(t.path(), "HEAD"));
+  CHECK(j["commit"].str == Id(t.path(), "HEAD"));
+  CHECK(j["parents"][0].str == Id(t.path(), "HEAD~1"));
   REQUIRE(j["changes"].items.size() == 2);
   CHECK(j["changes"][0]["path"].str == "b.txt");
   CHECK(j["changes"][0]["status"].str == "M");

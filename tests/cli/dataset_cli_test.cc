@@ -46,7 +46,7 @@ TEST_CASE("cli: dataset check exits 0 on a clean table and 1 with file:line prob
   Json j = Json::Parse(img.out);
   CHECK_FALSE(j["ok"].b);
   REQUIRE(j["problems"].items.size() == 1);
-  CHECK(j["problems"][0]["kind"].str == "bad-image");
+  CHECK(j["problems"][0]["problem"].str == "bad-image");
   CHECK(j["problems"][0]["line"].number == 2);
   CHECK(j["problems"][0]["detail"].str.find("broken.png") != std::string::npos);
 
@@ -140,7 +140,7 @@ TEST_CASE("cli: diff --labels lists relabeled samples and per-label counts") {
   Json j = Json::Parse(
       MustRun(t.path(), {"dataset", "diff", "HEAD~1", "--labels", "labels.csv", "--json"}).out);
   REQUIRE(j["changes"].items.size() == 1);
-  CHECK(j["changes"][0]["kind"].str == "relabeled");
+  CHECK(j["changes"][0]["status"].str == "relabeled");
   CHECK(j["changes"][0]["old_label"].str == "dress");
   CHECK(j["changes"][0]["new_label"].str == "coat");
   CHECK(j["labels"]["coat"]["relabeled_in"].number == 1);
@@ -166,7 +166,7 @@ TEST_CASE("cli: diff --labels compares the sides plain diff compares") {
   CHECK(j["from"]["commit"].is_null());
   CHECK(j["from"]["files"].str == "staging index");
   CHECK(j["to"]["files"].str == "working tree");
-  CHECK(j["changes"][0]["kind"].str == "relabeled");
+  CHECK(j["changes"][0]["status"].str == "relabeled");
   MustRun(t.path(), {"add", "labels.csv"});
   CHECK(first_line({"diff"}) == none);
   // One REV: that commit against the working tree.
@@ -176,6 +176,11 @@ TEST_CASE("cli: diff --labels compares the sides plain diff compares") {
   CHECK(first_line({"diff", "HEAD~1"}) == relabel);
   // Two: those commits; dataset diff's one REV still means REV against HEAD.
   CHECK(first_line({"diff", "HEAD~1", "HEAD"}) == relabel);
+  // --exit-code counts sample changes, as plain diff counts file changes.
+  CHECK(RunVrepo(t.path(), {"diff", "HEAD~1", "HEAD", "--labels", "labels.csv", "--exit-code"})
+            .exit_code == 1);
+  CHECK(RunVrepo(t.path(), {"diff", "HEAD", "--labels", "labels.csv", "--exit-code", "--json"})
+            .exit_code == 0);
   CHECK(first_line({"diff", "HEAD", "HEAD~1"}) == "R\timages/train/00003.png\tcoat -> dress");
   CHECK(first_line({"dataset", "diff", "HEAD~1"}) == relabel);
 }

@@ -101,4 +101,13 @@ TEST_CASE("cli: a well-formed value outside its range is an invalid setting: exi
   }
 }
 
+TEST_CASE("cli: version --json names the --json vocabulary's version") {
+  TempDir t;
+  CommandResult r = MustRun(t.path(), {"version", "--json"});
+  Json j = Json::Parse(r.out);
+  CHECK(j["version"].str == VREPO_VERSION);
+  CHECK(j["json_schema"].number == 2);
+  CHECK(MustRun(t.path(), {"version"}).out == MustRun(t.path(), {"--version"}).out);
+}
+
 }  // namespace vrepo::testing

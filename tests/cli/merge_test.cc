@@ -110,7 +110,7 @@ TEST_CASE("cli: merge --json lists conflicts and a resolved merge commits with t
   CommandResult r = RunVrepo(t.path(), {"merge", "--json", "alice"});
   CHECK(r.exit_code == 1);
   CHECK(r.out.find("\"outcome\":\"conflicts\"") != std::string::npos);
-  CHECK(r.out.find("{\"kind\":\"label\",\"file\":\"labels.csv\",\"key\":\"images/a.png\","
+  CHECK(r.out.find("{\"conflict\":\"label\",\"path\":\"labels.csv\",\"key\":\"images/a.png\","
                    "\"ours\":\"dress\",\"theirs\":\"shirt\"") != std::string::npos);
 
   WriteFile(t / "labels.csv",
