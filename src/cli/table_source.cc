@@ -3,13 +3,13 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <optional>
 
 namespace vrepo::cli {
 namespace {
 
-// True when `table` is a file or a folder of `commit`.
-Result<bool> InCommit(History& history, const std::string& commit, const std::string& table) {
-  VREPO_ASSIGN_OR_RETURN(std::vector<FileEntry> files, history.ReadTree(commit));
+// True when `table` is a file or a folder of `files` (a commit's tree, sorted).
+bool InFiles(const std::vector<FileEntry>& files, const std::string& table) {
   auto it = std::lower_bound(files.begin(), files.end(), table,
                              [](const FileEntry& f, const std::string& p) { return f.path < p; });
   return (it != files.end() && it->path == table) || IsFolderInFiles(files, table);
@@ -22,9 +22,8 @@ bool PathIsAtOrUnder(const std::string& path, const std::string& table) {
 }
 
 // Warns when the working tree's copy of `table` has changes or untracked files.
-Status WarnIfChanged(Repository& repo, const std::string& table, const std::string& user_table,
-                     const std::string& commit, Reporter* reporter) {
-  VREPO_ASSIGN_OR_RETURN(StatusReport status, ComputeStatus(repo));
+void WarnIfChanged(const StatusReport& status, const std::string& table,
+                   const std::string& user_table, const std::string& commit, Reporter* reporter) {
   bool modified = false, untracked = false;
   for (const StatusEntry& e : status.entries) {
     if (!PathIsAtOrUnder(e.path, table)) continue;
@@ -32,40 +31,61 @@ Status WarnIfChanged(Repository& repo, const std::string& table, const std::stri
     untracked |= is_untracked;
     modified |= e.staged.has_value() || (e.unstaged && !is_untracked);
   }
-  if (!modified && !untracked) return Status::OK();
+  if (!modified && !untracked) return;
   const char* what = modified && untracked ? "is modified and has untracked files"
                      : modified            ? "is modified"
                                            : "has untracked files";
   Warn(reporter, user_table + " " + what + " in the working tree; using the version committed in " +
                      ShortId(commit) + " [commit the changes to use them]");
-  return Status::OK();
+}
+
+// A table missing from `commit`: "not committed" when it is not at HEAD either but is on disk;
+// otherwise OK, and the load that follows reports what is missing.
+Status CheckNotOnlyOnDisk(Repository& repo, const std::string& commit, const std::string& table,
+                          const std::string& user_table) {
+  History& history = repo.history();
+  VREPO_ASSIGN_OR_RETURN(std::optional<std::string> head, history.HeadCommit());
+  if (head && *head != commit) {
+    VREPO_ASSIGN_OR_RETURN(std::vector<FileEntry> head_files, history.ReadTree(*head));
+    if (InFiles(head_files, table)) return Status::OK();
+  }
+  struct stat st;
+  if (::stat(JoinPath(repo.root(), table).c_str(), &st) != 0) return Status::OK();
+  return Status::NotFound(user_table + ": not committed: run `vrepo add " + user_table +
+                          "` and commit");
 }
 
 }  // namespace
 
-Result<std::string> CommittedTablePath(Repository& repo, const Globals& g, const std::string& rev,
-                                       const std::string& user_table, Reporter* reporter) {
-  VREPO_ASSIGN_OR_RETURN(auto paths, RepoPaths(repo, g, {user_table}));
-  std::string table = paths[0];
-  if (repo.bare()) return table;
+Result<std::vector<std::string>> CommittedTablePaths(Repository& repo, const Globals& g,
+                                                     const std::string& rev,
+                                                     const std::vector<std::string>& user_tables,
+                                                     Reporter* reporter) {
+  VREPO_ASSIGN_OR_RETURN(std::vector<std::string> tables, RepoPaths(repo, g, user_tables));
+  if (repo.bare()) return tables;
   History& history = repo.history();
   auto commit = history.ResolveCommit(rev);
-  if (!commit.ok()) return table;
-  VREPO_ASSIGN_OR_RETURN(bool committed, InCommit(history, *commit, table));
-  if (committed) {
-    VREPO_RETURN_IF_ERROR(WarnIfChanged(repo, table, user_table, *commit, reporter));
-    return table;
+  if (!commit.ok()) return tables;
+  VREPO_ASSIGN_OR_RETURN(std::vector<FileEntry> files, history.ReadTree(*commit));
+  std::optional<StatusReport> status;  // one walk of the working tree serves every table
+  for (size_t i = 0; i < tables.size(); ++i) {
+    if (!InFiles(files, tables[i])) {
+      VREPO_RETURN_IF_ERROR(CheckNotOnlyOnDisk(repo, *commit, tables[i], user_tables[i]));
+      continue;
+    }
+    if (!status) {
+      VREPO_ASSIGN_OR_RETURN(status, ComputeStatus(repo));
+    }
+    WarnIfChanged(*status, tables[i], user_tables[i], *commit, reporter);
   }
-  // Only in the working tree: neither at REV nor at HEAD, but on disk.
-  VREPO_ASSIGN_OR_RETURN(std::optional<std::string> head, history.HeadCommit());
-  if (head && *head != *commit) {
-    VREPO_ASSIGN_OR_RETURN(bool in_head, InCommit(history, *head, table));
-    if (in_head) return table;
-  }
-  struct stat st;
-  if (::stat(JoinPath(repo.root(), table).c_str(), &st) != 0) return table;
-  return Status::NotFound(user_table + ": not committed: run `vrepo add " + user_table +
-                          "` and commit");
+  return tables;
+}
+
+Result<std::string> CommittedTablePath(Repository& repo, const Globals& g, const std::string& rev,
+                                       const std::string& user_table, Reporter* reporter) {
+  VREPO_ASSIGN_OR_RETURN(std::vector<std::string> tables,
+                         CommittedTablePaths(repo, g, rev, {user_table}, reporter));
+  return tables[0];
 }
 
 Status WithTableHint(const Status& status, const TableOptions& columns) {

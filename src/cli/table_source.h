@@ -17,6 +17,11 @@ namespace vrepo::cli {
 // REV or a table found nowhere is left to the load that follows to report.
 Result<std::string> CommittedTablePath(Repository& repo, const Globals& g, const std::string& rev,
                                        const std::string& user_table, Reporter* reporter);
+// The same for several tables (train's and validation's), walking the working tree once.
+Result<std::vector<std::string>> CommittedTablePaths(Repository& repo, const Globals& g,
+                                                     const std::string& rev,
+                                                     const std::vector<std::string>& user_tables,
+                                                     Reporter* reporter);
 
 // `status` with a hint when it says a table lacks the path or label column (CSV) or key
 // (JSONL): the option that names another one.

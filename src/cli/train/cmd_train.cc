@@ -67,16 +67,15 @@ int RunTrain(const Globals& g, TrainArgs& a) {
     if (!repo.ok()) return Fail("train", repo.status());
     TerminalReporter reporter(a.json);
     // Training reads the commit's tables; a user editing them in the working tree is told so.
-    if (!labels_flag.empty()) {
-      auto p = CommittedTablePath(**repo, g, config.rev, labels_flag, &reporter);
-      if (!p.ok()) return Fail("train", p.status());
-      config.labels = *p;
+    std::vector<std::string> typed;  // the tables given on the command line, in that order
+    for (const std::string* t : {&labels_flag, &val_flag}) {
+      if (!t->empty()) typed.push_back(*t);
     }
-    if (!val_flag.empty()) {
-      auto p = CommittedTablePath(**repo, g, config.rev, val_flag, &reporter);
-      if (!p.ok()) return Fail("train", p.status());
-      config.val_labels = *p;
-    }
+    auto paths = CommittedTablePaths(**repo, g, config.rev, typed, &reporter);
+    if (!paths.ok()) return Fail("train", paths.status());
+    size_t next = 0;
+    if (!labels_flag.empty()) config.labels = (*paths)[next++];
+    if (!val_flag.empty()) config.val_labels = (*paths)[next++];
     // Train checks this too; here the message can name the way out.
     if (!config.name.empty()) {
       Status name = train::CheckNewRunName((*repo)->history(), config.name);
