@@ -86,10 +86,12 @@ Reporter* CliReporter() {
 
 void Print(std::string_view text) { std::fwrite(text.data(), 1, text.size(), stdout); }
 
-std::string HumanBytes(uint64_t bytes) {
-  if (bytes < 1024) return Counted(bytes, "byte");
+std::string HumanBytes(double bytes, bool short_unit) {
+  if (bytes < 1024) {
+    return short_unit ? Fixed(bytes, 0) + " B" : Counted(static_cast<uint64_t>(bytes), "byte");
+  }
   static const char* kUnits[] = {"KiB", "MiB", "GiB", "TiB"};
-  double v = static_cast<double>(bytes) / 1024;
+  double v = bytes / 1024;
   size_t unit = 0;
   while (v >= 1024 && unit + 1 < std::size(kUnits)) {
     v /= 1024;

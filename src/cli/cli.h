@@ -125,8 +125,9 @@ Reporter* CliReporter();
 // Writes to stdout.
 void Print(std::string_view text);
 
-// A size for people: "512 bytes", "1.2 KiB", "3.4 MiB", "5.0 GiB".
-std::string HumanBytes(uint64_t bytes);
+// A size for people: "512 bytes" ("512 B" with `short_unit`, as a progress bar has room for),
+// "1.2 KiB", "3.4 MiB", "5.0 GiB". A double, so that rates (bytes per second) fit too.
+std::string HumanBytes(double bytes, bool short_unit = false);
 // "1 file", "2 files": `count` and the noun, with an 's' unless it is one.
 std::string Counted(uint64_t count, const std::string& noun);
 

@@ -37,8 +37,8 @@ Command RegisterGc(CLI::App& app, Globals& g) {
               return kExitOk;
             }
             Print("removed " + Counted(result->objects_dropped, "object") + ", reclaimed " +
-                  HumanBytes(reclaimed) + " (" + Counted(result->packs_removed, "pack") +
-                  " rewritten)\n");
+                  HumanBytes(static_cast<double>(reclaimed)) + " (" +
+                  Counted(result->packs_removed, "pack") + " rewritten)\n");
             return kExitOk;
           }};
 }

@@ -7,24 +7,9 @@
 #include <cstdlib>
 #include <string>
 
+#include "cli.h"
+
 namespace vrepo::cli {
-
-namespace {
-
-// "812 B", "45.3 KiB", "1.2 GiB": a transfer's volume as a person reads it.
-std::string HumanBytes(double bytes) {
-  static const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  int unit = 0;
-  while (bytes >= 1024 && unit < 4) {
-    bytes /= 1024;
-    ++unit;
-  }
-  char buf[32];
-  std::snprintf(buf, sizeof(buf), unit == 0 ? "%.0f %s" : "%.1f %s", bytes, kUnits[unit]);
-  return buf;
-}
-
-}  // namespace
 
 TerminalReporter::TerminalReporter(bool json_output)
     : json_output_(json_output), tty_(::isatty(STDERR_FILENO) == 1) {
@@ -79,8 +64,9 @@ void TerminalReporter::Draw(uint64_t done, bool final_line) {
   // A transfer adds its volume and rate, as git's "12.3 MiB | 4.1 MiB/s".
   std::string volume;
   if (uint64_t bytes = bytes_.load(std::memory_order_relaxed); bytes > 0) {
-    volume = ", " + HumanBytes(static_cast<double>(bytes)) + " | " +
-             HumanBytes(static_cast<double>(bytes) / std::max(secs, 0.001)) + "/s";
+    volume = ", " + HumanBytes(static_cast<double>(bytes), /*short_unit=*/true) + " | " +
+             HumanBytes(static_cast<double>(bytes) / std::max(secs, 0.001), /*short_unit=*/true) +
+             "/s";
   }
   std::fprintf(stderr, "\r%s [%s] %3d%% %llu/%llu%s %.1fs%s", label_.c_str(), bar.c_str(),
                static_cast<int>(frac * 100), static_cast<unsigned long long>(done),
