@@ -5,6 +5,8 @@
 
 #include <charconv>
 
+#include "vrepo/train/layers.h"
+
 namespace vrepo::train {
 namespace nn = torch::nn;
 
@@ -18,8 +20,9 @@ namespace {
 // Module layouts below follow torchvision/models/resnet.py line by line, including the
 // registration names, because those names are the keys of every exported state dict.
 
-nn::Conv2d Conv(int64_t in, int64_t out, int64_t kernel, int64_t stride, int64_t padding) {
-  return nn::Conv2d(nn::Conv2dOptions(in, out, kernel).stride(stride).padding(padding).bias(false));
+AdaptedConv2d Conv(int64_t in, int64_t out, int64_t kernel, int64_t stride, int64_t padding) {
+  return AdaptedConv2d(
+      nn::Conv2dOptions(in, out, kernel).stride(stride).padding(padding).bias(false));
 }
 
 // adaptive_avg_pool2d to an `out` x `out` grid, through ops whose CUDA backward is
@@ -60,7 +63,7 @@ class BasicBlockImpl : public nn::Module {
   }
 
  private:
-  nn::Conv2d conv1_{nullptr}, conv2_{nullptr};
+  AdaptedConv2d conv1_{nullptr}, conv2_{nullptr};
   nn::BatchNorm2d bn1_{nullptr}, bn2_{nullptr};
   nn::Sequential downsample_{nullptr};
 };
@@ -90,7 +93,7 @@ class BottleneckImpl : public nn::Module {
   }
 
  private:
-  nn::Conv2d conv1_{nullptr}, conv2_{nullptr}, conv3_{nullptr};
+  AdaptedConv2d conv1_{nullptr}, conv2_{nullptr}, conv3_{nullptr};
   nn::BatchNorm2d bn1_{nullptr}, bn2_{nullptr}, bn3_{nullptr};
   nn::Sequential downsample_{nullptr};
 };
@@ -149,7 +152,7 @@ class ResNetImpl : public ImageClassifierImpl {
     }
   }
 
-  nn::Conv2d conv1_{nullptr};
+  AdaptedConv2d conv1_{nullptr};
   nn::BatchNorm2d bn1_{nullptr};
   nn::Sequential layer1_{nullptr}, layer2_{nullptr}, layer3_{nullptr}, layer4_{nullptr};
 };
