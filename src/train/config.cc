@@ -46,6 +46,26 @@ Field MakeField(const char* key, T TrainConfig::*member) {
                }};
 }
 
+// A list of strings, or the command line's comma-separated string.
+std::vector<std::string> StringList(const json& j) {
+  std::vector<std::string> out;
+  if (j.is_string()) {
+    std::string s = j.get<std::string>();
+    for (size_t start = 0; start < s.size();) {
+      size_t comma = std::min(s.find(',', start), s.size());
+      if (comma > start) out.push_back(s.substr(start, comma - start));
+      start = comma + 1;
+    }
+    return out;
+  }
+  if (!j.is_array()) throw std::invalid_argument("expected a list of strings");
+  for (const json& e : j) {
+    if (!e.is_string()) throw std::invalid_argument("expected a list of strings");
+    out.push_back(e.get<std::string>());
+  }
+  return out;
+}
+
 const std::vector<Field>& Fields() {
   static const std::vector<Field> fields = {
       MakeField("rev", &TrainConfig::rev),
@@ -94,6 +114,10 @@ const std::vector<Field>& Fields() {
       MakeField("name", &TrainConfig::name),
       MakeField("workers", &TrainConfig::workers),
       MakeField("prefetch", &TrainConfig::prefetch),
+      MakeField("lora_rank", &TrainConfig::lora_rank),
+      MakeField("lora_alpha", &TrainConfig::lora_alpha),
+      Field{"lora_targets", [](const TrainConfig& c) { return json(c.lora_targets); },
+            [](const json& j, TrainConfig& c) { c.lora_targets = StringList(j); }},
   };
   return fields;
 }
@@ -190,6 +214,22 @@ Status ValidateConfig(const TrainConfig& c) {
   if (c.precision != "auto" && c.precision != "fp32" && c.precision != "bf16") {
     return Status::InvalidArgument("unknown precision '" + c.precision +
                                    "' (valid: auto, fp32, bf16)");
+  }
+  if (c.lora_rank < 0 || c.lora_rank > 1024) {
+    return Status::InvalidArgument("--lora: rank must be between 1 and 1024 (0: off)");
+  }
+  if (!(c.lora_alpha >= 0) || !std::isfinite(c.lora_alpha)) {
+    return Status::InvalidArgument("--lora-alpha must be positive (0: the rank)");
+  }
+  if (c.lora_rank == 0 && (c.lora_alpha != 0 || !c.lora_targets.empty())) {
+    return Status::InvalidArgument("--lora-alpha and --lora-targets need --lora RANK");
+  }
+  if (c.lora_rank > 0 && c.base.empty()) {
+    return Status::InvalidArgument(
+        "--lora needs --base: an adapter is stored without its base, which must be found again");
+  }
+  if (c.lora_rank > 0 && c.freeze != "none") {
+    return Status::InvalidArgument("--lora freezes the base itself; leave --freeze at none");
   }
   if (!c.base.empty() && c.base.rfind("run:", 0) == 0 && c.base.size() == 4) {
     return Status::InvalidArgument("--base run: needs a run id or name");

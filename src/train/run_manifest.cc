@@ -72,8 +72,22 @@ std::string CheckRunFields(const json& run) {
       return std::string(ptr) + " is not " + std::to_string(digits) + " hex digits";
     }
   }
-  if (const json* v = at("/weights/path"); v && *v != "model.safetensors") {
-    return "/weights/path is not model.safetensors";
+  if (const json* v = at("/weights/path");
+      v && *v != "model.safetensors" && *v != "adapter.safetensors") {
+    return "/weights/path is not model.safetensors or adapter.safetensors";
+  }
+  for (const char* ptr : {"/lora/rank", "/parameters/trainable", "/parameters/total"}) {
+    if (const json* v = at(ptr); v && !v->is_number_unsigned()) {
+      return std::string(ptr) + " is not a whole number";
+    }
+  }
+  if (const json* v = at("/lora/alpha"); v && !v->is_number()) return "/lora/alpha is not a number";
+  for (const char* ptr : {"/lora/targets", "/lora/layers"}) {
+    const json* v = at(ptr);
+    if (v && (!v->is_array() ||
+              !std::all_of(v->begin(), v->end(), [](const json& x) { return x.is_string(); }))) {
+      return std::string(ptr) + " is not a list of strings";
+    }
   }
   for (const char* ptr : {"/splits/train/table", "/splits/val/table"}) {
     const json* v = at(ptr);
@@ -220,6 +234,12 @@ json ToJson(const RunManifest& r) {
       {"weights",
        {{"path", r.weights_path}, {"content_id", r.weights_id}, {"size", r.weights_size}}},
       {"seconds", r.seconds},
+      {"parameters", {{"trainable", r.trainable_parameters}, {"total", r.total_parameters}}},
+      {"lora", r.lora.rank == 0 ? json()
+                                : json{{"rank", r.lora.rank},
+                                       {"alpha", r.lora.alpha},
+                                       {"targets", r.lora.targets},
+                                       {"layers", r.lora.layers}}},
   };
 }
 
@@ -290,6 +310,16 @@ Result<RunManifest> FromJson(const json& j, const std::string& where) {
   r.weights_id = Str(j, "/weights/content_id");
   r.weights_size = Num<uint64_t>(At(j, "/weights/size"), 0);
   r.seconds = Num<double>(At(j, "/seconds"), 0);
+  r.trainable_parameters = Num<int64_t>(At(j, "/parameters/trainable"), 0);
+  r.total_parameters = Num<int64_t>(At(j, "/parameters/total"), 0);
+  if (const json& l = At(j, "/lora"); l.is_object()) {
+    r.lora.rank = Num<int>(At(j, "/lora/rank"), 0);
+    r.lora.alpha = Num<double>(At(j, "/lora/alpha"), 0);
+    if (const json& t = At(j, "/lora/targets"); t.is_array())
+      r.lora.targets = t.get<std::vector<std::string>>();
+    if (const json& t = At(j, "/lora/layers"); t.is_array())
+      r.lora.layers = t.get<std::vector<std::string>>();
+  }
   return r;
 }
 

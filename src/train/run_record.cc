@@ -41,6 +41,24 @@ Status CheckRunName(const std::string& name) {
   return Status::OK();
 }
 
+// adapter.json: what a reader of adapter.safetensors needs to rebuild the model, without
+// run.json: the adapter's settings and layers, and the base it was trained on.
+json AdapterJson(const RunManifest& m) {
+  return {{"format", 1},
+          {"method", "lora"},
+          {"model", m.model},
+          {"rank", m.lora.rank},
+          {"alpha", m.lora.alpha},
+          {"scale", m.lora.alpha / m.lora.rank},
+          {"targets", m.lora.targets},
+          {"layers", m.lora.layers},
+          {"base",
+           {{"spec", m.base_spec},
+            {"model_content_id", m.base_model_id},
+            {"run_commit", m.base_run_commit}}},
+          {"weights", m.weights_path}};
+}
+
 }  // namespace
 
 Status CheckNewRunName(History& history, const std::string& name) {
@@ -66,8 +84,10 @@ Result<std::string> WriteRunRecord(Repository& repo, const RunManifest& manifest
   std::vector<std::pair<std::string, std::string>> files = {
       {"run.json", ToJson(manifest).dump(2) + "\n"},
       {"metrics.jsonl", metrics},
-      {"model.safetensors", std::string(weights)},
+      {manifest.weights_path, std::string(weights)},
   };
+  if (manifest.lora.rank > 0)
+    files.push_back({"adapter.json", AdapterJson(manifest).dump(2) + "\n"});
   VREPO_ASSIGN_OR_RETURN(auto plots, RunPlots(manifest));
   for (auto& plot : plots) files.push_back(std::move(plot));
 
@@ -182,7 +202,7 @@ Result<std::string> ReadRunFile(Repository& repo, const RunRecord& run, const st
 }
 
 Result<std::string> ReadRunWeights(Repository& repo, const RunRecord& run) {
-  return ReadRunFile(repo, run, "model.safetensors");
+  return ReadRunFile(repo, run, run.manifest.weights_path);
 }
 
 Status RemoveRun(Repository& repo, const RunRecord& run) {

@@ -21,7 +21,9 @@
 
 #include "vrepo/dataset/dataset.h"
 #include "vrepo/train/loader.h"
+#include "vrepo/train/lora.h"
 #include "vrepo/train/models.h"
+#include "vrepo/train/run_model.h"
 #include "vrepo/train/run_record.h"
 #include "vrepo/train/safetensors.h"
 #include "vrepo/util/file.h"
@@ -381,17 +383,21 @@ Status LoadBase(Repository& repo, const TrainConfig& config, int64_t num_classes
                 torch::nn::Module& model, TrainResult* result) {
   if (config.base.empty()) return Status::OK();
   std::string bytes, source;
+  SafetensorsFile file;
   if (config.base.rfind("run:", 0) == 0) {
     VREPO_ASSIGN_OR_RETURN(RunRecord base_run, ReadRun(repo, config.base.substr(4)));
     VREPO_ASSIGN_OR_RETURN(bytes, ReadRunWeights(repo, base_run));
     result->base_run_commit = base_run.commit;
     source = "run " + config.base.substr(4) + " model.safetensors";
+    // A LoRA run's file holds only its adapter: its full weights are its base's, merged.
+    VREPO_ASSIGN_OR_RETURN(RunModel base_model, ReadRunModel(repo, base_run));
+    file.tensors = std::move(base_model.tensors);
   } else {
     VREPO_ASSIGN_OR_RETURN(bytes, ReadFile(config.base));
     source = config.base;
+    VREPO_ASSIGN_OR_RETURN(file, ParseSafetensors(bytes, source));
   }
   result->base_model_id = ContentId::Of(bytes).Hex();
-  VREPO_ASSIGN_OR_RETURN(SafetensorsFile file, ParseSafetensors(bytes, source));
   LoadStateOptions load;
   auto fc = file.tensors.find("fc.weight");
   if (fc != file.tensors.end() && fc->second.dim() == 2 && fc->second.size(0) != num_classes) {
@@ -508,6 +514,17 @@ Result<TrainResult> TrainImpl(Repository& repo, const TrainConfig& config,
   VREPO_RETURN_IF_ERROR(LoadBase(repo, config, num_classes, *model, &result));
   VREPO_ASSIGN_OR_RETURN(FreezeSpec freeze, ParseFreezeSpec(config.freeze));
   VREPO_RETURN_IF_ERROR(Freeze(*model, freeze));
+  if (config.lora_rank > 0) {
+    LoraOptions lora{config.lora_rank, config.lora_alpha, config.lora_targets};
+    VREPO_ASSIGN_OR_RETURN(result.lora_layers, ApplyLora(*model, lora));
+    rc.lora_alpha = config.lora_alpha > 0 ? config.lora_alpha : config.lora_rank;
+    result.lora_targets =
+        config.lora_targets.empty() ? DefaultLoraTargets(config.model) : config.lora_targets;
+  }
+  for (const auto& p : model->parameters()) {
+    if (p.requires_grad()) result.trainable_parameters += p.numel();
+  }
+  result.total_parameters = CountParameters(*model);
   model->to(device);
   ToChannelsLast(*model);
   VREPO_ASSIGN_OR_RETURN(std::unique_ptr<torch::optim::Optimizer> optimizer,
@@ -562,6 +579,12 @@ Result<TrainResult> TrainImpl(Repository& repo, const TrainConfig& config,
   // Interrupted before its first epoch ended: the weights it had (WriteRunRecord refuses to
   // record such a run, but the caller may still want them).
   if (best_state.empty()) best_state = SnapshotState(*model);
+  if (config.lora_rank > 0) {
+    // The adapter and the head: the frozen rest is the base's, named by its content id.
+    std::erase_if(best_state, [](const auto& item) {
+      return !IsLoraTensor(item.first) && !item.first.starts_with("fc.");
+    });
+  }
   json classes_json = result.classes;
   std::map<std::string, std::string> metadata = {
       {"model", config.model},
@@ -570,6 +593,11 @@ Result<TrainResult> TrainImpl(Repository& repo, const TrainConfig& config,
       {"image_size", std::to_string(vo.image_size > 0 ? vo.image_size : 0)},
       {"format", "pt"},
   };
+  if (config.lora_rank > 0) {
+    metadata["adapter"] = "lora";
+    metadata["lora_rank"] = std::to_string(config.lora_rank);
+    metadata["lora_alpha"] = Fixed(rc.lora_alpha, 6);
+  }
   VREPO_ASSIGN_OR_RETURN(result.weights, SerializeSafetensors(best_state, metadata));
   result.seconds = Since(started);
   return result;
@@ -599,6 +627,12 @@ RunManifest ManifestOf(const TrainResult& r) {
   m.best_epoch = r.best_epoch;
   m.best_val_accuracy = r.best_epoch > 0 ? r.epochs[r.best_epoch - 1].val_accuracy : 0.0;
   m.confusion = r.confusion;
+  if (r.config.lora_rank > 0) {
+    m.lora = {r.config.lora_rank, r.config.lora_alpha, r.lora_targets, r.lora_layers};
+    m.weights_path = "adapter.safetensors";
+  }
+  m.trainable_parameters = r.trainable_parameters;
+  m.total_parameters = r.total_parameters;
   m.weights_id = ContentId::Of(r.weights).Hex();
   m.weights_size = r.weights.size();
   m.seconds = r.seconds;

@@ -24,6 +24,11 @@ struct TrainConfig {
   std::string model = "small-cnn";  // one of ModelNames()
   std::string base;                 // "" | safetensors path on disk | "run:ID"
   std::string freeze = "none";      // "none" | "backbone" | "until:layerN"
+  // LoRA (lora.h): rank 0 = a full fine-tune. alpha 0 = the rank (scale 1); recorded resolved.
+  // Targets: layer name patterns; empty = the architecture's defaults.
+  int lora_rank = 0;
+  double lora_alpha = 0;
+  std::vector<std::string> lora_targets;
 
   int epochs = 10;
   int batch_size = 64;

@@ -56,6 +56,14 @@ struct SplitRecord {
   std::string sample_digest;  // 64 hex; "" when nothing was read
 };
 
+// A LoRA run's adapter (lora.h): what adapter.json repeats beside adapter.safetensors.
+struct LoraRecord {
+  int rank = 0;  // 0: not a LoRA run
+  double alpha = 0;
+  std::vector<std::string> targets;  // the patterns, resolved (defaults spelled out)
+  std::vector<std::string> layers;   // the layers adapted, in model order
+};
+
 struct RunManifest {
   int format = kRunFormatVersion;
   std::string name;
@@ -76,6 +84,11 @@ struct RunManifest {
   int best_epoch = 0;  // 1-based; 0 when no epoch completed
   double best_val_accuracy = 0;
   std::vector<std::vector<int64_t>> confusion;  // best epoch, validation: [true][predicted]
+  LoraRecord lora;
+  int64_t trainable_parameters = 0;  // elements of the parameters the run trained
+  int64_t total_parameters = 0;      // of the whole model, adapters included
+  // "model.safetensors" (every tensor) or, for a LoRA run, "adapter.safetensors" (the adapter
+  // and the head; the base is named by base_model_id).
   std::string weights_path = "model.safetensors";
   std::string weights_id;  // 64 hex
   uint64_t weights_size = 0;

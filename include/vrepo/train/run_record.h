@@ -21,7 +21,8 @@ namespace vrepo::train {
 Status CheckNewRunName(History& history, const std::string& name);
 
 // Writes the record of a run: run.json (`manifest`), metrics.jsonl (one JSON line per epoch),
-// model.safetensors (`weights`, whose content id and size the manifest names) and its plots:
+// model.safetensors (`weights`, whose content id and size the manifest names; for a LoRA run
+// adapter.safetensors and adapter.json, manifest.weights_path) and its plots:
 // plots/loss.png (train loss blue, validation loss orange), plots/accuracy.png (validation
 // accuracy, 0..1) and plots/confusion.png (best epoch). The ref is refs/runs/NAME
 // (manifest.name, else the commit's 12-digit short id). Returns the commit id.
@@ -52,7 +53,8 @@ Result<std::vector<RunRecord>> ListRuns(Repository& repo);
 // The bytes of `path` in the run's tree (e.g. "model.safetensors"), verified.
 Result<std::string> ReadRunFile(Repository& repo, const RunRecord& run, const std::string& path);
 
-// The run's weights (model.safetensors).
+// The run's weights file as recorded (model.safetensors, or a LoRA run's adapter.safetensors;
+// run_model.h gives any run's full weights).
 Result<std::string> ReadRunWeights(Repository& repo, const RunRecord& run);
 
 // Deletes the run's ref (refs/runs/NAME), if it still points at the run's commit. The objects

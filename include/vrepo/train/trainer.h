@@ -31,10 +31,15 @@ struct TrainResult {
   uint64_t val_samples = 0;
   std::string base_model_id;    // content id (hex) of the base weights; "" when none
   std::string base_run_commit;  // the base run's commit when base is "run:ID"; "" otherwise
+  std::vector<std::string> lora_targets;  // LoRA runs: the patterns, defaults spelled out
+  std::vector<std::string> lora_layers;   // LoRA runs: the layers adapted
+  int64_t trainable_parameters = 0;
+  int64_t total_parameters = 0;
   std::vector<EpochMetrics> epochs;
   int best_epoch = 0;  // 1-based; 0 when no epoch completed
   RunStatus status = RunStatus::kCompleted;
-  // safetensors bytes of the best epoch's state dict; metadata: "model", "classes" (JSON
+  // safetensors bytes of the best epoch's state dict (a LoRA run: its adapter and head tensors
+  // only); metadata: "model", "classes" (JSON
   // array), "channels", "image_size" (the side the model was trained at).
   std::string weights;
   // Best epoch, validation: confusion[true class][predicted class].

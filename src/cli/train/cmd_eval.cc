@@ -3,6 +3,7 @@
 
 #include "table_source.h"
 #include "train_cli.h"
+#include "vrepo/train/run_model.h"
 
 namespace vrepo::cli {
 namespace {
@@ -50,7 +51,8 @@ int RunEval(const Globals& g, const EvalArgs& a) {
   if (!repo.ok()) return Fail("eval", repo.status());
   auto run = train::ReadRun(**repo, a.id);
   if (!run.ok()) return Fail("eval", run.status());
-  auto weights = train::ReadRunWeights(**repo, *run);
+  // A LoRA run's adapter merged into its base.
+  auto weights = train::RunModelWeights(**repo, *run);
   if (!weights.ok()) return Fail("eval", weights.status());
   train::EvalOptions options;
   options.rev = a.rev;

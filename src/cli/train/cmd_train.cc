@@ -153,6 +153,18 @@ Command RegisterTrain(CLI::App& app, Globals& g) {
        "Start from weights: a safetensors file, or run:ID for a recorded run")
       ->type_name("PATH|run:ID");
   Flag(sub, a, "--freeze", &TrainConfig::freeze, "none, backbone or until:layerN (default none)");
+  Flag(sub, a, "--lora", &TrainConfig::lora_rank,
+       "LoRA of rank N: adapters on the base's layers, the base frozen, the head trained in "
+       "full; the run stores only adapter and head (needs --base)")
+      ->type_name("RANK");
+  Flag(sub, a, "--lora-alpha", &TrainConfig::lora_alpha,
+       "LoRA scale numerator: updates are scaled by ALPHA/RANK (default: RANK, scale 1)")
+      ->type_name("ALPHA");
+  Flag(sub, a, "--lora-targets", &TrainConfig::lora_targets,
+       "Layers to adapt: module paths (layer4), names or globs (*.conv2), comma-separated "
+       "(default: every convolution of a CNN; attention and MLP of a ViT)")
+      ->delimiter(',')
+      ->type_name("LIST");
   Flag(sub, a, "--epochs", &TrainConfig::epochs, "Epochs (default 10)");
   Flag(sub, a, "--batch-size", &TrainConfig::batch_size, "Batch size (default 64)");
   Flag(sub, a, "--lr", &TrainConfig::lr, "Learning rate (default 0.001)");

@@ -1,4 +1,4 @@
-// The commands of vrepo-train (train, runs, reproduce, eval) and what they share: Ctrl-C
+// The commands of vrepo-train (train, runs, reproduce, eval, export) and what they share: Ctrl-C
 // handling, the terminal reporter for progress, and table paths. vrepo runs this binary for
 // those commands (docs/train-binary.md). Single-threaded apart from the signal handler.
 #pragma once
@@ -21,6 +21,7 @@ Command RegisterTrain(CLI::App& app, Globals& g);
 Command RegisterRuns(CLI::App& app, Globals& g);
 Command RegisterReproduce(CLI::App& app, Globals& g);
 Command RegisterEval(CLI::App& app, Globals& g);
+Command RegisterExport(CLI::App& app, Globals& g);
 
 // Exit code of a run stopped by Ctrl-C (after its record was written), as shells report SIGINT.
 inline constexpr int kExitInterrupted = 130;
