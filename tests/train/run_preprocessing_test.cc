@@ -35,8 +35,9 @@ const Prediction& PredictionOf(const EvalResult& r, const std::string& path) {
 }
 
 TEST_CASE("eval: the same image gets the same probabilities whichever table holds it") {
-  // Before preprocessing was recorded, eval sized every image as its table's first sample: a
-  // table led by a 50 x 20 colour photo gave the same 28 x 28 image other probabilities.
+  // Before preprocessing was recorded, a model trained on images of mixed sizes was evaluated
+  // at each table's first sample's size: the same 28 x 28 image got other probabilities in a
+  // table led by a 50 x 20 colour photo than in one led by a 28 x 28 image.
   TrainRepo r(60);
   std::vector<uint8_t> rgb(50 * 20 * 3);
   for (size_t i = 0; i < rgb.size(); ++i) rgb[i] = static_cast<uint8_t>(i * 29 % 253);
@@ -46,28 +47,32 @@ TEST_CASE("eval: the same image gets the same probabilities whichever table hold
   spec.color_type = SPNG_COLOR_TYPE_TRUECOLOR;
   r.Write("photo.png", vrepo::testing::EncodePng(spec, rgb.data(), rgb.size()));
   const std::vector<Sample> samples = r.Version().samples;
-  r.Write("mixed.csv", "path,label\nphoto.png,bag\n" + samples[3].path + "," + samples[3].label +
-                           "\n" + samples[9].path + "," + samples[9].label + "\n");
-  r.CommitAll("a mixed table");
+  std::string with_photo = "path,label\nphoto.png,bag\n";
+  for (const Sample& s : samples) with_photo += s.path + "," + s.label + "\n";
+  r.Write("with_photo.csv", with_photo);
+  r.Write("two.csv", "path,label\n" + samples[3].path + "," + samples[3].label + "\n" +
+                         samples[9].path + "," + samples[9].label + "\n");
+  r.CommitAll("tables");
   TrainConfig c = SmallTrainConfig("cpu");
+  c.labels = "with_photo.csv";
   TrainResult res = Must(Train(*r.repo, c, {}));
   EvalOptions eo;
   eo.device = "cpu";
-  eo.labels = "labels.csv";
-  EvalResult whole = Must(Evaluate(*r.repo, res.weights, eo));
-  eo.labels = "mixed.csv";
-  EvalResult mixed = Must(Evaluate(*r.repo, res.weights, eo));
-  REQUIRE(mixed.samples == 3);
+  eo.labels = "with_photo.csv";
+  EvalResult led_by_photo = Must(Evaluate(*r.repo, res.weights, eo));
+  eo.labels = "two.csv";
+  EvalResult two = Must(Evaluate(*r.repo, res.weights, eo));
+  REQUIRE(two.samples == 2);
   for (size_t i : {3, 9}) {
     INFO(samples[i].path);
-    const Prediction& a = PredictionOf(whole, samples[i].path);
-    const Prediction& b = PredictionOf(mixed, samples[i].path);
+    const Prediction& a = PredictionOf(led_by_photo, samples[i].path);
+    const Prediction& b = PredictionOf(two, samples[i].path);
     CHECK(a.predicted == b.predicted);
     CHECK(a.confidence == b.confidence);
     CHECK(a.label_probability == b.label_probability);
   }
   // The photo went through the same resize and crop (to gray 28 x 28) and was classified.
-  CHECK(PredictionOf(mixed, "photo.png").confidence > 0);
+  CHECK(PredictionOf(led_by_photo, "photo.png").confidence > 0);
 }
 
 TEST_CASE("trainer: the preprocessing is the model's or the base run's, then --image-size") {

@@ -9,6 +9,7 @@
 #include <set>
 #include <tuple>
 
+#include "must.h"
 #include "testing.h"
 #include "vrepo/train/safetensors.h"
 
