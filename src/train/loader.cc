@@ -10,41 +10,20 @@
 #include <random>
 #include <thread>
 
+#include "seeded_random.h"
 #include "vrepo/dataset/image.h"
 #include "vrepo/dataset/sample_digest.h"
+#include "vrepo/train/transforms.h"
 
 namespace vrepo::train {
 namespace {
-
-// splitmix64's finalizer: a cheap bijective mix, so nearby seeds give unrelated streams.
-uint64_t Mix64(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ull;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-  return x ^ (x >> 31);
-}
-
-uint64_t Combine(uint64_t a, uint64_t b) { return Mix64(a ^ Mix64(b)); }
 
 // Distinct domains so the permutation and the augmentation streams never coincide.
 constexpr uint64_t kOrderDomain = 0x6f72646572ull;      // "order"
 constexpr uint64_t kAugmentDomain = 0x6175676d656eull;  // "augmen"
 
-// A uniform integer in [0, n) from a 64-bit engine. Written out rather than
-// std::uniform_int_distribution, whose algorithm differs between standard libraries and would
-// make recorded runs irreproducible elsewhere.
-uint64_t Below(std::mt19937_64& rng, uint64_t n) {
-  // Rejection of the biased tail keeps it exactly uniform.
-  uint64_t limit = UINT64_MAX - UINT64_MAX % n;
-  uint64_t r;
-  do {
-    r = rng();
-  } while (r >= limit);
-  return r % n;
-}
-
-// Bilinear resize of an HWC uint8 image to `oh` x `ow`, into floats in [0, 255], with the
-// pixel-centre convention of torch's interpolate(align_corners=False).
+// Legacy mode: bilinear resize of an HWC uint8 image to `oh` x `ow`, into floats in [0, 255],
+// with the pixel-centre convention of torch's interpolate(align_corners=False).
 void ResizeBilinear(const DecodedImage& in, int oh, int ow, std::vector<float>* out) {
   const int c = static_cast<int>(in.channels);
   const int ih = static_cast<int>(in.height), iw = static_cast<int>(in.width);
@@ -135,24 +114,19 @@ Result<std::unique_ptr<SampleLoader>> SampleLoader::Create(const ObjectStore& st
     loader->targets_.push_back(it->second);
   }
 
-  // The first sample fixes channels and, without image_size, the size.
-  const Sample& first = loader->samples_.front();
-  auto bytes = store.Get(first.id);
-  if (!bytes.ok()) return WithPath(bytes.status(), first.path);
-  DecodeOptions decode;
-  decode.channels = static_cast<uint32_t>(options.channels);
-  decode.max_pixels = options.max_image_pixels;
-  VREPO_ASSIGN_OR_RETURN(DecodedImage image, DecodeImage(*bytes, first.path, decode));
-  if (options.image_size == 0 &&
-      std::max(image.width, image.height) > static_cast<uint32_t>(kMaxNativeImageSide)) {
-    return Status::InvalidArgument(
-        first.path + ": " + std::to_string(image.width) + "x" + std::to_string(image.height) +
-        " is too large to train at native size (at most " + std::to_string(kMaxNativeImageSide) +
-        " a side); give an image size");
+  if (options.legacy_preprocessing) {
+    VREPO_RETURN_IF_ERROR(loader->ReadLegacyGeometry());
+  } else {
+    const Preprocessing& p = options.preprocessing;
+    if (p.channels != 1 && p.channels != 3) {
+      return Status::InvalidArgument("preprocessing channels must be 1 or 3");
+    }
+    if (p.crop < 1 || p.resize < 1) {
+      return Status::InvalidArgument("preprocessing resize and crop must be positive");
+    }
+    loader->channels_ = p.channels;
+    loader->height_ = loader->width_ = p.crop;
   }
-  loader->channels_ = static_cast<int>(image.channels);
-  loader->height_ = options.image_size > 0 ? options.image_size : static_cast<int>(image.height);
-  loader->width_ = options.image_size > 0 ? options.image_size : static_cast<int>(image.width);
 
   int workers = options.workers;
   if (workers <= 0) {
@@ -160,6 +134,28 @@ Result<std::unique_ptr<SampleLoader>> SampleLoader::Create(const ObjectStore& st
   }
   loader->workers_ = workers;
   return loader;
+}
+
+// Legacy mode: the first sample fixes channels and, without image_size, the size.
+Status SampleLoader::ReadLegacyGeometry() {
+  const Sample& first = samples_.front();
+  auto bytes = store_.Get(first.id);
+  if (!bytes.ok()) return WithPath(bytes.status(), first.path);
+  DecodeOptions decode;
+  decode.channels = static_cast<uint32_t>(options_.channels);
+  decode.max_pixels = options_.max_image_pixels;
+  VREPO_ASSIGN_OR_RETURN(DecodedImage image, DecodeImage(*bytes, first.path, decode));
+  if (options_.image_size == 0 &&
+      std::max(image.width, image.height) > static_cast<uint32_t>(kMaxNativeImageSide)) {
+    return Status::InvalidArgument(
+        first.path + ": " + std::to_string(image.width) + "x" + std::to_string(image.height) +
+        " is too large to train at native size (at most " + std::to_string(kMaxNativeImageSide) +
+        " a side); give an image size");
+  }
+  channels_ = static_cast<int>(image.channels);
+  height_ = options_.image_size > 0 ? options_.image_size : static_cast<int>(image.height);
+  width_ = options_.image_size > 0 ? options_.image_size : static_cast<int>(image.width);
+  return Status::OK();
 }
 
 size_t SampleLoader::batches_per_epoch() const {
@@ -227,6 +223,46 @@ void SampleLoader::WorkerLoop(Epoch* e) {
   }
 }
 
+// Legacy mode: decodes one sample into batch slot `k` of `images`.
+Status SampleLoader::LegacySample(std::string_view bytes, const std::string& path, uint64_t stream,
+                                  float* images, int64_t k, std::vector<float>* pixels) const {
+  const int c = channels_, h = height_, w = width_;
+  const size_t plane = static_cast<size_t>(h) * w;
+  DecodeOptions decode;
+  decode.channels = static_cast<uint32_t>(c);
+  decode.max_pixels = options_.max_image_pixels;
+  auto image = DecodeImage(bytes, path, decode);
+  if (!image.ok()) return WithPath(image.status(), path);
+  ResizeBilinear(*image, h, w, pixels);
+
+  std::mt19937_64 rng(stream);
+  bool flip = options_.flip && (rng() & 1);
+  int dy = 0, dx = 0;
+  if (options_.crop) {
+    dy = static_cast<int>(Below(rng, 9)) - 4;
+    dx = static_cast<int>(Below(rng, 9)) - 4;
+  }
+  float* out = images + static_cast<size_t>(k) * plane * c;
+  for (int y = 0; y < h; ++y) {
+    int sy = y + dy;
+    for (int x = 0; x < w; ++x) {
+      int sx = (flip ? w - 1 - x : x) + dx;
+      bool inside = sy >= 0 && sy < h && sx >= 0 && sx < w;
+      const float* src = inside ? &(*pixels)[(static_cast<size_t>(sy) * w + sx) * c] : nullptr;
+      for (int ch = 0; ch < c; ++ch) {
+        // Padding is black, as torchvision's RandomCrop(padding=4) pads with 0.
+        float v = (inside ? src[ch] : 0.0f) / 127.5f - 1.0f;
+        if (options_.channels_last) {
+          out[(static_cast<size_t>(y) * w + x) * c + ch] = v;
+        } else {
+          out[ch * plane + static_cast<size_t>(y) * w + x] = v;
+        }
+      }
+    }
+  }
+  return Status::OK();
+}
+
 Result<Batch> SampleLoader::BuildBatch(Epoch& e, size_t batch_index) {
   const size_t bs = static_cast<size_t>(options_.batch_size);
   const size_t start = batch_index * bs;
@@ -248,7 +284,6 @@ Result<Batch> SampleLoader::BuildBatch(Epoch& e, size_t batch_index) {
   int64_t* targets = batch.targets.data_ptr<int64_t>();
   auto& read = e.read;
   std::vector<float> pixels;
-  const size_t plane = static_cast<size_t>(h) * w;
   for (int64_t k = 0; k < n; ++k) {
     const size_t idx = e.order[start + k];
     const Sample& s = samples_[idx];
@@ -261,37 +296,24 @@ Result<Batch> SampleLoader::BuildBatch(Epoch& e, size_t batch_index) {
                                 s.id.Hex());
     }
     read[idx] = got;
-    DecodeOptions decode;
-    decode.channels = static_cast<uint32_t>(c);
-    decode.max_pixels = options_.max_image_pixels;
-    auto image = DecodeImage(*bytes, s.path, decode);
-    if (!image.ok()) return WithPath(image.status(), s.path);
-    ResizeBilinear(*image, h, w, &pixels);
-
     // Per-sample stream from (seed, epoch, index): independent of which thread builds it.
-    std::mt19937_64 rng(Combine(Combine(Combine(options_.seed, kAugmentDomain), e.number), idx));
-    bool flip = options_.flip && (rng() & 1);
-    int dy = 0, dx = 0;
-    if (options_.crop) {
-      dy = static_cast<int>(Below(rng, 9)) - 4;
-      dx = static_cast<int>(Below(rng, 9)) - 4;
-    }
-    float* out = images + static_cast<size_t>(k) * plane * c;
-    for (int y = 0; y < h; ++y) {
-      int sy = y + dy;
-      for (int x = 0; x < w; ++x) {
-        int sx = (flip ? w - 1 - x : x) + dx;
-        bool inside = sy >= 0 && sy < h && sx >= 0 && sx < w;
-        const float* src = inside ? &pixels[(static_cast<size_t>(sy) * w + sx) * c] : nullptr;
-        for (int ch = 0; ch < c; ++ch) {
-          // Padding is black, as torchvision's RandomCrop(padding=4) pads with 0.
-          float v = (inside ? src[ch] : 0.0f) / 127.5f - 1.0f;
-          if (options_.channels_last) {
-            out[(static_cast<size_t>(y) * w + x) * c + ch] = v;
-          } else {
-            out[ch * plane + static_cast<size_t>(y) * w + x] = v;
-          }
-        }
+    const uint64_t stream = Combine(Combine(Combine(options_.seed, kAugmentDomain), e.number), idx);
+    if (options_.legacy_preprocessing) {
+      VREPO_RETURN_IF_ERROR(LegacySample(*bytes, s.path, stream, images, k, &pixels));
+    } else {
+      DecodeOptions decode;  // native channels: the transform converts as PIL would
+      decode.max_pixels = options_.max_image_pixels;
+      auto image = DecodeImage(*bytes, s.path, decode);
+      if (!image.ok()) return WithPath(image.status(), s.path);
+      auto x = options_.flip || options_.crop
+                   ? TrainTransform(*image, options_.preprocessing,
+                                    TrainAugment{options_.crop, options_.flip}, stream, s.path)
+                   : EvalTransform(*image, options_.preprocessing, s.path);
+      if (!x.ok()) return x.status();
+      try {
+        batch.images[k].copy_(*x);
+      } catch (const std::exception& ex) {
+        return Status::InvalidArgument(s.path + ": " + ex.what());
       }
     }
     targets[k] = targets_[idx];

@@ -29,6 +29,12 @@ Result<TrainConfig> ReproConfig(const RunRecord& run, const ReproOptions& option
   if (!rec.dataset_commit.empty()) config.rev = rec.dataset_commit;
   config.name.clear();
   config.max_image_pixels = options.max_image_pixels;
+  // The recorded preprocessing, not one resolved again (a base or a default may have moved on).
+  if (rec.legacy_preprocessing) {
+    config.legacy_preprocessing = true;
+  } else {
+    config.preprocessing = rec.preprocessing;
+  }
   // An interrupted run is re-run for the epochs it completed. Older vrepo recorded runs
   // stopped before their first epoch: there is nothing of them to replay.
   if (rec.status == RunStatus::kInterrupted) {

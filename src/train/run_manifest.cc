@@ -197,7 +197,7 @@ json EpochJson(const EpochMetrics& m) {
 json ToJson(const RunManifest& r) {
   json epochs = json::array();
   for (const EpochMetrics& m : r.epochs) epochs.push_back(EpochJson(m));
-  return json{
+  json out = json{
       {"format", r.format},
       {"name", r.name},
       {"status", RunStatusName(r.status)},
@@ -241,6 +241,8 @@ json ToJson(const RunManifest& r) {
                                        {"targets", r.lora.targets},
                                        {"layers", r.lora.layers}}},
   };
+  if (!r.legacy_preprocessing) out["preprocessing"] = PreprocessingToJson(r.preprocessing);
+  return out;
 }
 
 Result<RunManifest> FromJson(const json& j, const std::string& where) {
@@ -278,6 +280,11 @@ Result<RunManifest> FromJson(const json& j, const std::string& where) {
   r.base_run_commit = Str(j, "/base/run_commit");
   if (const json& c = At(j, "/config"); !c.is_null()) {
     VREPO_ASSIGN_OR_RETURN(r.config, ConfigFromJson(c, "/config"));
+  }
+  if (const json& p = At(j, "/preprocessing"); !p.is_null()) {
+    VREPO_ASSIGN_OR_RETURN(r.preprocessing, PreprocessingFromJson(p, where));
+  } else {
+    r.legacy_preprocessing = true;
   }
   r.seed = Num<uint64_t>(At(j, "/seed"), 0);
   r.versions.vrepo = Str(j, "/versions/vrepo");

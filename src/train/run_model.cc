@@ -131,7 +131,9 @@ Result<std::string> RunModelWeights(Repository& repo, const RunRecord& run) {
 }
 
 Result<Preprocessing> RunPreprocessing(const RunManifest& manifest, int channels) {
-  // Until run.json records its preprocessing, the architecture's defaults at the run's size.
+  if (!manifest.legacy_preprocessing) return manifest.preprocessing;
+  // A record from before preprocessing was recorded: the architecture's defaults at the run's
+  // size, the nearest description of what its loader did.
   VREPO_ASSIGN_OR_RETURN(Preprocessing p, DefaultPreprocessing(manifest.model));
   if (manifest.config.image_size > 0) {
     VREPO_ASSIGN_OR_RETURN(p, WithImageSize(p, manifest.config.image_size));

@@ -17,6 +17,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 
 #include "vrepo/dataset/dataset.h"
@@ -317,18 +318,56 @@ Result<SampleSplits> LoadSamples(Repository& repo, const std::string& commit,
   return out;
 }
 
+// The preprocessing a base model carries, or nullopt: a `run:ID` base's recorded one (a
+// legacy base run has none). The one place a base's preprocessing is looked up.
+Result<std::optional<Preprocessing>> BasePreprocessing(Repository& repo, const std::string& base) {
+  if (base.rfind("run:", 0) == 0) {
+    VREPO_ASSIGN_OR_RETURN(RunRecord run, ReadRun(repo, base.substr(4)));
+    if (run.manifest.legacy_preprocessing) return std::optional<Preprocessing>();
+    return std::optional<Preprocessing>(run.manifest.preprocessing);
+  }
+  return std::optional<Preprocessing>();
+}
+
+// The run's preprocessing: the config's own (reproduce), else the base's, else the model's
+// default; --image-size then sets the crop. Sets result->preprocessing or, when the config
+// replays a legacy record, result->legacy_preprocessing.
+Status ResolvePreprocessing(Repository& repo, const TrainConfig& config, TrainResult* result) {
+  result->legacy_preprocessing = config.legacy_preprocessing;
+  if (config.legacy_preprocessing) return Status::OK();
+  if (config.preprocessing) {
+    result->preprocessing = *config.preprocessing;
+    return Status::OK();
+  }
+  VREPO_ASSIGN_OR_RETURN(std::optional<Preprocessing> base, BasePreprocessing(repo, config.base));
+  Preprocessing p;
+  if (base) {
+    p = *base;
+  } else {
+    VREPO_ASSIGN_OR_RETURN(p, DefaultPreprocessing(config.model));
+  }
+  if (config.image_size > 0) {
+    VREPO_ASSIGN_OR_RETURN(p, WithImageSize(p, config.image_size));
+  }
+  result->preprocessing = p;
+  return Status::OK();
+}
+
 struct Loaders {
   std::unique_ptr<SampleLoader> train, val;
   LoaderOptions val_options;  // the validation loader's, whose image size the weights record
 };
 
 // The train and validation loaders. Batches come out in channels_last, the faster layout for
-// convolutions; validation neither shuffles nor augments, at the training images' size.
+// convolutions; validation neither shuffles nor augments: the eval transform (legacy: the
+// training images' size).
 Result<Loaders> MakeLoaders(Repository& repo, const TrainConfig& config,
-                            const torch::Device& device, SampleSplits splits,
-                            const std::vector<std::string>& classes) {
+                            const TrainResult& resolved, const torch::Device& device,
+                            SampleSplits splits, const std::vector<std::string>& classes) {
   LoaderOptions lo;
   lo.batch_size = config.batch_size;
+  lo.preprocessing = resolved.preprocessing;
+  lo.legacy_preprocessing = resolved.legacy_preprocessing;
   lo.image_size = config.image_size;
   lo.seed = config.seed;
   lo.workers = config.workers;
@@ -499,8 +538,9 @@ Result<TrainResult> TrainImpl(Repository& repo, const TrainConfig& config,
   result.train_samples = splits.train.size();
   result.val_samples = splits.val.size();
 
-  VREPO_ASSIGN_OR_RETURN(Loaders loaders,
-                         MakeLoaders(repo, config, device, std::move(splits), result.classes));
+  VREPO_RETURN_IF_ERROR(ResolvePreprocessing(repo, config, &result));
+  VREPO_ASSIGN_OR_RETURN(Loaders loaders, MakeLoaders(repo, config, result, device,
+                                                      std::move(splits), result.classes));
   std::unique_ptr<SampleLoader>& train_loader = loaders.train;
   std::unique_ptr<SampleLoader>& val_loader = loaders.val;
   const LoaderOptions& vo = loaders.val_options;
@@ -589,14 +629,18 @@ Result<TrainResult> TrainImpl(Repository& repo, const TrainConfig& config,
   std::map<std::string, std::string> metadata = {
       {"model", config.model},
       {"classes", classes_json.dump()},
-      {"channels", std::to_string(channels)},
-      {"image_size", std::to_string(vo.image_size > 0 ? vo.image_size : 0)},
       {"format", "pt"},
   };
   if (config.lora_rank > 0) {
     metadata["adapter"] = "lora";
     metadata["lora_rank"] = std::to_string(config.lora_rank);
     metadata["lora_alpha"] = Fixed(rc.lora_alpha, 6);
+  }
+  if (result.legacy_preprocessing) {
+    metadata["channels"] = std::to_string(channels);
+    metadata["image_size"] = std::to_string(vo.image_size > 0 ? vo.image_size : 0);
+  } else {
+    metadata["preprocessing"] = PreprocessingToJson(result.preprocessing).dump();
   }
   VREPO_ASSIGN_OR_RETURN(result.weights, SerializeSafetensors(best_state, metadata));
   result.seconds = Since(started);
@@ -621,6 +665,8 @@ RunManifest ManifestOf(const TrainResult& r) {
   m.base_model_id = r.base_model_id;
   m.base_run_commit = r.base_run_commit;
   m.config = r.config;
+  m.preprocessing = r.preprocessing;
+  m.legacy_preprocessing = r.legacy_preprocessing;
   m.seed = r.config.seed;
   m.versions = r.versions;
   m.epochs = r.epochs;
@@ -690,18 +736,29 @@ Result<EvalResult> EvaluateImpl(Repository& repo, std::string_view weights,
   }
   const int64_t num_classes = static_cast<int64_t>(result.classes.size());
   // The metadata sizes every batch: from a cloned run it is untrusted like the rest.
-  int channels = std::atoi(meta("channels").c_str());
-  int image_size = std::atoi(meta("image_size").c_str());
-  if (channels != 0 && channels != 1 && channels != 3) {
-    return Status::Corruption("model.safetensors: metadata channels '" + meta("channels") +
-                              "' is not 1 or 3");
+  LoaderOptions lo;
+  if (const std::string text = meta("preprocessing"); !text.empty()) {
+    json pj = json::parse(text, nullptr, /*allow_exceptions=*/false);
+    VREPO_ASSIGN_OR_RETURN(lo.preprocessing,
+                           PreprocessingFromJson(pj, "model.safetensors metadata"));
+  } else {
+    // Weights of a legacy run: the square side it was trained at (0 = each table's first
+    // sample's size) and its channels.
+    lo.legacy_preprocessing = true;
+    lo.channels = std::atoi(meta("channels").c_str());
+    lo.image_size = std::atoi(meta("image_size").c_str());
+    if (lo.channels != 0 && lo.channels != 1 && lo.channels != 3) {
+      return Status::Corruption("model.safetensors: metadata channels '" + meta("channels") +
+                                "' is not 1 or 3");
+    }
+    if (lo.image_size < 0 || lo.image_size > kMaxNativeImageSide) {
+      return Status::Corruption("model.safetensors: metadata image_size '" + meta("image_size") +
+                                "' is not between 0 and " + std::to_string(kMaxNativeImageSide));
+    }
   }
-  if (image_size < 0 || image_size > kMaxNativeImageSide) {
-    return Status::Corruption("model.safetensors: metadata image_size '" + meta("image_size") +
-                              "' is not between 0 and " + std::to_string(kMaxNativeImageSide));
-  }
-  VREPO_ASSIGN_OR_RETURN(Model model,
-                         MakeModel(meta("model"), num_classes, channels > 0 ? channels : 3));
+  const int channels =
+      lo.legacy_preprocessing ? (lo.channels > 0 ? lo.channels : 3) : lo.preprocessing.channels;
+  VREPO_ASSIGN_OR_RETURN(Model model, MakeModel(meta("model"), num_classes, channels));
   VREPO_RETURN_IF_ERROR(LoadStateDict(*model, file.tensors, "model.safetensors"));
   VREPO_ASSIGN_OR_RETURN(result.commit, repo.history().ResolveCommit(options.rev));
   VREPO_ASSIGN_OR_RETURN(CommitInfo commit, repo.history().GetCommit(result.commit));
@@ -720,11 +777,8 @@ Result<EvalResult> EvaluateImpl(Repository& repo, std::string_view weights,
   }
   labels.insert(labels.end(), extra.begin(), extra.end());
   const torch::Device device = ResolveDevice(options.device);
-  LoaderOptions lo;
   lo.batch_size = options.batch_size;
   lo.workers = options.workers;
-  lo.image_size = image_size;
-  lo.channels = channels;
   lo.max_image_pixels = options.max_image_pixels;
   lo.shuffle = false;
   lo.channels_last = true;

@@ -83,6 +83,7 @@ TEST_CASE("cuda: loader batches are pinned and copy to the GPU unchanged") {
   std::sort(classes.begin(), classes.end());
   classes.erase(std::unique(classes.begin(), classes.end()), classes.end());
   LoaderOptions o;
+  o.preprocessing = Must(DefaultPreprocessing("small-cnn"));
   o.batch_size = 32;
   o.flip = o.crop = true;
   o.channels_last = true;

@@ -70,9 +70,29 @@ TEST_CASE("RunManifest: an older record without some fields reads with defaults"
   CHECK(m.model == "resnet18");
   CHECK(m.epochs.empty());
   CHECK(m.weights_path == "model.safetensors");
-  CHECK(FromJson(json{{"format", 2}}, "run.json").status().message() ==
+  CHECK(m.legacy_preprocessing);  // no "preprocessing": sized from the samples
+  CHECK_FALSE(ToJson(m).contains("preprocessing"));
+  CHECK(FromJson(json{{"format", 3}}, "run.json").status().message() ==
         "run.json has an unknown format (newer vrepo?)");
   CHECK(FromJson(json::array(), "run.json").status().code() == Status::Code::kCorruption);
+}
+
+TEST_CASE("RunManifest: the preprocessing round-trips and a bad one is refused by its key") {
+  RunManifest m = Sample();
+  m.preprocessing.resize = 73;
+  m.preprocessing.crop = 64;
+  json j = json::parse(ToJson(m).dump());
+  CHECK(j["format"] == 2);
+  CHECK(j["preprocessing"]["crop"] == 64);
+  RunManifest back = testing::Must(FromJson(j, "run.json"));
+  CHECK_FALSE(back.legacy_preprocessing);
+  CHECK(back.preprocessing == m.preprocessing);
+  j["preprocessing"]["std"] = json::array({0.2, 0.0, 0.2});
+  CHECK(FromJson(j, "run.json").status().message() ==
+        "run.json: preprocessing.std holds a value that is not positive");
+  j["preprocessing"]["channels"] = 2;
+  CHECK(FromJson(j, "run.json").status().message() ==
+        "run.json: preprocessing.channels is not 1 or 3");
 }
 
 }  // namespace

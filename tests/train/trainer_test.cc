@@ -138,9 +138,18 @@ TEST_CASE("eval: weights whose metadata sizes the batches are checked before use
   auto with = [&](const char* key, const char* value) {
     auto meta = file.metadata;
     meta[key] = value;
+    if (std::string(key) != "preprocessing") meta.erase("preprocessing");  // a legacy run's
     return Evaluate(*r.repo, Must(SerializeSafetensors(file.tensors, meta)), eo).status();
   };
-  Status st = with("channels", "7");
+  REQUIRE(file.metadata.count("preprocessing") == 1);
+  CHECK(file.metadata.count("image_size") == 0);
+  Status st = with("preprocessing", R"({"resize": 28, "crop": 100000, "channels": 1,
+      "mean": [0.5], "std": [0.5], "interpolation": "bilinear"})");
+  CHECK(st.code() == Status::Code::kCorruption);
+  CHECK(st.message() == "model.safetensors metadata: preprocessing.crop is out of range 1..4096");
+  st = with("preprocessing", "not json");
+  CHECK(st.message() == "model.safetensors metadata: preprocessing is not an object");
+  st = with("channels", "7");
   CHECK(st.code() == Status::Code::kCorruption);
   CHECK(st.message() == "model.safetensors: metadata channels '7' is not 1 or 3");
   st = with("image_size", "100000");

@@ -5,10 +5,12 @@
 
 #include <cstdint>
 #include <nlohmann/json_fwd.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "vrepo/dataset/image.h"
+#include "vrepo/train/preprocess.h"
 #include "vrepo/util/status.h"
 
 namespace vrepo::train {
@@ -38,7 +40,9 @@ struct TrainConfig {
   double weight_decay = 0;
   double momentum = 0.9;             // sgd only
   std::vector<std::string> augment;  // any of "flip", "crop"
-  int image_size = 0;                // square side the images are resized to; 0 = native size
+  // The crop side (the resize scales with it, WithImageSize); 0 = the base's or the model's
+  // default. Legacy records: the square side images were resized to; 0 = native size.
+  int image_size = 0;
   uint64_t seed = 0;
   std::string device = "auto";  // "auto" | "cpu" | "cuda"
   // "auto" | "fp32" | "bf16". bf16 = autocast: convolutions and matmuls in bf16, the loss,
@@ -54,6 +58,12 @@ struct TrainConfig {
   // limit of the machine that trains, not part of the experiment (an image either decodes
   // the same or the run fails).
   uint64_t max_image_pixels = kDefaultMaxImagePixels;
+  // Set by reproduce, not read from or written to "config" (run.json records the resolved
+  // preprocessing beside it): the preprocessing to use as it is, instead of resolving it from
+  // the base, the model and image_size; or, for records made before preprocessing was
+  // recorded, their legacy loader (LoaderOptions::legacy_preprocessing).
+  std::optional<Preprocessing> preprocessing;
+  bool legacy_preprocessing = false;
 };
 
 // The config as a JSON object, every key present.

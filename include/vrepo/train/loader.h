@@ -13,24 +13,32 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "vrepo/dataset/dataset.h"
 #include "vrepo/dataset/image.h"
 #include "vrepo/store/object_store.h"
+#include "vrepo/train/preprocess.h"
 #include "vrepo/util/status.h"
 
 namespace vrepo::train {
 
 struct LoaderOptions {
   int batch_size = 64;
-  // Square side every image is resized to (bilinear); 0 = the first sample's size (other
-  // sizes are resized to it).
-  int image_size = 0;
-  // 1 (gray) or 3 (RGB); 0 = the first sample's (gray stays 1, everything else 3).
-  int channels = 0;
-  bool flip = false;  // horizontal flip with p = 0.5
-  bool crop = false;  // pad 4 with black, random crop back to size
+  // The model's preprocessing: every image goes through EvalTransform, or TrainTransform with
+  // the flip and crop below (random-resized-crop), at p.crop x p.crop with p.channels.
+  Preprocessing preprocessing;
+  // The legacy mode of run records made before preprocessing was recorded (run.json without
+  // "preprocessing"), kept only so that they evaluate and reproduce as recorded: images
+  // resized (plain bilinear) to a square `image_size` or to the first sample's size, with
+  // `channels` or the first sample's, scaled by (x/255 - 0.5) / 0.5; crop = pad 4 with black
+  // and crop back to size. `preprocessing` is ignored then.
+  bool legacy_preprocessing = false;
+  int image_size = 0;  // legacy only: square side; 0 = the first sample's size
+  int channels = 0;    // legacy only: 1 or 3; 0 = the first sample's (gray 1, else 3)
+  bool flip = false;   // horizontal flip with p = 0.5
+  bool crop = false;   // random-resized-crop (legacy: pad 4 and random crop)
   uint64_t seed = 0;
   int workers = 0;   // decoding threads; 0 = hardware threads (at most 8)
   int prefetch = 4;  // batches prepared ahead; the most the loader holds at once
@@ -41,13 +49,13 @@ struct LoaderOptions {
   uint64_t max_image_pixels = kDefaultMaxImagePixels;
 };
 
-// The largest native side taken from a sample when image_size is 0, the same bound as
-// --image-size: every batch is allocated at the first sample's size, so a hostile first image
-// must not choose it freely.
+// Legacy mode: the largest native side taken from a sample when image_size is 0, the same
+// bound as --image-size: every batch is allocated at the first sample's size, so a hostile
+// first image must not choose it freely.
 constexpr int kMaxNativeImageSide = 4096;
 
 struct Batch {
-  torch::Tensor images;         // [B, C, H, W] float, normalized to [-1, 1]: (x/255 - 0.5) / 0.5
+  torch::Tensor images;         // [B, C, H, W] float, normalized as the preprocessing says
   torch::Tensor targets;        // [B] int64 class index
   std::vector<size_t> indices;  // positions in the loader's sample list
 };
@@ -56,8 +64,9 @@ class SampleLoader {
  public:
   // `classes` maps a label to its index (position in the list). InvalidArgument when a
   // sample's label is not in `classes`, when there are no samples, or options are out of
-  // range; the first sample is decoded for channels and size (Corruption naming its path;
-  // InvalidArgument when, without image_size, a side exceeds kMaxNativeImageSide).
+  // range. Only in legacy mode is the first sample decoded, for channels and size
+  // (Corruption naming its path; InvalidArgument when, without image_size, a side exceeds
+  // kMaxNativeImageSide).
   static Result<std::unique_ptr<SampleLoader>> Create(const ObjectStore& store,
                                                       std::vector<Sample> samples,
                                                       std::vector<std::string> classes,
@@ -97,6 +106,9 @@ class SampleLoader {
   struct Epoch;
   SampleLoader(const ObjectStore& store, std::vector<Sample> samples,
                std::vector<std::string> classes, const LoaderOptions& options);
+  Status ReadLegacyGeometry();
+  Status LegacySample(std::string_view bytes, const std::string& path, uint64_t stream,
+                      float* images, int64_t k, std::vector<float>* pixels) const;
   void StopEpoch();
   void WorkerLoop(Epoch* epoch);
   Result<Batch> BuildBatch(Epoch& epoch, size_t batch_index);

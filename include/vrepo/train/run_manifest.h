@@ -12,12 +12,15 @@
 #include <vector>
 
 #include "vrepo/train/config.h"
+#include "vrepo/train/preprocess.h"
 #include "vrepo/util/status.h"
 
 namespace vrepo::train {
 
 // run.json's "format" value; readers refuse a larger one.
-constexpr int kRunFormatVersion = 1;
+// 2: "preprocessing" (records without it are read as legacy ones, whose images were sized
+// from the samples; version 1 readers would misread a version 2 record that way).
+constexpr int kRunFormatVersion = 2;
 
 enum class RunStatus {
   kCompleted,     // every epoch ran
@@ -78,6 +81,10 @@ struct RunManifest {
   std::string base_model_id;    // 64 hex; "" when none
   std::string base_run_commit;  // 40 hex; "" unless the base is "run:ID"
   TrainConfig config;
+  // The resolved preprocessing every split went through (run.json "preprocessing"). A record
+  // without one is legacy: its images were sized from the samples (LoaderOptions).
+  Preprocessing preprocessing;
+  bool legacy_preprocessing = false;
   uint64_t seed = 0;
   VersionInfo versions;  // versions.device_name is run.json's "device"
   std::vector<EpochMetrics> epochs;

@@ -38,9 +38,13 @@ struct TrainResult {
   std::vector<EpochMetrics> epochs;
   int best_epoch = 0;  // 1-based; 0 when no epoch completed
   RunStatus status = RunStatus::kCompleted;
+  // The resolved preprocessing (the base's or the model's default, then --image-size), or
+  // legacy_preprocessing when the config asked to replay a legacy record.
+  Preprocessing preprocessing;
+  bool legacy_preprocessing = false;
   // safetensors bytes of the best epoch's state dict (a LoRA run: its adapter and head tensors
-  // only); metadata: "model", "classes" (JSON
-  // array), "channels", "image_size" (the side the model was trained at).
+  // only); metadata: "model", "classes" (JSON array), "preprocessing" (JSON object); legacy
+  // runs "channels" and "image_size" (the side the model was trained at, 0 = native) instead.
   std::string weights;
   // Best epoch, validation: confusion[true class][predicted class].
   std::vector<std::vector<int64_t>> confusion;
@@ -101,8 +105,9 @@ struct EvalResult {
   std::vector<Prediction> predictions;          // table order
 };
 
-// Evaluates safetensors `weights` written by Train (metadata names model, classes, channels
-// and image size). Samples whose label is not a model class count as wrong.
+// Evaluates safetensors `weights` written by Train (metadata names model, classes and
+// preprocessing, which every image goes through; legacy weights name channels and image size
+// instead). Samples whose label is not a model class count as wrong.
 Result<EvalResult> Evaluate(Repository& repo, std::string_view weights, const EvalOptions& options);
 
 // The `n` predictions that most confidently disagree with their label (wrong, sorted by

@@ -176,7 +176,8 @@ Command RegisterTrain(CLI::App& app, Globals& g) {
       ->delimiter(',')
       ->type_name("LIST");
   Flag(sub, a, "--image-size", &TrainConfig::image_size,
-       "Resize images to N x N (default: their own size)");
+       "Crop side N; the shorter side is resized to round(N*256/224) first (default: the "
+       "base's or the model's preprocessing: 224, small-cnn 28)");
   Flag(sub, a, "--seed", &TrainConfig::seed, "Seed of weights, order and augmentation (0)");
   Flag(sub, a, "--device", &TrainConfig::device, "auto, cpu or cuda (default auto)");
   Flag(sub, a, "--precision", &TrainConfig::precision,
