@@ -29,8 +29,9 @@ struct TrainResult {
   std::string val_digest;
   uint64_t train_samples = 0;
   uint64_t val_samples = 0;
-  std::string base_model_id;    // content id (hex) of the base weights; "" when none
-  std::string base_run_commit;  // the base run's commit when base is "run:ID"; "" otherwise
+  std::string base_model_id;         // content id (hex) of the base weights; "" when none
+  std::string base_run_commit;       // the base run's commit when base is "run:ID"; "" otherwise
+  std::vector<RetainRecord> retain;  // --retain sets, in the order of EpochMetrics::retain
   std::vector<EpochMetrics> epochs;
   int best_epoch = 0;  // 1-based; 0 when no epoch completed
   RunStatus status = RunStatus::kCompleted;
