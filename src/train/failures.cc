@@ -14,11 +14,11 @@ std::vector<Prediction> Failures(const EvalResult& result) {
 
 std::string FailuresCsv(const std::vector<Prediction>& failures, const TableOptions& columns) {
   std::string out =
-      CsvRecord({columns.path_column, columns.label_column, "predicted", "probability"}) + "\n";
+      CsvLine({columns.path_column, columns.label_column, "predicted", "probability"}) + "\n";
   for (const Prediction& p : failures) {
     char probability[32];
     std::snprintf(probability, sizeof(probability), "%.6f", p.confidence);
-    out += CsvRecord({p.path, p.label, p.predicted, probability}) + "\n";
+    out += CsvLine({p.path, p.label, p.predicted, probability}) + "\n";
   }
   return out;
 }
