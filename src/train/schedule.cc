@@ -21,7 +21,8 @@ double LearningRateFactor(const TrainConfig& config, int64_t step, int64_t steps
     return 0.5 * (1 + std::cos(M_PI * std::min(t, 1.0)));
   }
   if (config.schedule == "step") {
-    return std::pow(0.1, static_cast<double>(step / steps_per_epoch / StepEpochs(config)));
+    const int64_t decays = step / steps_per_epoch / StepEpochs(config);  // whole steps only
+    return std::pow(0.1, static_cast<double>(decays));
   }
   return 1.0;
 }
