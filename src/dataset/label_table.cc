@@ -365,6 +365,15 @@ std::optional<ClassMove> AsClassMove(std::string_view from, std::string_view to)
   return ClassMove{std::move(table), std::string(old_class), std::string(new_class)};
 }
 
+std::string CsvLine(const std::vector<std::string>& fields) {
+  std::string out;
+  for (size_t i = 0; i < fields.size(); ++i) {
+    if (i > 0) out.push_back(',');
+    AppendCsvField(&out, fields[i]);
+  }
+  return out;
+}
+
 std::string SerializeTable(const LabelTable& table) {
   std::string out;
   if (table.format == TableFormat::kJsonl) {

@@ -118,6 +118,21 @@ const std::vector<Field>& Fields() {
       MakeField("lora_alpha", &TrainConfig::lora_alpha),
       Field{"lora_targets", [](const TrainConfig& c) { return json(c.lora_targets); },
             [](const json& j, TrainConfig& c) { c.lora_targets = StringList(j); }},
+      MakeField("schedule", &TrainConfig::schedule),
+      MakeField("warmup_epochs", &TrainConfig::warmup_epochs),
+      MakeField("step_epochs", &TrainConfig::step_epochs),
+      MakeField("label_smoothing", &TrainConfig::label_smoothing),
+      MakeField("grad_clip", &TrainConfig::grad_clip),
+      MakeField("backbone_lr", &TrainConfig::backbone_lr),
+      Field{"retain", [](const TrainConfig& c) { return json(c.retain); },
+            [](const json& j, TrainConfig& c) {
+              if (!j.is_array()) throw std::invalid_argument("expected a list of strings");
+              c.retain.clear();
+              for (const json& e : j) {
+                if (!e.is_string()) throw std::invalid_argument("expected a list of strings");
+                c.retain.push_back(e.get<std::string>());
+              }
+            }},
   };
   return fields;
 }
@@ -209,6 +224,24 @@ Status ValidateConfig(const TrainConfig& c) {
   if (c.prefetch <= 0) return Status::InvalidArgument("--prefetch must be positive");
   if (c.max_image_pixels == 0) {
     return Status::InvalidArgument("--max-image-pixels must be positive");
+  }
+  if (c.schedule != "constant" && c.schedule != "cosine" && c.schedule != "step") {
+    return Status::InvalidArgument("unknown schedule '" + c.schedule +
+                                   "' (valid: constant, cosine, step)");
+  }
+  if (c.warmup_epochs < 0 || (c.warmup_epochs > 0 && c.warmup_epochs >= c.epochs)) {
+    return Status::InvalidArgument("--warmup-epochs must be between 0 and --epochs - 1");
+  }
+  if (c.step_epochs < 0) return Status::InvalidArgument("--step-epochs must not be negative");
+  if (!(c.label_smoothing >= 0 && c.label_smoothing <= 1)) {
+    return Status::InvalidArgument("--label-smoothing must be between 0 and 1");
+  }
+  if (!(c.grad_clip >= 0)) return Status::InvalidArgument("--grad-clip must not be negative");
+  if (!(c.backbone_lr >= 0)) return Status::InvalidArgument("--backbone-lr must not be negative");
+  for (const auto& r : c.retain) {
+    if (r.empty() || r[0] == '@') {
+      return Status::InvalidArgument("--retain '" + r + "': needs a label table (TABLE[@REV])");
+    }
   }
   VREPO_RETURN_IF_ERROR(CheckDevice(c.device));
   if (c.precision != "auto" && c.precision != "fp32" && c.precision != "bf16") {

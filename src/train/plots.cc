@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <iterator>
 
 #include "canvas.h"
 
@@ -453,7 +454,20 @@ Result<std::string> AccuracyPlot(const RunManifest& run) {
     o.marker_label = "best: epoch " + std::to_string(best->epoch) + ", " +
                      Format(best->val_accuracy * 100, 1) + "%";
   }
-  return PlotLines({accuracy}, o);
+  std::vector<PlotSeries> series = {accuracy};
+  // --retain sets: what the model keeps of other tasks, one curve each.
+  static constexpr uint8_t kRetainColours[][3] = {
+      {148, 103, 189}, {214, 39, 40}, {140, 86, 75}, {227, 119, 194}, {127, 127, 127}};
+  for (size_t i = 0; i < run.retain.size(); ++i) {
+    const uint8_t* rgb = kRetainColours[i % std::size(kRetainColours)];
+    PlotSeries retain{"retain " + run.retain[i].name, {}, rgb[0], rgb[1], rgb[2]};
+    for (const auto& m : run.epochs) {
+      auto it = m.retain.find(run.retain[i].name);
+      retain.values.push_back(it == m.retain.end() ? NAN : it->second.accuracy);
+    }
+    series.push_back(std::move(retain));
+  }
+  return PlotLines(series, o);
 }
 
 bool IsSquare(const std::vector<std::vector<int64_t>>& matrix) {

@@ -133,7 +133,35 @@ std::string CheckRunFields(const json& run) {
                  return x.is_number() || x.is_null();
                });
         }
+        if (key == "retain") {  // retain set -> {loss, accuracy}
+          ok = value.is_object() && std::all_of(value.begin(), value.end(), [](const json& x) {
+                 return x.is_object() && std::all_of(x.begin(), x.end(), [](const json& y) {
+                          return y.is_number() || y.is_null();
+                        });
+               });
+        }
         if (!ok) return "/epochs: '" + key + "' is not a number";
+      }
+    }
+  }
+  if (const json* v = at("/retain"); v) {
+    if (!v->is_array()) return "/retain is not a list";
+    for (const json& r : *v) {
+      if (!r.is_object()) return "/retain holds a value that is not an object";
+      for (const char* key : {"name", "table", "head"}) {
+        if (r.contains(key) && !r[key].is_string())
+          return std::string("/retain: '") + key + "' is not a string";
+      }
+      if (r.contains("commit") && !IsHexOfLength(r["commit"], 40)) {
+        return "/retain: 'commit' is not 40 hex digits";
+      }
+      if (r.contains("sample_digest") && !IsHexOfLength(r["sample_digest"], 64)) {
+        return "/retain: 'sample_digest' is not 64 hex digits";
+      }
+      for (const char* key : {"samples", "skipped"}) {
+        if (r.contains(key) && !r[key].is_number_unsigned()) {
+          return std::string("/retain: '") + key + "' is not a whole number";
+        }
       }
     }
   }
@@ -185,18 +213,34 @@ const char* RunStatusName(RunStatus status) {
 }
 
 json EpochJson(const EpochMetrics& m) {
+  json retain = json::object();
+  for (const auto& [name, r] : m.retain)
+    retain[name] = {{"loss", r.loss}, {"accuracy", r.accuracy}};
   return json{{"epoch", m.epoch},
               {"train_loss", m.train_loss},
               {"val_loss", m.val_loss},
               {"val_accuracy", m.val_accuracy},
               {"per_class_accuracy", m.per_class_accuracy},
               {"images_per_second", m.images_per_second},
-              {"seconds", m.seconds}};
+              {"seconds", m.seconds},
+              {"lr", m.lr},
+              {"backbone_lr", m.backbone_lr},
+              {"retain", retain}};
 }
 
 json ToJson(const RunManifest& r) {
   json epochs = json::array();
   for (const EpochMetrics& m : r.epochs) epochs.push_back(EpochJson(m));
+  json retain = json::array();
+  for (const RetainRecord& t : r.retain) {
+    retain.push_back({{"name", t.name},
+                      {"table", t.table},
+                      {"commit", t.commit},
+                      {"head", t.head},
+                      {"samples", t.samples},
+                      {"skipped", t.skipped},
+                      {"sample_digest", t.sample_digest}});
+  }
   json out = json{
       {"format", r.format},
       {"name", r.name},
@@ -227,6 +271,7 @@ json ToJson(const RunManifest& r) {
         {"cuda", r.versions.cuda},
         {"cudnn", r.versions.cudnn}}},
       {"device", r.versions.device_name},
+      {"retain", retain},
       {"epochs", epochs},
       {"best_epoch", r.best_epoch},
       {"best_val_accuracy", r.best_val_accuracy},
@@ -305,7 +350,27 @@ Result<RunManifest> FromJson(const json& j, const std::string& where) {
       for (const auto& [label, acc] : per_class.items()) m.per_class_accuracy[label] = Metric(acc);
       m.images_per_second = Num<double>(e.value("images_per_second", json()), 0);
       m.seconds = Num<double>(e.value("seconds", json()), 0);
+      m.lr = Metric(e.value("lr", json()));
+      m.backbone_lr = Metric(e.value("backbone_lr", json()));
+      const json retain = e.value("retain", json::object());
+      for (const auto& [name, metrics] : retain.items()) {
+        m.retain[name] = {Metric(metrics.value("loss", json())),
+                          Metric(metrics.value("accuracy", json()))};
+      }
       r.epochs.push_back(std::move(m));
+    }
+  }
+  if (const json& list = At(j, "/retain"); list.is_array()) {
+    for (const json& t : list) {
+      RetainRecord rec;
+      rec.name = t.value("name", "");
+      rec.table = t.value("table", "");
+      rec.commit = t.value("commit", "");
+      rec.head = t.value("head", "current");
+      rec.samples = Num<uint64_t>(t.value("samples", json()), 0);
+      rec.skipped = Num<uint64_t>(t.value("skipped", json()), 0);
+      rec.sample_digest = t.value("sample_digest", "");
+      r.retain.push_back(std::move(rec));
     }
   }
   r.best_epoch = Num<int>(At(j, "/best_epoch"), 0);

@@ -6,6 +6,7 @@
 #include <dlfcn.h>
 #include <torch/cuda.h>
 #include <torch/nn/functional/loss.h>
+#include <torch/nn/utils/clip_grad.h>
 #include <torch/optim/adamw.h>
 #include <torch/optim/sgd.h>
 #include <torch/utils.h>
@@ -13,6 +14,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -27,6 +29,7 @@
 #include "vrepo/train/run_model.h"
 #include "vrepo/train/run_record.h"
 #include "vrepo/train/safetensors.h"
+#include "vrepo/train/schedule.h"
 #include "vrepo/util/file.h"
 #include "vrepo/util/text.h"
 #include "vrepo_source_revision.h"
@@ -269,7 +272,7 @@ Result<std::unique_ptr<torch::optim::Optimizer>> MakeOptimizer(ImageClassifierIm
                                     torch::optim::AdamWOptions(lr).weight_decay(c.weight_decay)));
     }
   };
-  add(std::move(groups.backbone), c.lr);
+  add(std::move(groups.backbone), c.backbone_lr > 0 ? c.backbone_lr : c.lr);
   add(std::move(groups.head), head_lr);
   if (param_groups.empty())
     return Status::InvalidArgument("nothing to train: every parameter is frozen");
@@ -452,11 +455,34 @@ struct TrainPass {
   bool interrupted = false;
 };
 
+// What a training step applies besides the gradient: the schedule's learning rates (each
+// optimizer group's base rate times LearningRateFactor), label smoothing and gradient clipping.
+struct StepSettings {
+  const TrainConfig* config = nullptr;
+  std::vector<double> base_lrs;  // per optimizer group, in the optimizer's order
+  int64_t steps_per_epoch = 1;
+  std::vector<torch::Tensor> trainable;  // what --grad-clip measures and scales
+};
+
+// The base run's classifier, for evaluating --retain tables through the head the base had.
+struct BaseHead {
+  std::vector<std::string> classes;
+  torch::Tensor weight, bias;
+};
+
+// A --retain table, loaded before training, evaluated after every epoch through one head.
+struct RetainSet {
+  RetainRecord record;
+  std::vector<std::string> classes;  // the head's classes, in its order
+  std::unique_ptr<SampleLoader> loader;
+};
+
 // One pass over the training batches of `epoch` (of `epochs`), reporting progress a few times
 // per pass; stops after the current batch when hooks.interrupted becomes true.
 Result<TrainPass> TrainEpoch(ImageClassifierImpl& model, SampleLoader& loader,
-                             torch::optim::Optimizer& optimizer, const torch::Device& device,
-                             bool bf16, int epoch, int epochs, const TrainHooks& hooks) {
+                             torch::optim::Optimizer& optimizer, const StepSettings& step,
+                             const torch::Device& device, bool bf16, int epoch, int epochs,
+                             const TrainHooks& hooks) {
   const auto epoch_start = Clock::now();
   const size_t batches = loader.batches_per_epoch();
   const size_t report_every = std::max<size_t>(1, batches / 4);
@@ -469,13 +495,27 @@ Result<TrainPass> TrainEpoch(ImageClassifierImpl& model, SampleLoader& loader,
     if (!batch) break;
     torch::Tensor x = batch->images.to(device, /*non_blocking=*/true);
     torch::Tensor y = batch->targets.to(device, /*non_blocking=*/true);
+    const double factor = LearningRateFactor(
+        *step.config,
+        static_cast<int64_t>(epoch - 1) * step.steps_per_epoch + static_cast<int64_t>(batch_no),
+        step.steps_per_epoch);
+    auto& groups = optimizer.param_groups();
+    for (size_t g = 0; g < groups.size() && g < step.base_lrs.size(); ++g) {
+      groups[g].options().set_lr(step.base_lrs[g] * factor);
+    }
     optimizer.zero_grad();
     torch::Tensor loss;
     {
       AutocastGuard autocast(bf16, device);
-      loss = torch::nn::functional::cross_entropy(model.forward(x), y);
+      loss = torch::nn::functional::cross_entropy(
+          model.forward(x), y,
+          torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(
+              step.config->label_smoothing));
     }
     loss.backward();
+    if (step.config->grad_clip > 0) {
+      torch::nn::utils::clip_grad_norm_(step.trainable, step.config->grad_clip);
+    }
     optimizer.step();
     const int64_t n = y.size(0);
     pass.loss_sum += loss.item<double>() * n;
@@ -496,13 +536,139 @@ Result<TrainPass> TrainEpoch(ImageClassifierImpl& model, SampleLoader& loader,
   return pass;
 }
 
+std::string Rate(double lr) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.3g", lr);
+  return buf;
+}
+
 // The line a person reads when an epoch ends.
 std::string EpochLine(const EpochMetrics& m, int epochs) {
-  return "epoch " + std::to_string(m.epoch) + "/" + std::to_string(epochs) + "  train loss " +
-         Fixed(m.train_loss, 4) + "  val loss " + Fixed(m.val_loss, 4) + "  val acc " +
-         Fixed(100 * m.val_accuracy, 2) + "%  " + Fixed(m.images_per_second, 0) + " img/s  " +
-         Fixed(m.seconds, 1) + " s";
+  std::string line = "epoch " + std::to_string(m.epoch) + "/" + std::to_string(epochs) +
+                     "  train loss " + Fixed(m.train_loss, 4) + "  val loss " +
+                     Fixed(m.val_loss, 4) + "  val acc " + Fixed(100 * m.val_accuracy, 2) + "%";
+  for (const auto& [name, r] : m.retain) {
+    line += "  retain " + name + " acc " + Fixed(100 * r.accuracy, 2) + "%";
+  }
+  line += "  lr " + Rate(m.lr);
+  if (!std::isnan(m.backbone_lr) && m.backbone_lr != m.lr) {
+    line += " (backbone " + Rate(m.backbone_lr) + ")";
+  }
+  return line + "  " + Fixed(m.images_per_second, 0) + " img/s  " + Fixed(m.seconds, 1) + " s";
 }
+
+// "TABLE" or "TABLE@REV" of --retain.
+std::pair<std::string, std::string> SplitRetainSpec(const std::string& spec) {
+  size_t at = spec.rfind('@');
+  if (at == std::string::npos || at == 0) return {spec, ""};
+  return {spec.substr(0, at), spec.substr(at + 1)};
+}
+
+// The base run's head, when the base is "run:ID" and its classes differ from the run's (with
+// the same classes, the run's own head answers for them).
+Result<std::optional<BaseHead>> ReadBaseHead(Repository& repo, const TrainConfig& config,
+                                             const std::vector<std::string>& classes) {
+  if (config.base.rfind("run:", 0) != 0) return std::optional<BaseHead>();
+  VREPO_ASSIGN_OR_RETURN(RunRecord base_run, ReadRun(repo, config.base.substr(4)));
+  if (base_run.manifest.classes == classes || base_run.manifest.classes.empty()) {
+    return std::optional<BaseHead>();
+  }
+  VREPO_ASSIGN_OR_RETURN(std::string bytes, ReadRunWeights(repo, base_run));
+  const std::string source = "run " + config.base.substr(4) + " model.safetensors";
+  VREPO_ASSIGN_OR_RETURN(SafetensorsFile file, ParseSafetensors(bytes, source));
+  auto w = file.tensors.find("fc.weight");
+  auto b = file.tensors.find("fc.bias");
+  const auto n = static_cast<int64_t>(base_run.manifest.classes.size());
+  if (w == file.tensors.end() || b == file.tensors.end() || w->second.dim() != 2 ||
+      w->second.size(0) != n || b->second.numel() != n) {
+    return Status::InvalidArgument(source + ": no head fc.weight/fc.bias for its " +
+                                   std::to_string(n) + " classes");
+  }
+  BaseHead head;
+  head.classes = base_run.manifest.classes;
+  head.weight = w->second.to(torch::kFloat32);
+  head.bias = b->second.to(torch::kFloat32);
+  return std::optional<BaseHead>(std::move(head));
+}
+
+// Loads the --retain tables (each spec rewritten in `specs` with its resolved commit when a
+// REV was given), before anything trains: a missing table or image fails the run here.
+Result<std::vector<RetainSet>> LoadRetainSets(Repository& repo, const TrainConfig& config,
+                                              const std::string& dataset_commit,
+                                              const std::vector<std::string>& classes,
+                                              const std::optional<BaseHead>& base,
+                                              const LoaderOptions& options,
+                                              std::vector<std::string>* specs) {
+  std::vector<RetainSet> out;
+  for (std::string& spec : *specs) {
+    auto [table, rev] = SplitRetainSpec(spec);
+    std::string commit = dataset_commit;
+    if (!rev.empty()) {
+      auto resolved = repo.history().ResolveCommit(rev);
+      if (!resolved.ok()) {
+        return Status::InvalidArgument("--retain " + spec + ": " + resolved.status().message());
+      }
+      commit = *resolved;
+      spec = table + "@" + commit;
+    }
+    const std::string name = rev.empty() ? table : table + "@" + commit.substr(0, 12);
+    auto loaded = LoadSplit(repo, commit, table, config);
+    if (!loaded.ok()) return Status::InvalidArgument("--retain " + loaded.status().message());
+    const std::vector<Sample>& samples = loaded->samples;
+    // Through the base's head when the table is the old task's: all its labels are base classes.
+    const bool base_task =
+        base && std::all_of(samples.begin(), samples.end(), [&](const Sample& s) {
+          return std::count(base->classes.begin(), base->classes.end(), s.label) > 0;
+        });
+    std::vector<Sample> shared;
+    for (const Sample& s : samples) {
+      if (std::count(classes.begin(), classes.end(), s.label) > 0) shared.push_back(s);
+    }
+    if (shared.empty() && !base_task) {
+      return Status::InvalidArgument("--retain " + table +
+                                     ": none of its labels is a class of the run");
+    }
+    auto add = [&](std::vector<Sample> list, const std::vector<std::string>& head_classes,
+                   const std::string& head) -> Status {
+      RetainSet set;
+      set.record.name = head == "base" ? name + " (base head)" : name;
+      set.record.table = table;
+      set.record.commit = commit;
+      set.record.head = head;
+      set.record.samples = list.size();
+      set.record.skipped = samples.size() - list.size();
+      set.classes = head_classes;
+      VREPO_ASSIGN_OR_RETURN(
+          set.loader, SampleLoader::Create(repo.store(), std::move(list), head_classes, options));
+      out.push_back(std::move(set));
+      return Status::OK();
+    };
+    if (!shared.empty()) VREPO_RETURN_IF_ERROR(add(std::move(shared), classes, "current"));
+    if (base_task) VREPO_RETURN_IF_ERROR(add(samples, base->classes, "base"));
+  }
+  return out;
+}
+
+// Swaps the head's weights for the base's while it lives (the forward pass reads the Linear's
+// weight and bias members; its registered parameters are untouched).
+class BaseHeadSwap {
+ public:
+  BaseHeadSwap(ImageClassifierImpl& model, const BaseHead& base, const torch::Device& device)
+      : fc_(model.fc()), weight_(fc_->weight), bias_(fc_->bias) {
+    fc_->weight = base.weight.to(device);
+    fc_->bias = base.bias.to(device);
+  }
+  ~BaseHeadSwap() {
+    fc_->weight = weight_;
+    fc_->bias = bias_;
+  }
+  BaseHeadSwap(const BaseHeadSwap&) = delete;
+  BaseHeadSwap& operator=(const BaseHeadSwap&) = delete;
+
+ private:
+  torch::nn::Linear fc_;
+  torch::Tensor weight_, bias_;
+};
 
 Result<TrainResult> TrainImpl(Repository& repo, const TrainConfig& config,
                               const TrainHooks& hooks) {
@@ -546,6 +712,16 @@ Result<TrainResult> TrainImpl(Repository& repo, const TrainConfig& config,
   const LoaderOptions& vo = loaders.val_options;
   rc.workers = train_loader->workers();
   const int channels = train_loader->channels();
+  // --retain: same preprocessing as validation.
+  std::optional<BaseHead> base_head;
+  if (!config.retain.empty()) {
+    VREPO_ASSIGN_OR_RETURN(base_head, ReadBaseHead(repo, config, result.classes));
+  }
+  VREPO_ASSIGN_OR_RETURN(std::vector<RetainSet> retain,
+                         LoadRetainSets(repo, config, result.dataset_commit, result.classes,
+                                        base_head, vo, &rc.retain));
+  if (rc.schedule == "step" && rc.step_epochs == 0) rc.step_epochs = StepEpochs(rc);
+  if (rc.backbone_lr <= 0) rc.backbone_lr = rc.lr;
 
   TorchSettingsGuard settings_guard;
   SeedAndSetDeterminism(config, device);
@@ -569,6 +745,13 @@ Result<TrainResult> TrainImpl(Repository& repo, const TrainConfig& config,
   ToChannelsLast(*model);
   VREPO_ASSIGN_OR_RETURN(std::unique_ptr<torch::optim::Optimizer> optimizer,
                          MakeOptimizer(*model, config));
+  StepSettings step;
+  step.config = &rc;
+  step.steps_per_epoch = static_cast<int64_t>(train_loader->batches_per_epoch());
+  for (auto& group : optimizer->param_groups()) {
+    step.base_lrs.push_back(group.options().get_lr());
+    for (const auto& p : group.params()) step.trainable.push_back(p);
+  }
 
   TensorMap best_state;
   double best_accuracy = -1;
@@ -576,8 +759,8 @@ Result<TrainResult> TrainImpl(Repository& repo, const TrainConfig& config,
   result.status = RunStatus::kCompleted;
   for (int epoch = 1; epoch <= config.epochs; ++epoch) {
     const auto epoch_start = Clock::now();
-    VREPO_ASSIGN_OR_RETURN(TrainPass pass, TrainEpoch(*model, *train_loader, *optimizer, device,
-                                                      bf16, epoch, config.epochs, hooks));
+    VREPO_ASSIGN_OR_RETURN(TrainPass pass, TrainEpoch(*model, *train_loader, *optimizer, step,
+                                                      device, bf16, epoch, config.epochs, hooks));
     if (pass.interrupted) {
       result.status = RunStatus::kInterrupted;
       break;
@@ -602,6 +785,30 @@ Result<TrainResult> TrainImpl(Repository& repo, const TrainConfig& config,
     m.val_accuracy = val->accuracy;
     m.per_class_accuracy = val->per_class;
     m.images_per_second = train_seconds > 0 ? pass.seen / train_seconds : 0;
+    // The optimizer's groups: the backbone's (when it trains), then the head's.
+    const auto& groups = optimizer->param_groups();
+    m.lr = groups.back().options().get_lr();
+    if (groups.size() > 1) m.backbone_lr = groups.front().options().get_lr();
+    bool retain_interrupted = false;
+    for (RetainSet& set : retain) {
+      std::optional<BaseHeadSwap> swap;
+      if (set.record.head == "base") swap.emplace(*model, *base_head, device);
+      auto r = RunEval(*model, *set.loader, device, bf16, set.classes,
+                       static_cast<int64_t>(set.classes.size()), {}, hooks.interrupted);
+      if (!r.ok()) {
+        if (hooks.interrupted != nullptr && hooks.interrupted->load()) {
+          retain_interrupted = true;
+          break;
+        }
+        return r.status();
+      }
+      m.retain[set.record.name] = {r->loss, r->accuracy};
+      if (set.record.sample_digest.empty()) set.record.sample_digest = set.loader->epoch_digest();
+    }
+    if (retain_interrupted) {
+      result.status = RunStatus::kInterrupted;
+      break;
+    }
     m.seconds = Since(epoch_start);
     result.epochs.push_back(m);
     if (hooks.reporter) hooks.reporter->Info(EpochLine(m, config.epochs));
@@ -616,6 +823,7 @@ Result<TrainResult> TrainImpl(Repository& repo, const TrainConfig& config,
       break;
     }
   }
+  for (const RetainSet& set : retain) result.retain.push_back(set.record);
   // Interrupted before its first epoch ended: the weights it had (WriteRunRecord refuses to
   // record such a run, but the caller may still want them).
   if (best_state.empty()) best_state = SnapshotState(*model);
@@ -669,6 +877,7 @@ RunManifest ManifestOf(const TrainResult& r) {
   m.legacy_preprocessing = r.legacy_preprocessing;
   m.seed = r.config.seed;
   m.versions = r.versions;
+  m.retain = r.retain;
   m.epochs = r.epochs;
   m.best_epoch = r.best_epoch;
   m.best_val_accuracy = r.best_epoch > 0 ? r.epochs[r.best_epoch - 1].val_accuracy : 0.0;

@@ -264,3 +264,99 @@ TEST_CASE("train cli: Ctrl-C records the run as interrupted") {
 }
 
 }  // namespace vrepo::testing
+
+namespace vrepo::testing {
+
+TEST_CASE("train cli: schedule, smoothing, clipping and --retain are recorded and compared") {
+  CliRepo r(120, 40);
+  const std::string dir = r.dir.path();
+  MustRun(dir, TrainArgs("base", {"--batch-size", "32"}));
+  CommandResult t =
+      MustRun(dir, TrainArgs("tuned",
+                             {"--batch-size", "32", "--schedule", "cosine", "--warmup-epochs", "1",
+                              "--label-smoothing", "0.1", "--grad-clip", "5", "--backbone-lr",
+                              "0.0005", "--retain", "test.csv", "--retain", "labels.csv@HEAD"},
+                             "2"));
+  CHECK(t.out.find("retain test.csv acc ") != std::string::npos);
+  CHECK(t.out.find(" lr 0.001 (backbone 0.0005) ") != std::string::npos);
+  Json show = Json::Parse(MustRun(dir, {"runs", "show", "tuned", "--json"}).out);
+  CHECK(show["config"]["schedule"].str == "cosine");
+  CHECK(show["config"]["warmup_epochs"].number == 1);
+  CHECK(show["config"]["label_smoothing"].number == 0.1);
+  CHECK(show["config"]["grad_clip"].number == 5);
+  CHECK(show["config"]["backbone_lr"].number == 0.0005);
+  // A REV is recorded as the commit it named.
+  REQUIRE(show["config"]["retain"].items.size() == 2);
+  CHECK(show["config"]["retain"][1].str == "labels.csv@" + r.commit);
+  REQUIRE(show["retain"].items.size() == 2);
+  const std::string second = "labels.csv@" + r.commit.substr(0, 12);
+  CHECK(show["retain"][1]["name"].str == second);
+  CHECK(show["retain"][0]["samples"].number == 40);
+  REQUIRE(show["epochs"].items.size() == 2);
+  CHECK(show["epochs"][0]["lr"].number == 0.001);
+  CHECK(show["epochs"][1]["lr"].number < 0.001);
+  CHECK(show["epochs"][1]["retain"]["test.csv"]["accuracy"].number >= 0);
+  CHECK(show["epochs"][1]["retain"][second]["loss"].number > 0);
+
+  CommandResult cmp = MustRun(dir, {"runs", "compare", "base", "tuned"});
+  CHECK(cmp.out.find("config.schedule") != std::string::npos);
+  CHECK(cmp.out.find("RETAIN") != std::string::npos);
+  Json cj = Json::Parse(MustRun(dir, {"runs", "compare", "base", "tuned", "--json"}).out);
+  CHECK(cj["epochs"][1]["retain"]["test.csv"]["accuracy"]["b"].number >= 0);
+
+  for (const auto& [extra, text] : std::vector<std::pair<std::vector<std::string>, std::string>>{
+           {{"--schedule", "linear"}, "unknown schedule 'linear'"},
+           {{"--label-smoothing", "2"}, "--label-smoothing must be between 0 and 1"},
+           {{"--retain", "missing.csv"}, "--retain "},
+       }) {
+    CommandResult res = RunVrepo(dir, TrainArgs("bad", extra));
+    INFO(res.err);
+    CHECK(res.exit_code == 128);
+    CHECK(Lines(res.err).size() == 1);
+    CHECK(res.err.find(text) != std::string::npos);
+    CHECK(RunVrepo(dir, {"runs", "show", "bad"}).exit_code == 128);
+  }
+}
+
+TEST_CASE("train cli: eval --failures writes the misclassified samples as a label table") {
+  CliRepo r(120, 60);
+  const std::string dir = r.dir.path();
+  MustRun(dir, TrainArgs("m"));
+  Json j = Json::Parse(MustRun(dir, {"eval", "m", "--labels", "test.csv", "--json"}).out);
+  std::vector<std::pair<std::string, std::string>> wrong;
+  for (const auto& p : j["predictions"].items) {
+    if (p["label"].str != p["predicted"].str) wrong.push_back({p["path"].str, p["label"].str});
+  }
+  REQUIRE(!wrong.empty());
+  CommandResult e = MustRun(dir, {"eval", "m", "--labels", "test.csv", "--failures", "fail.csv"});
+  CHECK(e.out.find(std::to_string(wrong.size()) + " misclassified samples written to fail.csv") !=
+        std::string::npos);
+  const std::string text = ReadFileOrDie(r.Path("fail.csv"));
+  CHECK(text.rfind("path,label,predicted,probability\n", 0) == 0);
+  // It reads back as a label table: exactly the misclassified rows, in table order.
+  LabelTable table = Must(ParseLabelTable(text, "fail.csv", TableOptions{}));
+  REQUIRE(table.rows.size() == wrong.size());
+  for (size_t i = 0; i < wrong.size(); ++i) {
+    CHECK(table.rows[i].path == wrong[i].first);
+    CHECK(table.rows[i].label == wrong[i].second);
+  }
+  // Refused when it exists, unless --force; --suspects stays as it was.
+  const std::string before = text;
+  CommandResult again = RunVrepo(
+      dir, {"eval", "m", "--labels", "test.csv", "--failures", "fail.csv", "--suspects", "2"});
+  CHECK(again.exit_code == 128);
+  CHECK(again.err == "vrepo: eval: fail.csv: already exists (--force overwrites it)\n");
+  CHECK(ReadFileOrDie(r.Path("fail.csv")) == before);
+  CommandResult forced = MustRun(dir, {"eval", "m", "--labels", "test.csv", "--failures",
+                                       "fail.csv", "--force", "--suspects", "2"});
+  CHECK(forced.out.find("2 suspects") != std::string::npos);
+  CHECK(ReadFileOrDie(r.Path("fail.csv")) == before);
+  // The table can be committed and evaluated as any label table.
+  MustRun(dir, {"add", "fail.csv"});
+  MustRun(dir, {"commit", "-m", "failures to review"});
+  Json back = Json::Parse(MustRun(dir, {"eval", "m", "--labels", "fail.csv", "--json"}).out);
+  CHECK(back["samples"].number == wrong.size());
+  CHECK(back["accuracy"].number == 0);
+}
+
+}  // namespace vrepo::testing

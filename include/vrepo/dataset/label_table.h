@@ -70,6 +70,10 @@ struct ClassMove {
 // nullopt otherwise.
 std::optional<ClassMove> AsClassMove(std::string_view from, std::string_view to);
 
+// One CSV record (no line end) of `fields`, quoted as SerializeTable quotes them (RFC 4180:
+// a field holding a comma, quote or line end is quoted, its quotes doubled).
+std::string CsvLine(const std::vector<std::string>& fields);
+
 // The table's text: the header (CSV) then one record per row, each ending in '\n'.
 // Rows without a record (built in memory) are written from path and label.
 std::string SerializeTable(const LabelTable& table);

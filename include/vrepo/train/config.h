@@ -54,6 +54,17 @@ struct TrainConfig {
   std::string name;    // run name (refs/runs/NAME); "" = short commit id
   int workers = 0;     // loader threads; 0 = auto
   int prefetch = 4;    // batches decoded ahead of the trainer
+  // Fine-tuning optimization (docs/training.md). The defaults are the behaviour of runs
+  // recorded before these settings existed, so an old run.json without them reproduces.
+  std::string schedule = "constant";  // "constant" | "cosine" | "step" (schedule.h)
+  int warmup_epochs = 0;              // linear warmup, per step, over the first N epochs
+  int step_epochs = 0;                // "step": x0.1 every N epochs; 0 = ceil(epochs / 3)
+  double label_smoothing = 0;         // of the training loss, 0..1
+  double grad_clip = 0;               // global L2 norm of the gradients; 0 = off
+  double backbone_lr = 0;             // learning rate of the non-head parameters; 0 = lr
+  // Tables evaluated after every epoch to watch forgetting: "TABLE" (at the run's dataset
+  // commit) or "TABLE@REV"; the recorded config names the resolved commit.
+  std::vector<std::string> retain;
   // Images claiming more pixels are refused from their header. Not recorded in run.json: a
   // limit of the machine that trains, not part of the experiment (an image either decodes
   // the same or the run fails).

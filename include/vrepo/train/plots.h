@@ -63,10 +63,10 @@ Result<std::string> PlotConfusion(const std::vector<std::vector<int64_t>>& matri
                                   const ConfusionPlotOptions& options = {});
 
 // A run record's plots as (tree path, PNG bytes): plots/loss.png (train loss blue, validation
-// loss orange, from zero), plots/accuracy.png (validation accuracy, axis fitted to the data)
-// and plots/confusion.png (best epoch, when run.confusion is square), titled with the run's
-// name and its status unless completed; both line plots mark run.best_epoch. None when no
-// epoch completed.
+// loss orange, from zero), plots/accuracy.png (validation accuracy, axis fitted to the data,
+// and one curve per --retain set) and plots/confusion.png (best epoch, when run.confusion is
+// square), titled with the run's name and its status unless completed; both line plots mark
+// run.best_epoch. None when no epoch completed.
 Result<std::vector<std::pair<std::string, std::string>>> RunPlots(const RunManifest& run);
 
 }  // namespace vrepo::train

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <map>
 #include <nlohmann/json_fwd.hpp>
 #include <string>
@@ -30,6 +31,12 @@ enum class RunStatus {
 // "completed", "early-stopped", "interrupted": the words run.json and the CLI use.
 const char* RunStatusName(RunStatus status);
 
+// A retain set's metrics after one epoch (--retain).
+struct RetainMetrics {
+  double loss = 0;      // mean cross-entropy
+  double accuracy = 0;  // 0..1
+};
+
 struct EpochMetrics {
   int epoch = 0;  // 1-based
   double train_loss = 0;
@@ -38,6 +45,11 @@ struct EpochMetrics {
   std::map<std::string, double> per_class_accuracy;  // label -> 0..1 on validation
   double images_per_second = 0;                      // training images / training seconds
   double seconds = 0;                                // whole epoch, validation included
+  // Learning rates of the epoch's last step: the head's, and the backbone's (NaN when the
+  // backbone has no trainable parameter). NaN in records written before schedules existed.
+  double lr = std::numeric_limits<double>::quiet_NaN();
+  double backbone_lr = std::numeric_limits<double>::quiet_NaN();
+  std::map<std::string, RetainMetrics> retain;  // RetainRecord::name -> metrics
 };
 // One line of metrics.jsonl.
 nlohmann::json EpochJson(const EpochMetrics& m);
@@ -67,6 +79,19 @@ struct LoraRecord {
   std::vector<std::string> layers;   // the layers adapted, in model order
 };
 
+// A table evaluated after every epoch to watch forgetting (--retain), through one head.
+struct RetainRecord {
+  std::string name;    // the key of EpochMetrics::retain: "TABLE@REV", + " (base head)"
+  std::string table;   // path in the commit
+  std::string commit;  // 40 hex
+  // "current": the run's head, over the classes the table shares with the run; "base": the
+  // base run's head, over the base's classes.
+  std::string head = "current";
+  uint64_t samples = 0;       // evaluated
+  uint64_t skipped = 0;       // rows whose label the head does not have
+  std::string sample_digest;  // 64 hex, of the evaluated samples
+};
+
 struct RunManifest {
   int format = kRunFormatVersion;
   std::string name;
@@ -87,6 +112,7 @@ struct RunManifest {
   bool legacy_preprocessing = false;
   uint64_t seed = 0;
   VersionInfo versions;  // versions.device_name is run.json's "device"
+  std::vector<RetainRecord> retain;
   std::vector<EpochMetrics> epochs;
   int best_epoch = 0;  // 1-based; 0 when no epoch completed
   double best_val_accuracy = 0;

@@ -1,9 +1,13 @@
 // vrepo eval ID --labels TABLE [REV]: a run's model on any dataset version. Read-only.
+#include <unistd.h>
+
 #include <nlohmann/json.hpp>
 
 #include "table_source.h"
 #include "train_cli.h"
 #include "vrepo/train/run_model.h"
+#include "vrepo/train/failures.h"
+#include "vrepo/util/file.h"
 
 namespace vrepo::cli {
 namespace {
@@ -18,6 +22,8 @@ struct EvalArgs {
   std::string device = "auto";
   int batch_size = 256;
   size_t suspects = 0;
+  std::string failures;  // OUT.csv, relative to the current folder
+  bool force = false;
   uint64_t max_image_pixels = kDefaultMaxImagePixels;
   bool json = false;
 };
@@ -47,6 +53,17 @@ void PrintSuspects(const std::vector<train::Prediction>& suspects) {
 }
 
 int RunEval(const Globals& g, const EvalArgs& a) {
+  // The failures file is checked before the model runs, so a refusal costs nothing.
+  std::string failures_path;
+  if (!a.failures.empty()) {
+    failures_path = a.failures[0] == '/' ? a.failures : g.cwd + "/" + a.failures;
+    if (failures_path.size() < 4 || failures_path.compare(failures_path.size() - 4, 4, ".csv")) {
+      return FailWith("eval", "--failures " + a.failures + ": must name a .csv file", kExitFatal);
+    }
+    if (!a.force && access(failures_path.c_str(), F_OK) == 0) {
+      return FailWith("eval", a.failures + ": already exists (--force overwrites it)", kExitFatal);
+    }
+  }
   auto repo = OpenRepository(g, /*write=*/false);
   if (!repo.ok()) return Fail("eval", repo.status());
   auto run = train::ReadRun(**repo, a.id);
@@ -67,6 +84,13 @@ int RunEval(const Globals& g, const EvalArgs& a) {
   auto result = train::Evaluate(**repo, *weights, options);
   if (!result.ok()) return Fail("eval", WithTableHint(result.status(), a.columns));
   std::vector<train::Prediction> suspects = train::Suspects(*result, a.suspects);
+  size_t failures = 0;
+  if (!failures_path.empty()) {
+    std::vector<train::Prediction> wrong = train::Failures(*result);
+    failures = wrong.size();
+    Status written = WriteFileAtomic(failures_path, train::FailuresCsv(wrong, a.columns));
+    if (!written.ok()) return Fail("eval: --failures", written);
+  }
 
   if (a.json) {
     json predictions = json::array();
@@ -110,6 +134,10 @@ int RunEval(const Globals& g, const EvalArgs& a) {
   }
   Print(out);
   if (a.suspects > 0) PrintSuspects(suspects);
+  if (!failures_path.empty()) {
+    Print("\n" + std::to_string(failures) + " misclassified samples written to " + a.failures +
+          " (path, label, predicted, probability)\n");
+  }
   return kExitOk;
 }
 
@@ -131,6 +159,11 @@ Command RegisterEval(CLI::App& app, Globals& g) {
       ->type_name("TABLE");
   AddColumnOptions(sub, &a->columns);
   sub->add_option("--suspects", a->suspects, "List the N likeliest label errors")->type_name("N");
+  sub->add_option("--failures", a->failures,
+                  "Write the misclassified samples to OUT.csv as a label table (path, label, "
+                  "predicted, probability): review, fix the labels, commit")
+      ->type_name("OUT.csv");
+  sub->add_flag("--force", a->force, "Overwrite the --failures file if it exists");
   sub->add_option("--batch-size", a->batch_size, "Batch size")->capture_default_str();
   sub->add_option("--device", a->device, "auto, cpu or cuda")->capture_default_str();
   sub->add_option("--max-image-pixels", a->max_image_pixels,

@@ -80,11 +80,16 @@ int RunShow(const Globals& g, const std::string& id, bool as_json) {
   out += "\n";
   Print(out);
   std::vector<std::vector<std::string>> rows = {
-      {"EPOCH", "TRAIN LOSS", "VAL LOSS", "VAL ACC", "IMG/S", "SECONDS"}};
+      {"EPOCH", "TRAIN LOSS", "VAL LOSS", "VAL ACC", "LR", "IMG/S", "SECONDS"}};
+  for (const auto& r : m.retain) rows[0].push_back("RETAIN " + r.name);
   for (const auto& e : m.epochs) {
     rows.push_back({std::to_string(e.epoch), Fixed(e.train_loss, 4), Fixed(e.val_loss, 4),
-                    Fixed(100 * e.val_accuracy, 2) + "%", Fixed(e.images_per_second, 0),
-                    Fixed(e.seconds, 1)});
+                    Fixed(100 * e.val_accuracy, 2) + "%", std::isnan(e.lr) ? "-" : Show(e.lr),
+                    Fixed(e.images_per_second, 0), Fixed(e.seconds, 1)});
+    for (const auto& r : m.retain) {
+      auto it = e.retain.find(r.name);
+      rows.back().push_back(it == e.retain.end() ? "-" : Fixed(100 * it->second.accuracy, 2) + "%");
+    }
   }
   PrintTable(rows);
   Print("best epoch: " + std::to_string(m.best_epoch) + " (val acc " +
@@ -99,6 +104,15 @@ json MetricAt(const std::vector<train::EpochMetrics>& epochs, size_t i,
               double train::EpochMetrics::*field) {
   if (i >= epochs.size() || std::isnan(epochs[i].*field)) return json();
   return epochs[i].*field;
+}
+
+// Epoch i's metric of retain set `name`, or null where the run has no such value.
+json RetainAt(const std::vector<train::EpochMetrics>& epochs, size_t i, const std::string& name,
+              double train::RetainMetrics::*field) {
+  if (i >= epochs.size()) return json();
+  auto it = epochs[i].retain.find(name);
+  if (it == epochs[i].retain.end() || std::isnan(it->second.*field)) return json();
+  return it->second.*field;
 }
 
 // Flattens nested objects into "a.b" keys, so nested settings compare one by one.
@@ -141,6 +155,10 @@ int RunCompare(const Globals& g, const std::vector<std::string>& ids, bool as_js
            {"weights_content_id", ma.weights_id, mb.weights_id}}) {
     digests[name] = {{"a", va}, {"b", vb}, {"equal", va == vb}};
   }
+  std::set<std::string> retain_names;
+  for (const auto* m : {&ma, &mb}) {
+    for (const auto& r : m->retain) retain_names.insert(r.name);
+  }
   json epochs = json::array();
   size_t na = ma.epochs.size(), nb = mb.epochs.size();
   for (size_t i = 0; i < std::max(na, nb); ++i) {
@@ -154,6 +172,20 @@ int RunCompare(const Globals& g, const std::vector<std::string>& ids, bool as_js
       if (va.is_number() && vb.is_number()) m["diff"] = vb.get<double>() - va.get<double>();
       row[metric] = m;
     }
+    // --retain sets, by name (either run may lack one): loss and accuracy.
+    json retain = json::object();
+    for (const std::string& name : retain_names) {
+      json entry = json::object();
+      for (const auto& [metric, field] : {std::pair{"loss", &train::RetainMetrics::loss},
+                                          std::pair{"accuracy", &train::RetainMetrics::accuracy}}) {
+        json va = RetainAt(ma.epochs, i, name, field), vb = RetainAt(mb.epochs, i, name, field);
+        json m = {{"a", va}, {"b", vb}};
+        if (va.is_number() && vb.is_number()) m["diff"] = vb.get<double>() - va.get<double>();
+        entry[metric] = m;
+      }
+      retain[name] = entry;
+    }
+    if (!retain_names.empty()) row["retain"] = retain;
     epochs.push_back(row);
   }
   if (as_json) {
@@ -197,6 +229,22 @@ int RunCompare(const Globals& g, const std::vector<std::string>& ids, bool as_js
                                          : "-"});
   }
   PrintTable(rows);
+  if (!retain_names.empty()) {
+    Print("\n");
+    rows = {{"EPOCH", "RETAIN", "LOSS A", "B", "ACC A", "B", "DIFF"}};
+    for (const auto& e : epochs) {
+      for (const auto& [name, r] : e["retain"].items()) {
+        const json& acc = r["accuracy"];
+        rows.push_back({std::to_string(e["epoch"].get<size_t>()), name, cell(r["loss"]["a"], 1, 4),
+                        cell(r["loss"]["b"], 1, 4), cell(acc["a"], 100, 2) + "%",
+                        cell(acc["b"], 100, 2) + "%",
+                        acc.contains("diff") ? (acc["diff"].get<double>() >= 0 ? "+" : "") +
+                                                   Fixed(100 * acc["diff"].get<double>(), 2) + "%"
+                                             : "-"});
+      }
+    }
+    PrintTable(rows);
+  }
   return kExitOk;
 }
 

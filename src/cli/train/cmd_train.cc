@@ -169,6 +169,24 @@ Command RegisterTrain(CLI::App& app, Globals& g) {
   Flag(sub, a, "--batch-size", &TrainConfig::batch_size, "Batch size (default 64)");
   Flag(sub, a, "--lr", &TrainConfig::lr, "Learning rate (default 0.001)");
   Flag(sub, a, "--head-lr", &TrainConfig::head_lr, "Learning rate of the head (default --lr)");
+  Flag(sub, a, "--backbone-lr", &TrainConfig::backbone_lr,
+       "Learning rate of the non-head parameters (default --lr)");
+  Flag(sub, a, "--schedule", &TrainConfig::schedule,
+       "Learning-rate schedule, per step: constant, cosine (to 0 at the end) or step (x0.1 "
+       "every --step-epochs) (default constant)");
+  Flag(sub, a, "--warmup-epochs", &TrainConfig::warmup_epochs,
+       "Linear warmup from 0 over the first N epochs, per step (default 0)");
+  Flag(sub, a, "--step-epochs", &TrainConfig::step_epochs,
+       "Epochs between x0.1 steps of --schedule step (default: epochs/3 rounded up)");
+  Flag(sub, a, "--label-smoothing", &TrainConfig::label_smoothing,
+       "Label smoothing of the training loss, 0..1 (default 0)");
+  Flag(sub, a, "--grad-clip", &TrainConfig::grad_clip,
+       "Clip the gradients' global L2 norm to X (default 0: off)");
+  Flag(sub, a, "--retain", &TrainConfig::retain,
+       "Also evaluate this table after every epoch, to watch forgetting (repeatable; REV "
+       "defaults to the run's dataset commit; path in the commit)")
+      ->allow_extra_args(false)
+      ->type_name("TABLE[@REV]");
   Flag(sub, a, "--optimizer", &TrainConfig::optimizer, "adamw or sgd (default adamw)");
   Flag(sub, a, "--weight-decay", &TrainConfig::weight_decay, "Weight decay (default 0)");
   Flag(sub, a, "--momentum", &TrainConfig::momentum, "SGD momentum (default 0.9)");
