@@ -378,7 +378,7 @@ void SeedAndSetDeterminism(const TrainConfig& config, const torch::Device& devic
 // Loads the base model (a safetensors file, or the weights of an earlier run) into `model`,
 // with a new head when the class count differs, and records what it loaded in `result`.
 Status LoadBase(Repository& repo, const TrainConfig& config, int64_t num_classes,
-                torch::nn::Module& model, TrainResult* result) {
+                ImageClassifierImpl& model, TrainResult* result) {
   if (config.base.empty()) return Status::OK();
   std::string bytes, source;
   if (config.base.rfind("run:", 0) == 0) {
@@ -393,9 +393,10 @@ Status LoadBase(Repository& repo, const TrainConfig& config, int64_t num_classes
   result->base_model_id = ContentId::Of(bytes).Hex();
   VREPO_ASSIGN_OR_RETURN(SafetensorsFile file, ParseSafetensors(bytes, source));
   LoadStateOptions load;
-  auto fc = file.tensors.find("fc.weight");
-  if (fc != file.tensors.end() && fc->second.dim() == 2 && fc->second.size(0) != num_classes) {
-    load.skip_prefixes = {"fc."};  // a new head for a different class count
+  auto head = file.tensors.find(model.head_name() + ".weight");
+  if (head != file.tensors.end() && head->second.dim() == 2 &&
+      head->second.size(0) != num_classes) {
+    load.skip_prefixes = {model.head_name() + "."};  // a new head for a different class count
   }
   VREPO_RETURN_IF_ERROR(LoadStateDict(model, file.tensors, source, load));
   return Status::OK();
@@ -504,7 +505,9 @@ Result<TrainResult> TrainImpl(Repository& repo, const TrainConfig& config,
   TorchSettingsGuard settings_guard;
   SeedAndSetDeterminism(config, device);
 
-  VREPO_ASSIGN_OR_RETURN(Model model, MakeModel(config.model, num_classes, channels));
+  // The side the loader produces sizes ViT's positional embedding (CNNs take any).
+  VREPO_ASSIGN_OR_RETURN(Model model,
+                         MakeModel(config.model, num_classes, channels, train_loader->height()));
   VREPO_RETURN_IF_ERROR(LoadBase(repo, config, num_classes, *model, &result));
   VREPO_ASSIGN_OR_RETURN(FreezeSpec freeze, ParseFreezeSpec(config.freeze));
   VREPO_RETURN_IF_ERROR(Freeze(*model, freeze));
@@ -667,7 +670,8 @@ Result<EvalResult> EvaluateImpl(Repository& repo, std::string_view weights,
                               "' is not between 0 and " + std::to_string(kMaxNativeImageSide));
   }
   VREPO_ASSIGN_OR_RETURN(Model model,
-                         MakeModel(meta("model"), num_classes, channels > 0 ? channels : 3));
+                         MakeModel(meta("model"), num_classes, channels > 0 ? channels : 3,
+                                   image_size > 0 ? image_size : kDefaultInputSize));
   VREPO_RETURN_IF_ERROR(LoadStateDict(*model, file.tensors, "model.safetensors"));
   VREPO_ASSIGN_OR_RETURN(result.commit, repo.history().ResolveCommit(options.rev));
   VREPO_ASSIGN_OR_RETURN(CommitInfo commit, repo.history().GetCommit(result.commit));
