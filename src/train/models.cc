@@ -495,22 +495,16 @@ Status CheckFreezeSpec(const std::string& model, const FreezeSpec& spec) {
 
 Status Freeze(ImageClassifierImpl& model, const FreezeSpec& spec) {
   VREPO_RETURN_IF_ERROR(CheckFreezeSpec(model.name(), spec));
-  // What is frozen, as dotted prefixes of parameter and module names.
+  // What until:STAGE freezes, as dotted prefixes of parameter and module names.
   std::vector<std::string> frozen;
-  if (spec.kind == FreezeSpec::Kind::kBackbone) {
-    for (const auto& item : model.named_parameters(/*recurse=*/true)) {
-      if (!Under(item.key(), model.head_name())) frozen.push_back(item.key());
-    }
-    for (const auto& item : model.named_modules("", /*include_self=*/false)) {
-      if (!Under(item.key(), model.head_name())) frozen.push_back(item.key());
-    }
-  } else if (spec.kind == FreezeSpec::Kind::kUntilStage) {
+  if (spec.kind == FreezeSpec::Kind::kUntilStage) {
     for (const auto& stage : model.stages()) {
       frozen.insert(frozen.end(), stage.prefixes.begin(), stage.prefixes.end());
       if (stage.name == spec.until_stage) break;
     }
   }
   auto is_frozen = [&](const std::string& name) {
+    if (spec.kind == FreezeSpec::Kind::kBackbone) return !Under(name, model.head_name());
     return std::any_of(frozen.begin(), frozen.end(),
                        [&](const std::string& prefix) { return Under(name, prefix); });
   };

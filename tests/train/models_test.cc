@@ -14,8 +14,9 @@
 namespace vrepo::train {
 namespace {
 
-Model MustMake(const std::string& name, int64_t classes, int64_t channels = 3) {
-  auto m = MakeModel(name, classes, channels);
+Model MustMake(const std::string& name, int64_t classes, int64_t channels = 3,
+               int64_t input_size = kDefaultInputSize) {
+  auto m = MakeModel(name, classes, channels, input_size);
   REQUIRE_MESSAGE(m.ok(), m.status().ToString());
   return *m;
 }
