@@ -197,6 +197,9 @@ Status ValidateConfig(const TrainConfig& c) {
   if (c.labels.empty()) return Status::InvalidArgument("--labels: a label table is required");
   auto freeze = ParseFreezeSpec(c.freeze);
   if (!freeze.ok()) return Status::InvalidArgument("--freeze: " + freeze.status().message());
+  if (Status stage = CheckFreezeSpec(c.model, *freeze); !stage.ok()) {
+    return Status::InvalidArgument("--freeze: " + stage.message());
+  }
   if (c.epochs <= 0) return Status::InvalidArgument("--epochs must be positive");
   if (c.batch_size <= 0) return Status::InvalidArgument("--batch-size must be positive");
   if (!(c.lr > 0)) return Status::InvalidArgument("--lr must be positive");

@@ -165,7 +165,8 @@ Result<std::vector<std::string>> ApplyLora(ImageClassifierImpl& model, const Lor
   }
   // Only the adapters and the head train; every batch norm keeps the base's statistics.
   for (const auto& item : model.named_parameters(/*recurse=*/true)) {
-    item.value().set_requires_grad(IsLoraTensor(item.key()) || item.key().starts_with("fc."));
+    item.value().set_requires_grad(IsLoraTensor(item.key()) ||
+                                   item.key().starts_with(model.head_name() + "."));
   }
   auto& bns = model.frozen_batch_norms();
   bns.clear();

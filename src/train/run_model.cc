@@ -93,7 +93,7 @@ Result<RunModel> ReadRunModelAt(Repository& repo, const RunRecord& run, int dept
   }
   VREPO_ASSIGN_OR_RETURN(TensorMap state, ReadRunBaseAt(repo, m, depth));
   for (auto& [name, t] : file.tensors) {
-    if (!IsLoraTensor(name) && !name.starts_with("fc.")) {
+    if (!IsLoraTensor(name) && !name.starts_with(HeadName(m.model) + ".")) {
       return Status::Corruption(where + ": '" + name + "' is neither an adapter nor head tensor");
     }
     state[name] = std::move(t);
@@ -151,7 +151,8 @@ Result<Preprocessing> RunPreprocessing(const RunManifest& manifest, int channels
 Result<Model> BuildRunModel(const RunModel& model) {
   try {
     VREPO_ASSIGN_OR_RETURN(
-        Model m, MakeModel(model.arch, static_cast<int64_t>(model.classes.size()), model.channels));
+        Model m, MakeModel(model.arch, static_cast<int64_t>(model.classes.size()), model.channels,
+                           model.preprocessing.crop));
     VREPO_RETURN_IF_ERROR(LoadStateDict(*m, model.tensors, model.arch + " weights"));
     m->eval();
     return m;

@@ -422,7 +422,7 @@ void SeedAndSetDeterminism(const TrainConfig& config, const torch::Device& devic
 // Loads the base model (a safetensors file, or the weights of an earlier run) into `model`,
 // with a new head when the class count differs, and records what it loaded in `result`.
 Status LoadBase(Repository& repo, const TrainConfig& config, int64_t num_classes,
-                torch::nn::Module& model, TrainResult* result) {
+                ImageClassifierImpl& model, TrainResult* result) {
   if (config.base.empty()) return Status::OK();
   std::string bytes, source;
   SafetensorsFile file;
@@ -441,9 +441,10 @@ Status LoadBase(Repository& repo, const TrainConfig& config, int64_t num_classes
   }
   result->base_model_id = ContentId::Of(bytes).Hex();
   LoadStateOptions load;
-  auto fc = file.tensors.find("fc.weight");
-  if (fc != file.tensors.end() && fc->second.dim() == 2 && fc->second.size(0) != num_classes) {
-    load.skip_prefixes = {"fc."};  // a new head for a different class count
+  auto head = file.tensors.find(model.head_name() + ".weight");
+  if (head != file.tensors.end() && head->second.dim() == 2 &&
+      head->second.size(0) != num_classes) {
+    load.skip_prefixes = {model.head_name() + "."};  // a new head for a different class count
   }
   VREPO_RETURN_IF_ERROR(LoadStateDict(model, file.tensors, source, load));
   return Status::OK();
@@ -576,12 +577,13 @@ Result<std::optional<BaseHead>> ReadBaseHead(Repository& repo, const TrainConfig
   VREPO_ASSIGN_OR_RETURN(std::string bytes, ReadRunWeights(repo, base_run));
   const std::string source = "run " + config.base.substr(4) + " model.safetensors";
   VREPO_ASSIGN_OR_RETURN(SafetensorsFile file, ParseSafetensors(bytes, source));
-  auto w = file.tensors.find("fc.weight");
-  auto b = file.tensors.find("fc.bias");
+  const std::string head_name = HeadName(base_run.manifest.model);
+  auto w = file.tensors.find(head_name + ".weight");
+  auto b = file.tensors.find(head_name + ".bias");
   const auto n = static_cast<int64_t>(base_run.manifest.classes.size());
   if (w == file.tensors.end() || b == file.tensors.end() || w->second.dim() != 2 ||
       w->second.size(0) != n || b->second.numel() != n) {
-    return Status::InvalidArgument(source + ": no head fc.weight/fc.bias for its " +
+    return Status::InvalidArgument(source + ": no head " + head_name + ".weight/.bias for its " +
                                    std::to_string(n) + " classes");
   }
   BaseHead head;
@@ -654,7 +656,7 @@ Result<std::vector<RetainSet>> LoadRetainSets(Repository& repo, const TrainConfi
 class BaseHeadSwap {
  public:
   BaseHeadSwap(ImageClassifierImpl& model, const BaseHead& base, const torch::Device& device)
-      : fc_(model.fc()), weight_(fc_->weight), bias_(fc_->bias) {
+      : fc_(model.head()), weight_(fc_->weight), bias_(fc_->bias) {
     fc_->weight = base.weight.to(device);
     fc_->bias = base.bias.to(device);
   }
@@ -726,7 +728,9 @@ Result<TrainResult> TrainImpl(Repository& repo, const TrainConfig& config,
   TorchSettingsGuard settings_guard;
   SeedAndSetDeterminism(config, device);
 
-  VREPO_ASSIGN_OR_RETURN(Model model, MakeModel(config.model, num_classes, channels));
+  // The side the loader produces sizes ViT's positional embedding (CNNs take any).
+  VREPO_ASSIGN_OR_RETURN(Model model,
+                         MakeModel(config.model, num_classes, channels, train_loader->height()));
   VREPO_RETURN_IF_ERROR(LoadBase(repo, config, num_classes, *model, &result));
   VREPO_ASSIGN_OR_RETURN(FreezeSpec freeze, ParseFreezeSpec(config.freeze));
   VREPO_RETURN_IF_ERROR(Freeze(*model, freeze));
@@ -829,8 +833,9 @@ Result<TrainResult> TrainImpl(Repository& repo, const TrainConfig& config,
   if (best_state.empty()) best_state = SnapshotState(*model);
   if (config.lora_rank > 0) {
     // The adapter and the head: the frozen rest is the base's, named by its content id.
-    std::erase_if(best_state, [](const auto& item) {
-      return !IsLoraTensor(item.first) && !item.first.starts_with("fc.");
+    const std::string head = model->head_name() + ".";
+    std::erase_if(best_state, [&head](const auto& item) {
+      return !IsLoraTensor(item.first) && !item.first.starts_with(head);
     });
   }
   json classes_json = result.classes;
@@ -967,7 +972,10 @@ Result<EvalResult> EvaluateImpl(Repository& repo, std::string_view weights,
   }
   const int channels =
       lo.legacy_preprocessing ? (lo.channels > 0 ? lo.channels : 3) : lo.preprocessing.channels;
-  VREPO_ASSIGN_OR_RETURN(Model model, MakeModel(meta("model"), num_classes, channels));
+  const int input_size = lo.legacy_preprocessing
+                             ? (lo.image_size > 0 ? lo.image_size : kDefaultInputSize)
+                             : lo.preprocessing.crop;
+  VREPO_ASSIGN_OR_RETURN(Model model, MakeModel(meta("model"), num_classes, channels, input_size));
   VREPO_RETURN_IF_ERROR(LoadStateDict(*model, file.tensors, "model.safetensors"));
   VREPO_ASSIGN_OR_RETURN(result.commit, repo.history().ResolveCommit(options.rev));
   VREPO_ASSIGN_OR_RETURN(CommitInfo commit, repo.history().GetCommit(result.commit));

@@ -45,14 +45,15 @@ torch::Tensor Logits(ImageClassifierImpl& model, const torch::Tensor& x) {
 // A classifier with one grouped and one plain convolution, for the layers LoRA refuses.
 class GroupedNetImpl : public ImageClassifierImpl {
  public:
-  GroupedNetImpl() : ImageClassifierImpl("grouped-test", 1) {
+  GroupedNetImpl() : ImageClassifierImpl("grouped-test", "fc") {
     namespace nn = torch::nn;
     grouped_ = register_module("grouped", AdaptedConv2d(nn::Conv2dOptions(4, 4, 3).groups(2)));
     plain_ = register_module("plain", AdaptedConv2d(nn::Conv2dOptions(4, 4, 1)));
-    fc_ = register_module("fc", nn::Linear(4, 2));
+    SetHead(nn::Linear(4, 2));
   }
-  torch::Tensor forward(torch::Tensor x) override { return fc_(plain_(grouped_(x)).mean({2, 3})); }
-  std::vector<std::string> StemModules() const override { return {}; }
+  torch::Tensor forward(torch::Tensor x) override {
+    return head_(plain_(grouped_(x)).mean({2, 3}));
+  }
 
  private:
   AdaptedConv2d grouped_{nullptr}, plain_{nullptr};

@@ -444,7 +444,13 @@ TEST_CASE("config: JSON round trip, unknown keys and the augment string form") {
   CHECK(s.augment == std::vector<std::string>{"flip", "crop"});
   c.freeze = "until:layer9";
   c.model = "resnet18";
-  CHECK(ValidateConfig(c).ok());  // the layer is checked against the model when built
+  // The stage is checked against the model before anything is built.
+  CHECK(ValidateConfig(c).message() ==
+        "--freeze: freeze until:layer9: model resnet18 has no stage 'layer9' (stages: stem, "
+        "layer1..layer4)");
+  c.model = "convnext_tiny";
+  c.freeze = "until:features.3";
+  CHECK(ValidateConfig(c).ok());
   c.optimizer = "rmsprop";
   CHECK(ValidateConfig(c).message().find("unknown optimizer") != std::string::npos);
 }

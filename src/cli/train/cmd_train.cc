@@ -6,9 +6,29 @@
 #include "table_source.h"
 #include "train_cli.h"
 #include "vrepo/train/config.h"
+#include "vrepo/train/models.h"
 
 namespace vrepo::cli {
 namespace {
+
+// --freeze's help: the stage names of each model, models with the same stages on one line.
+std::string FreezeHelp() {
+  std::string help =
+      "none, backbone or until:STAGE, freezing every stage up to STAGE (default none)";
+  std::vector<std::pair<std::string, std::string>> lines;  // models, stages
+  for (const auto& model : vrepo::train::ModelNames()) {
+    auto stages = vrepo::train::FreezeStages(model);
+    if (!stages.ok()) continue;
+    std::string described = vrepo::train::DescribeStages(*stages);
+    if (!lines.empty() && lines.back().second == described) {
+      lines.back().first += ", " + model;
+    } else {
+      lines.emplace_back(model, described);
+    }
+  }
+  for (const auto& [models, stages] : lines) help += "\n  " + models + ": " + stages;
+  return help;
+}
 
 using train::TrainConfig;
 
@@ -148,11 +168,12 @@ Command RegisterTrain(CLI::App& app, Globals& g) {
   Flag(sub, a, "--path-column", &TrainConfig::path_column, "Column of image paths (path)");
   Flag(sub, a, "--label-column", &TrainConfig::label_column, "Column of labels (label)");
   Flag(sub, a, "--model", &TrainConfig::model,
-       "small-cnn, resnet18, resnet34 or resnet50 (default small-cnn)");
+       "small-cnn, resnet18, resnet34, resnet50, mobilenet_v3_large, efficientnet_b0, "
+       "convnext_tiny or vit_b_16 (default small-cnn)");
   Flag(sub, a, "--base", &TrainConfig::base,
        "Start from weights: a safetensors file, or run:ID for a recorded run")
       ->type_name("PATH|run:ID");
-  Flag(sub, a, "--freeze", &TrainConfig::freeze, "none, backbone or until:layerN (default none)");
+  Flag(sub, a, "--freeze", &TrainConfig::freeze, FreezeHelp())->type_name("SPEC");
   Flag(sub, a, "--lora", &TrainConfig::lora_rank,
        "LoRA of rank N: adapters on the base's layers, the base frozen, the head trained in "
        "full; the run stores only adapter and head (needs --base)")
