@@ -141,7 +141,7 @@ TEST_CASE("lora: a run stores only adapter and head, reproduces bit for bit, and
   TrainRepo r(16);
   testing::TempDir scratch;
   const std::string base_path = scratch / "base.safetensors";
-  REQUIRE(WriteSafetensors(base_path, StateDict(*Resnet18(10, 1))).ok());
+  REQUIRE(WriteSafetensors(base_path, StateDict(*Resnet18(10))).ok());
   const int64_t base_bytes = static_cast<int64_t>(Must(ReadFile(base_path)).size());
 
   TrainConfig c;
@@ -196,9 +196,9 @@ TEST_CASE("lora: a run stores only adapter and head, reproduces bit for bit, and
   SafetensorsFile exported = Must(ReadSafetensors(out + "/model.safetensors"));
   const int64_t classes = static_cast<int64_t>(result.classes.size());
   torch::manual_seed(0);
-  Model merged = Must(MakeModel("resnet18", classes, 1));
+  Model merged = Must(MakeModel("resnet18", classes));
   REQUIRE(LoadStateDict(*merged, exported.tensors, "export").ok());
-  Model adapted = Must(MakeModel("resnet18", classes, 1));
+  Model adapted = Must(MakeModel("resnet18", classes));
   LoadStateOptions skip_fc;
   skip_fc.skip_prefixes = {"fc."};
   REQUIRE(LoadStateDict(*adapted, Must(ReadSafetensors(base_path)).tensors, "base", skip_fc).ok());
@@ -208,13 +208,13 @@ TEST_CASE("lora: a run stores only adapter and head, reproduces bit for bit, and
   REQUIRE(LoadStateDict(*adapted, adapter.tensors, "adapter", partial).ok());
   merged->eval();
   adapted->eval();
-  torch::Tensor x = torch::randn({3, 1, 32, 32});
+  torch::Tensor x = torch::randn({3, 3, 32, 32});
   CHECK((Logits(*merged, x) - Logits(*adapted, x)).abs().max().item<double>() < 1e-5);
   auto classes_json = nlohmann::json::parse(Must(ReadFile(out + "/classes.json")));
   CHECK(classes_json.get<std::vector<std::string>>() == result.classes);
   auto pre = nlohmann::json::parse(Must(ReadFile(out + "/preprocessing.json")));
   CHECK(pre["crop"] == 32);
-  CHECK(pre["channels"] == 1);
+  CHECK(pre["channels"] == 3);  // resnet18 takes RGB: the gray images are repeated
 
   // An existing folder is refused, and left as it was.
   auto again = ExportModel(*r.repo, run, out);

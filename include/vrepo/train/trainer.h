@@ -35,8 +35,6 @@ struct TrainResult {
   std::vector<std::string> lora_layers;   // LoRA runs: the layers adapted
   int64_t trainable_parameters = 0;
   int64_t total_parameters = 0;
-  std::string base_model_id;         // content id (hex) of the base weights; "" when none
-  std::string base_run_commit;       // the base run's commit when base is "run:ID"; "" otherwise
   std::vector<RetainRecord> retain;  // --retain sets, in the order of EpochMetrics::retain
   std::vector<EpochMetrics> epochs;
   int best_epoch = 0;  // 1-based; 0 when no epoch completed
