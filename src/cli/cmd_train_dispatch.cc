@@ -1,4 +1,4 @@
-// vrepo train|runs|reproduce|eval: run by the vrepo-train binary beside this one, so that
+// vrepo train|runs|reproduce|eval|model: run by the vrepo-train binary beside this one, so that
 // vrepo itself never loads libtorch (docs/train-binary.md). The arguments after the command
 // name pass through unparsed; vrepo-train parses (and documents) them.
 #include <unistd.h>
@@ -50,6 +50,7 @@ std::vector<Command> RegisterTrainCommands(CLI::App& app, Globals& g) {
       {"runs", "List recorded training runs, show one, or compare two"},
       {"reproduce", "Re-run a recorded run and report what matched, field by field"},
       {"eval", "Evaluate a run's model on a label table at any commit"},
+      {"model", "Import base models (torchvision .pth, safetensors) and list, show or remove them"},
   };
   std::vector<Command> out;
   for (const auto& [name, description] : kCommands) {

@@ -31,6 +31,7 @@ struct TrainResult {
   uint64_t val_samples = 0;
   std::string base_model_id;    // content id (hex) of the base weights; "" when none
   std::string base_run_commit;  // the base run's commit when base is "run:ID"; "" otherwise
+  std::string base_model_commit;  // the model's commit when base is "model:NAME"; "" otherwise
   std::vector<EpochMetrics> epochs;
   int best_epoch = 0;  // 1-based; 0 when no epoch completed
   RunStatus status = RunStatus::kCompleted;

@@ -1,4 +1,4 @@
-// vrepo-train: the training stage's commands (train, runs, reproduce, eval). It links
+// vrepo-train: the training stage's commands (train, runs, reproduce, eval, model). It links
 // libtorch, which vrepo itself does not (docs/train-binary.md); `vrepo train ...` execs
 // `vrepo-train train ...`, so help and errors read as vrepo's.
 #include <malloc.h>
@@ -25,7 +25,8 @@ int Main(int argc, char** argv) {
   app.add_flag("--wait", g.wait, "Wait for another writer to finish instead of failing");
 
   std::vector<Command> commands = {RegisterTrain(app, g), RegisterRuns(app, g),
-                                   RegisterReproduce(app, g), RegisterEval(app, g)};
+                                   RegisterReproduce(app, g), RegisterEval(app, g),
+                                   RegisterModel(app, g)};
   return ParseAndRun(app, g, commands, argc, argv);
 }
 
