@@ -326,9 +326,8 @@ Result<std::vector<std::pair<std::string, std::string>>> RefsToPush(History& his
       pushed.emplace_back(full, *target);
     }
   }
-  for (const auto& [prefix, on] :
-       {std::pair{kTags, options.tags}, std::pair{kRuns, options.runs},
-        std::pair{kModels, options.models}}) {
+  for (const auto& [prefix, on] : {std::pair{kTags, options.tags}, std::pair{kRuns, options.runs},
+                                   std::pair{kModels, options.models}}) {
     if (!on) continue;
     VREPO_ASSIGN_OR_RETURN(std::vector<RefInfo> refs, history.RefsWithPrefix(std::string(prefix)));
     for (const RefInfo& r : refs) pushed.emplace_back(std::string(prefix) + r.name, r.target);
@@ -469,10 +468,9 @@ Result<SyncReport> Fetch(Repository& repo, Transport& remote, const std::string&
       r.outcome = RefOutcome::kNew;
     } else if (!tracking) {
       r.outcome = RefOutcome::kRejected;
-      r.reason =
-          std::string("would clobber existing ") + (ref.name.starts_with(kTags)   ? "tag"
-                                                    : ref.name.starts_with(kRuns) ? "run"
-                                                                                  : "model");
+      r.reason = std::string("would clobber existing ") + (ref.name.starts_with(kTags)   ? "tag"
+                                                           : ref.name.starts_with(kRuns) ? "run"
+                                                                                         : "model");
     } else {
       // Remote-tracking refs follow the remote even where it was rewritten, as git's do.
       r.outcome = RefOutcome::kUpdated;

@@ -3,10 +3,12 @@
 #include <caffe2/serialize/inline_container.h>
 #include <caffe2/serialize/read_adapter_interface.h>
 
+#include <cctype>
 #include <cstring>
 #include <exception>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <utility>
 #include <vector>
@@ -32,13 +34,24 @@ struct Value;
 using Ref = std::shared_ptr<Value>;
 
 struct Value {
-  enum class Kind { kNone, kBool, kInt, kFloat, kString, kTuple, kList, kDict, kGlobal, kStorage,
-                    kTensor };
+  enum class Kind {
+    kNone,
+    kBool,
+    kInt,
+    kFloat,
+    kString,
+    kTuple,
+    kList,
+    kDict,
+    kGlobal,
+    kStorage,
+    kTensor
+  };
   Kind kind = Kind::kNone;
-  int64_t i = 0;             // kBool, kInt; kStorage: its index in Unpickler::storages
-  double f = 0;              // kFloat
-  std::string s;             // kString; kGlobal: "module.name"
-  std::vector<Ref> items;    // kTuple, kList; kDict: key, value, key, value, ...
+  int64_t i = 0;              // kBool, kInt; kStorage: its index in Unpickler::storages
+  double f = 0;               // kFloat
+  std::string s;              // kString; kGlobal: "module.name"
+  std::vector<Ref> items;     // kTuple, kList; kDict: key, value, key, value, ...
   torch::ScalarType dtype{};  // kGlobal of a storage type
   // kTensor: items[0] is the storage.
   int64_t offset = 0;
@@ -460,8 +473,7 @@ Result<TensorMap> Materialize(const Ref& root, const std::vector<StorageRef>& st
       return Status::Corruption(source + ": not a state_dict (a key is not a string)");
     }
     if (value->kind != Value::Kind::kTensor) {
-      return Status::Corruption(source + ": not a state_dict ('" + key->s +
-                                "' is not a tensor)");
+      return Status::Corruption(source + ": not a state_dict ('" + key->s + "' is not a tensor)");
     }
     const StorageRef& st = storages[static_cast<size_t>(value->items[0]->i)];
     // The highest element the view reaches must lie inside its storage.
@@ -470,19 +482,19 @@ Result<TensorMap> Materialize(const Ref& root, const std::vector<StorageRef>& st
     for (size_t d = 0; d < value->sizes.size(); ++d) {
       if (value->sizes[d] == 0) empty = true;
       int64_t reach = 0;
-      if (__builtin_mul_overflow(value->sizes[d] > 0 ? value->sizes[d] - 1 : 0,
-                                 value->strides[d], &reach) ||
+      if (__builtin_mul_overflow(value->sizes[d] > 0 ? value->sizes[d] - 1 : 0, value->strides[d],
+                                 &reach) ||
           __builtin_add_overflow(last, reach, &last)) {
         return Status::Corruption(source + ": tensor '" + key->s + "' has an impossible shape");
       }
     }
     if (!empty && (value->offset < 0 || last >= st.numel)) {
-      return Status::Corruption(source + ": tensor '" + key->s +
-                                "' reaches past its storage '" + st.key + "'");
+      return Status::Corruption(source + ": tensor '" + key->s + "' reaches past its storage '" +
+                                st.key + "'");
     }
-    torch::Tensor storage = torch::from_blob(
-        const_cast<char*>(data[static_cast<size_t>(value->items[0]->i)].data()), {st.numel},
-        torch::TensorOptions().dtype(st.dtype));
+    torch::Tensor storage =
+        torch::from_blob(const_cast<char*>(data[static_cast<size_t>(value->items[0]->i)].data()),
+                         {st.numel}, torch::TensorOptions().dtype(st.dtype));
     torch::Tensor t = empty ? torch::empty(value->sizes, torch::TensorOptions().dtype(st.dtype))
                             : storage.as_strided(value->sizes, value->strides, value->offset)
                                   .clone(torch::MemoryFormat::Contiguous);
@@ -556,9 +568,8 @@ Result<TensorMap> ParseTorchZip(std::string_view bytes, const std::string& sourc
       }
       auto [ptr, size] = reader->getRecord(name);
       if (size != *expected) {
-        return Status::Corruption(source + ": storage '" + st.key + "' is " +
-                                  std::to_string(size) + " bytes, expected " +
-                                  std::to_string(*expected));
+        return Status::Corruption(source + ": storage '" + st.key + "' is " + std::to_string(size) +
+                                  " bytes, expected " + std::to_string(*expected));
       }
       data.emplace_back(static_cast<const char*>(ptr.get()), size);
     } catch (const std::exception& e) {
@@ -592,7 +603,8 @@ Result<TensorMap> ParseTorchLegacy(std::string_view bytes, const std::string& so
     VREPO_ASSIGN_OR_RETURN(Ref info, sys_info.Run());
     if (info->kind != Value::Kind::kDict) return Status::Corruption(source + ": bad sys_info");
     for (size_t k = 0; k + 1 < info->items.size(); k += 2) {
-      if (info->items[k]->s == "little_endian" && info->items[k + 1]->i == 0) {
+      if (info->items[k]->s == "little_endian" && info->items[k + 1]->kind == Value::Kind::kBool &&
+          info->items[k + 1]->i == 0) {
         return Status::Corruption(source + ": a big-endian checkpoint");
       }
     }
@@ -629,8 +641,7 @@ Result<TensorMap> ParseTorchLegacy(std::string_view bytes, const std::string& so
   }
   for (size_t i = 0; i < seen.size(); ++i) {
     if (!seen[i]) {
-      return Status::Corruption(source + ": storage '" + object.storages()[i].key +
-                                "' is missing");
+      return Status::Corruption(source + ": storage '" + object.storages()[i].key + "' is missing");
     }
   }
   return Materialize(root, object.storages(), data, source);
@@ -731,11 +742,14 @@ Result<Checkpoint> ParseCheckpoint(std::string_view bytes, const std::string& so
       VREPO_ASSIGN_OR_RETURN(SafetensorsFile file, ParseSafetensors(bytes, source));
       out.tensors = std::move(file.tensors);
     } else if (!bytes.empty() && static_cast<uint8_t>(bytes[0]) == 0x80) {
+      // A bare pickle: still read under the same rules, so a foreign global is named.
+      Unpickler unpickler(bytes, 0, source);
+      VREPO_RETURN_IF_ERROR(unpickler.Run().status());
       return Status::Corruption(source +
                                 ": a pickle without torch.save's header, not a torch checkpoint");
     } else {
-      return Status::Corruption(
-          source + ": not a checkpoint (neither a torch.save file nor safetensors)");
+      return Status::Corruption(source +
+                                ": not a checkpoint (neither a torch.save file nor safetensors)");
     }
   } catch (const std::exception& e) {
     std::string what = e.what();
@@ -786,33 +800,29 @@ Result<ArchitectureFit> CheckArchitecture(const std::string& arch, int64_t in_ch
   VREPO_ASSIGN_OR_RETURN(Model probe, MakeModel(arch, 2, in_channels));
   ArchitectureFit fit;
   fit.head_prefix = HeadPrefix(*probe);
+  // The head's rows are the class count. Without a usable head, the comparison below (with
+  // ImageNet's 1000 classes) names what is missing or different.
   auto head = tensors->find(fit.head_prefix + "weight");
-  if (head == tensors->end() || head->second.dim() != 2) {
-    return Status::InvalidArgument(source + ": not a " + arch + " checkpoint: no classifier head '" +
-                                   fit.head_prefix + "weight'");
-  }
-  fit.num_classes = head->second.size(0);
-  if (fit.num_classes < 1) {
-    return Status::InvalidArgument(source + ": classifier head '" + head->first + "' has no rows");
-  }
+  const bool has_head =
+      head != tensors->end() && head->second.dim() == 2 && head->second.size(0) > 0;
+  fit.num_classes = has_head ? head->second.size(0) : 1000;
   VREPO_ASSIGN_OR_RETURN(Model model, MakeModel(arch, fit.num_classes, in_channels));
   const TensorMap expected = StateDict(*model);
-  std::vector<std::string> problems;
+  // Shape differences first: they name both shapes, the most telling line.
+  std::vector<std::string> shapes, problems;
   for (const auto& [name, want] : expected) {
     auto it = tensors->find(name);
     if (it == tensors->end()) {
       if (name.ends_with(".num_batches_tracked")) continue;  // added below
       problems.push_back("'" + name + "' " + ShapeText(want.sizes()) + " is missing from the file");
     } else if (it->second.sizes() != want.sizes()) {
-      // Shape differences first: they name both shapes, the most telling line.
-      problems.insert(problems.begin(), "'" + name + "' is " + ShapeText(it->second.sizes()) +
-                                            " in the file, " + ShapeText(want.sizes()) + " in " +
-                                            arch);
+      shapes.push_back("'" + name + "' is " + ShapeText(it->second.sizes()) + " in the file, " +
+                       ShapeText(want.sizes()) + " in " + arch);
     } else if (it->second.is_floating_point() != want.is_floating_point()) {
-      problems.push_back("'" + name + "' has dtype " + std::string(c10::toString(
-                                                           it->second.scalar_type())) +
-                         ", " + arch + " needs a " +
-                         (want.is_floating_point() ? "floating" : "integer") + " tensor");
+      problems.push_back("'" + name + "' has dtype " +
+                         std::string(c10::toString(it->second.scalar_type())) + ", " + arch +
+                         " needs a " + (want.is_floating_point() ? "floating" : "integer") +
+                         " tensor");
     }
   }
   for (const auto& [name, t] : *tensors) {
@@ -820,10 +830,11 @@ Result<ArchitectureFit> CheckArchitecture(const std::string& arch, int64_t in_ch
       problems.push_back("'" + name + "' " + ShapeText(t.sizes()) + " is not a tensor of " + arch);
     }
   }
+  problems.insert(problems.begin(), shapes.begin(), shapes.end());
   if (!problems.empty()) {
-    std::string more =
-        problems.size() > 1 ? " (and " + std::to_string(problems.size() - 1) + " more differences)"
-                            : "";
+    std::string more = problems.size() > 1
+                           ? " (and " + std::to_string(problems.size() - 1) + " more differences)"
+                           : "";
     return Status::InvalidArgument(source + ": not a " + arch + " checkpoint: " + problems[0] +
                                    more);
   }

@@ -94,9 +94,11 @@ json ModelInfoToJson(const ModelInfo& m) {
       {"num_classes", m.num_classes},
       {"classes", m.classes},
       {"preprocessing", PreprocessingToJson(m.preprocessing)},
-      {"source", {{"file", m.source_file}, {"sha256", m.source_sha256}, {"format", m.source_format}}},
+      {"source",
+       {{"file", m.source_file}, {"sha256", m.source_sha256}, {"format", m.source_format}}},
       {"parameters", m.parameters},
-      {"weights", {{"path", "model.safetensors"}, {"content_id", m.weights_id}, {"size", m.weights_size}}},
+      {"weights",
+       {{"path", "model.safetensors"}, {"content_id", m.weights_id}, {"size", m.weights_size}}},
   };
 }
 
@@ -163,8 +165,7 @@ Result<ModelInfo> ModelInfoFromJson(const json& j, const std::string& where) {
 
 Status CheckModelName(History& history, const std::string& name, bool force) {
   bool ok = !name.empty() && name.size() <= 100 && name[0] != '.' && name[0] != '-' &&
-            name.find("..") == std::string::npos && name.back() != '.' &&
-            !name.ends_with(".lock");
+            name.find("..") == std::string::npos && name.back() != '.' && !name.ends_with(".lock");
   for (char c : name) {
     ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.');
   }
@@ -207,7 +208,8 @@ Result<ModelRecord> ImportModel(Repository& repo, const std::string& path,
       return Status::InvalidArgument(why.substr(std::strlen("model import: ")));
     }
     for (double s : pre.std) {
-      if (!(s > 0)) return Status::InvalidArgument("preprocessing.std holds a value that is not > 0");
+      if (!(s > 0))
+        return Status::InvalidArgument("preprocessing.std holds a value that is not > 0");
     }
   }
   std::vector<std::string> classes;
@@ -250,8 +252,7 @@ Result<ModelRecord> ImportModel(Repository& repo, const std::string& path,
   // Crash-safe order, as a run record: objects durable, then the commit, then the ref.
   VREPO_ASSIGN_OR_RETURN(std::unique_ptr<PackWriter> writer, repo.store().NewWriter());
   std::vector<FileEntry> entries;
-  for (const auto& [file, bytes] :
-       std::vector<std::pair<std::string, std::string>>{
+  for (const auto& [file, bytes] : std::vector<std::pair<std::string, std::string>>{
            {"model.json", ModelInfoToJson(info).dump(2) + "\n"}, {"model.safetensors", weights}}) {
     VREPO_ASSIGN_OR_RETURN(ContentId id, writer->Put(bytes));
     entries.push_back(FileEntry{file, id, bytes.size(), false});
@@ -322,7 +323,8 @@ Result<std::string> ReadModelWeights(Repository& repo, const ModelRecord& model)
                                 ": model.safetensors is not the content model.json names");
     }
     auto bytes = repo.store().Get(f.id);
-    if (!bytes.ok()) return bytes.status().WithContext("model " + model.name + ": model.safetensors");
+    if (!bytes.ok())
+      return bytes.status().WithContext("model " + model.name + ": model.safetensors");
     return std::move(bytes).value();
   }
   return Status::Corruption("model " + model.name + ": no model.safetensors");

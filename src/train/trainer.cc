@@ -384,8 +384,8 @@ Status LoadBase(Repository& repo, const TrainConfig& config, int64_t num_classes
   if (config.base.empty()) return Status::OK();
   VREPO_ASSIGN_OR_RETURN(ResolvedBase base, ResolveBase(repo, config.base));
   if (!base.arch.empty() && base.arch != config.model) {
-    return Status::InvalidArgument("--base " + config.base + " is a " + base.arch +
-                                   " model, not " + config.model + " (leave --model out)");
+    return Status::InvalidArgument("--base " + config.base + " is a " + base.arch + " model, not " +
+                                   config.model + " (leave --model out)");
   }
   result->base_run_commit = base.run_commit;
   result->base_model_commit = base.model_commit;

@@ -48,13 +48,13 @@ struct ModelRecord {
 };
 
 struct ImportOptions {
-  std::string arch;                  // required: one of ModelNames()
-  std::string name;                  // "" = the file's name without its extension
-  std::string classes_file;          // "" | one class name per line | a JSON list of names
-  std::vector<double> mean, std;     // empty = the architecture's default
-  int input_size = 0;                // 0 = default; else the crop, resize scaled (WithImageSize)
-  int resize = 0;                    // 0 = default (or scaled by input_size)
-  bool force = false;                // replace refs/models/NAME when it exists
+  std::string arch;               // required: one of ModelNames()
+  std::string name;               // "" = the file's name without its extension
+  std::string classes_file;       // "" | one class name per line | a JSON list of names
+  std::vector<double> mean, std;  // empty = the architecture's default
+  int input_size = 0;             // 0 = default; else the crop, resize scaled (WithImageSize)
+  int resize = 0;                 // 0 = default (or scaled by input_size)
+  bool force = false;             // replace refs/models/NAME when it exists
 };
 
 // OK when `name` can name a model (letters, digits, '-', '_', '.'; not taken unless `force`).

@@ -69,7 +69,8 @@ struct RunManifest {
   std::string base_spec;        // config.base as given
   std::string base_model_id;    // 64 hex; "" when none
   std::string base_run_commit;  // 40 hex; "" unless the base is "run:ID"
-  std::string base_model_commit;  // 40 hex; "" unless the base is "model:NAME"
+  // 40 hex; "" unless the base is "model:NAME" (then also the commit's last parent)
+  std::string base_model_commit;
   TrainConfig config;
   uint64_t seed = 0;
   VersionInfo versions;  // versions.device_name is run.json's "device"

@@ -31,7 +31,8 @@ struct TrainResult {
   uint64_t val_samples = 0;
   std::string base_model_id;    // content id (hex) of the base weights; "" when none
   std::string base_run_commit;  // the base run's commit when base is "run:ID"; "" otherwise
-  std::string base_model_commit;  // the model's commit when base is "model:NAME"; "" otherwise
+  // The model's commit when base is "model:NAME"; "" otherwise.
+  std::string base_model_commit;
   std::vector<EpochMetrics> epochs;
   int best_epoch = 0;  // 1-based; 0 when no epoch completed
   RunStatus status = RunStatus::kCompleted;

@@ -75,7 +75,8 @@ int RunImport(const Globals& g, ImportArgs& a) {
   }
   if (a.options.name.empty()) {
     // The stem of the name as typed, so that errors and refs read as the user wrote it.
-    std::string base = a.file.substr(a.file.rfind('/') == std::string::npos ? 0 : a.file.rfind('/') + 1);
+    std::string base =
+        a.file.substr(a.file.rfind('/') == std::string::npos ? 0 : a.file.rfind('/') + 1);
     size_t dot = base.rfind('.');
     a.options.name = dot == std::string::npos || dot == 0 ? base : base.substr(0, dot);
   }
@@ -148,8 +149,8 @@ int RunShow(const Globals& g, const std::string& name, bool as_json) {
     classes += (i ? ", " : "") + m.classes[i];
   }
   if (m.classes.size() > 10) classes += ", ... (" + std::to_string(m.classes.size()) + ")";
-  Print("model " + model->name + "\ncommit " + model->commit + "\ndate: " +
-        FormatIsoDate(model->time, 0) + "\narch: " + m.arch + "\nparameters: " +
+  Print("model " + model->name + "\ncommit " + model->commit +
+        "\ndate: " + FormatIsoDate(model->time, 0) + "\narch: " + m.arch + "\nparameters: " +
         std::to_string(m.parameters) + "\nclasses: " + classes + "\npreprocessing: resize " +
         std::to_string(p.resize) + ", crop " + std::to_string(p.crop) + ", mean " +
         Numbers(p.mean) + ", std " + Numbers(p.std) + ", " + std::to_string(p.channels) +

@@ -86,8 +86,8 @@ int RunTrain(const Globals& g, TrainArgs& a) {
       const bool model_given = a.model_opt->count() > 0 || config.model != TrainConfig{}.model;
       if (model_given && config.model != *arch) {
         return FailWith("train",
-                        "--base " + config.base + " is a " + *arch + " model, not " +
-                            config.model + " (leave --model out)",
+                        "--base " + config.base + " is a " + *arch + " model, not " + config.model +
+                            " (leave --model out)",
                         kExitFatal);
       }
       config.model = *arch;
