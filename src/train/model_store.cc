@@ -153,7 +153,7 @@ Result<ModelInfo> ModelInfoFromJson(const json& j, const std::string& where) {
   }
   m.parameters = j["parameters"].get<int64_t>();
   const json& weights = j.value("weights", json::object());
-  if (!weights.is_object() || weights.value("path", "") != "model.safetensors" ||
+  if (!weights.is_object() || !weights.contains("path") || weights["path"] != "model.safetensors" ||
       !weights.contains("content_id") || !IsHex(weights["content_id"], 64) ||
       !weights.contains("size") || !weights["size"].is_number_unsigned()) {
     return bad("weights is not {path: model.safetensors, content_id, size}");

@@ -10,7 +10,11 @@
 #include "vrepo/train/trainer.h"
 
 #include <doctest/doctest.h>
+
+#include <nlohmann/json.hpp>
 // clang-format on
+
+#include <set>
 
 #include "train/train_fixture.h"
 

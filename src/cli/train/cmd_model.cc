@@ -70,6 +70,7 @@ int RunImport(const Globals& g, ImportArgs& a) {
   a.options.mean = *mean;
   a.options.std = *std;
   const std::string path = a.file[0] == '/' ? a.file : g.cwd + "/" + a.file;
+  const std::string classes_typed = a.options.classes_file;
   if (!a.options.classes_file.empty() && a.options.classes_file[0] != '/') {
     a.options.classes_file = g.cwd + "/" + a.options.classes_file;
   }
@@ -87,7 +88,7 @@ int RunImport(const Globals& g, ImportArgs& a) {
     // Paths in messages as typed, not absolute.
     std::string msg = model.status().message();
     for (const auto& [abs, typed] :
-         {std::pair{path, a.file}, std::pair{a.options.classes_file, std::string()}}) {
+         {std::pair{path, a.file}, std::pair{a.options.classes_file, classes_typed}}) {
       if (abs.empty() || typed.empty()) continue;
       for (size_t at = msg.find(abs); at != std::string::npos; at = msg.find(abs, at + 1)) {
         msg.replace(at, abs.size(), typed);
