@@ -21,6 +21,7 @@ Command RegisterFetch(CLI::App& app, Globals& g) {
       "not touched; 'vrepo pull' also fast-forwards the current branch.");
   sub->add_option("REMOTE", o->remote, "Remote name, path or URL (default: origin)");
   sub->add_flag("--runs", o->fetch.runs, "Fetch training runs (refs/runs/*) too");
+  sub->add_flag("--models", o->fetch.models, "Fetch base models (refs/models/*) too");
   sub->add_option("-j,--jobs", o->fetch.jobs, "Parallel streams (default 4)")
       ->check(CLI::Range(1, 64));
   sub->add_flag("--json", o->json, "Print the result as JSON on stdout");

@@ -94,6 +94,7 @@ Command RegisterPull(CLI::App& app, Globals& g) {
       "REMOTE/BRANCH'.");
   sub->add_option("REMOTE", o->remote, "Remote name (default: the upstream's, else origin)");
   sub->add_flag("--runs", o->fetch.runs, "Fetch training runs (refs/runs/*) too");
+  sub->add_flag("--models", o->fetch.models, "Fetch base models (refs/models/*) too");
   sub->add_option("-j,--jobs", o->fetch.jobs, "Parallel streams (default 4)")
       ->check(CLI::Range(1, 64));
   sub->add_flag("--json", o->json,

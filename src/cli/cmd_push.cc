@@ -54,6 +54,7 @@ Command RegisterPush(CLI::App& app, Globals& g) {
   sub->add_option("BRANCH", o->push.branches, "Branches to push (default: the current one)");
   sub->add_flag("--all", o->push.all, "Push every branch");
   sub->add_flag("--runs", o->push.runs, "Push training runs (refs/runs/*) besides the branches");
+  sub->add_flag("--models", o->push.models, "Push base models (refs/models/*) too");
   sub->add_flag("--tags", o->push.tags, "Push tags besides the branches");
   sub->add_flag("-f,--force", o->push.force, "Allow updates that are not fast-forwards");
   sub->add_option("-j,--jobs", o->push.jobs, "Parallel streams (default 4)")

@@ -1,6 +1,6 @@
-// vrepo train|runs|reproduce|eval|export: run by the vrepo-train binary beside this one, so that
-// vrepo itself never loads libtorch (docs/train-binary.md). The arguments after the command
-// name pass through unparsed; vrepo-train parses (and documents) them.
+// vrepo train|runs|reproduce|eval|export|model|predict: run by the vrepo-train binary beside this
+// one, so that vrepo itself never loads libtorch (docs/train-binary.md). The arguments after the
+// command name pass through unparsed; vrepo-train parses (and documents) them.
 #include <unistd.h>
 
 #include <cerrno>
@@ -51,6 +51,7 @@ std::vector<Command> RegisterTrainCommands(CLI::App& app, Globals& g) {
       {"reproduce", "Re-run a recorded run and report what matched, field by field"},
       {"eval", "Evaluate a run's model on a label table at any commit"},
       {"export", "Write a run's model (LoRA merged) with its preprocessing and classes"},
+      {"model", "Import base models (torchvision .pth, safetensors) and list, show or remove them"},
   };
   std::vector<Command> out;
   for (const auto& [name, description] : kCommands) {

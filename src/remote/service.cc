@@ -148,7 +148,7 @@ Result<RefListing> RemoteService::ListRefs() {
   return impl_->With(false, [](Repository& repo) -> Result<RefListing> {
     History& history = repo.history();
     RefListing listing;
-    for (const char* prefix : {"refs/heads/", "refs/tags/", "refs/runs/"}) {
+    for (const char* prefix : {"refs/heads/", "refs/tags/", "refs/runs/", "refs/models/"}) {
       VREPO_ASSIGN_OR_RETURN(std::vector<RefInfo> refs, history.RefsWithPrefix(prefix));
       for (const RefInfo& r : refs) listing.refs.push_back({prefix + r.name, r.target});
     }

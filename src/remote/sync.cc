@@ -30,6 +30,7 @@ constexpr size_t kMissingQueryIds = 65536;
 constexpr std::string_view kHeads = "refs/heads/";
 constexpr std::string_view kTags = "refs/tags/";
 constexpr std::string_view kRuns = "refs/runs/";
+constexpr std::string_view kModels = "refs/models/";
 
 // A content object to copy, with its size (the raw size bounds its record's size).
 struct Wanted {
@@ -233,7 +234,7 @@ std::vector<Wanted> WantedFiles(const HistoryDelta& delta) {
 }
 
 std::string ShortName(const std::string& full) {
-  for (std::string_view prefix : {kHeads, kTags, kRuns}) {
+  for (std::string_view prefix : {kHeads, kTags, kRuns, kModels}) {
     if (full.starts_with(prefix)) return full.substr(prefix.size());
   }
   return full;
@@ -325,8 +326,8 @@ Result<std::vector<std::pair<std::string, std::string>>> RefsToPush(History& his
       pushed.emplace_back(full, *target);
     }
   }
-  for (const auto& [prefix, on] :
-       {std::pair{kTags, options.tags}, std::pair{kRuns, options.runs}}) {
+  for (const auto& [prefix, on] : {std::pair{kTags, options.tags}, std::pair{kRuns, options.runs},
+                                   std::pair{kModels, options.models}}) {
     if (!on) continue;
     VREPO_ASSIGN_OR_RETURN(std::vector<RefInfo> refs, history.RefsWithPrefix(std::string(prefix)));
     for (const RefInfo& r : refs) pushed.emplace_back(std::string(prefix) + r.name, r.target);
@@ -453,7 +454,8 @@ Result<SyncReport> Fetch(Repository& repo, Transport& remote, const std::string&
     if (ref.name.starts_with(kHeads)) {
       local_name = "refs/remotes/" + remote_name + "/" + ShortName(ref.name);
       tracking = true;
-    } else if (ref.name.starts_with(kTags) || (options.runs && ref.name.starts_with(kRuns))) {
+    } else if (ref.name.starts_with(kTags) || (options.runs && ref.name.starts_with(kRuns)) ||
+               (options.models && ref.name.starts_with(kModels))) {
       local_name = ref.name;
     } else {
       continue;
@@ -466,8 +468,9 @@ Result<SyncReport> Fetch(Repository& repo, Transport& remote, const std::string&
       r.outcome = RefOutcome::kNew;
     } else if (!tracking) {
       r.outcome = RefOutcome::kRejected;
-      r.reason =
-          std::string("would clobber existing ") + (ref.name.starts_with(kTags) ? "tag" : "run");
+      r.reason = std::string("would clobber existing ") + (ref.name.starts_with(kTags)   ? "tag"
+                                                           : ref.name.starts_with(kRuns) ? "run"
+                                                                                         : "model");
     } else {
       // Remote-tracking refs follow the remote even where it was rewritten, as git's do.
       r.outcome = RefOutcome::kUpdated;
@@ -574,6 +577,7 @@ Result<SyncReport> Clone(const std::string& url, const std::string& dir,
     FetchOptions fetch;
     static_cast<SyncOptions&>(fetch) = options;
     fetch.runs = true;
+    fetch.models = true;
     VREPO_ASSIGN_OR_RETURN(SyncReport report, Fetch(*repo, *remote, "origin", fetch));
     std::string branch = options.branch;
     if (branch.empty() && report.head_branch) branch = ShortName(*report.head_branch);

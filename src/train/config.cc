@@ -270,6 +270,7 @@ Status ValidateConfig(const TrainConfig& c) {
   if (!c.base.empty() && c.base.rfind("run:", 0) == 0 && c.base.size() == 4) {
     return Status::InvalidArgument("--base run: needs a run id or name");
   }
+  if (c.base == "model:") return Status::InvalidArgument("--base model: needs a model name");
   return Status::OK();
 }
 

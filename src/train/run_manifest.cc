@@ -64,6 +64,7 @@ std::string CheckRunFields(const json& run) {
        std::vector<std::pair<const char*, size_t>>{{"/dataset/commit", 40},
                                                    {"/dataset/tree", 40},
                                                    {"/base/run_commit", 40},
+                                                   {"/base/model_commit", 40},
                                                    {"/splits/train/sample_digest", 64},
                                                    {"/splits/val/sample_digest", 64},
                                                    {"/base/model_content_id", 64},
@@ -261,7 +262,8 @@ json ToJson(const RunManifest& r) {
       {"base",
        {{"spec", r.base_spec},
         {"model_content_id", r.base_model_id},
-        {"run_commit", r.base_run_commit}}},
+        {"run_commit", r.base_run_commit},
+        {"model_commit", r.base_model_commit}}},
       {"config", ConfigToJson(r.config)},
       {"seed", r.seed},
       {"versions",
@@ -323,6 +325,7 @@ Result<RunManifest> FromJson(const json& j, const std::string& where) {
   r.base_spec = Str(j, "/base/spec");
   r.base_model_id = Str(j, "/base/model_content_id");
   r.base_run_commit = Str(j, "/base/run_commit");
+  r.base_model_commit = Str(j, "/base/model_commit");
   if (const json& c = At(j, "/config"); !c.is_null()) {
     VREPO_ASSIGN_OR_RETURN(r.config, ConfigFromJson(c, "/config"));
   }

@@ -37,7 +37,8 @@ Result<TensorMap> ReadRunBaseAt(Repository& repo, const RunManifest& m, int dept
     VREPO_ASSIGN_OR_RETURN(RunModel model, ReadRunModelAt(repo, base, depth + 1));
     return std::move(model.tensors);
   }
-  // "model:NAME" (an imported model under refs/models/) is resolved here once it exists.
+  // A file, or "model:NAME": an imported model's model.safetensors is in the store under the
+  // recorded content id, whatever refs/models/NAME points at now.
   std::string bytes;
   auto id = ContentId::FromHex(m.base_model_id);
   if (id.ok()) {

@@ -103,6 +103,8 @@ Result<std::string> WriteRunRecord(Repository& repo, const RunManifest& manifest
   VREPO_ASSIGN_OR_RETURN(std::string tree, history.WriteTree(entries));
   std::vector<std::string> parents = {manifest.dataset_commit};
   if (!manifest.base_run_commit.empty()) parents.push_back(manifest.base_run_commit);
+  // A model base is a parent too, so that the run's closure (push, clone, gc) holds it.
+  if (!manifest.base_model_commit.empty()) parents.push_back(manifest.base_model_commit);
   const std::string label = manifest.name.empty() ? "" : " " + manifest.name;
   VREPO_ASSIGN_OR_RETURN(
       std::string commit,

@@ -25,6 +25,7 @@
 #include "vrepo/dataset/dataset.h"
 #include "vrepo/train/loader.h"
 #include "vrepo/train/lora.h"
+#include "vrepo/train/model_store.h"
 #include "vrepo/train/models.h"
 #include "vrepo/train/run_model.h"
 #include "vrepo/train/run_record.h"
@@ -329,6 +330,10 @@ Result<std::optional<Preprocessing>> BasePreprocessing(Repository& repo, const s
     if (run.manifest.legacy_preprocessing) return std::optional<Preprocessing>();
     return std::optional<Preprocessing>(run.manifest.preprocessing);
   }
+  if (base.rfind("model:", 0) == 0) {
+    VREPO_ASSIGN_OR_RETURN(ModelRecord model, ReadModel(repo, base));
+    return std::optional<Preprocessing>(model.info.preprocessing);
+  }
   return std::optional<Preprocessing>();
 }
 
@@ -419,27 +424,22 @@ void SeedAndSetDeterminism(const TrainConfig& config, const torch::Device& devic
   }
 }
 
-// Loads the base model (a safetensors file, or the weights of an earlier run) into `model`,
-// with a new head when the class count differs, and records what it loaded in `result`.
+// Loads the base model (a safetensors file, the weights of an earlier run, or an imported
+// model) into `model`, with a new head when the class count differs, and records what it
+// loaded in `result`.
 Status LoadBase(Repository& repo, const TrainConfig& config, int64_t num_classes,
                 ImageClassifierImpl& model, TrainResult* result) {
   if (config.base.empty()) return Status::OK();
-  std::string bytes, source;
-  SafetensorsFile file;
-  if (config.base.rfind("run:", 0) == 0) {
-    VREPO_ASSIGN_OR_RETURN(RunRecord base_run, ReadRun(repo, config.base.substr(4)));
-    VREPO_ASSIGN_OR_RETURN(bytes, ReadRunWeights(repo, base_run));
-    result->base_run_commit = base_run.commit;
-    source = "run " + config.base.substr(4) + " model.safetensors";
-    // A LoRA run's file holds only its adapter: its full weights are its base's, merged.
-    VREPO_ASSIGN_OR_RETURN(RunModel base_model, ReadRunModel(repo, base_run));
-    file.tensors = std::move(base_model.tensors);
-  } else {
-    VREPO_ASSIGN_OR_RETURN(bytes, ReadFile(config.base));
-    source = config.base;
-    VREPO_ASSIGN_OR_RETURN(file, ParseSafetensors(bytes, source));
+  VREPO_ASSIGN_OR_RETURN(ResolvedBase base, ResolveBase(repo, config.base));
+  if (!base.arch.empty() && base.arch != config.model) {
+    return Status::InvalidArgument("--base " + config.base + " is a " + base.arch + " model, not " +
+                                   config.model + " (leave --model out)");
   }
-  result->base_model_id = ContentId::Of(bytes).Hex();
+  result->base_run_commit = base.run_commit;
+  result->base_model_commit = base.model_commit;
+  result->base_model_id = base.content_id;
+  const std::string& source = base.source;
+  VREPO_ASSIGN_OR_RETURN(SafetensorsFile file, ParseSafetensors(base.weights, source));
   LoadStateOptions load;
   auto head = file.tensors.find(model.head_name() + ".weight");
   if (head != file.tensors.end() && head->second.dim() == 2 &&
@@ -877,6 +877,7 @@ RunManifest ManifestOf(const TrainResult& r) {
   m.base_spec = r.config.base;
   m.base_model_id = r.base_model_id;
   m.base_run_commit = r.base_run_commit;
+  m.base_model_commit = r.base_model_commit;
   m.config = r.config;
   m.preprocessing = r.preprocessing;
   m.legacy_preprocessing = r.legacy_preprocessing;

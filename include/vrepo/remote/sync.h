@@ -64,6 +64,7 @@ struct PushOptions : SyncOptions {
   std::vector<std::string> branches;  // short names; empty = the current branch
   bool all = false;                   // every branch
   bool runs = false;                  // refs/runs/* too, besides the branches
+  bool models = false;                // refs/models/* too (base models)
   bool tags = false;                  // refs/tags/* too, besides the branches
   bool force = false;                 // allow updates that are not fast-forwards
 };
@@ -73,10 +74,11 @@ Result<SyncReport> Push(Repository& repo, Transport& remote, const std::string& 
                         const PushOptions& options);
 
 struct FetchOptions : SyncOptions {
-  bool runs = false;  // refs/runs/* too
+  bool runs = false;    // refs/runs/* too
+  bool models = false;  // refs/models/* too
 };
 // Fetches every branch into refs/remotes/REMOTE_NAME/*, new tags into refs/tags/*, and with
-// `runs` refs/runs/*. `repo` must be open for writing.
+// `runs` refs/runs/*, with `models` refs/models/*. `repo` must be open for writing.
 Result<SyncReport> Fetch(Repository& repo, Transport& remote, const std::string& remote_name,
                          const FetchOptions& options);
 

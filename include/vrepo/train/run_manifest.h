@@ -105,6 +105,8 @@ struct RunManifest {
   std::string base_spec;        // config.base as given
   std::string base_model_id;    // 64 hex; "" when none
   std::string base_run_commit;  // 40 hex; "" unless the base is "run:ID"
+  // 40 hex; "" unless the base is "model:NAME" (then also the commit's last parent)
+  std::string base_model_commit;
   TrainConfig config;
   // The resolved preprocessing every split went through (run.json "preprocessing"). A record
   // without one is legacy: its images were sized from the samples (LoaderOptions).

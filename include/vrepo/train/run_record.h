@@ -1,7 +1,8 @@
 // Run records: a finished training run as a commit under refs/runs/ whose first parent is the
-// dataset commit (second: the base run, if any). Its tree holds run.json (the RunManifest),
-// metrics.jsonl, model.safetensors and plots/*.png. Written only when the run ends, in
-// crash-safe order: objects durable, then the commit, then the ref. One thread per Repository.
+// dataset commit (then the base run and the base model's commit, if any). Its tree holds run.json
+// (the RunManifest), metrics.jsonl, model.safetensors and plots/*.png. Written only when the run
+// ends, in crash-safe order: objects durable, then the commit, then the ref. One thread per
+// Repository.
 #pragma once
 
 #include <cstdint>
@@ -35,7 +36,7 @@ Result<std::string> WriteRunRecord(Repository& repo, const RunManifest& manifest
 struct RunRecord {
   std::string name;                  // ref name under refs/runs/ ("" when the commit has none)
   std::string commit;                // 40 hex
-  std::vector<std::string> parents;  // dataset commit, then base run (if any)
+  std::vector<std::string> parents;  // dataset commit, then base run, base model (if any)
   int64_t time = 0;                  // commit time, seconds since the epoch
   RunManifest manifest;              // run.json, checked
   std::vector<FileEntry> files;      // the record's tree

@@ -36,6 +36,8 @@ struct TrainResult {
   int64_t trainable_parameters = 0;
   int64_t total_parameters = 0;
   std::vector<RetainRecord> retain;  // --retain sets, in the order of EpochMetrics::retain
+  // The model's commit when base is "model:NAME"; "" otherwise.
+  std::string base_model_commit;
   std::vector<EpochMetrics> epochs;
   int best_epoch = 0;  // 1-based; 0 when no epoch completed
   RunStatus status = RunStatus::kCompleted;

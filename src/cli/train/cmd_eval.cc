@@ -5,8 +5,8 @@
 
 #include "table_source.h"
 #include "train_cli.h"
-#include "vrepo/train/run_model.h"
 #include "vrepo/train/failures.h"
+#include "vrepo/train/run_model.h"
 #include "vrepo/util/file.h"
 
 namespace vrepo::cli {

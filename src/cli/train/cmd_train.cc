@@ -6,6 +6,7 @@
 #include "table_source.h"
 #include "train_cli.h"
 #include "vrepo/train/config.h"
+#include "vrepo/train/model_store.h"
 #include "vrepo/train/models.h"
 
 namespace vrepo::cli {
@@ -41,6 +42,7 @@ struct TrainArgs {
   bool json = false;
   CLI::Option* labels_opt = nullptr;
   CLI::Option* val_opt = nullptr;
+  CLI::Option* model_opt = nullptr;
   std::vector<std::function<void(TrainConfig&)>> apply;
 };
 
@@ -74,7 +76,8 @@ int RunTrain(const Globals& g, TrainArgs& a) {
                     kExitUsage);
   }
   // A base file on disk is recorded by absolute path, so that reproduce finds it from anywhere.
-  if (!config.base.empty() && config.base.rfind("run:", 0) != 0 && config.base[0] != '/') {
+  if (!config.base.empty() && config.base.rfind("run:", 0) != 0 &&
+      config.base.rfind("model:", 0) != 0 && config.base[0] != '/') {
     config.base = g.cwd + "/" + config.base;
   }
   Status valid = train::ValidateConfig(config);
@@ -96,6 +99,19 @@ int RunTrain(const Globals& g, TrainArgs& a) {
     size_t next = 0;
     if (!labels_flag.empty()) config.labels = (*paths)[next++];
     if (!val_flag.empty()) config.val_labels = (*paths)[next++];
+    // A run or model base names its architecture: --model follows it, or must agree.
+    if (config.base.rfind("run:", 0) == 0 || config.base.rfind("model:", 0) == 0) {
+      auto arch = train::BaseArchitecture(**repo, config.base);
+      if (!arch.ok()) return Fail("train", arch.status());
+      const bool model_given = a.model_opt->count() > 0 || config.model != TrainConfig{}.model;
+      if (model_given && config.model != *arch) {
+        return FailWith("train",
+                        "--base " + config.base + " is a " + *arch + " model, not " + config.model +
+                            " (leave --model out)",
+                        kExitFatal);
+      }
+      config.model = *arch;
+    }
     // Train checks this too; here the message can name the way out.
     if (!config.name.empty()) {
       Status name = train::CheckNewRunName((*repo)->history(), config.name);
@@ -167,12 +183,15 @@ Command RegisterTrain(CLI::App& app, Globals& g) {
        "Share of --labels held out for validation when --val is not given (default 0.1)");
   Flag(sub, a, "--path-column", &TrainConfig::path_column, "Column of image paths (path)");
   Flag(sub, a, "--label-column", &TrainConfig::label_column, "Column of labels (label)");
-  Flag(sub, a, "--model", &TrainConfig::model,
-       "small-cnn, resnet18, resnet34, resnet50, mobilenet_v3_large, efficientnet_b0, "
-       "convnext_tiny or vit_b_16 (default small-cnn)");
+  a->model_opt =
+      Flag(sub, a, "--model", &TrainConfig::model,
+           "small-cnn, resnet18, resnet34, resnet50, mobilenet_v3_large, efficientnet_b0, "
+           "convnext_tiny or vit_b_16 (default small-cnn; with "
+           "--base run:ID or model:NAME, that base's)");
   Flag(sub, a, "--base", &TrainConfig::base,
-       "Start from weights: a safetensors file, or run:ID for a recorded run")
-      ->type_name("PATH|run:ID");
+       "Start from weights: a safetensors file, run:ID for a recorded run, or model:NAME for "
+       "an imported model (vrepo model import)")
+      ->type_name("PATH|run:ID|model:NAME");
   Flag(sub, a, "--freeze", &TrainConfig::freeze, FreezeHelp())->type_name("SPEC");
   Flag(sub, a, "--lora", &TrainConfig::lora_rank,
        "LoRA of rank N: adapters on the base's layers, the base frozen, the head trained in "

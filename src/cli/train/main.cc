@@ -1,5 +1,5 @@
-// vrepo-train: the training stage's commands (train, runs, reproduce, eval, export). It links
-// libtorch, which vrepo itself does not (docs/train-binary.md); `vrepo train ...` execs
+// vrepo-train: the training stage's commands (train, runs, reproduce, eval, export, model). It
+// links libtorch, which vrepo itself does not (docs/train-binary.md); `vrepo train ...` execs
 // `vrepo-train train ...`, so help and errors read as vrepo's.
 #include <malloc.h>
 
@@ -24,9 +24,9 @@ int Main(int argc, char** argv) {
   app.add_option("-C", g.directory, "Run as if vrepo was started in DIR")->type_name("DIR");
   app.add_flag("--wait", g.wait, "Wait for another writer to finish instead of failing");
 
-  std::vector<Command> commands = {RegisterTrain(app, g), RegisterRuns(app, g),
+  std::vector<Command> commands = {RegisterTrain(app, g),     RegisterRuns(app, g),
                                    RegisterReproduce(app, g), RegisterEval(app, g),
-                                   RegisterExport(app, g)};
+                                   RegisterExport(app, g),    RegisterModel(app, g)};
   return ParseAndRun(app, g, commands, argc, argv);
 }
 
