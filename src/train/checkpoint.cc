@@ -703,15 +703,7 @@ std::string ShapeText(c10::IntArrayRef shape) {
   return out + "]";
 }
 
-// The module registered as the model's head, found by identity, so every architecture's
-// head name (fc, heads.head, classifier.N) comes from the model itself.
-std::string HeadPrefix(ImageClassifierImpl& model) {
-  const torch::nn::Module* head = model.fc().ptr().get();
-  for (const auto& item : model.named_modules("", /*include_self=*/false)) {
-    if (item.value().get() == head) return item.key() + ".";
-  }
-  return "fc.";
-}
+std::string HeadPrefix(ImageClassifierImpl& model) { return model.head_name() + "."; }
 
 }  // namespace
 
