@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Writes the torchvision reference for pipeline_parity_test.cc into OUT_DIR.
 
-  rgb.png (37x53), gray.png (61x29), photo.jpg (50x41, YCbCr): odd-sized image files
+  rgb.png (37x53), gray.png (61x29), photo.jpg (97x83, YCbCr): odd-sized image files (the CNNs
+                         enlarge the PNGs and shrink the JPEG, antialiased)
   ARCH.pth               torch.save of torchvision.models.ARCH(num_classes=10).state_dict(),
                          seed 0, batch-norm statistics measured on the inputs and affine
                          parameters, layer scales and head moved off their initial values
@@ -52,7 +53,7 @@ def write_images(out):
 
     Image.fromarray(noise(53, 37, 3), "RGB").save(f"{out}/rgb.png")
     Image.fromarray(noise(29, 61, 1)[..., 0], "L").save(f"{out}/gray.png")
-    Image.fromarray(noise(41, 50, 3), "RGB").save(f"{out}/photo.jpg", quality=90)
+    Image.fromarray(noise(83, 97, 3), "RGB").save(f"{out}/photo.jpg", quality=90)
 
 
 def eval_input(path, resize, crop):
