@@ -90,7 +90,7 @@ TEST_CASE("predict cli: files agree with eval, --labels and torchvision, models,
   std::vector<std::string> args = {"predict", "adapted", "--json"};
   args.insert(args.end(), images.begin(), images.end());
   CommandResult files = MustRun(repo, args);
-  REQUIRE(WriteFile(d / "predict.json", files.out).ok());
+  testing::WriteFile(d / "predict.json", files.out);
   std::map<std::string, Json> predicted = ByPath(files.out);
   REQUIRE(predicted.size() == 3);
   for (const auto& [path, top] : predicted) CHECK(top.items.size() == 2);  // capped: 2 classes
@@ -142,20 +142,19 @@ TEST_CASE("predict cli: files agree with eval, --labels and torchvision, models,
   REQUIRE(MakeDirs(d / "base").ok());
   auto base = ReadFile(d / "base.safetensors");
   REQUIRE(base.ok());
-  REQUIRE(WriteFile(d / "base/model.safetensors", *base).ok());
-  REQUIRE(WriteFile(d / "base/classes.json", R"(["0","1","2","3","4","5","6","7","8","9"])").ok());
-  REQUIRE(WriteFile(d / "base/preprocessing.json",
-                    R"({"resize": 32, "crop": 32, "mean": [0.485, 0.456, 0.406],)"
-                    R"( "std": [0.229, 0.224, 0.225], "channels": 3})")
-              .ok());
-  REQUIRE(WriteFile(d / "imported.json", imported.out).ok());
+  testing::WriteFile(d / "base/model.safetensors", *base);
+  testing::WriteFile(d / "base/classes.json", R"(["0","1","2","3","4","5","6","7","8","9"])");
+  testing::WriteFile(d / "base/preprocessing.json",
+                     R"({"resize": 32, "crop": 32, "mean": [0.485, 0.456, 0.406],)"
+                     R"( "std": [0.229, 0.224, 0.225], "channels": 3})");
+  testing::WriteFile(d / "imported.json", imported.out);
   check = Python() + " " + script + " check " + (d / "base") + " " + (d / "imported.json");
   for (const auto& image : images) check += " " + (repo + "/" + image);
   CHECK_MESSAGE(std::system(check.c_str()) == 0, check);
 
   // Bad input: one line naming the file, nothing printed for the good ones.
-  REQUIRE(WriteFile(repo + "/corrupt.png", "\x89PNG\r\n\x1a\n not really").ok());
-  for (const std::string& bad : {"missing.png", "corrupt.png"}) {
+  testing::WriteFile(repo + "/corrupt.png", "\x89PNG\r\n\x1a\n not really");
+  for (const std::string bad : {"missing.png", "corrupt.png"}) {
     CommandResult r = RunVrepo(repo, {"predict", "adapted", images[0], bad});
     CHECK(r.exit_code == 1);
     CHECK(r.out.empty());
