@@ -52,6 +52,7 @@ std::vector<Command> RegisterTrainCommands(CLI::App& app, Globals& g) {
       {"eval", "Evaluate a run's model on a label table at any commit"},
       {"export", "Write a run's model (LoRA merged) with its preprocessing and classes"},
       {"model", "Import base models (torchvision .pth, safetensors) and list, show or remove them"},
+      {"predict", "Classify image files with a run's or an imported model (top classes)"},
   };
   std::vector<Command> out;
   for (const auto& [name, description] : kCommands) {

@@ -1037,6 +1037,7 @@ Result<EvalResult> EvaluateImpl(Repository& repo, std::string_view weights,
       pr.confidence = p[i][best];
       int64_t t = batch.targets[i].item<int64_t>();
       pr.label_probability = t < num_classes ? p[i][t] : 0.0;
+      if (options.probabilities) pr.probabilities.assign(&p[i][0], &p[i][0] + num_classes);
     }
   };
   VREPO_ASSIGN_OR_RETURN(ValOutcome out, RunEval(*model, *loader, device, /*bf16=*/false, labels,

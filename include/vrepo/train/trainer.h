@@ -85,6 +85,7 @@ struct EvalOptions {
   int workers = 0;
   std::string device = "auto";
   uint64_t max_image_pixels = kDefaultMaxImagePixels;  // as TrainConfig's
+  bool probabilities = false;  // fill Prediction::probabilities (predict's top K)
 };
 
 struct Prediction {
@@ -94,6 +95,9 @@ struct Prediction {
   std::string predicted;         // the model's top class
   double confidence = 0;         // probability of `predicted`
   double label_probability = 0;  // probability the model gives the table's label
+
+  // Every class's probability, by index, when EvalOptions::probabilities.
+  std::vector<float> probabilities;
 };
 
 struct EvalResult {

@@ -1,6 +1,6 @@
-// vrepo-train: the training stage's commands (train, runs, reproduce, eval, export, model). It
-// links libtorch, which vrepo itself does not (docs/train-binary.md); `vrepo train ...` execs
-// `vrepo-train train ...`, so help and errors read as vrepo's.
+// vrepo-train: the training stage's commands (train, runs, reproduce, eval, export, model,
+// predict). It links libtorch, which vrepo itself does not (docs/train-binary.md); `vrepo train
+// ...` execs `vrepo-train train ...`, so help and errors read as vrepo's.
 #include <malloc.h>
 
 #include <exception>
@@ -26,7 +26,8 @@ int Main(int argc, char** argv) {
 
   std::vector<Command> commands = {RegisterTrain(app, g),     RegisterRuns(app, g),
                                    RegisterReproduce(app, g), RegisterEval(app, g),
-                                   RegisterExport(app, g),    RegisterModel(app, g)};
+                                   RegisterExport(app, g),    RegisterModel(app, g),
+                                   RegisterPredict(app, g)};
   return ParseAndRun(app, g, commands, argc, argv);
 }
 

@@ -23,6 +23,7 @@ Command RegisterReproduce(CLI::App& app, Globals& g);
 Command RegisterEval(CLI::App& app, Globals& g);
 Command RegisterExport(CLI::App& app, Globals& g);
 Command RegisterModel(CLI::App& app, Globals& g);
+Command RegisterPredict(CLI::App& app, Globals& g);
 
 // Exit code of a run stopped by Ctrl-C (after its record was written), as shells report SIGINT.
 inline constexpr int kExitInterrupted = 130;
