@@ -5,7 +5,6 @@
 
 // Torch headers pull in glog, whose CHECK macro doctest must override: torch first.
 // clang-format off
-#include "vrepo/train/model_store.h"
 #include "vrepo/train/models.h"
 #include "vrepo/train/plots.h"
 #include "vrepo/train/run_record.h"
@@ -251,44 +250,6 @@ TEST_CASE("trainer: --retain records the old task through the current and the ba
   if (const char* dir = std::getenv("VREPO_TEST_KEEP_PLOTS")) {
     vrepo::testing::WriteFile(std::string(dir) + "/retain_accuracy.png", png);
   }
-}
-
-TEST_CASE("trainer: --retain through the head of a model:NAME base") {
-  TrainRepo r(80, 40);
-  TrainConfig a = Tiny();
-  a.name = "old";
-  a.val_labels = "test.csv";
-  TrainResult old = Must(Train(*r.repo, a, {}));
-  // The old run's weights imported as a base model, with its class names.
-  const std::string path = r.Path("old.safetensors");
-  vrepo::testing::WriteFile(path, old.weights);
-  r.Write("old-classes.json", nlohmann::json(old.classes).dump());
-  ImportOptions io;
-  io.arch = old.config.model;
-  io.name = "old";
-  io.classes_file = r.Path("old-classes.json");
-  Must(ImportModel(*r.repo, path, io));
-  const std::set<std::string> three = {old.classes[0], old.classes[1], old.classes[2]};
-  r.Write("new.csv", Subset(r.Read("labels.csv"), three));
-  r.CommitAll("new task");
-  TrainConfig b = Tiny();
-  b.labels = "new.csv";
-  b.base = "model:old";
-  b.freeze = "backbone";
-  b.retain = {"test.csv"};
-  b.name = "new";
-  TrainResult res = Must(Train(*r.repo, b, {}));
-  REQUIRE(res.retain.size() == 2);
-  CHECK(res.retain[1].name == "test.csv (base head)");
-  CHECK(res.retain[1].samples == 40);
-  // The backbone is frozen, so the old task scores through the model's head as the old run.
-  EvalOptions eo;
-  eo.labels = "test.csv";
-  eo.device = "cpu";
-  EvalResult before = Must(Evaluate(*r.repo, old.weights, eo));
-  REQUIRE(res.epochs[0].retain.count("test.csv (base head)") == 1);
-  CHECK(res.epochs[0].retain.at("test.csv (base head)").accuracy ==
-        doctest::Approx(before.accuracy));
 }
 
 TEST_CASE("trainer: bad --retain fails before training, one line, nothing recorded") {
