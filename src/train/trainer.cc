@@ -569,25 +569,38 @@ std::pair<std::string, std::string> SplitRetainSpec(const std::string& spec) {
 // the same classes, the run's own head answers for them).
 Result<std::optional<BaseHead>> ReadBaseHead(Repository& repo, const TrainConfig& config,
                                              const std::vector<std::string>& classes) {
-  if (config.base.rfind("run:", 0) != 0) return std::optional<BaseHead>();
-  VREPO_ASSIGN_OR_RETURN(RunRecord base_run, ReadRun(repo, config.base.substr(4)));
-  if (base_run.manifest.classes == classes || base_run.manifest.classes.empty()) {
+  // The base's classes, architecture and a file holding its head: a run's weights (a LoRA
+  // run's adapter file holds its head too) or an imported model's.
+  std::vector<std::string> base_classes;
+  std::string arch, bytes, source;
+  if (config.base.rfind("run:", 0) == 0) {
+    VREPO_ASSIGN_OR_RETURN(RunRecord base_run, ReadRun(repo, config.base.substr(4)));
+    base_classes = base_run.manifest.classes;
+    arch = base_run.manifest.model;
+    VREPO_ASSIGN_OR_RETURN(bytes, ReadRunWeights(repo, base_run));
+    source = "run " + config.base.substr(4) + " " + base_run.manifest.weights_path;
+  } else if (config.base.rfind("model:", 0) == 0) {
+    VREPO_ASSIGN_OR_RETURN(ModelRecord model, ReadModel(repo, config.base));
+    base_classes = model.info.classes;
+    arch = model.info.arch;
+    VREPO_ASSIGN_OR_RETURN(bytes, ReadModelWeights(repo, model));
+    source = "model " + model.name + " model.safetensors";
+  } else {
     return std::optional<BaseHead>();
   }
-  VREPO_ASSIGN_OR_RETURN(std::string bytes, ReadRunWeights(repo, base_run));
-  const std::string source = "run " + config.base.substr(4) + " model.safetensors";
+  if (base_classes == classes || base_classes.empty()) return std::optional<BaseHead>();
   VREPO_ASSIGN_OR_RETURN(SafetensorsFile file, ParseSafetensors(bytes, source));
-  const std::string head_name = HeadName(base_run.manifest.model);
+  const std::string head_name = HeadName(arch);
   auto w = file.tensors.find(head_name + ".weight");
   auto b = file.tensors.find(head_name + ".bias");
-  const auto n = static_cast<int64_t>(base_run.manifest.classes.size());
+  const auto n = static_cast<int64_t>(base_classes.size());
   if (w == file.tensors.end() || b == file.tensors.end() || w->second.dim() != 2 ||
       w->second.size(0) != n || b->second.numel() != n) {
     return Status::InvalidArgument(source + ": no head " + head_name + ".weight/.bias for its " +
                                    std::to_string(n) + " classes");
   }
   BaseHead head;
-  head.classes = base_run.manifest.classes;
+  head.classes = base_classes;
   head.weight = w->second.to(torch::kFloat32);
   head.bias = b->second.to(torch::kFloat32);
   return std::optional<BaseHead>(std::move(head));

@@ -5,6 +5,7 @@
 
 // Torch headers pull in glog, whose CHECK macro doctest must override: torch first.
 // clang-format off
+#include "vrepo/train/model_store.h"
 #include "vrepo/train/models.h"
 #include "vrepo/train/plots.h"
 #include "vrepo/train/run_record.h"
@@ -250,6 +251,43 @@ TEST_CASE("trainer: --retain records the old task through the current and the ba
   if (const char* dir = std::getenv("VREPO_TEST_KEEP_PLOTS")) {
     vrepo::testing::WriteFile(std::string(dir) + "/retain_accuracy.png", png);
   }
+}
+
+TEST_CASE("trainer: --retain through an imported model's head") {
+  TrainRepo r(80, 40);
+  TrainConfig a = Tiny();
+  a.val_labels = "test.csv";
+  TrainResult old = Must(Train(*r.repo, a, {}));
+  // The old run's weights and classes, imported as model:old (what `vrepo export` writes).
+  vrepo::testing::TempDir scratch;
+  const std::string weights = scratch / "old.safetensors";
+  const std::string classes = scratch / "classes.json";
+  vrepo::testing::WriteFile(weights, old.weights);
+  vrepo::testing::WriteFile(classes, nlohmann::json(old.classes).dump());
+  ImportOptions io;
+  io.arch = "small-cnn";
+  io.name = "old";
+  io.classes_file = classes;
+  Must(ImportModel(*r.repo, weights, io));
+  const std::set<std::string> three = {old.classes[0], old.classes[1], old.classes[2]};
+  r.Write("new.csv", Subset(r.Read("labels.csv"), three));
+  r.CommitAll("new task");
+  TrainConfig b = Tiny();
+  b.labels = "new.csv";
+  b.base = "model:old";
+  b.freeze = "backbone";
+  b.retain = {"test.csv"};
+  TrainResult res = Must(Train(*r.repo, b, {}));
+  REQUIRE(res.retain.size() == 2);
+  CHECK(res.retain[1].name == "test.csv (base head)");
+  CHECK(res.retain[1].samples == 40);
+  // The backbone is frozen: through the model's own head the old task scores as before.
+  EvalOptions eo;
+  eo.labels = "test.csv";
+  eo.device = "cpu";
+  EvalResult before = Must(Evaluate(*r.repo, old.weights, eo));
+  CHECK(res.epochs[0].retain.at("test.csv (base head)").accuracy ==
+        doctest::Approx(before.accuracy));
 }
 
 TEST_CASE("trainer: bad --retain fails before training, one line, nothing recorded") {
