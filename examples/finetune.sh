@@ -182,7 +182,7 @@ run vrepo export lora-fixed --out final-model
 ls -l final-model
 cat final-model/preprocessing.json
 echo
-check "'$(cat final-model/classes.json | tr -d '\n')'.count(',') == 4" \
+check "'$(tr -d '\n' <final-model/classes.json)'.count(',') == 4" \
   "final-model/ holds model.safetensors, preprocessing.json and classes.json (5 classes)" \
   "final-model/classes.json does not name five classes"
 
