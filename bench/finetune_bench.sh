@@ -44,12 +44,13 @@ mv "$repo/labels.csv" "$repo/train-all.csv"
 mv "$repo/labels.csv" "$repo/test-all.csv"
 first='^[^,]*,(tshirt|trouser|pullover|dress|coat)$'
 last='^[^,]*,(sandal|shirt|sneaker|bag|ankle_boot)$'
-table() { { echo path,label; grep -E "$2" "$repo/$1" | head -n "$3"; } >"$repo/$4"; }
+table() { { echo path,label; grep -E "$2" "$repo/$1" | awk -v n="$3" 'NR <= n'; } >"$repo/$4"; }
 table train-all.csv "$first" "$pre_n" pretrain.csv
 table train-all.csv "$last" "$n" target.csv
 table test-all.csv "$first" "$test_n" test-old.csv
 table test-all.csv "$last" "$test_n" test-new.csv
 table train-all.csv "$last" "$speed_n" speed.csv
+table test-all.csv "$last" 32 speed-val.csv
 v init >/dev/null
 v add . >/dev/null
 v commit -m "Fashion-MNIST for finetune_bench" >/dev/null
@@ -61,10 +62,9 @@ train_run() {
   out=$(/usr/bin/time -f %M -o "$dir/$name.rss" "$VREPO_BIN" -C "$repo" train --name "$name" \
     --batch-size "$batch" --workers "$threads" --device cpu --json "$@" 2>"$dir/$name.log") ||
     { echo "bench: vrepo train $name failed:" >&2; tail -n 5 "$dir/$name.log" >&2; exit 1; }
-  jq -r --arg rss "$(cat "$dir/$name.rss")" '"\(.best_val_accuracy) \(.parameters.trainable)
-    \(.weights.size) \([.epochs[].images_per_second] | sort | .[length/2|floor]) \($rss|tonumber/1024)"' \
-    <<<"$out" | tr '\n' ' '
-  echo
+  jq -r --arg rss "$(cat "$dir/$name.rss")" '[.best_val_accuracy, .parameters.trainable,
+    .weights.size, ([.epochs[].images_per_second] | sort | .[length / 2 | floor]),
+    ($rss | tonumber / 1024)] | map(tostring) | join(" ")' <<<"$out"
 }
 
 echo "Part 1: pretraining resnet18 at $size px on classes 0-4 ..." >&2
@@ -72,7 +72,7 @@ train_run pretrain --labels pretrain.csv --val test-old.csv --model resnet18 --i
   --epochs "$epochs" --seed 1 >/dev/null
 v export pretrain --out "$dir/pretrain-export" >/dev/null
 v model import "$dir/pretrain-export/model.safetensors" --arch resnet18 --name base \
-  --input-size "$size" --resize "$size" --classes <(jq -r '.[]' "$dir/pretrain-export/classes.json") \
+  --input-size "$size" --resize $(((size * 256 + 112) / 224)) --classes <(jq -r '.[]' "$dir/pretrain-export/classes.json") \
   >/dev/null
 
 common=(--labels target.csv --val test-new.csv --epochs "$epochs" --seed 1 --lr 1e-3)
@@ -95,7 +95,7 @@ for m in full lora probe scratch; do
 done
 
 # --- part 2: speed at 224 px against PyTorch ------------------------------------------------
-/usr/bin/python3 "$bench_root/bench/class_view.py" "$repo" "$dir/view" speed=speed.csv test=test-new.csv
+/usr/bin/python3 "$bench_root/bench/class_view.py" "$repo" "$dir/view" speed=speed.csv test=speed-val.csv
 echo
 echo "### Speed at 224 px: $speed_n images, 1 epoch, batch $batch, $threads threads, fp32"
 echo
@@ -105,10 +105,10 @@ for model in $models; do
   /usr/bin/python3 -c "import torch, torchvision; torch.manual_seed(0); \
     torch.save(torchvision.models.$model().state_dict(), '$dir/$model.pth')"
   v model import "$dir/$model.pth" --arch "$model" --name "$model-tv" >/dev/null
-  full=$(train_run "speed-$model" --labels speed.csv --val test-new.csv --base "model:$model-tv" \
-    --epochs 1 --val-split 0 | cut -d' ' -f4)
-  lora=$(train_run "speed-lora-$model" --labels speed.csv --val test-new.csv --base "model:$model-tv" \
-    --epochs 1 --lora 8 | cut -d' ' -f4)
+  full=$(train_run "speed-$model" --labels speed.csv --val speed-val.csv --base "model:$model-tv" \
+    --epochs 1 | awk '{print $4}')
+  lora=$(train_run "speed-lora-$model" --labels speed.csv --val speed-val.csv --base "model:$model-tv" \
+    --epochs 1 --lora 8 | awk '{print $4}')
   py=$(/usr/bin/python3 "$bench_root/bench/pytorch_finetune.py" --train "$dir/view/speed" \
     --test "$dir/view/test" --model "$model" --base "$dir/$model.pth" --batch-size "$batch" \
     --threads "$threads" --workers "$threads" | jq '.images_per_second[0]')
