@@ -9,6 +9,8 @@
 #include <memory>
 #include <utility>
 
+#include "vrepo/train/attention.h"
+
 namespace vrepo::train {
 namespace {
 
@@ -39,6 +41,7 @@ struct Candidate {
   std::string name;
   AdaptedConv2dImpl* conv = nullptr;
   AdaptedLinearImpl* linear = nullptr;
+  SelfAttentionImpl* attention = nullptr;  // its packed q, k, v in-projection
   std::string ineligible;
 };
 
@@ -49,7 +52,8 @@ std::vector<Candidate> Candidates(ImageClassifierImpl& model) {
     c.name = item.key();
     c.conv = dynamic_cast<AdaptedConv2dImpl*>(item.value().get());
     c.linear = dynamic_cast<AdaptedLinearImpl*>(item.value().get());
-    if (c.conv == nullptr && c.linear == nullptr) continue;
+    c.attention = dynamic_cast<SelfAttentionImpl*>(item.value().get());
+    if (c.conv == nullptr && c.linear == nullptr && c.attention == nullptr) continue;
     if (c.conv != nullptr && c.conv->options.groups() != 1) {
       c.ineligible = "is a grouped convolution (groups " +
                      std::to_string(c.conv->options.groups()) +
@@ -67,7 +71,7 @@ double LoraScale(int rank, double alpha) {
 }
 
 std::vector<std::string> DefaultLoraTargets(const std::string& arch) {
-  if (arch.starts_with("vit")) return {"*.self_attention.*", "*.mlp.*"};
+  if (arch.starts_with("vit")) return {"*.self_attention", "*.self_attention.*", "*.mlp.*"};
   return {"*"};
 }
 
@@ -158,6 +162,10 @@ Result<std::vector<std::string>> ApplyLora(ImageClassifierImpl& model, const Lor
     Candidate& c = candidates[i];
     if (c.conv != nullptr) {
       c.conv->SetAdapter(std::make_shared<LoraConv2dImpl>(c.conv->options, options.rank, scale));
+    } else if (c.attention != nullptr) {
+      // The packed in-projection is a Linear(E, 3E) whose weight is in_proj_weight.
+      const int64_t e = c.attention->embed_dim();
+      c.attention->SetAdapter(std::make_shared<LoraLinearImpl>(e, 3 * e, options.rank, scale));
     } else {
       c.linear->SetAdapter(std::make_shared<LoraLinearImpl>(
           c.linear->options.in_features(), c.linear->options.out_features(), options.rank, scale));
@@ -198,6 +206,8 @@ Result<TensorMap> MergeLora(TensorMap state, double scale) {
     auto a = state.find(key(kLoraA));
     auto b = state.find(key(kLoraB));
     auto w = state.find(key(".weight"));
+    // ViT's attention adapts its packed in-projection (attention.h).
+    if (w == state.end()) w = state.find(key(".in_proj_weight"));
     if (b == state.end()) return Status::Corruption("adapter " + layer + ": no " + layer + kLoraB);
     if (w == state.end()) {
       return Status::Corruption("adapter " + layer + ": the base has no " + layer + ".weight");

@@ -14,6 +14,7 @@
 #include "vrepo/train/safetensors.h"
 #include "vrepo/train/trainer.h"
 
+#include <algorithm>
 #include <doctest/doctest.h>
 
 #include <nlohmann/json.hpp>
@@ -115,6 +116,39 @@ TEST_CASE("lora: merged weights give the un-merged model's outputs, conv and lin
   torch::Tensor y = torch::nn::functional::linear(in, lm.at("weight"), lm.at("bias"));
   CHECK((y - linear->forward(in)).abs().max().item<double>() < 1e-5);
   CHECK_FALSE(torch::equal(y, torch::nn::functional::linear(in, linear->weight, linear->bias)));
+}
+
+TEST_CASE("lora: vit_b_16 adapts the packed q, k, v projection, out_proj and MLP, and merges") {
+  torch::manual_seed(0);
+  Model vit = Must(MakeModel("vit_b_16", 3));
+  vit->eval();
+  {
+    torch::NoGradGuard no_grad;
+    vit->head()->weight.normal_(0, 0.1);  // torchvision starts ViT's head at zero
+  }
+  const TensorMap base = StateDict(*vit);
+  auto layers = Must(ApplyLora(*vit, LoraOptions{2, 2, {}}));
+  const std::string block = "encoder.layers.encoder_layer_0.";
+  for (const std::string want : {"self_attention", "self_attention.out_proj", "mlp.0", "mlp.3"}) {
+    CHECK_MESSAGE(std::count(layers.begin(), layers.end(), block + want) == 1, want);
+  }
+  {
+    torch::NoGradGuard no_grad;
+    for (auto& item : vit->named_parameters()) {
+      if (item.key().ends_with(".lora.B.weight")) item.value().normal_(0, 0.02);
+    }
+  }
+  torch::Tensor x = torch::randn({1, 3, 224, 224});
+  torch::Tensor adapted = Logits(*vit, x);
+  TensorMap merged = Must(MergeLora(StateDict(*vit), LoraScale(2, 2)));
+  const std::string in_proj = block + "self_attention.in_proj_weight";
+  CHECK_FALSE(torch::equal(merged.at(in_proj), base.at(in_proj)));  // the update went in
+  Model plain = Must(MakeModel("vit_b_16", 3));
+  plain->eval();
+  REQUIRE(LoadStateDict(*plain, merged, "merged").ok());
+  CHECK((Logits(*plain, x) - adapted).abs().max().item<double>() < 1e-4);
+  REQUIRE(LoadStateDict(*plain, base, "base").ok());
+  CHECK((Logits(*plain, x) - adapted).abs().max().item<double>() > 1e-4);  // adapters acted
 }
 
 TEST_CASE("lora: unknown patterns, grouped convolutions and bad ranks are one-line errors") {

@@ -30,7 +30,8 @@ constexpr int kMaxLoraRank = 1024;
 double LoraScale(int rank, double alpha);
 
 // The architecture's default targets: every convolution that can take an adapter for CNNs;
-// the attention projections and MLP linears for ViTs.
+// the attention projections (the packed q, k, v in-projection and out_proj) and MLP linears
+// for ViTs.
 std::vector<std::string> DefaultLoraTargets(const std::string& arch);
 
 // y = scale * B(A(x)) with A = Linear(in, rank), B = Linear(rank, out), no biases.
