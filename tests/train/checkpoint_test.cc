@@ -13,21 +13,15 @@
 
 #include "must.h"
 #include "testing.h"
+#include "train/reference_python.h"
 #include "vrepo/store/content_id.h"
 #include "vrepo/util/file.h"
 
 namespace vrepo::train {
 namespace {
 
-std::string Python() {
-  const char* env = std::getenv("VREPO_TEST_PYTHON");
-  return env && *env ? env : "/usr/bin/python3";
-}
-
-bool HaveTorchvision() {
-  std::string cmd = Python() + " -c 'import torchvision' >/dev/null 2>&1";
-  return std::system(cmd.c_str()) == 0;
-}
+using vrepo::testing::HaveTorchvision;
+using vrepo::testing::ReferencePython;
 
 // The exported checkpoints, written once per test binary; nullptr (after a MESSAGE) when
 // python3-torchvision is absent.
@@ -35,12 +29,13 @@ const testing::TempDir* Exported() {
   static testing::TempDir dir;
   static const bool ok = [] {
     if (!HaveTorchvision()) return false;
-    std::string cmd = Python() + " " + std::string(VREPO_SOURCE_DIR) +
+    std::string cmd = ReferencePython() + " " + std::string(VREPO_SOURCE_DIR) +
                       "/tests/train/export_checkpoints.py " + dir.path();
     return std::system(cmd.c_str()) == 0;
   }();
   if (!ok) {
-    MESSAGE("skipped: " << Python() << " cannot import torchvision (python3-torchvision absent)");
+    MESSAGE("skipped: " << ReferencePython()
+                        << " cannot import torchvision (python3-torchvision absent)");
     return nullptr;
   }
   return &dir;

@@ -21,6 +21,7 @@
 // clang-format on
 
 #include "cli/cli_support.h"
+#include "train/reference_python.h"
 #include "train/train_fixture.h"
 #include "vrepo/store/content_id.h"
 #include "vrepo/util/file.h"
@@ -28,7 +29,9 @@
 namespace vrepo::train {
 namespace {
 
+using vrepo::testing::HaveTorchvision;
 using vrepo::testing::Must;
+using vrepo::testing::ReferencePython;
 using vrepo::testing::TrainRepo;
 
 Model Resnet18(int64_t classes, int64_t channels = 3) {
@@ -278,21 +281,15 @@ TEST_CASE("lora: --lora without --base and other bad settings are refused before
   CHECK(ValidateConfig(c).message() == "--lora-alpha and --lora-targets need --lora RANK");
 }
 
-// Debian's interpreter, which has python3-torch and python3-torchvision (VREPO_TEST_PYTHON
-// overrides it, e.g. to check the skip path).
-std::string Python() {
-  const char* env = std::getenv("VREPO_TEST_PYTHON");
-  return env && *env ? env : "/usr/bin/python3";
-}
-
 TEST_CASE("lora cli: torchvision loads the export of a LoRA run strictly, and no overwrite") {
-  if (std::system((Python() + " -c 'import torchvision' >/dev/null 2>&1").c_str()) != 0) {
-    MESSAGE("skipped: " << Python() << " cannot import torchvision (python3-torchvision absent)");
+  if (!HaveTorchvision()) {
+    MESSAGE("skipped: " << ReferencePython()
+                        << " cannot import torchvision (python3-torchvision absent)");
     return;
   }
   testing::TempDir d;
   const std::string script = std::string(VREPO_SOURCE_DIR) + "/tests/train/lora_torchvision.py";
-  const std::string data = Python() + " " + script + " data " + d.path();
+  const std::string data = ReferencePython() + " " + script + " data " + d.path();
   REQUIRE_MESSAGE(std::system(data.c_str()) == 0, data);
   const std::string repo = d / "repo";
   testing::MustRun(repo, {"init"});
@@ -335,7 +332,7 @@ TEST_CASE("lora cli: torchvision loads the export of a LoRA run strictly, and no
   CHECK(std::count(taken.err.begin(), taken.err.end(), '\n') == 1);
 
   testing::MustRun(repo, {"export", "adapted", "--out", "../export"});
-  const std::string check = Python() + " " + script + " check " + (d / "export");
+  const std::string check = ReferencePython() + " " + script + " check " + (d / "export");
   CHECK_MESSAGE(std::system(check.c_str()) == 0, check);
 }
 

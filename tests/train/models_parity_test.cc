@@ -7,32 +7,25 @@
 #include <cstdlib>
 
 #include "testing.h"
+#include "train/reference_python.h"
 #include "vrepo/train/models.h"
 #include "vrepo/train/safetensors.h"
 
 namespace vrepo::train {
 namespace {
 
-// Debian's interpreter, which has python3-torch and python3-torchvision; a `python3` earlier
-// on PATH may not. VREPO_TEST_PYTHON overrides it (e.g. to check the skip path).
-std::string Python() {
-  const char* env = std::getenv("VREPO_TEST_PYTHON");
-  return env && *env ? env : "/usr/bin/python3";
-}
-
-bool HaveTorchvision() {
-  std::string cmd = Python() + " -c 'import torchvision' >/dev/null 2>&1";
-  return std::system(cmd.c_str()) == 0;
-}
+using vrepo::testing::HaveTorchvision;
+using vrepo::testing::ReferencePython;
 
 void CheckParity(const std::string& arch, int64_t input_size) {
   if (!HaveTorchvision()) {
-    MESSAGE("skipped: " << Python() << " cannot import torchvision (python3-torchvision absent)");
+    MESSAGE("skipped: " << ReferencePython()
+                        << " cannot import torchvision (python3-torchvision absent)");
     return;
   }
   testing::TempDir dir;
   std::string script = std::string(VREPO_SOURCE_DIR) + "/tests/train/export_torchvision.py";
-  std::string cmd = Python() + " " + script + " " + dir.path() + " " + arch;
+  std::string cmd = ReferencePython() + " " + script + " " + dir.path() + " " + arch;
   REQUIRE_MESSAGE(std::system(cmd.c_str()) == 0, cmd);
   auto io = ReadSafetensors(dir / (arch + "_io.safetensors"));
   REQUIRE_MESSAGE(io.ok(), io.status().ToString());

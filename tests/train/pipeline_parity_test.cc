@@ -22,25 +22,16 @@
 
 #include "must.h"
 #include "testing.h"
+#include "train/reference_python.h"
 #include "vrepo/dataset/image.h"
 
 namespace vrepo::train {
 namespace {
 
 using json = nlohmann::json;
+using vrepo::testing::HaveTorchvision;
 using vrepo::testing::Must;
-
-// Debian's interpreter, which has python3-torch and python3-torchvision; a `python3` earlier
-// on PATH may not. VREPO_TEST_PYTHON overrides it (e.g. to check the skip path).
-std::string Python() {
-  const char* env = std::getenv("VREPO_TEST_PYTHON");
-  return env && *env ? env : "/usr/bin/python3";
-}
-
-bool HaveTorchvision() {
-  std::string cmd = Python() + " -c 'import torchvision, PIL' >/dev/null 2>&1";
-  return std::system(cmd.c_str()) == 0;
-}
+using vrepo::testing::ReferencePython;
 
 // The imported model as eval and predict build one: its weights read back from the store,
 // checked against the content id model.json names, loaded strictly.
@@ -56,12 +47,13 @@ Model BuildImported(Repository& repo, const ModelRecord& record) {
 
 TEST_CASE("pipeline parity: an imported torchvision .pth gives torchvision's probabilities") {
   if (!HaveTorchvision()) {
-    MESSAGE("skipped: " << Python() << " cannot import torchvision (python3-torchvision absent)");
+    MESSAGE("skipped: " << ReferencePython()
+                        << " cannot import torchvision (python3-torchvision absent)");
     return;
   }
   testing::TempDir dir;
   std::string script = std::string(VREPO_SOURCE_DIR) + "/tests/train/pipeline_reference.py";
-  std::string cmd = Python() + " " + script + " " + dir.path();
+  std::string cmd = ReferencePython() + " " + script + " " + dir.path();
   REQUIRE_MESSAGE(std::system(cmd.c_str()) == 0, cmd);
   SafetensorsFile ref = Must(ReadSafetensors(dir / "reference.safetensors"));
   json cases = json::parse(ref.metadata.at("cases"));

@@ -13,14 +13,17 @@
 #include <map>
 
 #include "cli/cli_support.h"
+#include "train/reference_python.h"
 #include "vrepo/util/file.h"
 
 namespace vrepo::train {
 namespace {
 
 using testing::CommandResult;
+using testing::HaveTorchvision;
 using testing::Json;
 using testing::MustRun;
+using testing::ReferencePython;
 using testing::RunVrepo;
 
 TEST_CASE("predict: top classes are the most probable first, ties by index, capped at k") {
@@ -34,13 +37,6 @@ TEST_CASE("predict: top classes are the most probable first, ties by index, capp
   CHECK(TopClasses({0.5F, 0.5F}, {"a", "b"}, 5).size() == 2);
 }
 
-// Debian's interpreter, which has python3-torch and python3-torchvision (VREPO_TEST_PYTHON
-// overrides it, e.g. to check the skip path).
-std::string Python() {
-  const char* env = std::getenv("VREPO_TEST_PYTHON");
-  return env && *env ? env : "/usr/bin/python3";
-}
-
 // "path" -> the top entries of `vrepo predict --json` output.
 std::map<std::string, Json> ByPath(const std::string& out) {
   std::map<std::string, Json> m;
@@ -49,13 +45,14 @@ std::map<std::string, Json> ByPath(const std::string& out) {
 }
 
 TEST_CASE("predict cli: files agree with eval, --labels and torchvision, models, bad input") {
-  if (std::system((Python() + " -c 'import torchvision' >/dev/null 2>&1").c_str()) != 0) {
-    MESSAGE("skipped: " << Python() << " cannot import torchvision (python3-torchvision absent)");
+  if (!HaveTorchvision()) {
+    MESSAGE("skipped: " << ReferencePython()
+                        << " cannot import torchvision (python3-torchvision absent)");
     return;
   }
   testing::TempDir d;
   const std::string script = std::string(VREPO_SOURCE_DIR) + "/tests/train/lora_torchvision.py";
-  const std::string data = Python() + " " + script + " data " + d.path();
+  const std::string data = ReferencePython() + " " + script + " data " + d.path();
   REQUIRE_MESSAGE(std::system(data.c_str()) == 0, data);
   const std::string repo = d / "repo";
   MustRun(repo, {"init"});
@@ -124,7 +121,7 @@ TEST_CASE("predict cli: files agree with eval, --labels and torchvision, models,
   // torchvision, given the export, predicts what vrepo predicts.
   MustRun(repo, {"export", "adapted", "--out", "../export"});
   std::string check =
-      Python() + " " + script + " check " + (d / "export") + " " + (d / "predict.json");
+      ReferencePython() + " " + script + " check " + (d / "export") + " " + (d / "predict.json");
   for (const auto& image : images) check += " " + (repo + "/" + image);
   CHECK_MESSAGE(std::system(check.c_str()) == 0, check);
 
@@ -148,7 +145,7 @@ TEST_CASE("predict cli: files agree with eval, --labels and torchvision, models,
                      R"({"resize": 32, "crop": 32, "mean": [0.485, 0.456, 0.406],)"
                      R"( "std": [0.229, 0.224, 0.225], "channels": 3})");
   testing::WriteFile(d / "imported.json", imported.out);
-  check = Python() + " " + script + " check " + (d / "base") + " " + (d / "imported.json");
+  check = ReferencePython() + " " + script + " check " + (d / "base") + " " + (d / "imported.json");
   for (const auto& image : images) check += " " + (repo + "/" + image);
   CHECK_MESSAGE(std::system(check.c_str()) == 0, check);
 

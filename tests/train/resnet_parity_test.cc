@@ -6,32 +6,25 @@
 #include <cstdlib>
 
 #include "testing.h"
+#include "train/reference_python.h"
 #include "vrepo/train/models.h"
 #include "vrepo/train/safetensors.h"
 
 namespace vrepo::train {
 namespace {
 
-// Debian's interpreter, which has python3-torch and python3-torchvision; a `python3` earlier
-// on PATH may not. VREPO_TEST_PYTHON overrides it (e.g. to check the skip path).
-std::string Python() {
-  const char* env = std::getenv("VREPO_TEST_PYTHON");
-  return env && *env ? env : "/usr/bin/python3";
-}
-
-bool HaveTorchvision() {
-  std::string cmd = Python() + " -c 'import torchvision' >/dev/null 2>&1";
-  return std::system(cmd.c_str()) == 0;
-}
+using vrepo::testing::HaveTorchvision;
+using vrepo::testing::ReferencePython;
 
 TEST_CASE("resnet parity: torchvision resnet18 weights give the same logits in vrepo") {
   if (!HaveTorchvision()) {
-    MESSAGE("skipped: " << Python() << " cannot import torchvision (python3-torchvision absent)");
+    MESSAGE("skipped: " << ReferencePython()
+                        << " cannot import torchvision (python3-torchvision absent)");
     return;
   }
   testing::TempDir dir;
   std::string script = std::string(VREPO_SOURCE_DIR) + "/tests/train/export_torchvision.py";
-  std::string cmd = Python() + " " + script + " " + dir.path();
+  std::string cmd = ReferencePython() + " " + script + " " + dir.path();
   REQUIRE_MESSAGE(std::system(cmd.c_str()) == 0, cmd);
 
   auto weights = ReadSafetensors(dir / "resnet18.safetensors");
