@@ -1,12 +1,14 @@
 #include "testing.h"
 
 #include <dirent.h>
+#include <doctest/doctest.h>
 #include <fcntl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <array>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -168,6 +170,22 @@ pid_t SpawnVrepo(const std::string& cwd, const std::vector<std::string>& args) {
     ::_exit(127);
   }
   return pid;
+}
+
+std::string Shell(const std::string& cmd) {
+  std::string out;
+  const std::string with_identity =
+      "GIT_AUTHOR_NAME=test GIT_AUTHOR_EMAIL=test@example.invalid GIT_COMMITTER_NAME=test "
+      "GIT_COMMITTER_EMAIL=test@example.invalid " +
+      cmd;
+  FILE* p = ::popen(with_identity.c_str(), "r");
+  REQUIRE(p != nullptr);
+  std::array<char, 4096> buf;
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
+  REQUIRE_MESSAGE(::pclose(p) == 0, cmd);
+  while (!out.empty() && out.back() == '\n') out.pop_back();
+  return out;
 }
 
 }  // namespace vrepo::testing

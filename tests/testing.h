@@ -65,4 +65,9 @@ pid_t SpawnVrepo(const std::string& cwd, const std::vector<std::string>& args);
 // Waits for `pid`; returns its exit code, or -signal.
 int WaitPid(pid_t pid);
 
+// Runs `cmd` (git plumbing, mostly) with sh and returns its stdout without trailing
+// newlines; fails the test unless it exits 0. git's commit-tree needs an identity, which a
+// fresh machine has none of: the command carries its own.
+std::string Shell(const std::string& cmd);
+
 }  // namespace vrepo::testing

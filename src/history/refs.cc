@@ -45,8 +45,7 @@ Result<std::optional<std::string>> History::CurrentBranch() {
     return std::optional<std::string>();
   }
   std::string_view target = git_reference_symbolic_target(head.get());
-  constexpr std::string_view kHeads = "refs/heads/";
-  if (target.starts_with(kHeads)) target.remove_prefix(kHeads.size());
+  if (target.starts_with(kHeadsPrefix)) target.remove_prefix(kHeadsPrefix.size());
   return std::optional<std::string>(std::string(target));
 }
 

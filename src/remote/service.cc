@@ -8,15 +8,13 @@
 #include <mutex>
 #include <unordered_set>
 
+#include "vrepo/history/history.h"
 #include "vrepo/remote/object_batch.h"
 #include "vrepo/util/file.h"
 
 namespace vrepo {
 
 namespace {
-
-constexpr std::string_view kHeads = "refs/heads/";
-constexpr std::string_view kTags = "refs/tags/";
 
 Status Reject(const std::string& why) { return Status::Conflict("rejected: " + why); }
 
@@ -92,9 +90,9 @@ Status RemoteService::Impl::CheckUpdate(Repository& repo, const RefUpdate& u,
   if (current.value_or("") != u.old_target) {
     return Reject(u.name + " changed on the remote (fetch first)");
   }
-  if (!repo.bare() && u.name.rfind(kHeads, 0) == 0) {
+  if (!repo.bare() && u.name.rfind(kHeadsPrefix, 0) == 0) {
     auto branch = history.CurrentBranch();
-    if (branch.ok() && *branch && u.name == std::string(kHeads) + **branch) {
+    if (branch.ok() && *branch && u.name == std::string(kHeadsPrefix) + **branch) {
       return Reject("refusing to update the checked-out branch " + u.name +
                     " of a repository with a working tree (" + repo.root() + ")");
     }
@@ -104,7 +102,7 @@ Status RemoteService::Impl::CheckUpdate(Repository& repo, const RefUpdate& u,
     return Reject(u.name + ": commit " + u.new_target + " is missing on the remote");
   }
   if (!u.old_target.empty() && !u.force) {
-    if (u.name.rfind(kTags, 0) == 0) return Reject(u.name + " already exists");
+    if (u.name.rfind(kTagsPrefix, 0) == 0) return Reject(u.name + " already exists");
     VREPO_ASSIGN_OR_RETURN(std::optional<std::string> base,
                            history.MergeBase(u.old_target, u.new_target));
     if (!base || *base != u.old_target) {
@@ -155,7 +153,7 @@ Result<RefListing> RemoteService::ListRefs() {
     std::sort(listing.refs.begin(), listing.refs.end(),
               [](const RemoteRef& a, const RemoteRef& b) { return a.name < b.name; });
     VREPO_ASSIGN_OR_RETURN(std::optional<std::string> branch, history.CurrentBranch());
-    if (branch) listing.head_branch = std::string(kHeads) + *branch;
+    if (branch) listing.head_branch = std::string(kHeadsPrefix) + *branch;
     listing.head_checked_out = branch && !repo.bare();
     return listing;
   });

@@ -11,6 +11,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "vrepo/history/history.h"
 #include "vrepo/remote/object_batch.h"
 #include "vrepo/remote/remote_config.h"
 #include "vrepo/remote/service.h"
@@ -27,8 +28,6 @@ constexpr uint64_t kMaxBatchBytes = 8 << 20;
 constexpr size_t kMaxBatchObjects = 4096;
 // Ids per MissingObjects request (32 bytes each: 2 MiB).
 constexpr size_t kMissingQueryIds = 65536;
-constexpr std::string_view kHeads = "refs/heads/";
-constexpr std::string_view kTags = "refs/tags/";
 constexpr std::string_view kRuns = "refs/runs/";
 constexpr std::string_view kModels = "refs/models/";
 
@@ -234,7 +233,7 @@ std::vector<Wanted> WantedFiles(const HistoryDelta& delta) {
 }
 
 std::string ShortName(const std::string& full) {
-  for (std::string_view prefix : {kHeads, kTags, kRuns, kModels}) {
+  for (std::string_view prefix : {kHeadsPrefix, kTagsPrefix, kRuns, kModels}) {
     if (full.starts_with(prefix)) return full.substr(prefix.size());
   }
   return full;
@@ -307,7 +306,8 @@ Result<std::vector<std::pair<std::string, std::string>>> RefsToPush(History& his
   std::vector<std::pair<std::string, std::string>> pushed;
   if (options.all) {
     VREPO_ASSIGN_OR_RETURN(std::vector<RefInfo> branches, history.Branches());
-    for (const RefInfo& b : branches) pushed.emplace_back(std::string(kHeads) + b.name, b.target);
+    for (const RefInfo& b : branches)
+      pushed.emplace_back(std::string(kHeadsPrefix) + b.name, b.target);
   } else {
     std::vector<std::string> names = options.branches;
     if (names.empty()) {
@@ -318,7 +318,7 @@ Result<std::vector<std::pair<std::string, std::string>>> RefsToPush(History& his
       names.push_back(*current);
     }
     for (const std::string& name : names) {
-      std::string full = name.starts_with(kHeads) ? name : std::string(kHeads) + name;
+      std::string full = name.starts_with(kHeadsPrefix) ? name : std::string(kHeadsPrefix) + name;
       VREPO_ASSIGN_OR_RETURN(std::optional<std::string> target, history.ReadRef(full));
       if (!target) {
         return Status::NotFound("branch '" + ShortName(full) + "' not found (no commits yet?)");
@@ -326,8 +326,9 @@ Result<std::vector<std::pair<std::string, std::string>>> RefsToPush(History& his
       pushed.emplace_back(full, *target);
     }
   }
-  for (const auto& [prefix, on] : {std::pair{kTags, options.tags}, std::pair{kRuns, options.runs},
-                                   std::pair{kModels, options.models}}) {
+  for (const auto& [prefix, on] :
+       {std::pair{kTagsPrefix, options.tags}, std::pair{kRuns, options.runs},
+        std::pair{kModels, options.models}}) {
     if (!on) continue;
     VREPO_ASSIGN_OR_RETURN(std::vector<RefInfo> refs, history.RefsWithPrefix(std::string(prefix)));
     for (const RefInfo& r : refs) pushed.emplace_back(std::string(prefix) + r.name, r.target);
@@ -349,7 +350,7 @@ Result<RefResult> JudgePush(History& history, const std::string& name, const std
     r.reason = "branch is checked out in the remote's working tree";
   } else if (r.old_target.empty()) {
     r.outcome = RefOutcome::kNew;
-  } else if (name.starts_with(kHeads)) {
+  } else if (name.starts_with(kHeadsPrefix)) {
     std::optional<std::string> base;
     if (history.HasCommit(r.old_target)) {
       VREPO_ASSIGN_OR_RETURN(base, history.MergeBase(r.old_target, target));
@@ -428,7 +429,7 @@ Result<SyncReport> PushListed(Repository& repo, Transport& remote, const std::st
   // The tracking refs follow what the remote now has, as git's do after a push.
   if (!remote_name.empty()) {
     for (const RefUpdate& u : updates) {
-      if (!u.name.starts_with(kHeads)) continue;
+      if (!u.name.starts_with(kHeadsPrefix)) continue;
       std::string tracking = "refs/remotes/" + remote_name + "/" + ShortName(u.name);
       VREPO_ASSIGN_OR_RETURN(std::optional<std::string> old, history.ReadRef(tracking));
       VREPO_RETURN_IF_ERROR(
@@ -451,10 +452,10 @@ Result<SyncReport> Fetch(Repository& repo, Transport& remote, const std::string&
   for (const RemoteRef& ref : listing.refs) {
     std::string local_name;
     bool tracking = false;  // a remote-tracking ref, which always follows the remote
-    if (ref.name.starts_with(kHeads)) {
+    if (ref.name.starts_with(kHeadsPrefix)) {
       local_name = "refs/remotes/" + remote_name + "/" + ShortName(ref.name);
       tracking = true;
-    } else if (ref.name.starts_with(kTags) || (options.runs && ref.name.starts_with(kRuns)) ||
+    } else if (ref.name.starts_with(kTagsPrefix) || (options.runs && ref.name.starts_with(kRuns)) ||
                (options.models && ref.name.starts_with(kModels))) {
       local_name = ref.name;
     } else {
@@ -468,8 +469,8 @@ Result<SyncReport> Fetch(Repository& repo, Transport& remote, const std::string&
       r.outcome = RefOutcome::kNew;
     } else if (!tracking) {
       r.outcome = RefOutcome::kRejected;
-      r.reason = std::string("would clobber existing ") + (ref.name.starts_with(kTags)   ? "tag"
-                                                           : ref.name.starts_with(kRuns) ? "run"
+      r.reason = std::string("would clobber existing ") + (ref.name.starts_with(kTagsPrefix) ? "tag"
+                                                           : ref.name.starts_with(kRuns)     ? "run"
                                                                                          : "model");
     } else {
       // Remote-tracking refs follow the remote even where it was rewritten, as git's do.

@@ -2,15 +2,13 @@
 
 #include <vector>
 
+#include "vrepo/history/history.h"
 #include "vrepo/remote/remote_config.h"
 #include "vrepo/repo/config_file.h"
 
 namespace vrepo {
 
 namespace {
-
-constexpr std::string_view kHeads = "refs/heads/";
-constexpr std::string_view kRemotes = "refs/remotes/";
 
 std::string Key(const std::string& branch, const char* field) {
   return "branch." + branch + "." + field;
@@ -28,8 +26,8 @@ Result<std::optional<Upstream>> OnlyRemoteBranch(Repository& repo, const std::st
   std::vector<Upstream> found;
   for (const RemoteConfig& r : remotes) {
     Upstream up{r.name, branch};
-    VREPO_ASSIGN_OR_RETURN(bool exists,
-                           RefExists(repo.history(), std::string(kRemotes) + up.TrackingName()));
+    VREPO_ASSIGN_OR_RETURN(
+        bool exists, RefExists(repo.history(), std::string(kRemotesPrefix) + up.TrackingName()));
     if (exists) found.push_back(std::move(up));
   }
   if (found.size() <= 1) {
@@ -48,14 +46,14 @@ Result<std::optional<Upstream>> GetUpstream(const Repository& repo, const std::s
   VREPO_ASSIGN_OR_RETURN(ConfigFile cfg, ConfigFile::Open(repo.config_path()));
   VREPO_ASSIGN_OR_RETURN(std::optional<std::string> remote, cfg.GetString(Key(branch, "remote")));
   VREPO_ASSIGN_OR_RETURN(std::optional<std::string> merge, cfg.GetString(Key(branch, "merge")));
-  if (!remote || !merge || !merge->starts_with(kHeads)) return std::optional<Upstream>();
-  return std::optional<Upstream>(Upstream{*remote, merge->substr(kHeads.size())});
+  if (!remote || !merge || !merge->starts_with(kHeadsPrefix)) return std::optional<Upstream>();
+  return std::optional<Upstream>(Upstream{*remote, merge->substr(kHeadsPrefix.size())});
 }
 
 Status SetUpstream(const Repository& repo, const std::string& branch, const Upstream& upstream) {
   VREPO_ASSIGN_OR_RETURN(ConfigFile cfg, ConfigFile::Open(repo.config_path()));
   VREPO_RETURN_IF_ERROR(cfg.SetString(Key(branch, "remote"), upstream.remote));
-  return cfg.SetString(Key(branch, "merge"), std::string(kHeads) + upstream.branch);
+  return cfg.SetString(Key(branch, "merge"), std::string(kHeadsPrefix) + upstream.branch);
 }
 
 Status RemoveUpstream(const Repository& repo, const std::string& branch) {
@@ -75,7 +73,7 @@ Result<std::optional<Upstream>> RemoteTrackingBranch(Repository& repo, const std
     if (hidden) return std::optional<Upstream>();
   }
   std::string name = rev;
-  for (std::string_view prefix : {kRemotes, std::string_view("remotes/")}) {
+  for (std::string_view prefix : {kRemotesPrefix, std::string_view("remotes/")}) {
     if (name.starts_with(prefix)) {
       name = name.substr(prefix.size());
       break;
@@ -89,7 +87,7 @@ Result<std::optional<Upstream>> RemoteTrackingBranch(Repository& repo, const std
     if (remote.status().code() == Status::Code::kNotFound) return std::optional<Upstream>();
     return remote.status();
   }
-  VREPO_ASSIGN_OR_RETURN(bool exists, RefExists(history, std::string(kRemotes) + name));
+  VREPO_ASSIGN_OR_RETURN(bool exists, RefExists(history, std::string(kRemotesPrefix) + name));
   if (!exists) return std::optional<Upstream>();
   return std::optional<Upstream>(std::move(up));
 }
@@ -111,13 +109,14 @@ Result<SwitchResult> SwitchBranch(Repository& repo, const std::string& branch, b
   if (create && !start.empty()) {
     VREPO_ASSIGN_OR_RETURN(result.tracking, RemoteTrackingBranch(repo, start));
   } else if (!create) {
-    VREPO_ASSIGN_OR_RETURN(bool exists, RefExists(repo.history(), std::string(kHeads) + branch));
+    VREPO_ASSIGN_OR_RETURN(bool exists,
+                           RefExists(repo.history(), std::string(kHeadsPrefix) + branch));
     if (!exists) {
       VREPO_ASSIGN_OR_RETURN(result.tracking, OnlyRemoteBranch(repo, branch));
     }
     if (result.tracking) {
       result.created = true;
-      from = std::string(kRemotes) + result.tracking->TrackingName();
+      from = std::string(kRemotesPrefix) + result.tracking->TrackingName();
     }
   }
   VREPO_RETURN_IF_ERROR(Switch(repo, branch, result.created, options, from));

@@ -11,7 +11,7 @@ namespace nn = torch::nn;
 
 constexpr double kEps = 1e-6;
 constexpr double kLayerScale = 1e-6;
-constexpr double kStochasticDepth = 0.1;
+constexpr double kConvNextStochasticDepth = 0.1;
 
 class CNBlockImpl : public nn::Module {
  public:
@@ -55,7 +55,7 @@ class ConvNeXtImpl : public ImageClassifierImpl {
     for (size_t s = 0; s < std::size(kDims); ++s) {
       Stack stage;
       for (int64_t i = 0; i < kDepths[s]; ++i) {
-        const double p = kStochasticDepth * static_cast<double>(block_id++) / (total - 1.0);
+        const double p = kConvNextStochasticDepth * static_cast<double>(block_id++) / (total - 1.0);
         stage->push_back(CNBlock(kDims[s], p));
       }
       features->push_back(stage);

@@ -22,7 +22,7 @@ constexpr StageConfig kB0[] = {
     {1, 3, 1, 32, 16, 1},  {6, 3, 2, 16, 24, 2},   {6, 5, 2, 24, 40, 2},   {6, 3, 2, 40, 80, 3},
     {6, 5, 1, 80, 112, 3}, {6, 5, 2, 112, 192, 4}, {6, 3, 1, 192, 320, 1},
 };
-constexpr double kStochasticDepth = 0.2;
+constexpr double kEfficientNetStochasticDepth = 0.2;
 constexpr double kDropout = 0.2;
 
 class MBConvImpl : public nn::Module {
@@ -69,7 +69,7 @@ class EfficientNetImpl : public ImageClassifierImpl {
       Stack stage;
       for (int64_t i = 0; i < c.layers; ++i) {
         // The drop probability grows linearly with the block's depth in the network.
-        const double p = kStochasticDepth * static_cast<double>(block_id++) / total;
+        const double p = kEfficientNetStochasticDepth * static_cast<double>(block_id++) / total;
         stage->push_back(MBConv(c.expand_ratio, c.kernel, i == 0 ? c.stride : 1,
                                 i == 0 ? c.in : c.out, c.out, p));
       }

@@ -16,7 +16,7 @@ namespace nn = torch::nn;
 
 constexpr int64_t kPatch = 16;
 constexpr int64_t kLayers = 12;
-constexpr int64_t kHeads = 12;
+constexpr int64_t kAttentionHeads = 12;
 constexpr int64_t kHidden = 768;
 constexpr int64_t kMlp = 3072;
 constexpr double kEps = 1e-6;
@@ -27,7 +27,7 @@ class EncoderBlockImpl : public nn::Module {
  public:
   EncoderBlockImpl() {
     ln_1_ = register_module("ln_1", Norm());
-    attention_ = register_module("self_attention", SelfAttention(kHidden, kHeads));
+    attention_ = register_module("self_attention", SelfAttention(kHidden, kAttentionHeads));
     ln_2_ = register_module("ln_2", Norm());
     auto mlp = Container(*this, "mlp");
     fc1_ = mlp->register_module("0", AdaptedLinear(kHidden, kMlp));

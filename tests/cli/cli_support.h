@@ -31,23 +31,11 @@ inline CommandResult MustRun(const std::string& cwd, const std::vector<std::stri
   return r;
 }
 
-// Runs `cmd` (git plumbing, mostly) with sh and returns its stdout without trailing
-// newlines; fails the test unless it exits 0. git's commit-tree needs an identity, which a
-// fresh machine has none of: the command carries its own.
-inline std::string Shell(const std::string& cmd) {
-  std::string out;
-  const std::string with_identity =
-      "GIT_AUTHOR_NAME=test GIT_AUTHOR_EMAIL=test@example.invalid GIT_COMMITTER_NAME=test "
-      "GIT_COMMITTER_EMAIL=test@example.invalid " +
-      cmd;
-  FILE* p = ::popen(with_identity.c_str(), "r");
-  REQUIRE(p != nullptr);
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
-  REQUIRE_MESSAGE(::pclose(p) == 0, cmd);
-  while (!out.empty() && out.back() == '\n') out.pop_back();
-  return out;
+// The commit id that `rev` names in the repository at `repo`.
+inline std::string RevParse(const std::string& repo, const std::string& rev) {
+  std::string out = MustRun(repo, {"rev-parse", rev}).out;
+  REQUIRE(out.size() == 41);
+  return out.substr(0, 40);
 }
 
 inline std::vector<std::string> Lines(const std::string& text) {

@@ -8,10 +8,6 @@
 namespace vrepo::testing {
 namespace {
 
-std::string Id(const std::string& repo, const std::string& rev) {
-  return MustRun(repo, {"rev-parse", rev}).out.substr(0, 40);
-}
-
 // Two commits: "first" with a.txt, b.txt; "second" modifies b.txt and adds c/new.bin.
 void TwoCommits(const std::string& repo) {
   MustRun(repo, {"init"});
@@ -30,7 +26,7 @@ void TwoCommits(const std::string& repo) {
 TEST_CASE("cli: log in git's formats, --oneline, -n and --json") {
   TempDir t;
   TwoCommits(t.path());
-  std::string head = Id(t.path(), "HEAD"), parent = Id(t.path(), "HEAD~1");
+  std::string head = RevParse(t.path(), "HEAD"), parent = RevParse(t.path(), "HEAD~1");
   CHECK(head.size() == 40);
   CHECK(MustRun(t.path(), {"rev-parse", "HEAD"}).out == head + "\n");
   CHECK(MustRun(t.path(), {"rev-parse", "--short", "HEAD"}).out == head.substr(0, 7) + "\n");
@@ -61,14 +57,14 @@ TEST_CASE("cli: show prints the commit and its changed files with sizes") {
   TwoCommits(t.path());
   std::string out = MustRun(t.path(), {"show"}).out;
   INFO(out);
-  CHECK(out.rfind("commit " + Id(t.path(), "HEAD") + "\n", 0) == 0);
+  CHECK(out.rfind("commit " + RevParse(t.path(), "HEAD") + "\n", 0) == 0);
   CHECK(out.find("\n\nM\tb.txt\t2 -> 3 bytes\nA\tc/new.bin\t5 bytes\n") != std::string::npos);
   std::string root = MustRun(t.path(), {"show", "HEAD~1"}).out;
   CHECK(root.find("A\ta.txt\t4 bytes\nA\tb.txt\t2 bytes\n") != std::string::npos);
 
   Json j = Json::Parse(MustRun(t.path(), {"show", "--json", "HEAD"}).out);
-  CHECK(j["commit"].str == Id(t.path(), "HEAD"));
-  CHECK(j["parents"][0].str == Id(t.path(), "HEAD~1"));
+  CHECK(j["commit"].str == RevParse(t.path(), "HEAD"));
+  CHECK(j["parents"][0].str == RevParse(t.path(), "HEAD~1"));
   REQUIRE(j["changes"].items.size() == 2);
   CHECK(j["changes"][0]["path"].str == "b.txt");
   CHECK(j["changes"][0]["status"].str == "M");
@@ -123,7 +119,7 @@ TEST_CASE("cli: ls-tree lists mode, content id, size and path recursively") {
 TEST_CASE("cli: branch, switch and checkout move HEAD like git") {
   TempDir t;
   TwoCommits(t.path());
-  std::string head = Id(t.path(), "HEAD"), parent = Id(t.path(), "HEAD~1");
+  std::string head = RevParse(t.path(), "HEAD"), parent = RevParse(t.path(), "HEAD~1");
   CHECK(MustRun(t.path(), {"branch"}).out == "* main\n");
   MustRun(t.path(), {"branch", "old", "HEAD~1"});
   MustRun(t.path(), {"branch", "dev"});
@@ -142,7 +138,7 @@ TEST_CASE("cli: branch, switch and checkout move HEAD like git") {
   CHECK(MustRun(t.path(), {"status"}).out.rfind("On branch old\n", 0) == 0);
   CHECK(MustRun(t.path(), {"switch", "-c", "feature"}).err ==
         "Switched to a new branch 'feature'\n");
-  CHECK(Id(t.path(), "feature") == parent);
+  CHECK(RevParse(t.path(), "feature") == parent);
 
   CommandResult co = MustRun(t.path(), {"checkout", head});
   CHECK(co.err == "HEAD is now at " + head.substr(0, 7) + " second\n");
@@ -170,17 +166,17 @@ TEST_CASE("cli: branch, switch and checkout move HEAD like git") {
 TEST_CASE("cli: tags list, resolve and delete") {
   TempDir t;
   TwoCommits(t.path());
-  std::string parent = Id(t.path(), "HEAD~1");
+  std::string parent = RevParse(t.path(), "HEAD~1");
   CHECK(MustRun(t.path(), {"tag"}).out == "");
   MustRun(t.path(), {"tag", "v1", "HEAD~1"});
   MustRun(t.path(), {"tag", "-m", "release two", "v2"});
   CHECK(MustRun(t.path(), {"tag"}).out == "v1\nv2\n");
-  CHECK(Id(t.path(), "v1") == parent);
-  CHECK(Id(t.path(), "v2") == Id(t.path(), "HEAD"));
+  CHECK(RevParse(t.path(), "v1") == parent);
+  CHECK(RevParse(t.path(), "v2") == RevParse(t.path(), "HEAD"));
   Json j = Json::Parse(MustRun(t.path(), {"tag", "--json"}).out);
   REQUIRE(j.items.size() == 2);
   CHECK(j[1]["name"].str == "v2");
-  CHECK(j[1]["commit"].str == Id(t.path(), "HEAD"));
+  CHECK(j[1]["commit"].str == RevParse(t.path(), "HEAD"));
   MustRun(t.path(), {"checkout", "v1"});
   CHECK(ReadFileOrDie(t / "b.txt") == "bb");
   CHECK(MustRun(t.path(), {"tag", "-d", "v1"}).out ==

@@ -7,10 +7,6 @@
 namespace vrepo::testing {
 namespace {
 
-std::string Id(const std::string& repo, const std::string& rev) {
-  return MustRun(repo, {"rev-parse", rev}).out.substr(0, 40);
-}
-
 // Commits with dates one minute apart, so the log's order does not depend on the clock.
 void CommitAt(const std::string& repo, int minute, const std::string& message) {
   const std::string date = std::to_string(1700000000 + minute * 60) + " +0000";
@@ -31,7 +27,7 @@ std::string CommitOnlyUnder(const std::string& repo, const std::string& ref,
   for (const auto& [path, data] : files) WriteFile(repo + "/" + path, data);
   for (const auto& [path, data] : files) MustRun(repo, {"add", path});
   MustRun(repo, {"commit", "-m", "only under " + ref});
-  std::string id = Id(repo, "HEAD");
+  std::string id = RevParse(repo, "HEAD");
   MustRun(repo, {"switch", "--force", "main"});
   MustRun(repo, {"branch", "-d", "scratch"});
   Shell("git --git-dir " + repo + "/.vrepo/meta update-ref " + ref + " " + id);
@@ -69,7 +65,7 @@ TEST_CASE("cli: show of a training run lists the run's own files, not the datase
   WriteFile(t / "images/b.png", "b");
   WriteFile(t / "labels.csv", "path,label\nimages/a.png,x\nimages/b.png,y\n");
   CommitAt(t.path(), 0, "dataset");
-  const std::string dataset = Id(t.path(), "HEAD");
+  const std::string dataset = RevParse(t.path(), "HEAD");
   // The shape run_record.cc writes: a commit under refs/runs/ whose tree holds only the
   // run's files and whose first parent is the dataset commit.
   const std::string run = CommitOnlyUnder(
@@ -106,7 +102,7 @@ TEST_CASE("cli: log --graph draws a merge as git does") {
   ::unsetenv("GIT_AUTHOR_DATE");
   ::unsetenv("GIT_COMMITTER_DATE");
 
-  auto id = [&](const std::string& rev) { return Id(t.path(), rev).substr(0, 7); };
+  auto id = [&](const std::string& rev) { return RevParse(t.path(), rev).substr(0, 7); };
   std::vector<std::string> got = Lines(MustRun(t.path(), {"log", "--graph", "--oneline"}).out);
   REQUIRE(got.size() == 6);
   CHECK(got[0].rfind("* " + id("HEAD") + " ", 0) == 0);
@@ -118,7 +114,7 @@ TEST_CASE("cli: log --graph draws a merge as git does") {
 
   // The long form keeps the graph's columns beside every line of a commit.
   std::vector<std::string> full = Lines(MustRun(t.path(), {"log", "--graph"}).out);
-  CHECK(full[0] == "* commit " + Id(t.path(), "HEAD"));
+  CHECK(full[0] == "* commit " + RevParse(t.path(), "HEAD"));
   CHECK(full[1] == "|\\");
   CHECK(full[2].rfind("| | Merge: ", 0) == 0);
   CHECK(full.back() == "      base");
@@ -142,7 +138,7 @@ TEST_CASE("cli: log --all starts from every branch, tag and remote-tracking bran
   CHECK(Lines(head_only).size() == 1);
   std::string all = MustRun(t.path(), {"log", "--all", "--oneline"}).out;
   CHECK(Lines(all).size() == 4);
-  CHECK(all.find(Id(t.path(), "side").substr(0, 7) + " on side") != std::string::npos);
+  CHECK(all.find(RevParse(t.path(), "side").substr(0, 7) + " on side") != std::string::npos);
   CHECK(all.find(tagged.substr(0, 7)) != std::string::npos);
   CHECK(all.find(tracking.substr(0, 7)) != std::string::npos);
   CHECK(all.find(run.substr(0, 7)) == std::string::npos);

@@ -11,10 +11,6 @@ constexpr const char* kTable =
     "images/b.png,bag\n"
     "images/c.png,boot\n";
 
-std::string Id(const std::string& repo, const std::string& rev) {
-  return MustRun(repo, {"rev-parse", rev}).out.substr(0, 40);
-}
-
 void Commit(const std::string& repo, const std::string& message) {
   MustRun(repo, {"add", "."});
   MustRun(repo, {"commit", "-q", "-m", message});
@@ -47,7 +43,7 @@ TEST_CASE("cli: merge stops on a label conflict with exit 1 and --abort restores
   TempDir t;
   TwoAnnotators(t.path());
   Snapshot before = TakeSnapshot(t.path());
-  std::string bob = Id(t.path(), "HEAD");
+  std::string bob = RevParse(t.path(), "HEAD");
 
   CommandResult r = RunVrepo(t.path(), {"merge", "alice"});
   CHECK(r.exit_code == 1);
@@ -56,7 +52,7 @@ TEST_CASE("cli: merge stops on a label conflict with exit 1 and --abort restores
   CHECK(r.out.find("Automatic merge failed") != std::string::npos);
   CHECK(ReadFileOrDie(t / "labels.csv") ==
         "path,label\nimages/a.png,dress\nimages/b.png,bag\nimages/c.png,sandal\n");
-  CHECK(Id(t.path(), "HEAD") == bob);
+  CHECK(RevParse(t.path(), "HEAD") == bob);
 
   CommandResult st = MustRun(t.path(), {"status"});
   CHECK(st.out.find("You have unmerged paths") != std::string::npos);
@@ -73,7 +69,7 @@ TEST_CASE("cli: merge stops on a label conflict with exit 1 and --abort restores
   MustRun(t.path(), {"merge", "--abort"});
   CHECK(SnapshotDiff(before, TakeSnapshot(t.path())) == "");
   CHECK(MustRun(t.path(), {"status", "--porcelain"}).out == "");
-  CHECK(Id(t.path(), "HEAD") == bob);
+  CHECK(RevParse(t.path(), "HEAD") == bob);
   CHECK(RunVrepo(t.path(), {"merge", "--abort"}).exit_code == 128);
 }
 
@@ -106,7 +102,7 @@ TEST_CASE("cli: an image moved to two class folders is a label conflict, like a 
 TEST_CASE("cli: merge --json lists conflicts and a resolved merge commits with two parents") {
   TempDir t;
   TwoAnnotators(t.path());
-  std::string bob = Id(t.path(), "HEAD"), alice = Id(t.path(), "alice");
+  std::string bob = RevParse(t.path(), "HEAD"), alice = RevParse(t.path(), "alice");
   CommandResult r = RunVrepo(t.path(), {"merge", "--json", "alice"});
   CHECK(r.exit_code == 1);
   CHECK(r.out.find("\"outcome\":\"conflicts\"") != std::string::npos);
@@ -120,8 +116,8 @@ TEST_CASE("cli: merge --json lists conflicts and a resolved merge commits with t
   CHECK(MustRun(t.path(), {"status"}).out.find("All conflicts fixed but you are still merging") !=
         std::string::npos);
   MustRun(t.path(), {"commit", "-m", "merge alice"});
-  CHECK(Id(t.path(), "HEAD^1") == bob);
-  CHECK(Id(t.path(), "HEAD^2") == alice);
+  CHECK(RevParse(t.path(), "HEAD^1") == bob);
+  CHECK(RevParse(t.path(), "HEAD^2") == alice);
   CHECK(MustRun(t.path(), {"status", "--porcelain"}).out == "");
   CHECK(MustRun(t.path(), {"merge", "alice"}).out == "Already up to date.\n");
 }
@@ -139,7 +135,7 @@ TEST_CASE("cli: merge fast-forwards and merges tables cleanly with exit 0") {
   MustRun(t.path(), {"switch", "main"});
   CommandResult ff = MustRun(t.path(), {"merge", "ahead"});
   CHECK(ff.out.find("Fast-forward\n") != std::string::npos);
-  CHECK(Id(t.path(), "HEAD") == Id(t.path(), "ahead"));
+  CHECK(RevParse(t.path(), "HEAD") == RevParse(t.path(), "ahead"));
 
   // Different samples relabeled on each side: a clean merge commit.
   MustRun(t.path(), {"switch", "-c", "side"});
@@ -156,7 +152,7 @@ TEST_CASE("cli: merge fast-forwards and merges tables cleanly with exit 0") {
   CHECK(m.out.find("Merged label table labels.csv by key\n") != std::string::npos);
   CHECK(ReadFileOrDie(t / "labels.csv") ==
         "path,label\nimages/a.png,shirt\nimages/b.png,purse\nimages/c.png,sneaker\n");
-  CHECK(Id(t.path(), "HEAD^2") == Id(t.path(), "side"));
+  CHECK(RevParse(t.path(), "HEAD^2") == RevParse(t.path(), "side"));
   CHECK(MustRun(t.path(), {"log", "--oneline", "-n", "1"}).out.find("Merge branch 'side'") !=
         std::string::npos);
 

@@ -22,12 +22,6 @@ std::string Git(const std::string& args) {
   return out;
 }
 
-std::string RevParse(const std::string& repo, const std::string& rev) {
-  std::string out = MustRun(repo, {"rev-parse", rev}).out;
-  REQUIRE(out.size() == 41);
-  return out.substr(0, 40);
-}
-
 }  // namespace
 
 TEST_CASE("cli: init, add, commit, modify, commit, checkout restores every file exactly") {

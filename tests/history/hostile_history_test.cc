@@ -15,18 +15,6 @@ namespace {
 
 using testing::TempDir;
 
-std::string Shell(const std::string& cmd) {
-  std::string out;
-  FILE* p = popen(cmd.c_str(), "r");
-  REQUIRE(p != nullptr);
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
-  REQUIRE_MESSAGE(pclose(p) == 0, cmd);
-  while (!out.empty() && out.back() == '\n') out.pop_back();
-  return out;
-}
-
 std::string RawOid(const std::string& hex) {
   std::string raw;
   for (size_t i = 0; i < 40; i += 2)
@@ -48,19 +36,19 @@ struct Hostile {
     REQUIRE(History::Init(meta).ok());
     history = std::move(History::Open(meta).value());
     testing::WriteFile(dir.path() + "/ptr", PointerText(ContentId::Of("x"), 1));
-    pointer = Shell("git --git-dir " + meta + " hash-object -w " + dir.path() + "/ptr");
+    pointer = testing::Shell("git --git-dir " + meta + " hash-object -w " + dir.path() + "/ptr");
   }
   // A tree object of raw entries (mode, name, id), written with no checks at all.
   std::string Tree(const std::vector<std::array<std::string, 3>>& entries) {
     std::string raw;
     for (const auto& [mode, name, id] : entries) raw += mode + " " + name + '\0' + RawOid(id);
     testing::WriteFile(dir.path() + "/tree", raw);
-    return Shell("git --git-dir " + meta + " hash-object --literally -t tree -w " + dir.path() +
-                 "/tree");
+    return testing::Shell("git --git-dir " + meta + " hash-object --literally -t tree -w " +
+                          dir.path() + "/tree");
   }
   std::string Commit(const std::string& tree) {
-    std::string c = Shell("git --git-dir " + meta + " commit-tree " + tree + " -m evil");
-    Shell("git --git-dir " + meta + " update-ref refs/heads/evil " + c);
+    std::string c = testing::Shell("git --git-dir " + meta + " commit-tree " + tree + " -m evil");
+    testing::Shell("git --git-dir " + meta + " update-ref refs/heads/evil " + c);
     return c;
   }
 };
@@ -103,24 +91,25 @@ TEST_CASE("ImportPack refuses deltas and objects over their bounds before indexi
   Hostile h;
   TempDir src;
   std::string g = "git -C " + src.path() + " ";
-  Shell(g + "init -q");
+  testing::Shell(g + "init -q");
   // A second commit that appends to a 64 KB blob: a thin pack of it holds only a few
   // bytes of delta against the blob the receiver is supposed to have.
   std::string big = testing::RandomBytes(64 << 10, 7);
   testing::WriteFile(src.path() + "/a", big);
   std::string commit = g + "-c user.name=m -c user.email=m@e commit -qm x";
-  Shell(g + "add a && " + commit);
+  testing::Shell(g + "add a && " + commit);
   testing::WriteFile(src.path() + "/a", big + "tail");
-  Shell(g + "add a && " + commit);
+  testing::Shell(g + "add a && " + commit);
   std::string pack_file = src.path() + "/p.pack";
-  Shell("printf 'HEAD\\n^HEAD~1\\n' | " + g + "pack-objects --revs --thin --stdout > " + pack_file);
+  testing::Shell("printf 'HEAD\\n^HEAD~1\\n' | " + g + "pack-objects --revs --thin --stdout > " +
+                 pack_file);
   auto refused = h.history->ImportPack(testing::ReadFileOrDie(pack_file));
   REQUIRE_FALSE(refused.ok());
   CHECK(refused.status().code() == Status::Code::kCorruption);
   CHECK(refused.status().message().find("is a delta") != std::string::npos);
 
   // Without deltas the 64 KB blobs are still far past what a pointer blob can be.
-  Shell("echo HEAD | " + g + "pack-objects --revs --stdout --window=0 > " + pack_file);
+  testing::Shell("echo HEAD | " + g + "pack-objects --revs --stdout --window=0 > " + pack_file);
   refused = h.history->ImportPack(testing::ReadFileOrDie(pack_file));
   REQUIRE_FALSE(refused.ok());
   CHECK(refused.status().message().find("over the limit of 1024 for a blob") != std::string::npos);

@@ -21,11 +21,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-const bool kIgnoreSigpipe = [] {
-  ::signal(SIGPIPE, SIG_IGN);
-  return true;
-}();
-
 double SecondsSince(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }

@@ -25,12 +25,6 @@
 namespace vrepo::testing {
 namespace {
 
-// A write to a connection the other side closed must be an error, not the end of the tests.
-const bool kIgnoreSigpipe = [] {
-  ::signal(SIGPIPE, SIG_IGN);
-  return true;
-}();
-
 TEST_CASE("http: a clone of a pushed repository has the same commits, files and a clean fsck") {
   ServeRoot serve;
   auto server = serve.Start();

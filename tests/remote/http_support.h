@@ -31,6 +31,12 @@
 
 namespace vrepo::testing {
 
+// A write to a connection the other side closed must be an error, not the end of the tests.
+inline const bool kIgnoreSigpipe = [] {
+  ::signal(SIGPIPE, SIG_IGN);
+  return true;
+}();
+
 class ServeProcess {
  public:
   // Runs `vrepo serve --root ROOT --listen 127.0.0.1:PORT EXTRA...` and waits (10 s at most)

@@ -12,7 +12,7 @@ namespace {
 
 using json = nlohmann::json;
 
-RunManifest Sample() {
+RunManifest SampleManifest() {
   RunManifest m;
   m.name = "r1";
   m.status = RunStatus::kEarlyStopped;
@@ -43,7 +43,7 @@ RunManifest Sample() {
 }
 
 TEST_CASE("RunManifest: ToJson and FromJson round-trip every field, NaN as null") {
-  const RunManifest m = Sample();
+  const RunManifest m = SampleManifest();
   const json j = ToJson(m);
   CHECK(j["status"] == "early-stopped");
   CHECK(j["epochs"][0]["val_loss"].is_number());  // NaN until dumped
@@ -78,7 +78,7 @@ TEST_CASE("RunManifest: an older record without some fields reads with defaults"
 }
 
 TEST_CASE("RunManifest: the preprocessing round-trips and a bad one is refused by its key") {
-  RunManifest m = Sample();
+  RunManifest m = SampleManifest();
   m.preprocessing.resize = 73;
   m.preprocessing.crop = 64;
   json j = json::parse(ToJson(m).dump());

@@ -9,12 +9,18 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "vrepo/store/content_id.h"
 #include "vrepo/util/status.h"
 
 namespace vrepo {
+
+// The ref namespaces of branches, tags and remote-tracking branches.
+inline constexpr std::string_view kHeadsPrefix = "refs/heads/";
+inline constexpr std::string_view kTagsPrefix = "refs/tags/";
+inline constexpr std::string_view kRemotesPrefix = "refs/remotes/";
 
 // A file as a commit records it. `path` is relative to the repository root, '/'-separated.
 struct FileEntry {

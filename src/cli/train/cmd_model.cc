@@ -62,7 +62,7 @@ struct ImportArgs {
   bool json = false;
 };
 
-int RunImport(const Globals& g, ImportArgs& a) {
+int ModelImport(const Globals& g, ImportArgs& a) {
   auto mean = ParseNumbers("--mean", a.mean);
   if (!mean.ok()) return Fail("model import", mean.status());
   auto std = ParseNumbers("--std", a.std);
@@ -108,7 +108,7 @@ int RunImport(const Globals& g, ImportArgs& a) {
   return kExitOk;
 }
 
-int RunList(const Globals& g, bool as_json) {
+int ModelList(const Globals& g, bool as_json) {
   auto repo = OpenRepository(g, /*write=*/false);
   if (!repo.ok()) return Fail("model list", repo.status());
   auto models = train::ListModels(**repo);
@@ -134,7 +134,7 @@ int RunList(const Globals& g, bool as_json) {
   return kExitOk;
 }
 
-int RunShow(const Globals& g, const std::string& name, bool as_json) {
+int ModelShow(const Globals& g, const std::string& name, bool as_json) {
   auto repo = OpenRepository(g, /*write=*/false);
   if (!repo.ok()) return Fail("model show", repo.status());
   auto model = train::ReadModel(**repo, name);
@@ -161,7 +161,7 @@ int RunShow(const Globals& g, const std::string& name, bool as_json) {
   return kExitOk;
 }
 
-int RunRemove(const Globals& g, const std::vector<std::string>& names, bool as_json) {
+int ModelRemove(const Globals& g, const std::vector<std::string>& names, bool as_json) {
   auto repo = OpenRepository(g, /*write=*/true);
   if (!repo.ok()) return Fail("model rm", repo.status());
   // Every model is found before any is removed, so a typo removes nothing.
@@ -237,10 +237,10 @@ Command RegisterModel(CLI::App& app, Globals& g) {
   rm->add_option("NAME", o->rm_names, "Model names")->required();
   rm->add_flag("--json", o->json, "Machine-readable output");
   return {sub, [&g, o, imp, show, rm] {
-            if (imp->parsed()) return RunImport(g, o->import);
-            if (show->parsed()) return RunShow(g, o->show_name, o->json);
-            if (rm->parsed()) return RunRemove(g, o->rm_names, o->json);
-            return RunList(g, o->json);
+            if (imp->parsed()) return ModelImport(g, o->import);
+            if (show->parsed()) return ModelShow(g, o->show_name, o->json);
+            if (rm->parsed()) return ModelRemove(g, o->rm_names, o->json);
+            return ModelList(g, o->json);
           }};
 }
 
