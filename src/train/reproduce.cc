@@ -95,6 +95,9 @@ Result<ReproReport> Reproduce(Repository& repo, const RunRecord& run, const Repr
         false);
   exact("libtorch", rec.versions.libtorch, result.versions.libtorch, false);
   exact("device", rec.versions.device_name, result.versions.device_name, false);
+  if (!rec.versions.blas.empty()) {
+    exact("BLAS kernels", rec.versions.blas, result.versions.blas, false);
+  }
   return report;
 }
 

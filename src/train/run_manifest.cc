@@ -54,10 +54,10 @@ std::string CheckRunFields(const json& run) {
     json::json_pointer p(ptr);
     return run.contains(p) ? &run.at(p) : nullptr;
   };
-  for (const char* ptr :
-       {"/name", "/status", "/model", "/device", "/dataset/rev", "/splits/train/table",
-        "/splits/val/table", "/base/spec", "/versions/vrepo", "/versions/source_revision",
-        "/versions/libtorch", "/versions/cuda", "/versions/cudnn", "/weights/path"}) {
+  for (const char* ptr : {"/name", "/status", "/model", "/device", "/dataset/rev",
+                          "/splits/train/table", "/splits/val/table", "/base/spec",
+                          "/versions/vrepo", "/versions/source_revision", "/versions/libtorch",
+                          "/versions/cuda", "/versions/cudnn", "/versions/blas", "/weights/path"}) {
     if (const json* v = at(ptr); v && !v->is_string()) return std::string(ptr) + " is not a string";
   }
   for (const auto& [ptr, digits] :
@@ -271,7 +271,8 @@ json ToJson(const RunManifest& r) {
         {"source_revision", r.versions.source_revision},
         {"libtorch", r.versions.libtorch},
         {"cuda", r.versions.cuda},
-        {"cudnn", r.versions.cudnn}}},
+        {"cudnn", r.versions.cudnn},
+        {"blas", r.versions.blas}}},
       {"device", r.versions.device_name},
       {"retain", retain},
       {"epochs", epochs},
@@ -340,6 +341,7 @@ Result<RunManifest> FromJson(const json& j, const std::string& where) {
   r.versions.libtorch = Str(j, "/versions/libtorch");
   r.versions.cuda = Str(j, "/versions/cuda");
   r.versions.cudnn = Str(j, "/versions/cudnn");
+  r.versions.blas = Str(j, "/versions/blas");
   r.versions.device_name = Str(j, "/device");
   if (const json& list = At(j, "/epochs"); list.is_array()) {
     for (const json& e : list) {

@@ -141,6 +141,16 @@ std::string CudaDeviceName(int device) {
   return std::string(prop.data(), strnlen(prop.data(), 256));
 }
 
+// OpenBLAS picks its kernels per CPU (OPENBLAS_CORETYPE overrides): looked up at run time,
+// because libtorch reaches BLAS through whichever libblas.so.3 the system selected.
+std::string BlasKernels() {
+  using CoreName = char* (*)();
+  void* fn = dlsym(RTLD_DEFAULT, "openblas_get_corename");
+  if (fn == nullptr) return "unknown";
+  const char* core = reinterpret_cast<CoreName>(fn)();
+  return std::string("OpenBLAS ") + (core != nullptr ? core : "unknown");
+}
+
 // Loads a label table at `commit` and refuses rows that name no image or carry no label:
 // training on a silently shrunk dataset would record the wrong experiment.
 Result<DatasetVersion> LoadSplit(Repository& repo, const std::string& commit,
@@ -924,6 +934,7 @@ VersionInfo CurrentVersions(const std::string& device) {
     v.cuda = std::to_string(cuda / 1000) + "." + std::to_string(cuda % 1000 / 10);
     if (hooks.hasCuDNN()) v.cudnn = std::to_string(hooks.versionCuDNN());
   }
+  v.blas = BlasKernels();
   v.device_name = "cpu";
   if (device == "cuda") {
     std::string name = CudaDeviceName(0);

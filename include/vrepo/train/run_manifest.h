@@ -62,6 +62,10 @@ struct VersionInfo {
   std::string cuda = "none";
   std::string cudnn = "none";
   std::string device_name;  // "cpu" or the CUDA device's name
+  // The BLAS library and the kernels it picked for this CPU ("OpenBLAS Haswell"; "" in records
+  // made before it was recorded). Other kernels round differently, so a replay on them can
+  // differ in the last bits.
+  std::string blas;
 };
 
 struct SplitRecord {
