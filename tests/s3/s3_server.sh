@@ -149,8 +149,13 @@ print(" ".join(str(s.getsockname()[1]) for s in socks))'
 deadline=0
 # Gives up on daemon $1 (log $2): one line, the tail of its log, the daemons stopped.
 give_up() {
-  local log=$2
-  echo "s3_server.sh: $1 did not come up within $START_LIMIT_S s (log $log); its tail:" >&2
+  local daemon=$1 log=$2
+  case "$daemon" in
+    mon) daemon=ceph-mon ;;
+    osd) daemon=ceph-osd ;;
+    rgw) daemon=radosgw ;;
+  esac
+  echo "s3_server.sh: $daemon did not come up within $START_LIMIT_S s (log $log); its tail:" >&2
   [[ -f $log ]] && tail -n 20 "$log" >&2
   stop_all
   exit 1
