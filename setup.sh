@@ -22,6 +22,9 @@ BUILD_PACKAGES=(
   python3-torchvision
   # The style tests (tests/style): every file formatted, no tidy finding in changed files.
   clang-format clang-tidy
+  # The S3 remote: libcurl (SigV4 client); the tests' S3 server (tests/s3/s3_server.sh, a
+  # one-node Ceph with radosgw under build/, no system daemon) and the curl CLI its checks use.
+  libcurl4-openssl-dev curl radosgw ceph-mon ceph-osd ceph-common
 )
 BENCH_PACKAGES=(git-lfs hyperfine zstd tar time rsync)
 
