@@ -179,7 +179,6 @@ class XmlReader {
       if (c == '&') {
         VREPO_RETURN_IF_ERROR(Entity(&out->text));
       } else if (c != '<') {
-        if (c == '>') return Fail("'>' in text");
         out->text.push_back(c);
         ++pos_;
       } else if (StartsWith("</")) {

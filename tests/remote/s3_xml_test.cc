@@ -39,6 +39,14 @@ TEST_CASE("s3 xml reads a ListObjectsV2 page with entities, CDATA and a continua
   CHECK(page->next_token == "tok&en/=");
 }
 
+TEST_CASE("s3 xml takes a raw '>' in text, which XML allows") {
+  auto page = ParseS3ListPage(
+      "<ListBucketResult><Contents><Key>a>b</Key><Size>0</Size></Contents></ListBucketResult>",
+      kListSource);
+  REQUIRE(page.ok());
+  CHECK(page->objects.at(0).key == "a>b");
+}
+
 TEST_CASE("s3 xml reads an empty last page") {
   auto page = ParseS3ListPage(
       "<ListBucketResult><Name>b</Name><KeyCount>0</KeyCount>"
