@@ -17,7 +17,7 @@ bool IsXmlNameChar(char c) {
 
 bool IsXmlSpace(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
 
-void AppendUtf8(uint32_t cp, std::string* out) {
+void AppendXmlUtf8(uint32_t cp, std::string* out) {
   if (cp < 0x80) {
     out->push_back(static_cast<char>(cp));
   } else if (cp < 0x800) {
@@ -117,7 +117,7 @@ class XmlReader {
           cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
         return Fail("bad character reference");
       }
-      AppendUtf8(cp, out);
+      AppendXmlUtf8(cp, out);
     } else {
       return Fail("unknown entity");
     }

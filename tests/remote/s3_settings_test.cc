@@ -11,7 +11,7 @@
 namespace vrepo {
 namespace {
 
-using Env = std::map<std::string, std::string>;
+using S3TestEnv = std::map<std::string, std::string>;
 
 TEST_CASE("s3 url splits into bucket and prefix") {
   S3Settings settings;
@@ -33,9 +33,10 @@ TEST_CASE("s3 settings: environment variables win over the profile, and override
       "[default]\naws_access_key_id = FILEKEY\naws_secret_access_key = filesecret\n");
   testing::WriteFile(home / ".aws/config",
                      "[default]\nregion = eu-west-1\nendpoint_url = http://profile:9000\n");
-  Env env = {{"AWS_ACCESS_KEY_ID", "ENVKEY"},          {"AWS_SECRET_ACCESS_KEY", "envsecret"},
-             {"AWS_SESSION_TOKEN", "envtoken"},        {"AWS_DEFAULT_REGION", "us-west-2"},
-             {"AWS_ENDPOINT_URL", "http://generic:1"}, {"AWS_ENDPOINT_URL_S3", "http://s3only:2/"}};
+  S3TestEnv env = {
+      {"AWS_ACCESS_KEY_ID", "ENVKEY"},          {"AWS_SECRET_ACCESS_KEY", "envsecret"},
+      {"AWS_SESSION_TOKEN", "envtoken"},        {"AWS_DEFAULT_REGION", "us-west-2"},
+      {"AWS_ENDPOINT_URL", "http://generic:1"}, {"AWS_ENDPOINT_URL_S3", "http://s3only:2/"}};
   S3Settings settings;
   REQUIRE(ResolveS3Settings(env, home.path(), {}, &settings).ok());
   CHECK(settings.access_key == "ENVKEY");
