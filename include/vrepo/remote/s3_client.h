@@ -1,0 +1,86 @@
+// S3Client: the object operations of an S3-compatible store (AWS S3, MinIO, Ceph RGW) over
+// libcurl with AWS SigV4 signing, for the S3 transport. One client holds one connection
+// (a curl handle) and is not thread-safe: use one client per thread.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "vrepo/remote/s3_settings.h"
+#include "vrepo/util/status.h"
+
+namespace vrepo {
+
+struct S3ClientOptions {
+  // Attempts per request; 5xx, 429, timeouts and broken connections are retried, other 4xx
+  // never.
+  int max_attempts = 5;
+  // Wait before the first retry, doubled for each next one (jittered).
+  std::chrono::milliseconds first_backoff{200};
+  std::chrono::seconds connect_timeout{10};
+  // A transfer slower than 1 KiB/s for this long counts as a timeout.
+  std::chrono::seconds stall_timeout{30};
+  // max-keys of each ListObjectsV2 page (S3 caps it at 1000).
+  int list_page_size = 1000;
+};
+
+// A write condition: how a Put may replace what is there.
+struct S3Condition {
+  enum class Kind { kNone, kIfNoneMatch, kIfMatch };
+  Kind kind = Kind::kNone;
+  std::string etag;  // for kIfMatch, unquoted
+
+  static S3Condition None() { return {}; }
+  // Only if the key does not exist yet (If-None-Match: *).
+  static S3Condition Absent() { return {Kind::kIfNoneMatch, ""}; }
+  // Only if the object's ETag is still `etag` (If-Match).
+  static S3Condition Matches(std::string etag) { return {Kind::kIfMatch, std::move(etag)}; }
+};
+
+struct S3ObjectInfo {
+  std::string key;  // relative to the settings' prefix
+  uint64_t size = 0;
+  std::string etag;  // unquoted
+};
+
+// Errors: NotFound for 404 (no such key or bucket); Conflict for 412, a failed condition;
+// IOError for every other failure, one line naming the method, bucket/key, HTTP status and
+// the S3 error code. ETags are given and taken without quotes (radosgw matches If-Match only
+// against the unquoted form).
+class S3Client {
+ public:
+  explicit S3Client(S3Settings settings, S3ClientOptions options = {});
+  ~S3Client();
+  S3Client(const S3Client&) = delete;
+  S3Client& operator=(const S3Client&) = delete;
+
+  const S3Settings& settings() const { return settings_; }
+
+  // Stores `bytes` at `key` if `condition` holds; returns the new ETag.
+  Result<std::string> Put(const std::string& key, std::string_view bytes,
+                          const S3Condition& condition = S3Condition::None());
+  // The object's bytes, or only `length` bytes from `offset` when a range is given.
+  Result<std::string> Get(const std::string& key, std::optional<uint64_t> offset = std::nullopt,
+                          std::optional<uint64_t> length = std::nullopt);
+  // Size and ETag of the object.
+  Result<S3ObjectInfo> Head(const std::string& key);
+  // Removes the object; OK when it was already gone (S3 answers 204 either way).
+  Status Delete(const std::string& key);
+  // Every object whose key starts with `prefix`, in key order, following continuation tokens.
+  Result<std::vector<S3ObjectInfo>> List(const std::string& prefix);
+  // Creates the bucket; OK when this account already owns it.
+  Status CreateBucket();
+
+ private:
+  struct Impl;
+  S3Settings settings_;
+  S3ClientOptions options_;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace vrepo
