@@ -14,11 +14,26 @@ if git rev-parse -q --verify origin/main >/dev/null; then
 fi
 git rev-parse -q --verify "$base" >/dev/null || { echo "no base commit: nothing to check"; exit 0; }
 mapfile -t changed < <({ git diff --name-only "$base" -- 'src/*.cc'; git diff --name-only -- 'src/*.cc'; } | sort -u)
+# A unity build (the default) lists only its batch files; each source a batch includes gets
+# the batch's own command, so that every source is checked on its own.
+db=$(mktemp -d)
+trap 'rm -rf "$db"' EXIT
+python3 - "$build/compile_commands.json" "$db/compile_commands.json" <<'PY'
+import json, re, sys
+out = []
+for e in json.load(open(sys.argv[1])):
+    if "/Unity/unity_" not in e["file"]:
+        out.append(e)
+        continue
+    for src in re.findall(r'^#include "([^"]+)"', open(e["file"]).read(), re.M):
+        out.append(dict(e, file=src, command=e["command"].replace(e["file"], src)))
+json.dump(out, open(sys.argv[2], "w"))
+PY
 files=()
 for f in "${changed[@]}"; do
   [[ "$f" == src/train/* || "$f" == src/cli/train/* ]] && continue
-  [[ -f "$f" ]] && grep -q "\"file\": \"$src/$f\"" "$build/compile_commands.json" && files+=("$f")
+  [[ -f "$f" ]] && grep -q "\"file\": \"$src/$f\"" "$db/compile_commands.json" && files+=("$f")
 done
 if ((${#files[@]} == 0)); then echo "no changed sources to check"; exit 0; fi
 echo "clang-tidy on ${#files[@]} changed file(s): ${files[*]}"
-printf '%s\n' "${files[@]}" | xargs -P "$(nproc)" -n 1 clang-tidy -p "$build" --quiet --extra-arg=-Wno-unknown-warning-option
+printf '%s\n' "${files[@]}" | xargs -P "$(nproc)" -n 1 clang-tidy -p "$db" --quiet --extra-arg=-Wno-unknown-warning-option
