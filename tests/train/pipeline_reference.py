@@ -30,6 +30,7 @@ from PIL import Image
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from export_torchvision import HEADS, save  # noqa: E402
+import reference_images  # noqa: E402
 
 MEAN, STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
 CASES = [
@@ -45,11 +46,7 @@ def write_images(out):
     rng = numpy.random.default_rng(16)
 
     def noise(h, w, c):
-        # Smooth gradients plus noise, so that both the filter and the rounding matter.
-        y, x = numpy.mgrid[0:h, 0:w]
-        base = (x * 255 // max(w - 1, 1) + y * 97 // max(h - 1, 1))[..., None]
-        img = (base + rng.integers(0, 80, (h, w, c))) % 256
-        return img.astype(numpy.uint8)
+        return reference_images.noise(rng, h, w, c)
 
     Image.fromarray(noise(53, 37, 3), "RGB").save(f"{out}/rgb.png")
     Image.fromarray(noise(29, 61, 1)[..., 0], "L").save(f"{out}/gray.png")
