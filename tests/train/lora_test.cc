@@ -29,9 +29,9 @@
 namespace vrepo::train {
 namespace {
 
-using vrepo::testing::HaveTorchvision;
 using vrepo::testing::Must;
 using vrepo::testing::ReferencePython;
+using vrepo::testing::SkipWithoutTorchvision;
 using vrepo::testing::TrainRepo;
 
 Model Resnet18(int64_t classes, int64_t channels = 3) {
@@ -282,11 +282,7 @@ TEST_CASE("lora: --lora without --base and other bad settings are refused before
 }
 
 TEST_CASE("lora cli: torchvision loads the export of a LoRA run strictly, and no overwrite") {
-  if (!HaveTorchvision()) {
-    MESSAGE("skipped: " << ReferencePython()
-                        << " cannot import torchvision (python3-torchvision absent)");
-    return;
-  }
+  if (SkipWithoutTorchvision()) return;
   testing::TempDir d;
   const std::string script = std::string(VREPO_SOURCE_DIR) + "/tests/train/lora_torchvision.py";
   const std::string data = ReferencePython() + " " + script + " data " + d.path();

@@ -29,9 +29,9 @@ namespace vrepo::train {
 namespace {
 
 using json = nlohmann::json;
-using vrepo::testing::HaveTorchvision;
 using vrepo::testing::Must;
 using vrepo::testing::ReferencePython;
+using vrepo::testing::SkipWithoutTorchvision;
 
 // The imported model as eval and predict build one: its weights read back from the store,
 // checked against the content id model.json names, loaded strictly.
@@ -46,11 +46,7 @@ Model BuildImported(Repository& repo, const ModelRecord& record) {
 }
 
 TEST_CASE("pipeline parity: an imported torchvision .pth gives torchvision's probabilities") {
-  if (!HaveTorchvision()) {
-    MESSAGE("skipped: " << ReferencePython()
-                        << " cannot import torchvision (python3-torchvision absent)");
-    return;
-  }
+  if (SkipWithoutTorchvision()) return;
   testing::TempDir dir;
   std::string script = std::string(VREPO_SOURCE_DIR) + "/tests/train/pipeline_reference.py";
   std::string cmd = ReferencePython() + " " + script + " " + dir.path();

@@ -20,11 +20,11 @@ namespace vrepo::train {
 namespace {
 
 using testing::CommandResult;
-using testing::HaveTorchvision;
 using testing::Json;
 using testing::MustRun;
 using testing::ReferencePython;
 using testing::RunVrepo;
+using testing::SkipWithoutTorchvision;
 
 TEST_CASE("predict: top classes are the most probable first, ties by index, capped at k") {
   std::vector<ClassScore> top = TopClasses({0.1F, 0.4F, 0.1F, 0.4F}, {"a", "b", "c", "d"}, 3);
@@ -45,11 +45,7 @@ std::map<std::string, Json> ByPath(const std::string& out) {
 }
 
 TEST_CASE("predict cli: files agree with eval, --labels and torchvision, models, bad input") {
-  if (!HaveTorchvision()) {
-    MESSAGE("skipped: " << ReferencePython()
-                        << " cannot import torchvision (python3-torchvision absent)");
-    return;
-  }
+  if (SkipWithoutTorchvision()) return;
   testing::TempDir d;
   const std::string script = std::string(VREPO_SOURCE_DIR) + "/tests/train/lora_torchvision.py";
   const std::string data = ReferencePython() + " " + script + " data " + d.path();

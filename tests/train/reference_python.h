@@ -3,6 +3,8 @@
 // (e.g. to check the skip path).
 #pragma once
 
+#include <doctest/doctest.h>
+
 #include <cstdlib>
 #include <string>
 
@@ -17,6 +19,14 @@ inline std::string ReferencePython() {
 inline bool HaveTorchvision() {
   const std::string cmd = ReferencePython() + " -c 'import torchvision, PIL' >/dev/null 2>&1";
   return std::system(cmd.c_str()) == 0;
+}
+
+// In a test case: true, after saying why, when the reference cannot be run (then return).
+inline bool SkipWithoutTorchvision() {
+  if (HaveTorchvision()) return false;
+  MESSAGE("skipped: " << ReferencePython()
+                      << " cannot import torchvision (python3-torchvision absent)");
+  return true;
 }
 
 }  // namespace vrepo::testing

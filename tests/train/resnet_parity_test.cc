@@ -13,15 +13,11 @@
 namespace vrepo::train {
 namespace {
 
-using vrepo::testing::HaveTorchvision;
 using vrepo::testing::ReferencePython;
+using vrepo::testing::SkipWithoutTorchvision;
 
 TEST_CASE("resnet parity: torchvision resnet18 weights give the same logits in vrepo") {
-  if (!HaveTorchvision()) {
-    MESSAGE("skipped: " << ReferencePython()
-                        << " cannot import torchvision (python3-torchvision absent)");
-    return;
-  }
+  if (SkipWithoutTorchvision()) return;
   testing::TempDir dir;
   std::string script = std::string(VREPO_SOURCE_DIR) + "/tests/train/export_torchvision.py";
   std::string cmd = ReferencePython() + " " + script + " " + dir.path();

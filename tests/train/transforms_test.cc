@@ -18,20 +18,16 @@ namespace vrepo::train {
 namespace {
 
 using json = nlohmann::json;
-using vrepo::testing::HaveTorchvision;
 using vrepo::testing::Must;
 using vrepo::testing::ReferencePython;
+using vrepo::testing::SkipWithoutTorchvision;
 
 DecodedImage Decode(const std::string& path) {
   return Must(DecodeImage(testing::ReadFileOrDie(path), path));
 }
 
 TEST_CASE("transforms: the eval transform equals torchvision's Resize, CenterCrop, Normalize") {
-  if (!HaveTorchvision()) {
-    MESSAGE("skipped: " << ReferencePython()
-                        << " cannot import torchvision (python3-torchvision absent)");
-    return;
-  }
+  if (SkipWithoutTorchvision()) return;
   testing::TempDir dir;
   std::string script = std::string(VREPO_SOURCE_DIR) + "/tests/train/transforms_reference.py";
   std::string cmd = ReferencePython() + " " + script + " " + dir.path();
