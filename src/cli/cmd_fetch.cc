@@ -38,7 +38,7 @@ Command RegisterFetch(CLI::App& app, Globals& g) {
             auto report = Fetch(**repo, *remote->transport, remote->name, o->fetch);
             if (!report.ok()) return Fail("fetch from " + remote->url, report.status());
             if (o->json) {
-              PrintReportJson(remote->url, *report);
+              PrintReportJson(remote->url, *report, remote->transport.get());
               return report->ok() ? kExitOk : kExitFailure;
             }
             bool changed = false;

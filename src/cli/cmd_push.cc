@@ -69,7 +69,7 @@ Command RegisterPush(CLI::App& app, Globals& g) {
             auto report = Push(**repo, *remote->transport, remote->name, o->push);
             if (!report.ok()) return Fail("push to " + remote->url, report.status());
             if (o->json) {
-              PrintReportJson(remote->url, *report);
+              PrintReportJson(remote->url, *report, remote->transport.get());
               return report->ok() ? kExitOk : kExitFailure;
             }
             bool all_current = true;

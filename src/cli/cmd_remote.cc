@@ -1,4 +1,4 @@
-// vrepo remote [list [-v] [--json]] | add NAME URL [--token T] | remove NAME
+// vrepo remote [list [-v] [--json]] | add NAME URL [--token T] [S3 settings] | remove NAME
 #include <cstdio>
 
 #include "remote_cli.h"
@@ -13,7 +13,9 @@ constexpr int kExitNoSuchRemote = 2;
 
 Command RegisterRemote(CLI::App& app, Globals& g) {
   struct Opts {
-    std::string name, url, token;
+    std::string name, url, token, endpoint, region;
+    std::optional<bool> path_style;
+    bool single_writer = false;
     bool verbose = false;
     bool json = false;
   };
@@ -22,14 +24,25 @@ Command RegisterRemote(CLI::App& app, Globals& g) {
       "remote",
       "Manage the remotes this repository pushes to and fetches from\n"
       "A remote is a name for a URL: a path to another vrepo repository, or "
-      "http(s)://HOST:PORT/NAME served by 'vrepo serve'. Remotes live in .vrepo/config. A "
-      "token (--token, or VREPO_TOKEN at run time, which wins) is sent to HTTP remotes and "
-      "never printed. With no subcommand, lists the remotes' names.");
+      "http(s)://HOST:PORT/NAME served by 'vrepo serve', or s3://BUCKET[/PREFIX] in an "
+      "S3-compatible store (AWS, MinIO, Ceph; credentials and endpoint from the AWS variables "
+      "and ~/.aws files). Remotes live in .vrepo/config. A token (--token, or VREPO_TOKEN at "
+      "run time, which wins) is sent to HTTP remotes and never printed. With no subcommand, "
+      "lists the remotes' names.");
   sub->require_subcommand(0, 1);
   CLI::App* add = sub->add_subcommand("add", "Add a remote NAME for URL");
   add->add_option("NAME", o->name, "Remote name")->required();
-  add->add_option("URL", o->url, "Path or http(s) URL")->required();
+  add->add_option("URL", o->url, "Path, http(s):// or s3:// URL")->required();
   add->add_option("--token", o->token, "Bearer token for an HTTP remote (stored in .vrepo/config)");
+  add->add_option("--endpoint", o->endpoint,
+                  "S3: the store's URL (overrides AWS_ENDPOINT_URL; remote.NAME.endpoint)");
+  add->add_option("--region", o->region, "S3: the region (overrides AWS_REGION)");
+  add->add_option("--path-style", o->path_style,
+                  "S3: bucket in the path (true, the default for a custom endpoint) or in the "
+                  "host name (false)");
+  add->add_flag("--s3-single-writer", o->single_writer,
+                "S3: move refs even on a store that ignores conditional writes (safe only while "
+                "one client at a time pushes)");
   CLI::App* remove = sub->add_subcommand("remove", "Remove remote NAME and its tracking refs");
   remove->alias("rm");
   remove->add_option("NAME", o->name, "Remote name")->required();
@@ -43,7 +56,15 @@ Command RegisterRemote(CLI::App& app, Globals& g) {
             auto repo = OpenRepository(g, write);
             if (!repo.ok()) return Fail("remote", repo.status());
             if (add->parsed()) {
-              Status st = AddRemote(**repo, {o->name, o->url, o->token, ""});
+              RemoteConfig remote;
+              remote.name = o->name;
+              remote.url = o->url;
+              remote.token = o->token;
+              if (!o->endpoint.empty()) remote.s3.endpoint = o->endpoint;
+              if (!o->region.empty()) remote.s3.region = o->region;
+              remote.s3.path_style = o->path_style;
+              remote.s3_single_writer = o->single_writer;
+              Status st = AddRemote(**repo, remote);
               if (!st.ok()) {
                 bool exists = st.message().find("already exists") != std::string::npos;
                 return FailWith("remote add", st.message(),

@@ -2,6 +2,8 @@
 
 #include <cstdio>
 
+#include "vrepo/remote/s3_transport.h"
+
 namespace vrepo::cli {
 
 namespace {
@@ -24,7 +26,7 @@ Result<OpenedRemote> OpenRemote(const Repository& repo, const std::string& name_
   if (remote.ok()) {
     out.name = name;
     out.url = remote->url;
-    options = TransportOptionsFor(*remote);
+    options = TransportOptionsFor(repo, *remote);
   } else if (remote.status().code() == Status::Code::kNotFound &&
              (name.find('/') != std::string::npos || name.find("://") != std::string::npos)) {
     out.url = name;
@@ -73,7 +75,8 @@ void PrintRefLines(const SyncReport& report, bool push, const std::string& remot
   }
 }
 
-void WriteReportFields(JsonWriter& json, const std::string& url, const SyncReport& report) {
+void WriteReportFields(JsonWriter& json, const std::string& url, const SyncReport& report,
+                       const Transport* transport) {
   json.Key("url").String(url);
   json.Key("ok").Bool(report.ok());
   json.Key("commits").Uint(report.commits);
@@ -89,12 +92,21 @@ void WriteReportFields(JsonWriter& json, const std::string& url, const SyncRepor
     json.EndObject();
   }
   json.EndArray();
+  if (auto s3 = transport ? S3StatsOf(*transport) : std::nullopt) {
+    json.Key("s3").BeginObject();
+    json.Key("requests").Uint(s3->requests);
+    json.Key("bytes_sent").Uint(s3->bytes_sent);
+    json.Key("bytes_received").Uint(s3->bytes_received);
+    json.Key("parts_reused").Uint(s3->parts_reused);
+    json.EndObject();
+  }
 }
 
-void PrintReportJson(const std::string& url, const SyncReport& report) {
+void PrintReportJson(const std::string& url, const SyncReport& report,
+                     const Transport* transport) {
   JsonWriter json;
   json.BeginObject();
-  WriteReportFields(json, url, report);
+  WriteReportFields(json, url, report, transport);
   json.EndObject();
   Print(json.str() + "\n");
 }

@@ -25,9 +25,12 @@ Result<OpenedRemote> OpenRemote(const Repository& repo, const std::string& name_
 // `push` selects push wording; `remote_name` shortens remote-tracking refs for fetch.
 void PrintRefLines(const SyncReport& report, bool push, const std::string& remote_name);
 // The fields "url", "ok", "commits", "objects", "object_bytes" and "refs" (each ref's name,
-// old and new commit, and status) of an open JSON object.
-void WriteReportFields(JsonWriter& json, const std::string& url, const SyncReport& report);
+// old and new commit, and status) of an open JSON object; for an S3 `transport`, also "s3":
+// its requests and bytes.
+void WriteReportFields(JsonWriter& json, const std::string& url, const SyncReport& report,
+                       const Transport* transport = nullptr);
 // {"url":..., "commits":N, "objects":N, "object_bytes":N, "refs":[...]} on stdout.
-void PrintReportJson(const std::string& url, const SyncReport& report);
+void PrintReportJson(const std::string& url, const SyncReport& report,
+                     const Transport* transport = nullptr);
 
 }  // namespace vrepo::cli

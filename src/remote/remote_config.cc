@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "vrepo/repo/config_file.h"
+#include "vrepo/util/file.h"
 
 namespace vrepo {
 
@@ -53,6 +54,14 @@ Result<std::vector<RemoteConfig>> ListRemotes(const Repository& repo) {
     r.url = GetString(cfg, "remote." + name + ".url");
     r.token = GetString(cfg, "remote." + name + ".token");
     r.cafile = GetString(cfg, "remote." + name + ".cafile");
+    const std::string endpoint = GetString(cfg, "remote." + name + ".endpoint");
+    const std::string region = GetString(cfg, "remote." + name + ".region");
+    if (!endpoint.empty()) r.s3.endpoint = endpoint;
+    if (!region.empty()) r.s3.region = region;
+    auto path_style = cfg.GetBool("remote." + name + ".path-style");
+    if (path_style.ok() && path_style->has_value()) r.s3.path_style = **path_style;
+    auto single = cfg.GetBool("remote." + name + ".s3-single-writer");
+    r.s3_single_writer = single.ok() && single->value_or(false);
     out.push_back(std::move(r));
   }
   return out;
@@ -77,8 +86,18 @@ Status AddRemote(const Repository& repo, const RemoteConfig& remote) {
     if (value.empty()) return Status::OK();
     return cfg.SetString("remote." + remote.name + "." + field, value);
   };
+  if (remote.url.starts_with("s3://")) {
+    S3Settings parsed;
+    VREPO_RETURN_IF_ERROR(ParseS3Url(remote.url, &parsed));
+  }
   VREPO_RETURN_IF_ERROR(set("url", remote.url));
   VREPO_RETURN_IF_ERROR(set("token", remote.token));
+  VREPO_RETURN_IF_ERROR(set("endpoint", remote.s3.endpoint.value_or("")));
+  VREPO_RETURN_IF_ERROR(set("region", remote.s3.region.value_or("")));
+  if (remote.s3.path_style) {
+    VREPO_RETURN_IF_ERROR(set("path-style", *remote.s3.path_style ? "true" : "false"));
+  }
+  if (remote.s3_single_writer) VREPO_RETURN_IF_ERROR(set("s3-single-writer", "true"));
   return set("cafile", remote.cafile);
 }
 
@@ -95,7 +114,7 @@ Status RemoveRemote(const Repository& repo, const std::string& name) {
     }
   }));
   for (const std::string& key : keys) VREPO_RETURN_IF_ERROR(cfg.Delete(key));
-  return Status::OK();
+  return RemoveTree(RemoteCacheDir(repo, name));
 }
 
 TransportOptions TransportOptionsFor(const RemoteConfig& remote) {
@@ -104,7 +123,20 @@ TransportOptions TransportOptionsFor(const RemoteConfig& remote) {
   options.ca_file = remote.cafile;
   if (const char* token = Env("VREPO_TOKEN")) options.token = token;
   if (const char* ca = Env("VREPO_CA_FILE")) options.ca_file = ca;
+  options.s3 = remote.s3;
+  options.s3_single_writer = remote.s3_single_writer;
+  options.remote_name = remote.name;
   return options;
+}
+
+TransportOptions TransportOptionsFor(const Repository& repo, const RemoteConfig& remote) {
+  TransportOptions options = TransportOptionsFor(remote);
+  if (!remote.name.empty()) options.cache_dir = RemoteCacheDir(repo, remote.name);
+  return options;
+}
+
+std::string RemoteCacheDir(const Repository& repo, const std::string& name) {
+  return JoinPath(repo.vrepo_dir(), "cache/remotes/" + name);
 }
 
 }  // namespace vrepo

@@ -1,6 +1,7 @@
 #include "vrepo/remote/s3_client.h"
 
 #include <curl/curl.h>
+#include <openssl/evp.h>
 
 #include <algorithm>
 #include <cctype>
@@ -160,6 +161,11 @@ Result<S3Response> S3Client::Impl::Perform(const S3Settings& settings,
     curl_easy_setopt(impl->curl, CURLOPT_LOW_SPEED_TIME,
                      static_cast<long>(options.stall_timeout.count()));
     const CURLcode rc = curl_easy_perform(impl->curl);
+    if (options.counters) {
+      options.counters->requests += 1;
+      options.counters->bytes_sent += request.body.size();
+      options.counters->bytes_received += response.body.size();
+    }
     if (rc != CURLE_OK) {
       last_problem = error_buffer[0] != '\0' ? S3OneLine(error_buffer) : curl_easy_strerror(rc);
       if (S3RetryableCurlError(rc)) continue;
@@ -221,7 +227,7 @@ Result<std::string> S3Client::Put(const std::string& key, std::string_view bytes
 }
 
 Result<std::string> S3Client::Get(const std::string& key, std::optional<uint64_t> offset,
-                                  std::optional<uint64_t> length) {
+                                  std::optional<uint64_t> length, std::string* etag) {
   const std::string full = S3FullKey(settings_, key);
   S3HttpRequest request = S3ObjectRequest("GET", impl_->origin, impl_->bucket_path, full);
   const bool ranged = offset.has_value() || length.has_value();
@@ -233,6 +239,7 @@ Result<std::string> S3Client::Get(const std::string& key, std::optional<uint64_t
   }
   const std::string what = "GET " + settings_.bucket + "/" + full;
   VREPO_ASSIGN_OR_RETURN(S3Response response, impl_->Perform(settings_, options_, what, request));
+  if (etag != nullptr) *etag = response.etag;
   if (ranged && response.status == 200) {
     // A server that ignores Range sends everything; cut the range out here.
     if (first > response.body.size()) return std::string();
@@ -314,6 +321,110 @@ Status S3Client::CreateBucket() {
     return Status::OK();
   }
   return response.ok() ? Status::OK() : response.status();
+}
+
+namespace {
+
+// Base64 of the MD5 of `bytes`, as Content-MD5 wants it.
+std::string S3ContentMd5(std::string_view bytes) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int size = 0;
+  EVP_Digest(bytes.data(), bytes.size(), digest, &size, EVP_md5(), nullptr);
+  unsigned char encoded[64];
+  const int n = EVP_EncodeBlock(encoded, digest, static_cast<int>(size));
+  return std::string(reinterpret_cast<const char*>(encoded), static_cast<size_t>(n));
+}
+
+}  // namespace
+
+Result<std::string> S3Client::CreateMultipartUpload(const std::string& key) {
+  const std::string full = S3FullKey(settings_, key);
+  S3HttpRequest request = S3ObjectRequest("POST", impl_->origin, impl_->bucket_path, full);
+  request.query = {{"uploads", ""}};
+  request.headers.emplace_back("Content-Type: application/octet-stream");
+  const std::string what = "CREATE MULTIPART " + settings_.bucket + "/" + full;
+  VREPO_ASSIGN_OR_RETURN(S3Response response, impl_->Perform(settings_, options_, what, request));
+  return ParseS3UploadId(response.body, "S3 " + what);
+}
+
+Result<std::string> S3Client::UploadPart(const std::string& key, const std::string& upload_id,
+                                         int number, std::string_view bytes) {
+  const std::string full = S3FullKey(settings_, key);
+  S3HttpRequest request = S3ObjectRequest("PUT", impl_->origin, impl_->bucket_path, full);
+  request.query = {{"partNumber", std::to_string(number)}, {"uploadId", upload_id}};
+  request.body = bytes;
+  request.headers.push_back("Content-MD5: " + S3ContentMd5(bytes));
+  const std::string what =
+      "PUT " + settings_.bucket + "/" + full + " part " + std::to_string(number);
+  VREPO_ASSIGN_OR_RETURN(S3Response response, impl_->Perform(settings_, options_, what, request));
+  if (response.etag.empty()) return Status::IOError("S3 " + what + ": no ETag in the answer");
+  return response.etag;
+}
+
+Status S3Client::CompleteMultipartUpload(const std::string& key, const std::string& upload_id,
+                                         const std::vector<S3Part>& parts) {
+  const std::string full = S3FullKey(settings_, key);
+  S3HttpRequest request = S3ObjectRequest("POST", impl_->origin, impl_->bucket_path, full);
+  request.query = {{"uploadId", upload_id}};
+  std::string body = "<CompleteMultipartUpload>";
+  for (const S3Part& part : parts) {
+    body += "<Part><PartNumber>" + std::to_string(part.number) + "</PartNumber><ETag>\"" +
+            part.etag + "\"</ETag></Part>";
+  }
+  body += "</CompleteMultipartUpload>";
+  request.body = body;
+  const std::string what = "COMPLETE MULTIPART " + settings_.bucket + "/" + full;
+  VREPO_ASSIGN_OR_RETURN(S3Response response, impl_->Perform(settings_, options_, what, request));
+  // S3 may answer 200 and still fail, with an <Error> body.
+  auto error = ParseS3Error(response.body, "S3 " + what);
+  if (error.ok()) {
+    return Status::IOError("S3 " + what + ": " + S3OneLine(error->code) + ": " +
+                           S3OneLine(error->message));
+  }
+  return Status::OK();
+}
+
+Status S3Client::AbortMultipartUpload(const std::string& key, const std::string& upload_id) {
+  const std::string full = S3FullKey(settings_, key);
+  S3HttpRequest request = S3ObjectRequest("DELETE", impl_->origin, impl_->bucket_path, full);
+  request.query = {{"uploadId", upload_id}};
+  const std::string what = "ABORT MULTIPART " + settings_.bucket + "/" + full;
+  auto response = impl_->Perform(settings_, options_, what, request);
+  return response.ok() ? Status::OK() : response.status();
+}
+
+Result<std::vector<std::string>> S3Client::ListMultipartUploads(const std::string& key) {
+  const std::string full = S3FullKey(settings_, key);
+  S3HttpRequest request;
+  request.method = "GET";
+  request.origin = impl_->origin;
+  request.path = impl_->bucket_path.empty() ? "/" : impl_->bucket_path;
+  request.query = {{"uploads", ""}, {"prefix", full}};
+  const std::string what = "LIST MULTIPART " + settings_.bucket + "/" + full;
+  VREPO_ASSIGN_OR_RETURN(S3Response response, impl_->Perform(settings_, options_, what, request));
+  VREPO_ASSIGN_OR_RETURN(std::vector<S3ListedUpload> uploads,
+                         ParseS3Uploads(response.body, "S3 " + what));
+  std::vector<std::string> ids;
+  for (const S3ListedUpload& upload : uploads) {
+    if (upload.key == full) ids.push_back(upload.upload_id);
+  }
+  return ids;
+}
+
+Result<std::vector<S3Part>> S3Client::ListParts(const std::string& key,
+                                                const std::string& upload_id) {
+  const std::string full = S3FullKey(settings_, key);
+  S3HttpRequest request = S3ObjectRequest("GET", impl_->origin, impl_->bucket_path, full);
+  request.query = {{"uploadId", upload_id}};
+  const std::string what = "LIST PARTS " + settings_.bucket + "/" + full;
+  VREPO_ASSIGN_OR_RETURN(S3Response response, impl_->Perform(settings_, options_, what, request));
+  VREPO_ASSIGN_OR_RETURN(std::vector<S3ListedPart> listed,
+                         ParseS3Parts(response.body, "S3 " + what));
+  std::vector<S3Part> parts;
+  for (S3ListedPart& part : listed) parts.push_back({part.number, std::move(part.etag), part.size});
+  std::sort(parts.begin(), parts.end(),
+            [](const S3Part& a, const S3Part& b) { return a.number < b.number; });
+  return parts;
 }
 
 }  // namespace vrepo

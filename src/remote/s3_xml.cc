@@ -289,4 +289,67 @@ Result<S3ErrorBody> ParseS3Error(std::string_view xml, const std::string& source
   return error;
 }
 
+namespace {
+
+// A decimal field of an S3 answer; Corruption naming `what` otherwise.
+template <class T>
+Result<T> S3XmlNumber(const XmlElement* element, const std::string& source, const char* what) {
+  T value{};
+  if (element == nullptr) return S3XmlFieldError(source, std::string("no ") + what);
+  const std::string& digits = element->text;
+  const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
+  if (digits.empty() || ec != std::errc() || end != digits.data() + digits.size()) {
+    return S3XmlFieldError(source, std::string("a ") + what + " that is not a number");
+  }
+  return value;
+}
+
+}  // namespace
+
+Result<std::string> ParseS3UploadId(std::string_view xml, const std::string& source) {
+  VREPO_ASSIGN_OR_RETURN(XmlElement root, ParseXml(xml, source));
+  const XmlElement* id = root.Child("UploadId");
+  if (root.name != "InitiateMultipartUploadResult" || id == nullptr || id->text.empty()) {
+    return S3XmlFieldError(source, "not an InitiateMultipartUploadResult with an UploadId");
+  }
+  return id->text;
+}
+
+Result<std::vector<S3ListedUpload>> ParseS3Uploads(std::string_view xml,
+                                                   const std::string& source) {
+  VREPO_ASSIGN_OR_RETURN(XmlElement root, ParseXml(xml, source));
+  if (root.name != "ListMultipartUploadsResult") {
+    return S3XmlFieldError(source, "not a ListMultipartUploadsResult");
+  }
+  std::vector<S3ListedUpload> uploads;
+  for (const XmlElement& child : root.children) {
+    if (child.name != "Upload") continue;
+    const XmlElement* key = child.Child("Key");
+    const XmlElement* id = child.Child("UploadId");
+    if (key == nullptr || id == nullptr || key->text.empty() || id->text.empty()) {
+      return S3XmlFieldError(source, "an Upload without its Key or UploadId");
+    }
+    uploads.push_back({key->text, id->text});
+  }
+  return uploads;
+}
+
+Result<std::vector<S3ListedPart>> ParseS3Parts(std::string_view xml, const std::string& source) {
+  VREPO_ASSIGN_OR_RETURN(XmlElement root, ParseXml(xml, source));
+  if (root.name != "ListPartsResult") return S3XmlFieldError(source, "not a ListPartsResult");
+  std::vector<S3ListedPart> parts;
+  for (const XmlElement& child : root.children) {
+    if (child.name != "Part") continue;
+    S3ListedPart part;
+    VREPO_ASSIGN_OR_RETURN(part.number, S3XmlNumber<int>(child.Child("PartNumber"), source,
+                                                         "PartNumber"));
+    VREPO_ASSIGN_OR_RETURN(part.size, S3XmlNumber<uint64_t>(child.Child("Size"), source, "Size"));
+    const XmlElement* etag = child.Child("ETag");
+    if (etag == nullptr || etag->text.empty()) return S3XmlFieldError(source, "a Part without an ETag");
+    part.etag = UnquoteETag(etag->text);
+    parts.push_back(std::move(part));
+  }
+  return parts;
+}
+
 }  // namespace vrepo

@@ -47,6 +47,24 @@ struct S3ErrorBody {
 // An <Error> body; Corruption naming `source` when it is not one.
 Result<S3ErrorBody> ParseS3Error(std::string_view xml, const std::string& source);
 
+// The UploadId of an InitiateMultipartUploadResult.
+Result<std::string> ParseS3UploadId(std::string_view xml, const std::string& source);
+
+struct S3ListedUpload {
+  std::string key;  // the full key
+  std::string upload_id;
+};
+// The uploads of a ListMultipartUploadsResult (one page).
+Result<std::vector<S3ListedUpload>> ParseS3Uploads(std::string_view xml, const std::string& source);
+
+struct S3ListedPart {
+  int number = 0;
+  std::string etag;  // quotes removed
+  uint64_t size = 0;
+};
+// The parts of a ListPartsResult (one page).
+Result<std::vector<S3ListedPart>> ParseS3Parts(std::string_view xml, const std::string& source);
+
 // An ETag without the surrounding double quotes S3 writes around it.
 std::string UnquoteETag(std::string_view etag);
 

@@ -106,11 +106,22 @@ class ObjectCopier {
   }
 
   Status CopyRound(const std::vector<Wanted>& missing) {
+    // Batches as big as either end likes (an S3 bucket wants big packs), but small enough
+    // that every stream gets one.
+    const Transport::BatchLimits a = source_.PreferredBatch();
+    const Transport::BatchLimits b = dest_.PreferredBatch();
+    uint64_t total = 0;
+    for (const Wanted& w : missing) total += w.size;
+    const uint64_t streams = std::max(1, options_.jobs);
+    const uint64_t max_bytes = std::clamp<uint64_t>((total + streams - 1) / streams, kMaxBatchBytes,
+                                                    std::max(a.bytes, b.bytes));
+    const size_t max_objects = std::clamp<size_t>((missing.size() + streams - 1) / streams,
+                                                  kMaxBatchObjects, std::max(a.objects, b.objects));
     std::vector<std::vector<Wanted>> batches;
     uint64_t bytes = 0;
     for (const Wanted& w : missing) {
-      if (batches.empty() || batches.back().size() >= kMaxBatchObjects ||
-          (bytes + w.size > kMaxBatchBytes && !batches.back().empty())) {
+      if (batches.empty() || batches.back().size() >= max_objects ||
+          (bytes + w.size > max_bytes && !batches.back().empty())) {
         batches.emplace_back();
         bytes = 0;
       }
@@ -566,15 +577,20 @@ Result<SyncReport> Clone(const std::string& url, const std::string& dir,
   }
   VREPO_RETURN_IF_ERROR(MakeDirs(dir));
   auto clone = [&]() -> Result<SyncReport> {
-    VREPO_ASSIGN_OR_RETURN(std::unique_ptr<Transport> remote,
-                           OpenTransport(url, options.transport));
     VREPO_ASSIGN_OR_RETURN(std::unique_ptr<Repository> repo, Repository::Init(dir));
+    TransportOptions transport = options.transport;
+    transport.remote_name = "origin";
+    if (transport.cache_dir.empty()) transport.cache_dir = RemoteCacheDir(*repo, "origin");
+    VREPO_ASSIGN_OR_RETURN(std::unique_ptr<Transport> remote, OpenTransport(url, transport));
     // A relative path URL is kept as the remote relative to the clone, like git.
     std::string stored_url = url;
     if (url.find("://") == std::string::npos && !url.empty() && url[0] != '/') {
       stored_url = fs::absolute(url, ec).lexically_normal().string();
     }
-    VREPO_RETURN_IF_ERROR(AddRemote(*repo, {"origin", stored_url, "", ""}));
+    RemoteConfig origin;
+    origin.name = "origin";
+    origin.url = stored_url;
+    VREPO_RETURN_IF_ERROR(AddRemote(*repo, origin));
     FetchOptions fetch;
     static_cast<SyncOptions&>(fetch) = options;
     fetch.runs = true;

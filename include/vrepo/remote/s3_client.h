@@ -3,6 +3,7 @@
 // (a curl handle) and is not thread-safe: use one client per thread.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -16,6 +17,13 @@
 
 namespace vrepo {
 
+// Totals of the requests of every client that shares them (thread-safe).
+struct S3Counters {
+  std::atomic<uint64_t> requests{0};  // retries included
+  std::atomic<uint64_t> bytes_sent{0};
+  std::atomic<uint64_t> bytes_received{0};
+};
+
 struct S3ClientOptions {
   // Attempts per request; 5xx, 429, timeouts and broken connections are retried, other 4xx
   // never.
@@ -27,6 +35,8 @@ struct S3ClientOptions {
   std::chrono::seconds stall_timeout{30};
   // max-keys of each ListObjectsV2 page (S3 caps it at 1000).
   int list_page_size = 1000;
+  // When set, every request is counted here.
+  std::shared_ptr<S3Counters> counters;
 };
 
 // A write condition: how a Put may replace what is there.
@@ -48,6 +58,13 @@ struct S3ObjectInfo {
   std::string etag;  // unquoted
 };
 
+// One part of a multipart upload.
+struct S3Part {
+  int number = 0;
+  std::string etag;  // unquoted; for a plain upload, the hex MD5 of the part
+  uint64_t size = 0;
+};
+
 // Errors: NotFound for 404 (no such key or bucket); Conflict for 412, a failed condition;
 // IOError for every other failure, one line naming the method, bucket/key, HTTP status and
 // the S3 error code. ETags are given and taken without quotes (radosgw matches If-Match only
@@ -64,9 +81,11 @@ class S3Client {
   // Stores `bytes` at `key` if `condition` holds; returns the new ETag.
   Result<std::string> Put(const std::string& key, std::string_view bytes,
                           const S3Condition& condition = S3Condition::None());
-  // The object's bytes, or only `length` bytes from `offset` when a range is given.
+  // The object's bytes, or only `length` bytes from `offset` when a range is given. `etag`,
+  // when given, receives the ETag of the version read (for a later If-Match).
   Result<std::string> Get(const std::string& key, std::optional<uint64_t> offset = std::nullopt,
-                          std::optional<uint64_t> length = std::nullopt);
+                          std::optional<uint64_t> length = std::nullopt,
+                          std::string* etag = nullptr);
   // Size and ETag of the object.
   Result<S3ObjectInfo> Head(const std::string& key);
   // Removes the object; OK when it was already gone (S3 answers 204 either way).
@@ -75,6 +94,22 @@ class S3Client {
   Result<std::vector<S3ObjectInfo>> List(const std::string& prefix);
   // Creates the bucket; OK when this account already owns it.
   Status CreateBucket();
+
+  // Multipart upload, for objects too big for one PUT. Parts are numbered from 1; every part
+  // but the last must hold at least 5 MiB (S3's minimum).
+  Result<std::string> CreateMultipartUpload(const std::string& key);  // the upload id
+  // Sends one part with its Content-MD5, so the store refuses a part damaged on the way;
+  // returns the part's ETag.
+  Result<std::string> UploadPart(const std::string& key, const std::string& upload_id, int number,
+                                 std::string_view bytes);
+  // Joins the parts (number, ETag), in number order, into the object.
+  Status CompleteMultipartUpload(const std::string& key, const std::string& upload_id,
+                                 const std::vector<S3Part>& parts);
+  Status AbortMultipartUpload(const std::string& key, const std::string& upload_id);
+  // Ids of the uploads begun on exactly `key` and neither completed nor aborted.
+  Result<std::vector<std::string>> ListMultipartUploads(const std::string& key);
+  // The parts an upload holds so far, in number order.
+  Result<std::vector<S3Part>> ListParts(const std::string& key, const std::string& upload_id);
 
  private:
   struct Impl;

@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "vrepo/remote/s3_settings.h"
 #include "vrepo/store/content_id.h"
 #include "vrepo/util/status.h"
 
@@ -64,6 +65,14 @@ class Transport {
 
   // Another connection to the same place, for a parallel stream.
   virtual Result<std::unique_ptr<Transport>> Connect() const = 0;
+
+  // How big a batch of objects this end likes to take or give in one call. An S3 bucket
+  // wants big packs (fewer objects, fewer requests); a server bounds what it buffers.
+  struct BatchLimits {
+    uint64_t bytes = 8 << 20;
+    size_t objects = 4096;
+  };
+  virtual BatchLimits PreferredBatch() const { return {}; }
 };
 
 // Limits of the HTTP client against a hostile or broken server (docs/remote.md, "Hostile
@@ -80,9 +89,20 @@ struct TransportOptions {
   uint64_t min_rate = 4096;                   // bytes/s an answer's body must average
   uint64_t max_listing_bytes = 64ull << 20;   // ref listings, id lists, short answers
   uint64_t max_answer_bytes = 2048ull << 20;  // object batches and history packs
+
+  // S3 remotes (docs/remote.md, "S3 remotes"):
+  S3Overrides s3;  // remote.NAME.endpoint, .region, .path-style
+  // remote.NAME.s3-single-writer: move refs on a store that ignores conditional writes,
+  // which is safe only while one client at a time pushes.
+  bool s3_single_writer = false;
+  std::string remote_name;  // for messages naming a setting; "" for a bare URL
+  // Where the transport may keep what it can read again (an S3 remote's pack indexes and
+  // history); "" = a temporary folder, removed when the last connection closes.
+  std::string cache_dir;
 };
 
-// Opens the transport a remote URL names: a local path or file:// URL, or http(s)://HOST:PORT/NAME.
+// Opens the transport a remote URL names: a local path or file:// URL, http(s)://HOST:PORT/NAME
+// or s3://BUCKET[/PREFIX].
 // InvalidArgument for a URL of another scheme.
 Result<std::unique_ptr<Transport>> OpenTransport(const std::string& url,
                                                  const TransportOptions& options);
