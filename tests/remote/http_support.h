@@ -211,7 +211,9 @@ inline std::unique_ptr<Transport> Open(const std::string& url, const std::string
 
 inline Result<SyncReport> PushTo(Repository& repo, const std::string& url, const std::string& token,
                                  int jobs = 4, std::vector<std::string> branches = {}) {
-  auto remote = OpenTransport(url, TransportOptions{token, ""});
+  TransportOptions transport;
+  transport.token = token;
+  auto remote = OpenTransport(url, transport);
   if (!remote.ok()) return remote.status();
   PushOptions options;
   options.jobs = jobs;

@@ -53,7 +53,10 @@ TEST_CASE("SwitchBranch makes a branch that only origin has, tracking it") {
 
 TEST_CASE("SwitchBranch refuses a branch that several remotes have, naming them") {
   Cloned c;
-  Must(AddRemote(*c.b, {"up", c.a.Path(""), "", ""}));
+  RemoteConfig up;
+  up.name = "up";
+  up.url = c.a.Path("");
+  Must(AddRemote(*c.b, up));
   Must(Fetch(*c.b, *OpenPath(c.a.Path("")), "up", FetchOptions{}).status());
   auto r = SwitchBranch(*c.b, "feature", false, "", CheckoutOptions{});
   REQUIRE_FALSE(r.ok());
