@@ -5,6 +5,7 @@
 #include "vrepo/remote/s3_transport.h"
 
 #include <doctest/doctest.h>
+#include <httplib.h>
 
 #include <atomic>
 #include <thread>
@@ -236,6 +237,53 @@ TEST_CASE("s3 transport: fsck --remote passes a healthy remote and names damage"
   REQUIRE(unindexed.problems.size() == 10);
   CHECK(unindexed.problems[0].find("refs/heads/main: content ") == 0);
   CHECK(unindexed.problems[0].find(" is missing") != std::string::npos);
+}
+
+// A store that takes every PUT and ignores its conditions (as npm's s3rver does), which
+// radosgw cannot be made to be: what the probe before the first ref update must catch.
+class ConditionBlindStore {
+ public:
+  ConditionBlindStore() {
+    server_.Put(".*", [](const httplib::Request&, httplib::Response& res) {
+      res.set_header("ETag", "\"e\"");
+    });
+    server_.Get(".*", [](const httplib::Request&, httplib::Response& res) { res.status = 404; });
+    server_.Delete(".*", [](const httplib::Request&, httplib::Response& res) { res.status = 204; });
+    port_ = server_.bind_to_any_port("127.0.0.1");
+    thread_ = std::thread([this] { server_.listen_after_bind(); });
+    while (!server_.is_running()) std::this_thread::yield();
+  }
+  ~ConditionBlindStore() {
+    server_.stop();
+    thread_.join();
+  }
+  std::string endpoint() const { return "http://127.0.0.1:" + std::to_string(port_); }
+
+ private:
+  httplib::Server server_;
+  std::thread thread_;
+  int port_ = 0;
+};
+
+TEST_CASE("s3 transport: a store that ignores conditional writes moves no ref, unless told") {
+  ConditionBlindStore store;
+  TempDir cache;
+  TransportOptions options;
+  options.s3.endpoint = store.endpoint();
+  options.remote_name = "origin";
+  options.cache_dir = cache.path();
+  ::setenv("AWS_ACCESS_KEY_ID", "K", 1);
+  ::setenv("AWS_SECRET_ACCESS_KEY", "s", 1);
+  const std::string commit(40, 'a');
+  auto remote = Must(OpenTransport("s3://bucket", options));
+  const Status refused = remote->UpdateRefs({{"refs/heads/main", "", commit, false}});
+  CHECK(refused.code() == Status::Code::kInvalidArgument);
+  CHECK(refused.message().find("S3 remote s3://bucket: the store ignores conditional writes") == 0);
+  CHECK(refused.message().find("set remote.origin.s3-single-writer = true") != std::string::npos);
+
+  options.s3_single_writer = true;
+  auto accepted = Must(OpenTransport("s3://bucket", options));
+  CHECK(accepted->UpdateRefs({{"refs/heads/main", "", commit, false}}).ok());
 }
 
 TEST_CASE("s3 transport: a corrupt pack index is refused with one line naming it") {
