@@ -114,6 +114,21 @@ struct S3Shared {
   std::unordered_set<std::string> history_imported;
   bool conditions_checked = false;
 
+  // Clients of finished parallel work, kept so that their connections are reused.
+  std::mutex idle_mu;
+  std::vector<std::unique_ptr<S3Client>> idle_clients;
+  std::unique_ptr<S3Client> BorrowClient() {
+    std::lock_guard lock(idle_mu);
+    if (idle_clients.empty()) return std::make_unique<S3Client>(settings, client_options);
+    std::unique_ptr<S3Client> client = std::move(idle_clients.back());
+    idle_clients.pop_back();
+    return client;
+  }
+  void ReturnClient(std::unique_ptr<S3Client> client) {
+    std::lock_guard lock(idle_mu);
+    if (idle_clients.size() < 2 * kS3Parallel) idle_clients.push_back(std::move(client));
+  }
+
   ~S3Shared() {
     history.reset();
     if (temporary_cache) (void)RemoveTree(cache_dir);
@@ -136,18 +151,19 @@ struct S3Shared {
 namespace {
 
 // Runs fn(client, i) for i in [0, n) on up to kS3Parallel threads, each with its own client.
-Status S3ParallelFor(const S3Shared& shared, size_t n,
+Status S3ParallelFor(S3Shared& shared, size_t n,
                      const std::function<Status(S3Client&, size_t)>& fn) {
   if (n == 0) return Status::OK();
   std::atomic<size_t> next{0};
   FirstError first_error;
   auto worker = [&] {
-    S3Client client(shared.settings, shared.client_options);
+    std::unique_ptr<S3Client> client = shared.BorrowClient();
     while (!first_error.failed()) {
       const size_t i = next.fetch_add(1);
-      if (i >= n) return;
-      first_error.Record(CatchExceptions("S3 request", [&] { return fn(client, i); }));
+      if (i >= n) break;
+      first_error.Record(CatchExceptions("S3 request", [&] { return fn(*client, i); }));
     }
+    shared.ReturnClient(std::move(client));
   };
   const size_t threads = std::min(n, kS3Parallel);
   std::vector<std::thread> pool;
