@@ -68,12 +68,12 @@ int PrintRemoteFsck(Repository& repo, const std::string& name, bool as_json) {
     Print(json.str() + "\n");
   } else {
     for (const auto& p : check->problems) Print(p + "\n");
-    std::string line = remote->url + ": " + std::to_string(check->packs) + " packs (" +
-                       HumanBytes(check->pack_bytes) + ", " + std::to_string(check->objects) +
-                       " objects), " + std::to_string(check->history_packs) +
-                       " history packs, " + std::to_string(check->refs) + " refs: " +
-                       (check->problems.empty() ? "ok" : std::to_string(check->problems.size()) +
-                                                             " problems");
+    std::string line =
+        remote->url + ": " + std::to_string(check->packs) + " packs (" +
+        HumanBytes(check->pack_bytes) + ", " + std::to_string(check->objects) + " objects), " +
+        std::to_string(check->history_packs) + " history packs, " + std::to_string(check->refs) +
+        " refs: " +
+        (check->problems.empty() ? "ok" : std::to_string(check->problems.size()) + " problems");
     if (check->unindexed_packs > 0) {
       line += "; " + std::to_string(check->unindexed_packs) +
               " packs without an index (left by interrupted pushes, never read)";

@@ -102,8 +102,7 @@ void WriteReportFields(JsonWriter& json, const std::string& url, const SyncRepor
   }
 }
 
-void PrintReportJson(const std::string& url, const SyncReport& report,
-                     const Transport* transport) {
+void PrintReportJson(const std::string& url, const SyncReport& report, const Transport* transport) {
   JsonWriter json;
   json.BeginObject();
   WriteReportFields(json, url, report, transport);

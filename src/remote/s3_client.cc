@@ -101,7 +101,9 @@ struct S3Client::Impl {
 };
 
 S3Client::S3Client(S3Settings settings, S3ClientOptions options)
-    : settings_(std::move(settings)), options_(std::move(options)), impl_(std::make_unique<Impl>()) {
+    : settings_(std::move(settings)),
+      options_(std::move(options)),
+      impl_(std::make_unique<Impl>()) {
   (void)kS3CurlReady;
   impl_->curl = curl_easy_init();
   std::string endpoint = settings_.endpoint;

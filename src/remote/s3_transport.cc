@@ -47,7 +47,8 @@ void PutU64(std::string* out, uint64_t v) {
 }
 uint64_t GetU64(const char* p) {
   uint64_t v = 0;
-  for (int i = 0; i < 8; ++i) v |= static_cast<uint64_t>(static_cast<unsigned char>(p[i])) << (8 * i);
+  for (int i = 0; i < 8; ++i)
+    v |= static_cast<uint64_t>(static_cast<unsigned char>(p[i])) << (8 * i);
   return v;
 }
 
@@ -76,8 +77,8 @@ std::map<std::string, std::string> ProcessEnvironment() {
 }
 
 bool IsCommitHex(std::string_view s) {
-  return s.size() == 40 &&
-         std::all_of(s.begin(), s.end(), [](char c) { return std::isxdigit(c) && !std::isupper(c); });
+  return s.size() == 40 && std::all_of(s.begin(), s.end(),
+                                       [](char c) { return std::isxdigit(c) && !std::isupper(c); });
 }
 
 bool IsRefName(std::string_view key) {
@@ -219,7 +220,8 @@ Result<std::pair<std::string, std::string>> S3Transport::ReadRefObject(S3Client&
   std::string etag;
   auto body = client.Get(name, std::nullopt, std::nullopt, &etag);
   if (!body.ok()) {
-    if (body.status().code() == Status::Code::kNotFound) return std::pair<std::string, std::string>();
+    if (body.status().code() == Status::Code::kNotFound)
+      return std::pair<std::string, std::string>();
     return body.status();
   }
   std::string_view text = *body;
@@ -377,8 +379,8 @@ Result<std::string> S3Transport::ReadObjects(const std::vector<ContentId>& ids) 
   }
   auto read_span = [&](S3Client& client, size_t k) -> Status {
     Span& span = spans[k];
-    VREPO_ASSIGN_OR_RETURN(span.bytes, client.Get("packs/" + names[k] + ".vrb", span.begin,
-                                                  span.end - span.begin));
+    VREPO_ASSIGN_OR_RETURN(
+        span.bytes, client.Get("packs/" + names[k] + ".vrb", span.begin, span.end - span.begin));
     if (span.bytes.size() != span.end - span.begin) {
       return Status::Corruption(s.Err("pack " + names[k] + " is shorter than its index says"));
     }
@@ -392,8 +394,8 @@ Result<std::string> S3Transport::ReadObjects(const std::vector<ContentId>& ids) 
   std::vector<std::string_view> records(places.size());
   for (const Span& span : spans) {
     for (size_t i : span.members) {
-      records[i] = std::string_view(span.bytes).substr(places[i].offset - span.begin,
-                                                       places[i].length);
+      records[i] =
+          std::string_view(span.bytes).substr(places[i].offset - span.begin, places[i].length);
     }
   }
   std::string batch = "VRB1";
@@ -403,8 +405,8 @@ Result<std::string> S3Transport::ReadObjects(const std::vector<ContentId>& ids) 
   for (size_t i = 0; i < records.size(); ++i) {
     // The reader verifies every record by its id; this catches an index that points astray.
     if (records[i].size() < 32 || std::memcmp(records[i].data(), ids[i].bytes.data(), 32) != 0) {
-      return Status::Corruption(s.Err("the index places object " + ids[i].Hex() +
-                                      " where its pack holds another"));
+      return Status::Corruption(
+          s.Err("the index places object " + ids[i].Hex() + " where its pack holds another"));
     }
     batch.append(records[i]);
   }
@@ -461,8 +463,9 @@ Status S3Transport::UploadPack(const std::string& key, std::string_view pack) {
   }
   VREPO_RETURN_IF_ERROR(S3ParallelFor(s, todo.size(), [&](S3Client& client, size_t k) -> Status {
     const size_t i = todo[k];
-    VREPO_ASSIGN_OR_RETURN(std::string etag,
-                           client.UploadPart(key, upload_id, static_cast<int>(i + 1), part_bytes(i)));
+    VREPO_ASSIGN_OR_RETURN(
+        std::string etag,
+        client.UploadPart(key, upload_id, static_cast<int>(i + 1), part_bytes(i)));
     done[i] = {static_cast<int>(i + 1), etag, part_bytes(i).size()};
     return Status::OK();
   }));
@@ -545,8 +548,8 @@ Result<History*> S3Transport::LoadHistory() {
   std::lock_guard lock(s.mu);
   for (size_t i = 0; i < todo.size(); ++i) {
     if (ContentId::Of(packs[i]).Hex() != todo[i]) {
-      return Status::Corruption(s.Err("history pack history/" + todo[i] +
-                                      ".pack does not match its name"));
+      return Status::Corruption(
+          s.Err("history pack history/" + todo[i] + ".pack does not match its name"));
     }
     auto imported = s.history->ImportPack(packs[i]);
     if (!imported.ok()) {
@@ -582,11 +585,10 @@ Status S3Transport::CheckConditionalWrites() {
     if (s.conditions_checked) return Status::OK();
   }
   // Once per store and bucket: the answer is kept in the cache.
-  const std::string marker =
-      JoinPath(s.cache_dir, "conditional-writes-" +
-                                ContentId::Of(s.settings.endpoint + "\n" + s.settings.bucket)
-                                    .Hex()
-                                    .substr(0, 16));
+  const std::string marker = JoinPath(
+      s.cache_dir,
+      "conditional-writes-" +
+          ContentId::Of(s.settings.endpoint + "\n" + s.settings.bucket).Hex().substr(0, 16));
   if (!ReadFile(marker).ok()) {
     std::mt19937_64 random{std::random_device{}()};
     const std::string key = "probe/" + std::to_string(random()) + "-" + std::to_string(::getpid());
@@ -665,8 +667,8 @@ Result<std::unique_ptr<Transport>> OpenS3Transport(const std::string& url,
       ResolveS3Settings(ProcessEnvironment(), home ? home : "", options.s3, &shared->settings));
   shared->client_options.counters = std::make_shared<S3Counters>();
   if (options.cache_dir.empty()) {
-    std::string tmpl = JoinPath(std::getenv("TMPDIR") ? std::getenv("TMPDIR") : "/tmp",
-                                "vrepo-s3-XXXXXX");
+    std::string tmpl =
+        JoinPath(std::getenv("TMPDIR") ? std::getenv("TMPDIR") : "/tmp", "vrepo-s3-XXXXXX");
     if (::mkdtemp(tmpl.data()) == nullptr) {
       return Status::FromErrno("creating a temporary folder for " + url, errno);
     }
@@ -797,7 +799,8 @@ Result<std::vector<S3PackIndexEntry>> DecodeS3PackIndex(std::string_view bytes,
     return corrupt("not a pack index (no VRI1 header)");
   }
   uint32_t count = 0;
-  for (int i = 0; i < 4; ++i) count |= static_cast<uint32_t>(static_cast<unsigned char>(bytes[4 + i])) << (8 * i);
+  for (int i = 0; i < 4; ++i)
+    count |= static_cast<uint32_t>(static_cast<unsigned char>(bytes[4 + i])) << (8 * i);
   if (std::memcmp(bytes.data() + 8, pack.bytes.data(), 32) != 0) {
     return corrupt("indexes another pack");
   }

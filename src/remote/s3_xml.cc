@@ -341,11 +341,12 @@ Result<std::vector<S3ListedPart>> ParseS3Parts(std::string_view xml, const std::
   for (const XmlElement& child : root.children) {
     if (child.name != "Part") continue;
     S3ListedPart part;
-    VREPO_ASSIGN_OR_RETURN(part.number, S3XmlNumber<int>(child.Child("PartNumber"), source,
-                                                         "PartNumber"));
+    VREPO_ASSIGN_OR_RETURN(part.number,
+                           S3XmlNumber<int>(child.Child("PartNumber"), source, "PartNumber"));
     VREPO_ASSIGN_OR_RETURN(part.size, S3XmlNumber<uint64_t>(child.Child("Size"), source, "Size"));
     const XmlElement* etag = child.Child("ETag");
-    if (etag == nullptr || etag->text.empty()) return S3XmlFieldError(source, "a Part without an ETag");
+    if (etag == nullptr || etag->text.empty())
+      return S3XmlFieldError(source, "a Part without an ETag");
     part.etag = UnquoteETag(etag->text);
     parts.push_back(std::move(part));
   }

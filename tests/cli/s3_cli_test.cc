@@ -18,7 +18,8 @@ TEST_CASE("s3 cli: remote add with its endpoint, push, clone, fsck --remote") {
   TempDir dir;
   const std::string a = dir / "a";
   WriteFile(a + "/labels.csv", "path,label\nimg/0.png,cat\n");
-  for (int i = 0; i < 5; ++i) WriteFile(a + "/img/" + std::to_string(i) + ".png", RandomBytes(4000, i));
+  for (int i = 0; i < 5; ++i)
+    WriteFile(a + "/img/" + std::to_string(i) + ".png", RandomBytes(4000, i));
   MustRun(dir.path(), {"init", "a"});
   MustRun(a, {"add", "."});
   MustRun(a, {"commit", "-m", "first"});

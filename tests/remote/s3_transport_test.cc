@@ -308,7 +308,8 @@ TEST_CASE("s3 transport: a corrupt pack index is refused with one line naming it
   gap[40 + 32] = 9;  // the first record no longer starts after the batch header
   refused(gap, pack, "impossible offset");
   // Every truncation is refused, never read past.
-  for (size_t n = 0; n < good.size(); ++n) CHECK(!DecodeS3PackIndex(good.substr(0, n), pack, "i").ok());
+  for (size_t n = 0; n < good.size(); ++n)
+    CHECK(!DecodeS3PackIndex(good.substr(0, n), pack, "i").ok());
 }
 
 }  // namespace
