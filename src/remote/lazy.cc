@@ -21,7 +21,7 @@ namespace {
 // samples, large enough that a request's round trip is not paid per object.
 constexpr size_t kLazyBatchObjects = 256;
 
-bool EndsWith(const std::string& s, std::string_view tail) {
+bool LazyNameEndsWith(const std::string& s, std::string_view tail) {
   return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
 }
 
@@ -230,8 +230,8 @@ class LazyRemoteSource final : public ObjectSource {
 std::function<bool(const FileEntry&)> LazyCloneKeeps(uint64_t threshold) {
   return [threshold](const FileEntry& f) {
     std::string name = f.path.substr(f.path.find_last_of('/') + 1);
-    return f.size <= threshold || EndsWith(name, ".csv") || EndsWith(name, ".jsonl") ||
-           name == ".vrepoignore";
+    return f.size <= threshold || LazyNameEndsWith(name, ".csv") ||
+           LazyNameEndsWith(name, ".jsonl") || name == ".vrepoignore";
   };
 }
 

@@ -32,8 +32,6 @@ uint64_t JsonUint(const std::string& json, const std::string& key) {
   return std::stoull(json.substr(at + key.size() + 3));
 }
 
-bool Exists(const std::string& path) { return std::filesystem::exists(path); }
-
 TEST_CASE("clone --lazy: label tables and small files now, the rest when a command reads it") {
   LazySource s;
   std::string lazy = s.dir / "lazy";
