@@ -10,6 +10,7 @@
 #include <iterator>
 
 #include "terminal_reporter.h"
+#include "vrepo/remote/lazy.h"
 
 namespace vrepo::cli {
 
@@ -46,6 +47,8 @@ Result<std::unique_ptr<Repository>> OpenRepository(const Globals& g, bool write)
     return Status::Corruption(repo.status().message() +
                               " [rebuild it from the pack files: vrepo fsck --rebuild-index]");
   }
+  // A lazy clone's absent contents come from its remote, whichever command reads them.
+  if (repo.ok()) VREPO_RETURN_IF_ERROR(InstallLazySource(**repo));
   return repo;
 }
 

@@ -1,4 +1,4 @@
-// vrepo checkout REV [--force]
+// vrepo checkout REV [--force] | vrepo checkout REV -- PATH...
 #include <cstdio>
 
 #include "cli.h"
@@ -8,6 +8,7 @@ namespace vrepo::cli {
 Command RegisterCheckout(CLI::App& app, Globals& g) {
   struct Opts {
     std::string rev;
+    std::vector<std::string> paths;
     bool force = false;
   };
   auto o = std::make_shared<Opts>();
@@ -17,12 +18,21 @@ Command RegisterCheckout(CLI::App& app, Globals& g) {
       "Makes the working tree and the staging index equal to REV. A branch name attaches HEAD "
       "to that branch; any other revision (id, tag, REV~N) detaches HEAD at it, as git does. "
       "Refuses, naming a path, when uncommitted changes or untracked files would be "
-      "overwritten, unless --force.");
+      "overwritten, unless --force. With PATHs (after --), writes only the files under them "
+      "as REV has them, into the working tree and the staging index, and moves nothing else "
+      "(as 'vrepo restore --source REV PATH...'); in a lazy clone this fetches just those.");
   sub->add_option("REV", o->rev, "Branch or revision")->required();
+  sub->add_option("PATH", o->paths, "Files or folders to take from REV (after --)");
   sub->add_flag("-f,--force", o->force, "Discard uncommitted changes");
   return {sub, [&g, o] {
             auto repo = OpenRepository(g, /*write=*/true);
             if (!repo.ok()) return Fail("checkout", repo.status());
+            if (!o->paths.empty()) {
+              auto rel = RepoPaths(**repo, g, o->paths);
+              if (!rel.ok()) return Fail("checkout", rel.status());
+              Status st = Restore(**repo, *rel, o->rev, CliReporter());
+              return st.ok() ? kExitOk : Fail("checkout", st);
+            }
             CheckoutOptions options;
             options.reporter = CliReporter();
             options.force = o->force;

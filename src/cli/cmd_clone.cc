@@ -1,4 +1,4 @@
-// vrepo clone URL [DIR] [--branch B] [--jobs N] [--json]
+// vrepo clone URL [DIR] [--branch B] [--jobs N] [--lazy [--lazy-threshold BYTES]] [--json]
 #include <cstdio>
 
 #include "remote_cli.h"
@@ -37,6 +37,14 @@ Command RegisterClone(CLI::App& app, Globals& g) {
   sub->add_option("-b,--branch", o->clone.branch, "Branch to check out");
   sub->add_option("-j,--jobs", o->clone.jobs, "Parallel streams (default 4)")
       ->check(CLI::Range(1, 64));
+  CLI::Option* lazy = sub->add_flag(
+      "--lazy", o->clone.lazy,
+      "Fetch the history, label tables (*.csv, *.jsonl), .vrepoignore and small files "
+      "now; other files are fetched from origin when a command reads them (see 'vrepo "
+      "fetch --contents')");
+  sub->add_option("--lazy-threshold", o->clone.lazy_threshold,
+                  "With --lazy, the largest file (bytes) fetched at once (default 65536)")
+      ->needs(lazy);
   sub->add_flag("--json", o->json, "Print the result as JSON on stdout");
   return {sub, [&g, o] {
             (void)g;

@@ -25,6 +25,7 @@ int PrintFsck(Repository& repo, const RebuildIndexResult* rebuilt, bool as_json)
       json.EndObject();
     }
     json.Key("objects_checked").Uint(report->objects_checked);
+    json.Key("absent").Uint(report->absent);
     json.Key("problems").BeginArray();
     for (const auto& p : report->problems) json.String(p);
     json.EndArray();
@@ -41,6 +42,10 @@ int PrintFsck(Repository& repo, const RebuildIndexResult* rebuilt, bool as_json)
       for (const auto& p : r.problems) Print(p + "\n");
     }
     for (const auto& p : report->problems) Print(p + "\n");
+    if (report->absent > 0) {
+      Print(std::to_string(report->absent) + " objects absent (lazy clone; fetched on demand " +
+            "from '" + report->lazy_remote + "')\n");
+    }
   }
   return report->problems.empty() ? kExitOk : kExitFailure;
 }

@@ -12,6 +12,7 @@
 #include <unordered_set>
 
 #include "vrepo/history/history.h"
+#include "vrepo/remote/lazy.h"
 #include "vrepo/remote/object_batch.h"
 #include "vrepo/remote/remote_config.h"
 #include "vrepo/remote/service.h"
@@ -509,6 +510,8 @@ Result<SyncReport> Fetch(Repository& repo, Transport& remote, const std::string&
   VREPO_ASSIGN_OR_RETURN(HistoryDelta delta, history.NewHistory(wants, haves));
   report.commits = delta.commits.size();
   ObjectCopier copier(remote, *local, options, "receiving objects", &report);
+  if (options.contents)
+    std::erase_if(delta.files, [&](const FileEntry& f) { return !options.contents(f); });
   VREPO_RETURN_IF_ERROR(copier.Copy(WantedFiles(delta)));
   for (size_t k = 0; k < updates.size(); ++k) {
     const RefUpdate& u = updates[k];
@@ -595,6 +598,10 @@ Result<SyncReport> Clone(const std::string& url, const std::string& dir,
     static_cast<SyncOptions&>(fetch) = options;
     fetch.runs = true;
     fetch.models = true;
+    if (options.lazy) {
+      VREPO_RETURN_IF_ERROR(MarkLazy(*repo, "origin"));
+      fetch.contents = LazyCloneKeeps(options.lazy_threshold);
+    }
     VREPO_ASSIGN_OR_RETURN(SyncReport report, Fetch(*repo, *remote, "origin", fetch));
     std::string branch = options.branch;
     if (branch.empty() && report.head_branch) branch = ShortName(*report.head_branch);
@@ -626,6 +633,7 @@ Result<SyncReport> Clone(const std::string& url, const std::string& dir,
     CheckoutOptions checkout;
     checkout.reporter = options.reporter;
     checkout.force = true;  // a new folder: nothing of the user's to protect
+    checkout.leave_absent = options.lazy;
     VREPO_RETURN_IF_ERROR(CheckoutFiles(*repo, files, commit.tree, checkout));
     return report;
   };

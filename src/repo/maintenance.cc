@@ -75,6 +75,19 @@ Result<FsckReport> Fsck(Repository& repo, const ExtraRoots& extra) {
                                 " bytes, the object holds " + std::to_string(it->second));
     }
   }));
+  VREPO_ASSIGN_OR_RETURN(std::optional<std::string> lazy, LazyRemote(repo));
+  if (lazy) {
+    report.lazy_remote = *lazy;
+    report.absent = missing.size();
+    for (const FileEntry& f : extra.files) {
+      if (!stored_size.count(f.id) && !missing.count(f.id) && !repo.store().Contains(f.id)) {
+        missing.emplace(f.id, f.path);
+        ++report.absent;
+      }
+    }
+    report.objects_checked = std::max<uint64_t>(checked, stored_size.size());
+    return report;
+  }
   std::vector<std::pair<std::string, ContentId>> sorted;
   for (const auto& [id, path] : missing) sorted.emplace_back(path, id);
   std::sort(sorted.begin(), sorted.end(),

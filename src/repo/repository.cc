@@ -178,6 +178,13 @@ Status RequireWritable(const Repository& repo, const char* what) {
   return Status::OK();
 }
 
+Result<std::optional<std::string>> LazyRemote(const Repository& repo) {
+  VREPO_ASSIGN_OR_RETURN(ConfigFile config, ConfigFile::Open(repo.config_path()));
+  VREPO_ASSIGN_OR_RETURN(std::optional<std::string> remote, config.GetString(kLazyRemoteKey));
+  if (remote && remote->empty()) return std::optional<std::string>();
+  return remote;
+}
+
 Status RequireWorkTree(const Repository& repo) {
   if (repo.bare()) return Status::InvalidArgument("this operation must be run in a work tree");
   return Status::OK();

@@ -18,10 +18,11 @@ namespace vrepo {
 namespace {
 
 // Looks up the locations of ids[order[k]] for every k, in blocks of keys in ascending order
-// (`order` sorts `ids`), into locs[i] for ids[i]. NotFound names the first absent object.
+// (`order` sorts `ids`), into locs[i] for ids[i]. NotFound names the first absent object,
+// unless `absent` is given: then absent ids are marked there instead.
 Status LocateSorted(const IndexDb& index, const std::vector<ContentId>& ids,
                     const std::vector<size_t>& order, ThreadPool& pool,
-                    std::vector<ObjectLocation>* locs) {
+                    std::vector<ObjectLocation>* locs, std::vector<char>* absent) {
   // Work is handed out in blocks: one pool task per object would spend more on the pool's lock than
   // on a small object.
   constexpr size_t kLookupBlock = 4096;
@@ -36,7 +37,9 @@ Status LocateSorted(const IndexDb& index, const std::vector<ContentId>& ids,
     Status st = index.MultiGet(keys, &values, &found);
     for (size_t k = begin; st.ok() && k < end; ++k) {
       const ContentId& id = ids[order[k]];
-      if (!found[k - begin]) {
+      if (!found[k - begin] && absent != nullptr) {
+        (*absent)[order[k]] = 1;
+      } else if (!found[k - begin]) {
         st = Status::NotFound("object " + id.Hex() + " is not in the store");
       } else {
         st = DecodeLocation(values[k - begin], id, &(*locs)[order[k]], nullptr);
@@ -103,6 +106,24 @@ Result<std::unique_ptr<PackWriter>> ObjectStore::NewWriter() {
   return std::unique_ptr<PackWriter>(new PackWriter(std::move(w)));
 }
 
+void ObjectStore::SetSource(std::shared_ptr<ObjectSource> source) {
+  impl_->source = std::move(source);
+}
+
+ObjectSource* ObjectStore::source() const { return impl_->source.get(); }
+
+Result<uint64_t> ObjectStore::Prefetch(const std::vector<ContentId>& ids) {
+  if (!impl_->source) return uint64_t{0};
+  std::vector<ContentId> missing;
+  for (const ContentId& id : ids) {
+    if (!Contains(id)) missing.push_back(id);
+  }
+  std::sort(missing.begin(), missing.end());
+  missing.erase(std::unique(missing.begin(), missing.end()), missing.end());
+  if (!missing.empty()) VREPO_RETURN_IF_ERROR(impl_->source->Fetch(missing, nullptr));
+  return uint64_t{missing.size()};
+}
+
 bool ObjectStore::Contains(const ContentId& id) const {
   return impl_->index->Get(ObjectKey(id)).ok();
 }
@@ -117,7 +138,14 @@ Result<std::string> ObjectStore::Get(const ContentId& id) const {
   const PackReader& reader = *impl_->reader;
   ObjectLocation loc;
   std::vector<ChunkRef> chunks;
-  VREPO_RETURN_IF_ERROR(reader.Locate(id, &loc, &chunks));
+  Status located = reader.Locate(id, &loc, &chunks);
+  if (located.code() == Status::Code::kNotFound && impl_->source) {
+    std::string fetched;
+    VREPO_RETURN_IF_ERROR(
+        impl_->source->Fetch({id}, [&](size_t, std::string_view bytes) { fetched.assign(bytes); }));
+    return fetched;
+  }
+  VREPO_RETURN_IF_ERROR(located);
   std::string out;
   if (loc.codec == ObjectLocation::Codec::kChunked) {
     out.reserve(loc.raw_size);
@@ -141,15 +169,33 @@ Status ObjectStore::GetMany(const std::vector<ContentId>& ids, ThreadPool& pool,
   for (size_t i = 0; i < n; ++i) order[i] = i;
   std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return ids[a] < ids[b]; });
   std::vector<ObjectLocation> locs(n);
-  VREPO_RETURN_IF_ERROR(LocateSorted(*impl_->index, ids, order, pool, &locs));
+  // With a source, absent objects come from it (in one call, so it can batch them) and the
+  // present ones from the packs.
+  std::vector<char> absent(impl_->source ? n : 0, 0);
+  VREPO_RETURN_IF_ERROR(
+      LocateSorted(*impl_->index, ids, order, pool, &locs, impl_->source ? &absent : nullptr));
+  if (impl_->source) {
+    std::vector<size_t> fetch_index;
+    for (size_t i = 0; i < n; ++i) {
+      if (absent[i]) fetch_index.push_back(i);
+    }
+    if (!fetch_index.empty()) {
+      std::vector<ContentId> fetch_ids;
+      for (size_t i : fetch_index) fetch_ids.push_back(ids[i]);
+      VREPO_RETURN_IF_ERROR(impl_->source->Fetch(
+          fetch_ids, [&](size_t k, std::string_view bytes) { fn(fetch_index[k], bytes); }));
+      std::erase_if(order, [&](size_t i) { return absent[i] != 0; });
+    }
+  }
 
   std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
     return std::tie(locs[a].pack, locs[a].offset) < std::tie(locs[b].pack, locs[b].offset);
   });
-  const size_t read_blocks = (n + kReadBlock - 1) / kReadBlock;
+  const size_t present = order.size();
+  const size_t read_blocks = (present + kReadBlock - 1) / kReadBlock;
   std::vector<Status> read_errors(read_blocks);
   VREPO_RETURN_IF_ERROR(pool.ParallelFor(read_blocks, [&](size_t b) {
-    const size_t begin = b * kReadBlock, end = std::min(n, begin + kReadBlock);
+    const size_t begin = b * kReadBlock, end = std::min(present, begin + kReadBlock);
     std::string& scratch = ThreadScratch();
     for (size_t k = begin; k < end; ++k) {
       const size_t i = order[k];
@@ -196,7 +242,14 @@ Status ObjectStore::WriteTo(const ContentId& id, int fd, const std::string& fd_p
   const PackReader& reader = *impl_->reader;
   ObjectLocation loc;
   std::vector<ChunkRef> chunks;
-  VREPO_RETURN_IF_ERROR(reader.Locate(id, &loc, &chunks));
+  Status located = reader.Locate(id, &loc, &chunks);
+  if (located.code() == Status::Code::kNotFound && impl_->source) {
+    Status written;
+    VREPO_RETURN_IF_ERROR(impl_->source->Fetch(
+        {id}, [&](size_t, std::string_view bytes) { written = WriteAll(fd, bytes, fd_path); }));
+    return written;
+  }
+  VREPO_RETURN_IF_ERROR(located);
   if (loc.codec == ObjectLocation::Codec::kChunked) {
     return reader.ForEachChunk(
         id, chunks, [&](std::string_view bytes) { return WriteAll(fd, bytes, fd_path); });

@@ -29,8 +29,9 @@ struct ObjectStore::Impl {
   bool read_only = false;
   StoreOptions options;
   std::unique_ptr<IndexDb> index;
-  std::unique_ptr<PackReader> reader;  // over `index`
-  std::atomic<int> active_writers{0};  // gc refuses to run while one is open
+  std::unique_ptr<PackReader> reader;    // over `index`
+  std::atomic<int> active_writers{0};    // gc refuses to run while one is open
+  std::shared_ptr<ObjectSource> source;  // for objects the packs lack (a lazy clone)
 };
 
 struct PackWriter::Impl {

@@ -150,8 +150,8 @@ Result<AddResult> Add(Repository& repo, const std::vector<std::string>& paths,
       Status s = StatPath(root, entries[i].path, &st, &is_regular, &is_dir);
       if (s.ok() && is_regular) {
         extra.push_back(ScannedFile{entries[i].path, st});
-      } else {
-        removed.push_back(i);
+      } else if (!(entries[i].absent && s.code() == Status::Code::kNotFound)) {
+        removed.push_back(i);  // a lazy clone's file never checked out stays tracked
       }
     }
     if (!extra.empty()) {

@@ -105,6 +105,12 @@ bool DiskMatchesEntry(const std::string& root, const StagingEntry& e, int64_t in
   return e.StatMatches(FileStatFrom(s)) && !e.IsRacy(index_time_ns);
 }
 
+// Whether nothing is at `path` in the working tree.
+bool NothingAt(const std::string& root, const std::string& path) {
+  struct stat s;
+  return ::lstat(JoinPath(root, path).c_str(), &s) != 0 && (errno == ENOENT || errno == ENOTDIR);
+}
+
 Status RemoveWorktreeFile(const std::string& root, const std::string& path) {
   std::string abs = JoinPath(root, path);
   if (::unlink(abs.c_str()) != 0 && errno != ENOENT && errno != ENOTDIR) {
@@ -148,6 +154,14 @@ Status CheckCheckoutSafe(Repository& repo, const std::vector<FileEntry>& target)
 // on one file where the filesystem folds case. So a checkout that would fail part-way for
 // want of an object never begins.
 Status CheckWritable(Repository& repo, const std::vector<FileEntry>& writes) {
+  // A lazy clone gets every absent object in one parallel fetch now, rather than one at a
+  // time while writing, and a checkout that cannot get them all changes nothing.
+  if (repo.store().source() != nullptr) {
+    std::vector<ContentId> ids;
+    ids.reserve(writes.size());
+    for (const FileEntry& f : writes) ids.push_back(f.id);
+    VREPO_RETURN_IF_ERROR(repo.store().Prefetch(ids).status());
+  }
   for (const FileEntry& f : writes) {
     Result<ObjectLocation> loc = repo.store().Locate(f.id);
     if (!loc.ok()) {
@@ -185,13 +199,19 @@ Status CheckWritable(Repository& repo, const std::vector<FileEntry>& writes) {
 Status RollBack(Repository& repo, const std::vector<StagingEntry>& entries,
                 const std::vector<size_t>& removals, const std::vector<FileEntry>& writes) {
   std::vector<FileEntry> restore;
-  for (size_t i : removals) restore.push_back(entries[i].ToFileEntry());
+  for (size_t i : removals) {
+    if (!entries[i].absent) restore.push_back(entries[i].ToFileEntry());
+  }
   for (const FileEntry& w : writes) {
     auto it =
         std::lower_bound(entries.begin(), entries.end(), w.path,
                          [](const StagingEntry& e, const std::string& p) { return e.path < p; });
     if (it != entries.end() && it->path == w.path) {
-      restore.push_back(it->ToFileEntry());
+      if (it->absent) {
+        VREPO_RETURN_IF_ERROR(RemoveWorktreeFile(repo.root(), w.path));
+      } else {
+        restore.push_back(it->ToFileEntry());
+      }
     } else {
       VREPO_RETURN_IF_ERROR(RemoveWorktreeFile(repo.root(), w.path));
     }
@@ -205,8 +225,19 @@ Status RollBack(Repository& repo, const std::vector<StagingEntry>& entries,
 Result<std::vector<StagingEntry>> ApplyCheckout(Repository& repo,
                                                 const std::vector<StagingEntry>& entries,
                                                 const std::vector<size_t>& removals,
-                                                const std::vector<FileEntry>& writes,
-                                                Reporter* reporter) {
+                                                std::vector<FileEntry> writes, Reporter* reporter,
+                                                bool leave_absent = false) {
+  // Files whose objects this store lacks are staged as absent, with no stat cache.
+  std::vector<StagingEntry> absent;
+  if (leave_absent) {
+    std::erase_if(writes, [&](const FileEntry& f) {
+      if (repo.store().Contains(f.id)) return false;
+      StagingEntry e = UncachedEntry(f);
+      e.absent = true;
+      absent.push_back(std::move(e));
+      return true;
+    });
+  }
   VREPO_RETURN_IF_ERROR(CheckWritable(repo, writes));
   Status failed;
   for (size_t i : removals) {
@@ -215,7 +246,10 @@ Result<std::vector<StagingEntry>> ApplyCheckout(Repository& repo,
   }
   Result<std::vector<StagingEntry>> written =
       failed.ok() ? WriteFiles(repo, writes, reporter) : Result<std::vector<StagingEntry>>(failed);
-  if (written.ok()) return written;
+  if (written.ok()) {
+    for (StagingEntry& e : absent) written->push_back(std::move(e));
+    return written;
+  }
   Status undo = RollBack(repo, entries, removals, writes);
   if (!undo.ok()) {
     return written.status().WithContext("checkout failed, and restoring the work tree too (" +
@@ -247,17 +281,20 @@ Status CheckoutFiles(Repository& repo, const std::vector<FileEntry>& target,
     } else {
       const StagingEntry& cur = entries[e++];
       const FileEntry& want = target[t++];
-      // An unchanged file keeps its index entry and stat cache as they are.
-      if (cur.id != want.id || cur.executable != want.executable ||
-          !DiskMatchesEntry(root, cur, index.written_ns)) {
+      // An unchanged file keeps its index entry and stat cache as they are, and an unchanged
+      // file of a lazy clone that was never checked out stays so.
+      bool same = cur.id == want.id && cur.executable == want.executable;
+      if (same && cur.absent && NothingAt(root, cur.path)) continue;
+      if (!same || !DiskMatchesEntry(root, cur, index.written_ns)) {
         writes.push_back(want);
       }
     }
   }
 
   // Removals first: a file removed at "a" may make room for a folder "a/".
-  VREPO_ASSIGN_OR_RETURN(std::vector<StagingEntry> written,
-                         ApplyCheckout(repo, entries, removals, writes, options.reporter));
+  VREPO_ASSIGN_OR_RETURN(
+      std::vector<StagingEntry> written,
+      ApplyCheckout(repo, entries, removals, writes, options.reporter, options.leave_absent));
 
   IndexBatch batch;
   for (size_t i : removals) batch.Delete(StagingKey(entries[i].path));

@@ -59,7 +59,7 @@ std::string EncodeStagingValue(const StagingEntry& e) {
   v.push_back(static_cast<char>(kStagingFormat));
   v.append(e.id.Raw());
   AppendU64(&v, e.size);
-  v.push_back(e.executable ? 1 : 0);
+  v.push_back(static_cast<char>((e.executable ? 1 : 0) | (e.absent ? 2 : 0)));
   AppendU64(&v, static_cast<uint64_t>(e.mtime_ns));
   AppendU64(&v, static_cast<uint64_t>(e.ctime_ns));
   AppendU64(&v, e.ino);
@@ -83,6 +83,7 @@ Status DecodeStagingValue(std::string_view value, StagingEntry* e) {
   e->size = GetU64(p);
   p += 8;
   e->executable = (*p & 1) != 0;
+  e->absent = (*p & 2) != 0;
   p += 1;
   e->mtime_ns = static_cast<int64_t>(GetU64(p));
   e->ctime_ns = static_cast<int64_t>(GetU64(p + 8));

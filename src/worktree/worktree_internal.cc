@@ -35,6 +35,15 @@ Result<std::vector<DiskFile>> CompareWithDisk(const std::string& root,
       struct stat s;
       std::string abs = JoinPath(root, e.path);
       if (::lstat(abs.c_str(), &s) != 0) {
+        if ((errno == ENOENT || errno == ENOTDIR) && e.absent) {
+          // A lazy clone's file never checked out is as the index says, not deleted.
+          out[i] = DiskFile{};
+          out[i].present = true;
+          out[i].id = e.id;
+          out[i].size = e.size;
+          out[i].executable = e.executable;
+          continue;
+        }
         if (errno == ENOENT || errno == ENOTDIR) continue;
         return Status::FromErrno(abs, errno);
       }

@@ -76,6 +76,9 @@ Result<SyncReport> Push(Repository& repo, Transport& remote, const std::string& 
 struct FetchOptions : SyncOptions {
   bool runs = false;    // refs/runs/* too
   bool models = false;  // refs/models/* too
+  // When set, only the contents of files it accepts travel (a lazy clone's, lazy.h); the
+  // history always comes whole.
+  std::function<bool(const FileEntry&)> contents;
 };
 // Fetches every branch into refs/remotes/REMOTE_NAME/*, new tags into refs/tags/*, and with
 // `runs` refs/runs/*, with `models` refs/models/*. `repo` must be open for writing.
@@ -109,9 +112,15 @@ Result<PullResult> Pull(Repository& repo, Transport& remote, const std::string& 
 struct CloneOptions : SyncOptions {
   std::string branch;  // "" = the branch the remote's HEAD names
   TransportOptions transport;
+  // A lazy clone (docs/remote.md, "Lazy clones"): the history whole, but of the contents
+  // only label tables, .vrepoignore and files of at most `lazy_threshold` bytes; the rest
+  // stay absent and are fetched from origin when read.
+  bool lazy = false;
+  uint64_t lazy_threshold = 64 << 10;
 };
 // Creates `dir` (which must not exist or be empty), a repository whose remote "origin" is
 // `url`, fetches everything including runs, and checks out the branch, tracking origin's.
+// A lazy clone records core.lazy-remote = origin and checks out only the files it has.
 Result<SyncReport> Clone(const std::string& url, const std::string& dir,
                          const CloneOptions& options);
 

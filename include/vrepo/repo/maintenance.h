@@ -21,9 +21,14 @@ struct ExtraRoots {
 struct FsckReport {
   std::vector<std::string> problems;  // one line each, naming the object and file
   uint64_t objects_checked = 0;
+  // In a lazy clone: objects the history or `extra` names that are not stored, which its
+  // remote supplies on demand (not problems). Always 0 for a complete repository.
+  uint64_t absent = 0;
+  std::string lazy_remote;  // the lazy clone's remote, "" for a complete repository
 };
 // Checks the store's packs, the history's objects, and that every file the history or
-// `extra` names is stored (at the size its pointer says, for the history's).
+// `extra` names is stored (at the size its pointer says, for the history's); in a lazy
+// clone, objects not stored are counted as absent instead.
 Result<FsckReport> Fsck(Repository& repo, const ExtraRoots& extra);
 
 struct GcResult {

@@ -71,6 +71,12 @@ class Repository {
 
 // InvalidArgument "WHAT: repository ROOT was opened read-only" for a reader.
 Status RequireWritable(const Repository& repo, const char* what);
+// The config key naming the remote a lazy clone gets absent contents from.
+inline constexpr const char* kLazyRemoteKey = "core.lazy-remote";
+// That remote's name for a lazy clone (docs/remote.md, "Lazy clones"), nullopt for a
+// repository that holds every object its history names.
+Result<std::optional<std::string>> LazyRemote(const Repository& repo);
+
 // InvalidArgument "this operation must be run in a work tree" (git's words) for a bare
 // repository: what reads or writes the working tree or the staging index needs one.
 Status RequireWorkTree(const Repository& repo);

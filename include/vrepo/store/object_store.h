@@ -14,6 +14,7 @@
 #include "vrepo/store/content_id.h"
 #include "vrepo/store/index_batch.h"
 #include "vrepo/store/index_db.h"
+#include "vrepo/store/object_source.h"
 #include "vrepo/util/status.h"
 
 namespace vrepo {
@@ -121,6 +122,14 @@ class ObjectStore {
 
   // Starts a write session. Fails on a read-only store.
   Result<std::unique_ptr<PackWriter>> NewWriter();
+
+  // Where Get, GetMany and WriteTo get objects this store lacks (a lazy clone's remote); null,
+  // the default, makes them NotFound. Set before the store is shared between threads.
+  void SetSource(std::shared_ptr<ObjectSource> source);
+  ObjectSource* source() const;
+  // Gets from the source, and stores, those of `ids` that this store lacks (nothing without a
+  // source). Returns how many that was.
+  Result<uint64_t> Prefetch(const std::vector<ContentId>& ids);
 
   bool Contains(const ContentId& id) const;
   Result<ObjectLocation> Locate(const ContentId& id) const;

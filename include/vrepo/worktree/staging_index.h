@@ -37,6 +37,9 @@ struct StagingEntry {
   ContentId id;
   uint64_t size = 0;  // content size (also the stat cache's size)
   bool executable = false;
+  // Not checked out: a lazy clone's file whose contents were never fetched (docs/remote.md,
+  // "Lazy clones"). While the file is missing from disk it counts as unchanged, not deleted.
+  bool absent = false;
   int64_t mtime_ns = 0;  // stat cache; 0 = unknown, always re-hash
   int64_t ctime_ns = 0;
   uint64_t ino = 0;
@@ -53,7 +56,8 @@ struct StagingEntry {
 };
 
 // Value encoding, format 1 (74 bytes): u8 version=1, 32 raw id bytes, u64 size, u8 flags
-// (bit 0 executable), i64 mtime_ns, i64 ctime_ns, u64 ino, u64 dev; integers little-endian.
+// (bit 0 executable, bit 1 absent), i64 mtime_ns, i64 ctime_ns, u64 ino, u64 dev; integers
+// little-endian.
 std::string EncodeStagingValue(const StagingEntry& e);
 Status DecodeStagingValue(std::string_view value, StagingEntry* e);
 std::string StagingKey(std::string_view path);

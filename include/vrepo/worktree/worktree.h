@@ -96,6 +96,9 @@ Result<CommitResult> Commit(Repository& repo, const std::string& message, bool a
 struct CheckoutOptions {
   bool force = false;            // discard uncommitted changes
   Reporter* reporter = nullptr;  // progress of the files written
+  // A lazy clone's first checkout: files whose objects the store lacks are not written but
+  // staged as absent (StagingEntry::absent), instead of fetched through the store's source.
+  bool leave_absent = false;
 };
 // Makes the working tree and staging index equal to `rev`'s tree and detaches HEAD there
 // (or points HEAD at the branch when `rev` is a branch name and `attach_branch`). Refuses

@@ -1,0 +1,250 @@
+#include "vrepo/remote/lazy.h"
+
+#include <algorithm>
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+#include "vrepo/remote/object_batch.h"
+#include "vrepo/remote/remote_config.h"
+#include "vrepo/remote/transport.h"
+#include "vrepo/repo/config_file.h"
+#include "vrepo/util/thread_pool.h"
+
+namespace vrepo {
+
+namespace {
+
+// Ids per read request: small enough that parallel streams share the work of a few hundred
+// samples, large enough that a request's round trip is not paid per object.
+constexpr size_t kLazyBatchObjects = 256;
+
+bool LazyNameEndsWith(const std::string& s, std::string_view tail) {
+  return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
+}
+
+// Gets absent objects from a lazy clone's remote. Every fetch writes one pack through a
+// PackWriter of the repository's store, or, for a read-only repository, of a writer opened
+// for the purpose (and kept for the source's life, so later reads find what it stored).
+class LazyRemoteSource final : public ObjectSource {
+ public:
+  LazyRemoteSource(Repository& repo, std::string remote, int jobs)
+      : repo_(repo),
+        root_(repo.root()),
+        remote_(std::move(remote)),
+        jobs_(std::max(1, jobs)),
+        store_(repo.read_only() ? nullptr : &repo.store()) {}
+
+  Status Fetch(const std::vector<ContentId>& ids,
+               const std::function<void(size_t, std::string_view)>& fn) override {
+    if (ids.empty()) return Status::OK();
+    Status st = FetchAll(ids, fn);
+    if (st.ok()) return st;
+    std::string where = "remote '" + remote_ + "'";
+    {
+      std::lock_guard lock(mu_);
+      if (!url_.empty()) where += " (" + url_ + ")";
+    }
+    std::string what = "object " + ids[0].Hex();
+    if (ids.size() > 1) what += " (and " + std::to_string(ids.size() - 1) + " more)";
+    return Status::IOError(what + " is not in this lazy clone and " + where +
+                           " could not be read: " + st.message());
+  }
+
+ private:
+  Status FetchAll(const std::vector<ContentId>& ids,
+                  const std::function<void(size_t, std::string_view)>& fn) {
+    VREPO_ASSIGN_OR_RETURN(ObjectStore * store, Store());
+    // A read-only reader's own index does not see what an earlier fetch stored; the writer's
+    // does.
+    std::vector<size_t> todo;
+    for (size_t i = 0; i < ids.size(); ++i) {
+      if (store != store_ && store->Contains(ids[i])) {
+        if (fn) {
+          VREPO_ASSIGN_OR_RETURN(std::string bytes, store->Get(ids[i]));
+          fn(i, bytes);
+        }
+      } else {
+        todo.push_back(i);
+      }
+    }
+    if (todo.empty()) return Status::OK();
+    VREPO_ASSIGN_OR_RETURN(std::unique_ptr<PackWriter> writer, store->NewWriter());
+    std::vector<std::vector<size_t>> batches;
+    for (size_t k = 0; k < todo.size(); k += kLazyBatchObjects) {
+      batches.emplace_back(todo.begin() + k,
+                           todo.begin() + std::min(todo.size(), k + kLazyBatchObjects));
+    }
+    std::atomic<size_t> next{0};
+    FirstError first_error;
+    auto worker = [&](Transport* t) {
+      while (!first_error.failed()) {
+        size_t b = next.fetch_add(1);
+        if (b >= batches.size()) return;
+        first_error.Record(CatchExceptions(
+            "fetching objects", [&] { return FetchBatch(*t, *writer, ids, batches[b], fn); }));
+      }
+    };
+    size_t streams = std::min<size_t>(jobs_, batches.size());
+    std::vector<std::unique_ptr<Transport>> connections;
+    for (size_t j = 0; j < streams; ++j) {
+      auto t = Connection();
+      if (!t.ok()) {
+        if (j == 0) return t.status();
+        break;  // fewer streams, not a failure
+      }
+      connections.push_back(std::move(t).value());
+    }
+    std::vector<std::thread> threads;
+    for (size_t j = 1; j < connections.size(); ++j) {
+      threads.emplace_back(worker, connections[j].get());
+    }
+    worker(connections[0].get());
+    for (std::thread& t : threads) t.join();
+    {
+      std::lock_guard lock(mu_);
+      for (auto& c : connections) idle_.push_back(std::move(c));
+    }
+    // What arrived and verified is kept even when another batch failed.
+    VREPO_RETURN_IF_ERROR(writer->Commit(nullptr));
+    return first_error.status();
+  }
+
+  // Reads ids[index[...]] (all plain objects or chunk lists) until every one came, verifies
+  // and stores each, and hands its bytes to `fn`.
+  Status FetchBatch(Transport& t, PackWriter& writer, const std::vector<ContentId>& ids,
+                    const std::vector<size_t>& index,
+                    const std::function<void(size_t, std::string_view)>& fn) {
+    std::vector<ContentId> wanted;
+    for (size_t i : index) wanted.push_back(ids[i]);
+    return ReadVerified(t, writer, wanted, [&](size_t k, std::string_view bytes) {
+      if (fn) fn(index[k], bytes);
+    });
+  }
+
+  Status ReadVerified(Transport& t, PackWriter& writer, const std::vector<ContentId>& wanted,
+                      const std::function<void(size_t, std::string_view)>& fn) {
+    // A server may answer with a prefix of the ids asked (docs/remote.md, "Hostile peers").
+    for (size_t done = 0; done < wanted.size();) {
+      std::vector<ContentId> ask(wanted.begin() + done, wanted.end());
+      VREPO_ASSIGN_OR_RETURN(std::string batch, t.ReadObjects(ask));
+      VREPO_ASSIGN_OR_RETURN(std::vector<BatchRecord> records, ParseObjectBatch(batch));
+      if (records.empty() || records.size() > ask.size()) {
+        return Status::Corruption("object batch from " + t.Describe() + " holds " +
+                                  std::to_string(records.size()) + " objects for a read of " +
+                                  std::to_string(ask.size()));
+      }
+      for (size_t k = 0; k < records.size(); ++k) {
+        const BatchRecord& r = records[k];
+        if (r.id != ask[k]) {
+          return Status::Corruption("object batch from " + t.Describe() + " holds object " +
+                                    r.id.Hex() + " where " + ask[k].Hex() + " was asked for");
+        }
+        if (r.codec == ObjectLocation::Codec::kChunked) {
+          VREPO_ASSIGN_OR_RETURN(std::string whole, ReadChunked(t, writer, r));
+          fn(done + k, whole);
+          continue;
+        }
+        // Hashing streams, so a forged size costs no memory before it is refused.
+        VREPO_RETURN_IF_ERROR(VerifyBatchRecord(r, records, {}));
+        VREPO_ASSIGN_OR_RETURN(std::string bytes, DecodeRecordBytes(r));
+        VREPO_RETURN_IF_ERROR(writer.PutVerified(r.id, r.codec, r.raw_size, r.stored, {}));
+        fn(done + k, bytes);
+      }
+      done += records.size();
+    }
+    return Status::OK();
+  }
+
+  // A chunked object: its chunks are read and stored first, then its chunk list.
+  Result<std::string> ReadChunked(Transport& t, PackWriter& writer, const BatchRecord& list) {
+    std::vector<ContentId> chunk_ids;
+    for (const ChunkRef& c : list.chunks) chunk_ids.push_back(c.id);
+    std::vector<std::string> parts(chunk_ids.size());
+    VREPO_RETURN_IF_ERROR(ReadVerified(t, writer, chunk_ids,
+                                       [&](size_t k, std::string_view b) { parts[k].assign(b); }));
+    std::string whole;
+    whole.reserve(list.raw_size);
+    for (size_t k = 0; k < parts.size(); ++k) {
+      if (parts[k].size() != list.chunks[k].size) {
+        return Status::Corruption("object " + list.id.Hex() + ": its chunk " +
+                                  list.chunks[k].id.Hex() + " is not the size its list says");
+      }
+      whole.append(parts[k]);
+    }
+    if (ContentId::Of(whole) != list.id) {
+      return Status::Corruption("object " + list.id.Hex() + ": its chunks do not hash to it");
+    }
+    VREPO_RETURN_IF_ERROR(writer.PutVerified(list.id, list.codec, list.raw_size, {}, list.chunks));
+    return whole;
+  }
+
+  // The store fetched objects go to: the repository's own, or for a read-only repository a
+  // writer opened once (it waits for the writer lock: readers are not otherwise blocked).
+  Result<ObjectStore*> Store() {
+    if (store_ != nullptr) return store_;
+    std::lock_guard lock(mu_);
+    if (!writer_repo_) {
+      OpenOptions options;
+      options.wait_for_lock = true;
+      VREPO_ASSIGN_OR_RETURN(writer_repo_, Repository::Discover(root_, options));
+    }
+    return &writer_repo_->store();
+  }
+
+  // A connection of its own for one stream: an idle one, or a new one.
+  Result<std::unique_ptr<Transport>> Connection() {
+    std::lock_guard lock(mu_);
+    if (!idle_.empty()) {
+      auto t = std::move(idle_.back());
+      idle_.pop_back();
+      return t;
+    }
+    if (!base_) {
+      // The remote's configuration is read now, not when the repository was opened: a
+      // command that reads nothing absent must work with the remote gone.
+      VREPO_ASSIGN_OR_RETURN(RemoteConfig rc, GetRemote(repo_, remote_));
+      url_ = rc.url;
+      VREPO_ASSIGN_OR_RETURN(base_, OpenTransport(url_, TransportOptionsFor(rc)));
+    }
+    return base_->Connect();
+  }
+
+  const Repository& repo_;  // owns the store that owns this source
+  const std::string root_;
+  const std::string remote_;
+  const int jobs_;
+  ObjectStore* const store_;  // null for a read-only repository
+
+  std::mutex mu_;  // guards everything below
+  std::string url_;
+  std::unique_ptr<Transport> base_;
+  std::vector<std::unique_ptr<Transport>> idle_;
+  std::unique_ptr<Repository> writer_repo_;
+};
+
+}  // namespace
+
+std::function<bool(const FileEntry&)> LazyCloneKeeps(uint64_t threshold) {
+  return [threshold](const FileEntry& f) {
+    std::string name = f.path.substr(f.path.find_last_of('/') + 1);
+    return f.size <= threshold || LazyNameEndsWith(name, ".csv") ||
+           LazyNameEndsWith(name, ".jsonl") || name == ".vrepoignore";
+  };
+}
+
+Status MarkLazy(const Repository& repo, const std::string& remote) {
+  VREPO_ASSIGN_OR_RETURN(ConfigFile config, ConfigFile::Open(repo.config_path()));
+  return config.SetString(kLazyRemoteKey, remote);
+}
+
+Status InstallLazySource(Repository& repo, int jobs) {
+  VREPO_ASSIGN_OR_RETURN(std::optional<std::string> remote, LazyRemote(repo));
+  if (!remote) return Status::OK();
+  repo.store().SetSource(std::make_shared<LazyRemoteSource>(repo, *remote, jobs));
+  return Status::OK();
+}
+
+}  // namespace vrepo
