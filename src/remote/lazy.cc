@@ -27,7 +27,7 @@ bool LazyNameEndsWith(const std::string& s, std::string_view tail) {
 
 // Gets absent objects from a lazy clone's remote. Every fetch writes one pack through a
 // PackWriter of the repository's store, or, for a read-only repository, of a writer opened
-// for the purpose (and kept for the source's life, so later reads find what it stored).
+// for that fetch alone (so a long reader never holds the writer lock between fetches).
 class LazyRemoteSource final : public ObjectSource {
  public:
   LazyRemoteSource(Repository& repo, std::string remote, int jobs)
@@ -56,14 +56,20 @@ class LazyRemoteSource final : public ObjectSource {
  private:
   Status FetchAll(const std::vector<ContentId>& ids,
                   const std::function<void(size_t, std::string_view)>& fn) {
-    VREPO_ASSIGN_OR_RETURN(ObjectStore * store, Store());
-    // A read-only reader's own index does not see what an earlier fetch stored; the writer's
-    // does.
+    if (store_ != nullptr) return FetchInto(*store_, ids, fn);
+    // A read-only reader (a training run) must not hold the writer lock while it reads: each
+    // fetch takes it only to store what it got. The reader's own index does not see what an
+    // earlier fetch stored; a read-only view opened after that fetch does.
     std::vector<size_t> todo;
+    std::shared_ptr<Repository> view;
+    {
+      std::lock_guard lock(mu_);
+      view = fetched_view_;
+    }
     for (size_t i = 0; i < ids.size(); ++i) {
-      if (store != store_ && store->Contains(ids[i])) {
+      if (view && view->store().Contains(ids[i])) {
         if (fn) {
-          VREPO_ASSIGN_OR_RETURN(std::string bytes, store->Get(ids[i]));
+          VREPO_ASSIGN_OR_RETURN(std::string bytes, view->store().Get(ids[i]));
           fn(i, bytes);
         }
       } else {
@@ -71,6 +77,30 @@ class LazyRemoteSource final : public ObjectSource {
       }
     }
     if (todo.empty()) return Status::OK();
+    std::vector<ContentId> rest;
+    for (size_t i : todo) rest.push_back(ids[i]);
+    {
+      OpenOptions options;
+      options.wait_for_lock = true;
+      VREPO_ASSIGN_OR_RETURN(std::unique_ptr<Repository> writer, Repository::Discover(root_, options));
+      VREPO_RETURN_IF_ERROR(FetchInto(writer->store(), rest, [&](size_t k, std::string_view bytes) {
+        if (fn) fn(todo[k], bytes);
+      }));
+    }
+    OpenOptions read_only;
+    read_only.read_only = true;
+    VREPO_ASSIGN_OR_RETURN(std::unique_ptr<Repository> fresh, Repository::Discover(root_, read_only));
+    std::lock_guard lock(mu_);
+    fetched_view_ = std::move(fresh);
+    return Status::OK();
+  }
+
+  // Fetches `ids` (all absent from `store`) into `store`, in batches over parallel streams.
+  Status FetchInto(ObjectStore& target, const std::vector<ContentId>& ids,
+                   const std::function<void(size_t, std::string_view)>& fn) {
+    ObjectStore* store = &target;
+    std::vector<size_t> todo;
+    for (size_t i = 0; i < ids.size(); ++i) todo.push_back(i);
     VREPO_ASSIGN_OR_RETURN(std::unique_ptr<PackWriter> writer, store->NewWriter());
     std::vector<std::vector<size_t>> batches;
     for (size_t k = 0; k < todo.size(); k += kLazyBatchObjects) {
@@ -181,19 +211,6 @@ class LazyRemoteSource final : public ObjectSource {
     return whole;
   }
 
-  // The store fetched objects go to: the repository's own, or for a read-only repository a
-  // writer opened once (it waits for the writer lock: readers are not otherwise blocked).
-  Result<ObjectStore*> Store() {
-    if (store_ != nullptr) return store_;
-    std::lock_guard lock(mu_);
-    if (!writer_repo_) {
-      OpenOptions options;
-      options.wait_for_lock = true;
-      VREPO_ASSIGN_OR_RETURN(writer_repo_, Repository::Discover(root_, options));
-    }
-    return &writer_repo_->store();
-  }
-
   // A connection of its own for one stream: an idle one, or a new one.
   Result<std::unique_ptr<Transport>> Connection() {
     std::lock_guard lock(mu_);
@@ -222,7 +239,8 @@ class LazyRemoteSource final : public ObjectSource {
   std::string url_;
   std::unique_ptr<Transport> base_;
   std::vector<std::unique_ptr<Transport>> idle_;
-  std::unique_ptr<Repository> writer_repo_;
+  // For a read-only repository: a read-only view opened after the last fetch stored.
+  std::shared_ptr<Repository> fetched_view_;
 };
 
 }  // namespace

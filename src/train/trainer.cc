@@ -21,6 +21,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
+#include <thread>
 
 #include "vrepo/dataset/dataset.h"
 #include "vrepo/train/loader.h"
@@ -297,6 +298,40 @@ Result<std::unique_ptr<torch::optim::Optimizer>> MakeOptimizer(ImageClassifierIm
 
 struct SampleSplits {
   std::vector<Sample> train, val;
+};
+
+// In a lazy clone (a store with an ObjectSource), fetches the samples a run reads ahead of
+// its loader, in batches on a thread of its own, while the first batches decode; a sample the
+// loader reaches first it fetches itself. Only the tables' samples are ever fetched. Stops
+// (after the batch in flight) and joins when destroyed.
+class LazySamplePrefetcher {
+ public:
+  LazySamplePrefetcher(ObjectStore& store, const SampleSplits& splits) {
+    if (store.source() == nullptr) return;
+    std::vector<ContentId> ids;
+    for (const auto* part : {&splits.train, &splits.val}) {
+      for (const Sample& s : *part) ids.push_back(s.id);
+    }
+    thread_ = std::thread([this, &store, ids = std::move(ids)] {
+      constexpr size_t kBatch = 1024;
+      for (size_t i = 0; i < ids.size() && !stop_; i += kBatch) {
+        std::vector<ContentId> batch(ids.begin() + i,
+                                     ids.begin() + std::min(ids.size(), i + kBatch));
+        // A failure here is not the run's: the loader's own fetch reports it, naming the sample.
+        if (!store.Prefetch(batch).ok()) return;
+      }
+    });
+  }
+  ~LazySamplePrefetcher() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+  LazySamplePrefetcher(const LazySamplePrefetcher&) = delete;
+  LazySamplePrefetcher& operator=(const LazySamplePrefetcher&) = delete;
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
 };
 
 // The samples of `commit`: the train table's, and the validation table's or a seeded split
@@ -717,6 +752,7 @@ Result<TrainResult> TrainImpl(Repository& repo, const TrainConfig& config,
   VREPO_ASSIGN_OR_RETURN(CommitInfo commit, history.GetCommit(result.dataset_commit));
   result.dataset_tree = commit.tree;
   VREPO_ASSIGN_OR_RETURN(SampleSplits splits, LoadSamples(repo, result.dataset_commit, config));
+  LazySamplePrefetcher prefetch(repo.store(), splits);
   std::set<std::string> labels;
   for (const Sample& s : splits.train) labels.insert(s.label);
   for (const Sample& s : splits.val) labels.insert(s.label);
