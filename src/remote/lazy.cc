@@ -82,14 +82,16 @@ class LazyRemoteSource final : public ObjectSource {
     {
       OpenOptions options;
       options.wait_for_lock = true;
-      VREPO_ASSIGN_OR_RETURN(std::unique_ptr<Repository> writer, Repository::Discover(root_, options));
+      VREPO_ASSIGN_OR_RETURN(std::unique_ptr<Repository> writer,
+                             Repository::Discover(root_, options));
       VREPO_RETURN_IF_ERROR(FetchInto(writer->store(), rest, [&](size_t k, std::string_view bytes) {
         if (fn) fn(todo[k], bytes);
       }));
     }
     OpenOptions read_only;
     read_only.read_only = true;
-    VREPO_ASSIGN_OR_RETURN(std::unique_ptr<Repository> fresh, Repository::Discover(root_, read_only));
+    VREPO_ASSIGN_OR_RETURN(std::unique_ptr<Repository> fresh,
+                           Repository::Discover(root_, read_only));
     std::lock_guard lock(mu_);
     fetched_view_ = std::move(fresh);
     return Status::OK();

@@ -1,5 +1,6 @@
 // S3 remotes end to end through the vrepo binary, against the suite's radosgw: settings per
-// remote, push, clone, fsck --remote, and the one-line errors for a bad URL and bad keys.
+// remote, push, clone, a lazy clone, fsck --remote, and the one-line errors for a bad URL and bad
+// keys.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -41,6 +42,14 @@ TEST_CASE("s3 cli: remote add with its endpoint, push, clone, fsck --remote") {
   CHECK(fsck.exit_code == 0);
   CHECK(fsck.err.find(url + ": 1 packs") == 0);
   CHECK(fsck.err.find("1 refs: ok") != std::string::npos);
+
+  // A lazy clone from S3 takes the table now and an image when it is read.
+  MustRun(dir.path(), {"clone", "--lazy", "--lazy-threshold", "0", url, "c"});
+  CHECK(Exists(dir / "c/labels.csv"));
+  CHECK_FALSE(Exists(dir / "c/img/3.png"));
+  MustRun(dir / "c", {"checkout", "HEAD", "--", "img/3.png"});
+  CHECK(ReadFileOrDie(dir / "c/img/3.png") == ReadFileOrDie(a + "/img/3.png"));
+  CHECK_FALSE(Exists(dir / "c/img/4.png"));
 }
 
 TEST_CASE("s3 cli: a bad s3 URL and wrong keys fail in one line") {

@@ -360,7 +360,8 @@ TEST_CASE("train cli: eval --failures writes the misclassified samples as a labe
   CHECK(back["accuracy"].number == 0);
 }
 
-TEST_CASE("train cli: a run on a lazy clone fetches only its table's samples and records the same") {
+TEST_CASE(
+    "train cli: a run on a lazy clone fetches only its table's samples and records the same") {
   CliRepo r(300, 0);
   const std::string src = r.dir.path();
   // A table of 40 of the 300 images: the run must read those and nothing else.
@@ -375,9 +376,9 @@ TEST_CASE("train cli: a run on a lazy clone fetches only its table's samples and
   const std::string full = clones / "full";
   MustRun(clones.path(), {"clone", "--lazy", "--lazy-threshold", "0", src, lazy});
   MustRun(clones.path(), {"clone", src, full});
-  const std::vector<std::string> args = {"train", "--labels", "subset.csv", "--val-split", "0.25",
-                                         "--epochs", "1", "--seed", "3", "--name", "t",
-                                         "--deterministic"};
+  const std::vector<std::string> args = {"train", "--labels", "subset.csv", "--val-split",
+                                         "0.25",  "--epochs", "1",          "--seed",
+                                         "3",     "--name",   "t",          "--deterministic"};
   MustRun(lazy, args);
   MustRun(full, args);
   Json fsck = Json::Parse(MustRun(lazy, {"fsck", "--json"}).out);
@@ -389,8 +390,8 @@ TEST_CASE("train cli: a run on a lazy clone fetches only its table's samples and
     std::istringstream in(MustRun(dir, {"runs", "show", "t", "--json"}).out);
     for (std::string line; std::getline(in, line);) {
       bool timing = false;
-      for (const char* key : {"\"commit\":", "\"date\":", "\"time\":", "\"seconds\":",
-                              "\"images_per_second\":"}) {
+      for (const char* key :
+           {"\"commit\":", "\"date\":", "\"time\":", "\"seconds\":", "\"images_per_second\":"}) {
         timing |= line.find(key) != std::string::npos;
       }
       if (!timing) out += line + "\n";
