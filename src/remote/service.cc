@@ -183,6 +183,8 @@ Result<std::string> RemoteService::ReadObjects(const std::vector<ContentId>& ids
 Result<std::string> RemoteService::ReadObjectsUpTo(const std::vector<ContentId>& ids,
                                                    uint64_t max_bytes) {
   return impl_->With(false, [&](Repository& repo) -> Result<std::string> {
+    // A lazy clone pushing to another remote first gets what it lacks from its own.
+    VREPO_RETURN_IF_ERROR(repo.store().Prefetch(ids).status());
     ObjectBatchBuilder batch;
     for (const ContentId& id : ids) {
       auto record = repo.store().ReadRecord(id);

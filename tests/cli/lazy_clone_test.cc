@@ -68,6 +68,17 @@ TEST_CASE("clone --lazy: label tables and small files now, the rest when a comma
   CHECK(MustRun(lazy, {"status", "--porcelain"}).out == "");
 }
 
+TEST_CASE("a lazy clone pushes to another remote what it lacks, fetching it from its own") {
+  LazySource s;
+  std::string lazy = s.dir / "lazy";
+  MustRun(s.dir.path(), {"clone", "--lazy", "--lazy-threshold", "64", s.src, lazy});
+  MustRun(s.dir.path(), {"init", "--bare", "mirror"});
+  MustRun(lazy, {"remote", "add", "mirror", s.dir / "mirror"});
+  MustRun(lazy, {"push", "mirror", "main"});
+  MustRun(s.dir.path(), {"clone", s.dir / "mirror", "again"});
+  CHECK(SnapshotDiff(TakeSnapshot(s.src), TakeSnapshot(s.dir / "again")) == "");
+}
+
 TEST_CASE("fetch --contents completes a lazy clone, and fsck still catches a damaged object") {
   LazySource s;
   std::string lazy = s.dir / "lazy";
