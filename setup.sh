@@ -26,7 +26,7 @@ BUILD_PACKAGES=(
   # one-node Ceph with radosgw under build/, no system daemon) and the curl CLI its checks use.
   libcurl4-openssl-dev curl radosgw ceph-mon ceph-osd ceph-common
 )
-BENCH_PACKAGES=(git-lfs hyperfine zstd tar time rsync)
+BENCH_PACKAGES=(git-lfs hyperfine zstd tar time rsync rclone)
 
 packages=("${BUILD_PACKAGES[@]}")
 sanitize=0
