@@ -12,6 +12,7 @@
 #include <thread>
 #include <unordered_map>
 #include <unordered_set>
+#include <utility>
 
 #include "vrepo/history/history.h"
 #include "vrepo/remote/object_batch.h"
@@ -106,8 +107,13 @@ struct S3Shared {
   bool temporary_cache = false;
   std::atomic<uint64_t> parts_reused{0};
 
+  // Held for a whole LoadIndex, so that parallel streams share one listing and one download
+  // of each index.
+  std::mutex load_mu;
   std::mutex mu;
   bool index_listed = false;
+  // ListRefs found no bucket: the first write creates it before it writes.
+  bool bucket_missing = false;
   std::vector<std::string> pack_names;  // hex SHA-256 of each pack, by S3ObjectPlace::pack
   std::unordered_map<std::string, size_t> pack_numbers;
   std::unordered_map<ContentId, S3ObjectPlace, ContentIdHash> index;
@@ -202,6 +208,8 @@ class S3Transport : public Transport {
   Result<History*> LoadHistory();
 
  private:
+  // Creates the bucket when ListRefs found none (the first push to a new bucket).
+  Status CreateMissingBucket();
   // A write that creates the bucket first when it does not exist yet (the first push).
   Result<std::string> PutCreatingBucket(const std::string& key, std::string_view bytes,
                                         const S3Condition& condition);
@@ -237,6 +245,8 @@ Result<RefListing> S3Transport::ListRefs() {
   auto listed = client_.List("refs/");
   if (!listed.ok()) {
     if (listed.status().code() == Status::Code::kNotFound) {
+      std::lock_guard lock(shared_->mu);
+      shared_->bucket_missing = true;
       return Status::NotFound(shared_->Err("no such bucket"));
     }
     return listed.status();
@@ -275,6 +285,7 @@ Result<RefListing> S3Transport::ListRefs() {
 
 Status S3Transport::LoadIndex(bool relist) {
   S3Shared& s = *shared_;
+  std::lock_guard load_lock(s.load_mu);
   {
     std::lock_guard lock(s.mu);
     if (s.index_listed && !relist) return Status::OK();
@@ -413,8 +424,18 @@ Result<std::string> S3Transport::ReadObjects(const std::vector<ContentId>& ids) 
   return batch;
 }
 
+Status S3Transport::CreateMissingBucket() {
+  bool create = false;
+  {
+    std::lock_guard lock(shared_->mu);
+    std::swap(create, shared_->bucket_missing);
+  }
+  return create ? client_.CreateBucket() : Status::OK();
+}
+
 Result<std::string> S3Transport::PutCreatingBucket(const std::string& key, std::string_view bytes,
                                                    const S3Condition& condition) {
+  VREPO_RETURN_IF_ERROR(CreateMissingBucket());
   auto put = client_.Put(key, bytes, condition);
   if (!put.ok() && put.status().code() == Status::Code::kNotFound &&
       put.status().message().find("NoSuchBucket") != std::string::npos) {
@@ -449,6 +470,7 @@ Status S3Transport::UploadPack(const std::string& key, std::string_view pack) {
       (void)client_.AbortMultipartUpload(key, (*uploads)[k]);  // leftovers of older tries
     }
   } else {
+    VREPO_RETURN_IF_ERROR(CreateMissingBucket());
     auto created = client_.CreateMultipartUpload(key);
     if (!created.ok() && created.status().code() == Status::Code::kNotFound) {
       VREPO_RETURN_IF_ERROR(client_.CreateBucket());
@@ -570,11 +592,8 @@ Result<std::string> S3Transport::ReadHistory(const std::vector<std::string>& wan
 
 Status S3Transport::WriteHistory(std::string_view git_pack) {
   const std::string name = ContentId::Of(git_pack).Hex();
-  VREPO_RETURN_IF_ERROR(PutCreatingBucket("history/" + name + ".pack", git_pack, {}).status());
-  // Kept in the cache too, so the next fetch through it need not read it back.
-  VREPO_ASSIGN_OR_RETURN(History * history, LoadHistory());
-  (void)history;
-  return Status::OK();
+  // The cache imports it only when a fetch needs it: a push need not pay for indexing it.
+  return PutCreatingBucket("history/" + name + ".pack", git_pack, {}).status();
 }
 
 Status S3Transport::CheckConditionalWrites() {
