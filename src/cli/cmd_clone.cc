@@ -40,10 +40,11 @@ Command RegisterClone(CLI::App& app, Globals& g) {
   CLI::Option* lazy = sub->add_flag(
       "--lazy", o->clone.lazy,
       "Fetch the history, label tables (*.csv, *.jsonl), .vrepoignore and small files "
-      "now; other files are fetched from origin when a command reads them (see 'vrepo "
-      "fetch --contents')");
+      "now; images and other files are fetched from origin when a command reads them (see "
+      "'vrepo fetch --contents')");
   sub->add_option("--lazy-threshold", o->clone.lazy_threshold,
-                  "With --lazy, the largest file (bytes) fetched at once (default 65536)")
+                  "With --lazy, the largest file (bytes) other than an image fetched at once "
+                  "(default 65536)")
       ->needs(lazy);
   sub->add_flag("--json", o->json, "Print the result as JSON on stdout");
   return {sub, [&g, o] {

@@ -179,12 +179,12 @@ void AppendCsvField(std::string* out, std::string_view field) {
   out->push_back('"');
 }
 
+}  // namespace
+
 bool IsImageName(std::string_view name) {
   return EndsWithNoCase(name, ".png") || EndsWithNoCase(name, ".jpg") ||
          EndsWithNoCase(name, ".jpeg");
 }
-
-}  // namespace
 
 const char* TableFormatName(TableFormat format) {
   switch (format) {

@@ -7,6 +7,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "vrepo/dataset/label_table.h"
 #include "vrepo/remote/object_batch.h"
 #include "vrepo/remote/remote_config.h"
 #include "vrepo/remote/transport.h"
@@ -250,8 +251,13 @@ class LazyRemoteSource final : public ObjectSource {
 std::function<bool(const FileEntry&)> LazyCloneKeeps(uint64_t threshold) {
   return [threshold](const FileEntry& f) {
     std::string name = f.path.substr(f.path.find_last_of('/') + 1);
-    return f.size <= threshold || LazyNameEndsWith(name, ".csv") ||
-           LazyNameEndsWith(name, ".jsonl") || name == ".vrepoignore";
+    if (LazyNameEndsWith(name, ".csv") || LazyNameEndsWith(name, ".jsonl") ||
+        name == ".vrepoignore") {
+      return true;
+    }
+    // Images are the samples a lazy clone exists to leave behind, however small (a
+    // Fashion-MNIST PNG is 300 bytes).
+    return !IsImageName(name) && f.size <= threshold;
   };
 }
 

@@ -151,9 +151,11 @@ TEST_CASE("clone --lazy over http: reads fetch from the server, and a stopped on
     REQUIRE(server.started());
     url = server.Url("team");
     MustRun(s.dir.path(), {"clone", "--lazy", url, again});
-    // The default threshold (64 KiB) takes the PNGs; big.bin stays absent.
-    CHECK(Exists(again + "/images/train/00001.png"));
-    CHECK(JsonUint(MustRun(again, {"fsck", "--json"}).out, "absent") == 1);
+    // The default threshold (64 KiB) takes the small note but no image, however small, and
+    // not big.bin.
+    CHECK(Exists(again + "/note.txt"));
+    CHECK_FALSE(Exists(again + "/images/train/00001.png"));
+    CHECK(JsonUint(MustRun(again, {"fsck", "--json"}).out, "absent") == 31);
   }
   CommandResult r = RunVrepo(again, {"restore", "big.bin"});
   CHECK(r.exit_code != 0);

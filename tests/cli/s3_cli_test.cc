@@ -44,7 +44,7 @@ TEST_CASE("s3 cli: remote add with its endpoint, push, clone, fsck --remote") {
   CHECK(fsck.err.find("1 refs: ok") != std::string::npos);
 
   // A lazy clone from S3 takes the table now and an image when it is read.
-  MustRun(dir.path(), {"clone", "--lazy", "--lazy-threshold", "0", url, "c"});
+  MustRun(dir.path(), {"clone", "--lazy", url, "c"});
   CHECK(Exists(dir / "c/labels.csv"));
   CHECK_FALSE(Exists(dir / "c/img/3.png"));
   MustRun(dir / "c", {"checkout", "HEAD", "--", "img/3.png"});

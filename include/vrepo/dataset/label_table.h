@@ -53,6 +53,9 @@ Result<LabelTable> ParseCsvTable(std::string_view text, const std::string& sourc
 Result<LabelTable> ParseJsonlTable(std::string_view text, const std::string& source,
                                    const TableOptions& options);
 
+// True for the names of images a dataset holds: .png, .jpg, .jpeg, any case.
+bool IsImageName(std::string_view name);
+
 // The folder-per-class table of `folder` ("" = the root): every image file (.png, .jpg,
 // .jpeg, any case) at FOLDER/CLASS/.../NAME gets label CLASS. `files` sorted by path.
 LabelTable FolderTable(const std::vector<FileEntry>& files, const std::string& folder);

@@ -14,7 +14,8 @@
 namespace vrepo {
 
 // Whether a lazy clone takes a file's contents at once: label tables (*.csv, *.jsonl),
-// .vrepoignore files, and files of at most `threshold` bytes (the pointer's size).
+// .vrepoignore files, and other files of at most `threshold` bytes (the pointer's size)
+// that are not images (.png, .jpg, .jpeg: the samples, always fetched on demand).
 std::function<bool(const FileEntry&)> LazyCloneKeeps(uint64_t threshold);
 
 // Records in .vrepo/config (core.lazy-remote) that `repo` is a lazy clone of `remote`.
