@@ -59,21 +59,6 @@ fresh_server() {
   export RCLONE_CONFIG=/dev/null
 }
 
-# Lines in radosgw's log so far; requests_since N prints "REQUESTS BYTES" of the access-log
-# lines after line N (BYTES: what radosgw logs per request, the body it received or sent).
-log_lines() { wc -l <"$rgw_log"; }
-requests_since() {
-  local n=$1 size=-1
-  # radosgw writes its log asynchronously: wait until it stops growing.
-  while [[ $size != $(stat -c %s "$rgw_log") ]]; do
-    size=$(stat -c %s "$rgw_log")
-    sleep 0.5
-  done
-  tail -n "+$((n + 1))" "$rgw_log" | awk '/ beast: .* HTTP\/1\.1" / {
-      for (i = 1; i <= NF; i++) if ($i ~ /HTTP\/1\.1"$/) { b += $(i + 2); break }
-      r++ } END { printf "%d %d\n", r, b }'
-}
-
 # --- data --------------------------------------------------------------------------------
 v0=$dir/v0  # the export
 v1=$dir/v1  # the export with 1% of the images changed

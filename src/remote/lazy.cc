@@ -2,10 +2,12 @@
 
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "vrepo/dataset/label_table.h"
 #include "vrepo/remote/object_batch.h"
@@ -60,33 +62,83 @@ class LazyRemoteSource final : public ObjectSource {
     if (store_ != nullptr) return FetchInto(*store_, ids, fn);
     // A read-only reader (a training run) must not hold the writer lock while it reads: each
     // fetch takes it only to store what it got. The reader's own index does not see what an
-    // earlier fetch stored; a read-only view opened after that fetch does.
+    // earlier fetch stored; a read-only view opened after that fetch does. Its threads (the
+    // prefetcher, the loader's decoders) often want the same samples at once: an id another
+    // thread is fetching is waited for, not fetched twice.
     std::vector<size_t> todo;
+    VREPO_RETURN_IF_ERROR(ServeFromView(ids, AllIndexes(ids.size()), fn, &todo));
+    if (todo.empty()) return Status::OK();
+    std::vector<size_t> mine;
+    std::vector<size_t> theirs;
+    {
+      std::lock_guard lock(mu_);
+      for (size_t i : todo) {
+        (in_flight_.insert(ids[i]).second ? mine : theirs).push_back(i);
+      }
+    }
+    Status st = mine.empty() ? Status::OK() : FetchFresh(ids, mine, fn);
+    {
+      std::lock_guard lock(mu_);
+      for (size_t i : mine) in_flight_.erase(ids[i]);
+    }
+    landed_.notify_all();
+    VREPO_RETURN_IF_ERROR(st);
+    if (theirs.empty()) return Status::OK();
+    {
+      std::unique_lock lock(mu_);
+      landed_.wait(lock, [&] {
+        return std::none_of(theirs.begin(), theirs.end(),
+                            [&](size_t i) { return in_flight_.count(ids[i]) > 0; });
+      });
+    }
+    // What another thread's fetch did not bring (it failed) is fetched here.
+    std::vector<size_t> missed;
+    VREPO_RETURN_IF_ERROR(ServeFromView(ids, theirs, fn, &missed));
+    return missed.empty() ? Status::OK() : FetchFresh(ids, missed, fn);
+  }
+
+  static std::vector<size_t> AllIndexes(size_t n) {
+    std::vector<size_t> all(n);
+    for (size_t i = 0; i < n; ++i) all[i] = i;
+    return all;
+  }
+
+  // Hands over those of ids[which] that the latest read-only view holds; the others go to
+  // `missing`.
+  Status ServeFromView(const std::vector<ContentId>& ids, const std::vector<size_t>& which,
+                       const std::function<void(size_t, std::string_view)>& fn,
+                       std::vector<size_t>* missing) {
     std::shared_ptr<Repository> view;
     {
       std::lock_guard lock(mu_);
       view = fetched_view_;
     }
-    for (size_t i = 0; i < ids.size(); ++i) {
+    for (size_t i : which) {
       if (view && view->store().Contains(ids[i])) {
         if (fn) {
           VREPO_ASSIGN_OR_RETURN(std::string bytes, view->store().Get(ids[i]));
           fn(i, bytes);
         }
       } else {
-        todo.push_back(i);
+        missing->push_back(i);
       }
     }
-    if (todo.empty()) return Status::OK();
+    return Status::OK();
+  }
+
+  // Fetches ids[which] through a writer opened for this fetch alone, then opens a fresh
+  // read-only view that sees them.
+  Status FetchFresh(const std::vector<ContentId>& ids, const std::vector<size_t>& which,
+                    const std::function<void(size_t, std::string_view)>& fn) {
     std::vector<ContentId> rest;
-    for (size_t i : todo) rest.push_back(ids[i]);
+    for (size_t i : which) rest.push_back(ids[i]);
     {
       OpenOptions options;
       options.wait_for_lock = true;
       VREPO_ASSIGN_OR_RETURN(std::unique_ptr<Repository> writer,
                              Repository::Discover(root_, options));
       VREPO_RETURN_IF_ERROR(FetchInto(writer->store(), rest, [&](size_t k, std::string_view bytes) {
-        if (fn) fn(todo[k], bytes);
+        if (fn) fn(which[k], bytes);
       }));
     }
     OpenOptions read_only;
@@ -227,7 +279,7 @@ class LazyRemoteSource final : public ObjectSource {
       // command that reads nothing absent must work with the remote gone.
       VREPO_ASSIGN_OR_RETURN(RemoteConfig rc, GetRemote(repo_, remote_));
       url_ = rc.url;
-      VREPO_ASSIGN_OR_RETURN(base_, OpenTransport(url_, TransportOptionsFor(rc)));
+      VREPO_ASSIGN_OR_RETURN(base_, OpenTransport(url_, TransportOptionsFor(repo_, rc)));
     }
     return base_->Connect();
   }
@@ -244,6 +296,9 @@ class LazyRemoteSource final : public ObjectSource {
   std::vector<std::unique_ptr<Transport>> idle_;
   // For a read-only repository: a read-only view opened after the last fetch stored.
   std::shared_ptr<Repository> fetched_view_;
+  // Ids a fetch of a read-only repository is getting now; `landed_` says when they are in.
+  std::unordered_set<ContentId, ContentIdHash> in_flight_;
+  std::condition_variable landed_;
 };
 
 }  // namespace

@@ -38,8 +38,10 @@ constexpr size_t kS3Parallel = 8;
 // One answer to ReadObjects holds at most this much (at least one object); the sync asks
 // again for the rest.
 constexpr uint64_t kS3ReadAnswerBytes = 32ull << 20;
-// Records closer than this in one pack are read with a single ranged GET.
-constexpr uint64_t kS3RangeGap = 1ull << 20;
+// Records of one pack are read with a single ranged GET when the gap between them is at most
+// this, or at most the bytes the GET already wants: a whole clone reads packs whole, and a
+// sparse read (a lazy clone's 5% of the samples) reads at most about twice what it needs.
+constexpr uint64_t kS3RangeGap = 4096;
 constexpr std::string_view kS3IndexMagic = "VRI1";
 constexpr size_t kS3IndexEntry = 32 + 8 + 8;
 
@@ -371,16 +373,19 @@ Result<std::string> S3Transport::ReadObjects(const std::vector<ContentId>& ids) 
   struct Span {
     size_t pack;
     uint64_t begin, end;
+    uint64_t wanted;  // bytes of the records asked for
     std::vector<size_t> members;
     std::string bytes;
   };
   std::vector<Span> spans;
   for (size_t i : order) {
     const S3ObjectPlace& p = places[i];
-    if (spans.empty() || spans.back().pack != p.pack || p.offset > spans.back().end + kS3RangeGap) {
-      spans.push_back({p.pack, p.offset, p.offset + p.length, {}, {}});
+    if (spans.empty() || spans.back().pack != p.pack ||
+        p.offset > spans.back().end + std::max(kS3RangeGap, spans.back().wanted)) {
+      spans.push_back({p.pack, p.offset, p.offset + p.length, 0, {}, {}});
     }
     spans.back().end = std::max(spans.back().end, p.offset + p.length);
+    spans.back().wanted += p.length;
     spans.back().members.push_back(i);
   }
   std::vector<std::string> names;
