@@ -42,13 +42,16 @@ constexpr uint64_t kS3ReadAnswerBytes = 32ull << 20;
 // this, or at most the bytes the GET already wants: a whole clone reads packs whole, and a
 // sparse read (a lazy clone's 5% of the samples) reads at most about twice what it needs.
 constexpr uint64_t kS3RangeGap = 4096;
+// No record is this big (files over 4 MiB are chunked); an index that says so is refused
+// before a read of that size is asked for.
+constexpr uint64_t kS3MaxRecordBytes = 256ull << 20;
 constexpr std::string_view kS3IndexMagic = "VRI1";
 constexpr size_t kS3IndexEntry = 32 + 8 + 8;
 
-void PutU64(std::string* out, uint64_t v) {
+void S3IndexPutU64(std::string* out, uint64_t v) {
   for (int i = 0; i < 8; ++i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
 }
-uint64_t GetU64(const char* p) {
+uint64_t S3IndexGetU64(const char* p) {
   uint64_t v = 0;
   for (int i = 0; i < 8; ++i)
     v |= static_cast<uint64_t>(static_cast<unsigned char>(p[i])) << (8 * i);
@@ -56,7 +59,7 @@ uint64_t GetU64(const char* p) {
 }
 
 // Hex MD5, the ETag S3 gives a part uploaded without encryption.
-std::string HexMd5(std::string_view bytes) {
+std::string S3HexMd5(std::string_view bytes) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int size = 0;
   EVP_Digest(bytes.data(), bytes.size(), digest, &size, EVP_md5(), nullptr);
@@ -69,7 +72,7 @@ std::string HexMd5(std::string_view bytes) {
   return out;
 }
 
-std::map<std::string, std::string> ProcessEnvironment() {
+std::map<std::string, std::string> S3ProcessEnvironment() {
   std::map<std::string, std::string> env;
   for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
     std::string_view entry(*e);
@@ -79,12 +82,12 @@ std::map<std::string, std::string> ProcessEnvironment() {
   return env;
 }
 
-bool IsCommitHex(std::string_view s) {
+bool S3IsCommitHex(std::string_view s) {
   return s.size() == 40 && std::all_of(s.begin(), s.end(),
                                        [](char c) { return std::isxdigit(c) && !std::isupper(c); });
 }
 
-bool IsRefName(std::string_view key) {
+bool S3IsRefName(std::string_view key) {
   return key.starts_with("refs/heads/") || key.starts_with("refs/tags/") ||
          key.starts_with("refs/runs/") || key.starts_with("refs/models/");
 }
@@ -237,7 +240,7 @@ Result<std::pair<std::string, std::string>> S3Transport::ReadRefObject(S3Client&
   std::string_view text = *body;
   if (!text.empty() && text.back() == '\n') text.remove_suffix(1);
   // An empty object is a deleted ref: DELETE ignores conditions, so deletion is a write.
-  if (!text.empty() && !IsCommitHex(text)) {
+  if (!text.empty() && !S3IsCommitHex(text)) {
     return Status::Corruption(shared_->Err("ref " + name + " does not hold a commit id"));
   }
   return std::pair<std::string, std::string>(std::string(text), etag);
@@ -255,7 +258,7 @@ Result<RefListing> S3Transport::ListRefs() {
   }
   std::vector<std::string> names;
   for (const S3ObjectInfo& o : *listed) {
-    if (IsRefName(o.key)) names.push_back(o.key);
+    if (S3IsRefName(o.key)) names.push_back(o.key);
   }
   std::vector<std::string> targets(names.size());
   VREPO_RETURN_IF_ERROR(S3ParallelFor(*shared_, names.size(), [&](S3Client& client, size_t i) {
@@ -466,7 +469,7 @@ Status S3Transport::UploadPack(const std::string& key, std::string_view pack) {
     for (const S3Part& part : existing) {
       const size_t i = static_cast<size_t>(part.number) - 1;
       if (part.number >= 1 && i < parts && part.size == part_bytes(i).size() &&
-          part.etag == HexMd5(part_bytes(i))) {
+          part.etag == S3HexMd5(part_bytes(i))) {
         done[i] = part;
         s.parts_reused += 1;
       }
@@ -645,7 +648,7 @@ Status S3Transport::UpdateRefs(const std::vector<RefUpdate>& updates) {
   // ETag read here, so a push that raced ahead in between is caught too.
   std::vector<std::string> etags;
   for (const RefUpdate& u : updates) {
-    if (!IsRefName(u.name)) return Status::InvalidArgument(s.Err("not a ref name: " + u.name));
+    if (!S3IsRefName(u.name)) return Status::InvalidArgument(s.Err("not a ref name: " + u.name));
     VREPO_ASSIGN_OR_RETURN(auto current, ReadRefObject(client_, u.name));
     if (current.first != u.old_target) return reject(u.name);
     etags.push_back(current.second);
@@ -688,7 +691,7 @@ Result<std::unique_ptr<Transport>> OpenS3Transport(const std::string& url,
   VREPO_RETURN_IF_ERROR(ParseS3Url(url, &shared->settings));
   const char* home = std::getenv("HOME");
   VREPO_RETURN_IF_ERROR(
-      ResolveS3Settings(ProcessEnvironment(), home ? home : "", options.s3, &shared->settings));
+      ResolveS3Settings(S3ProcessEnvironment(), home ? home : "", options.s3, &shared->settings));
   shared->client_options.counters = std::make_shared<S3Counters>();
   if (options.cache_dir.empty()) {
     std::string tmpl =
@@ -809,8 +812,8 @@ std::string EncodeS3PackIndex(const ContentId& pack, const std::vector<S3PackInd
   out.append(reinterpret_cast<const char*>(pack.bytes.data()), 32);
   for (const S3PackIndexEntry& e : entries) {
     out.append(reinterpret_cast<const char*>(e.id.bytes.data()), 32);
-    PutU64(&out, e.offset);
-    PutU64(&out, e.length);
+    S3IndexPutU64(&out, e.offset);
+    S3IndexPutU64(&out, e.length);
   }
   return out;
 }
@@ -837,10 +840,10 @@ Result<std::vector<S3PackIndexEntry>> DecodeS3PackIndex(std::string_view bytes,
   for (uint32_t i = 0; i < count; ++i) {
     const char* p = bytes.data() + 40 + static_cast<size_t>(i) * kS3IndexEntry;
     VREPO_ASSIGN_OR_RETURN(entries[i].id, ContentId::FromRaw(std::string_view(p, 32)));
-    entries[i].offset = GetU64(p + 32);
-    entries[i].length = GetU64(p + 40);
+    entries[i].offset = S3IndexGetU64(p + 32);
+    entries[i].length = S3IndexGetU64(p + 40);
     if (entries[i].offset != expected || entries[i].length < 49 ||
-        entries[i].length > (1ull << 40)) {
+        entries[i].length > kS3MaxRecordBytes) {
       return corrupt("entry " + std::to_string(i) + " has an impossible offset or length");
     }
     expected += entries[i].length;

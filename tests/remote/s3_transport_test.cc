@@ -307,6 +307,9 @@ TEST_CASE("s3 transport: a corrupt pack index is refused with one line naming it
   std::string gap = good;
   gap[40 + 32] = 9;  // the first record no longer starts after the batch header
   refused(gap, pack, "impossible offset");
+  // A record of 1 TiB would make a reader ask for a range of that size.
+  const std::string huge = EncodeS3PackIndex(pack, {{ContentId::Of("a"), 8, 1ull << 40}});
+  refused(huge, pack, "impossible offset or length");
   // Every truncation is refused, never read past.
   for (size_t n = 0; n < good.size(); ++n)
     CHECK(!DecodeS3PackIndex(good.substr(0, n), pack, "i").ok());
