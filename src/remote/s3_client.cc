@@ -23,12 +23,19 @@ const bool kS3CurlReady = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK;
 struct S3Response {
   long status = 0;
   std::string body;
+  uint64_t max_body = 0;  // a longer answer is cut off: a hostile store could send forever
+  bool too_big = false;
   std::string etag;
   std::optional<uint64_t> content_length;
 };
 
 size_t S3WriteBody(char* data, size_t size, size_t count, void* user) {
-  static_cast<S3Response*>(user)->body.append(data, size * count);
+  auto* response = static_cast<S3Response*>(user);
+  if (response->body.size() + size * count > response->max_body) {
+    response->too_big = true;
+    return 0;  // curl stops the transfer
+  }
+  response->body.append(data, size * count);
   return size * count;
 }
 
@@ -150,6 +157,7 @@ Result<S3Response> S3Client::Impl::Perform(const S3Settings& settings,
     S3HeaderList headers;
     VREPO_RETURN_IF_ERROR(PrepareS3Curl(impl->curl, key, request, &headers));
     S3Response response;
+    response.max_body = options.max_answer_bytes;
     char error_buffer[CURL_ERROR_SIZE] = {0};
     curl_easy_setopt(impl->curl, CURLOPT_ERRORBUFFER, error_buffer);
     curl_easy_setopt(impl->curl, CURLOPT_WRITEFUNCTION, S3WriteBody);
@@ -167,6 +175,10 @@ Result<S3Response> S3Client::Impl::Perform(const S3Settings& settings,
       options.counters->requests += 1;
       options.counters->bytes_sent += request.body.size();
       options.counters->bytes_received += response.body.size();
+    }
+    if (response.too_big) {
+      return Status::IOError("S3 " + what + ": the answer is over " +
+                             std::to_string(options.max_answer_bytes) + " bytes");
     }
     if (rc != CURLE_OK) {
       last_problem = error_buffer[0] != '\0' ? S3OneLine(error_buffer) : curl_easy_strerror(rc);

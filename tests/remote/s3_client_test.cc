@@ -15,6 +15,7 @@
 #include <string>
 #include <thread>
 
+#include "must.h"
 #include "remote/s3_support.h"
 #include "testing.h"
 
@@ -204,6 +205,21 @@ class FaultyListener {
   std::thread thread_;
   int port_ = 0;
 };
+
+TEST_CASE("s3 client refuses an answer longer than its limit, holding no more of it") {
+  auto settings = FreshBucket();
+  if (!settings) return;
+  S3Client writer(*settings);
+  testing::Must(writer.Put("big", testing::RandomBytes(5000, 3)));
+  S3ClientOptions options;
+  options.max_answer_bytes = 1000;
+  S3Client reader(*settings, options);
+  auto got = reader.Get("big");
+  REQUIRE_FALSE(got.ok());
+  CHECK(got.status().message() ==
+        "S3 GET " + settings->bucket + "/big: the answer is over 1000 bytes");
+  CHECK(testing::Must(reader.Get("big", 10, 900)).size() == 900);
+}
 
 TEST_CASE("s3 client retries 5xx and 429 with backoff, and never other 4xx") {
   S3ClientOptions options;

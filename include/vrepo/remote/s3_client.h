@@ -35,6 +35,9 @@ struct S3ClientOptions {
   std::chrono::seconds stall_timeout{30};
   // max-keys of each ListObjectsV2 page (S3 caps it at 1000).
   int list_page_size = 1000;
+  // The longest answer body taken; a longer one fails the request (a store cannot make a
+  // client hold more than this per request).
+  uint64_t max_answer_bytes = 2048ull << 20;
   // When set, every request is counted here.
   std::shared_ptr<S3Counters> counters;
 };
