@@ -1,7 +1,7 @@
 // Fuzz target: the S3 answers' XML reader (src/remote/s3_xml.h) on the whole input, as a
-// document, a ListObjectsV2 page and an error body. A refusal is Corruption starting with the
-// source given, on one printable line; a page that parses, written again with every text
-// escaped, parses back to the same objects, which checks the entity decoding.
+// document, a ListObjectsV2 page, the multipart answers and an error body. A refusal is Corruption
+// starting with the source given, on one printable line; a page that parses, written again with
+// every text escaped, parses back to the same objects, which checks the entity decoding.
 #include <cstdint>
 #include <cstdlib>
 #include <string>
@@ -80,6 +80,23 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto xml = vrepo::ParseXml(input, kS3XmlSource);
   if (!xml.ok()) CheckS3XmlError(xml.status());
   CheckListPage(input);
+  // The multipart answers: an upload id, the uploads of a key, the parts of an upload.
+  auto upload = vrepo::ParseS3UploadId(input, kS3XmlSource);
+  if (!upload.ok()) {
+    CheckS3XmlError(upload.status());
+  } else if (upload->empty()) {
+    std::abort();
+  }
+  auto uploads = vrepo::ParseS3Uploads(input, kS3XmlSource);
+  if (!uploads.ok()) CheckS3XmlError(uploads.status());
+  auto parts = vrepo::ParseS3Parts(input, kS3XmlSource);
+  if (!parts.ok()) {
+    CheckS3XmlError(parts.status());
+  } else {
+    for (const vrepo::S3ListedPart& part : *parts) {
+      if (part.etag.empty()) std::abort();
+    }
+  }
   auto error = vrepo::ParseS3Error(input, kS3XmlSource);
   if (!error.ok()) {
     CheckS3XmlError(error.status());
