@@ -30,6 +30,7 @@ set -a
 # shellcheck disable=SC1091
 source "$dir/s3/env"
 set +a
+# shellcheck disable=SC2034 # read by requests_since (common.sh)
 rgw_log=$dir/s3/log/client.rgw.vrepo.log
 
 echo "Exporting $count Fashion-MNIST images and pushing them (not timed) ..." >&2

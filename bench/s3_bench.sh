@@ -18,7 +18,8 @@
 # the server's memory). Each timed command runs WARMUPS times (default 1), then RUNS times
 # (default 3); the median is reported. Not part of ctest.
 # usage: bench/s3_bench.sh   (env: COUNT=70000, BENCH_DIR=/tmp/vrepo-s3-bench, RUNS=3,
-#                             WARMUPS=1, JOBS=4 (vrepo streams), KEEP=0; ./setup.sh --bench)
+#                             WARMUPS=1, JOBS=4 (vrepo streams), KEEP=0, VREPO_ONLY=0 (1: the
+#                             vrepo lane alone, no rclone); ./setup.sh --bench)
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 require rclone curl python3 /usr/bin/time
@@ -33,6 +34,7 @@ rm -rf "$dir"
 mkdir -p "$dir"/{out,rss}
 dir=$(cd "$dir" && pwd)
 server=$dir/s3-server
+# shellcheck disable=SC2034 # read by requests_since (common.sh)
 rgw_log=$server/log/client.rgw.vrepo.log
 vrepo() { "$VREPO_BIN" "$@"; }
 # rclone reads a CA bundle named by AWS_CA_BUNDLE even for http:// and fails when it cannot
@@ -210,7 +212,9 @@ fi
 vrepo -C "$dir/clone-vrepo.$last" fsck >/dev/null
 rm -rf "$dir"/clone-vrepo.*
 
-for lane in rclone rclone_tuned; do
+lanes=(rclone rclone_tuned)
+[[ "${VREPO_ONLY:-0}" == 1 ]] && lanes=()
+for lane in "${lanes[@]}"; do
   echo "$lane (a new server for each push) ..." >&2
   if [[ $lane == rclone_tuned ]]; then
     rclone_flags=(--transfers 32 --checkers 32 --fast-list --s3-no-head)
@@ -243,6 +247,15 @@ echo "Data: $files files ($count PNG + labels.csv), $((bytes / 1048576)) MiB of 
   "Median of $runs runs after $warmups warm-up(s); wall-clock seconds. Requests and body" \
   "bytes as radosgw logged them for the last run; RSS: the largest of the runs (GNU time)."
 echo
+if [[ "${VREPO_ONLY:-0}" == 1 ]]; then
+  echo "| Operation | vrepo seconds | requests | body MiB | max RSS |"
+  echo "|---|---|---|---|---|"
+  for op in push clone incremental; do
+    echo "| $op | ${t[${op}_vrepo]} s | $(field "${op}_vrepo" 1) |" \
+      "$(mib "$(field "${op}_vrepo" 2)") | $(($(max_rss "${op}_vrepo") / 1024)) MiB |"
+  done
+  exit 0
+fi
 echo "| Operation | vrepo | rclone (4 transfers) | rclone tuned (32) | vrepo / better rclone |"
 echo "|---|---|---|---|---|"
 for op in push clone incremental; do
