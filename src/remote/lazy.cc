@@ -153,14 +153,12 @@ class LazyRemoteSource final : public ObjectSource {
   // Fetches `ids` (all absent from `store`) into `store`, in batches over parallel streams.
   Status FetchInto(ObjectStore& target, const std::vector<ContentId>& ids,
                    const std::function<void(size_t, std::string_view)>& fn) {
-    ObjectStore* store = &target;
-    std::vector<size_t> todo;
-    for (size_t i = 0; i < ids.size(); ++i) todo.push_back(i);
-    VREPO_ASSIGN_OR_RETURN(std::unique_ptr<PackWriter> writer, store->NewWriter());
+    VREPO_ASSIGN_OR_RETURN(std::unique_ptr<PackWriter> writer, target.NewWriter());
+    const std::vector<size_t> all = AllIndexes(ids.size());
     std::vector<std::vector<size_t>> batches;
-    for (size_t k = 0; k < todo.size(); k += kLazyBatchObjects) {
-      batches.emplace_back(todo.begin() + k,
-                           todo.begin() + std::min(todo.size(), k + kLazyBatchObjects));
+    for (size_t k = 0; k < all.size(); k += kLazyBatchObjects) {
+      batches.emplace_back(all.begin() + k,
+                           all.begin() + std::min(all.size(), k + kLazyBatchObjects));
     }
     std::atomic<size_t> next{0};
     FirstError first_error;
@@ -214,19 +212,10 @@ class LazyRemoteSource final : public ObjectSource {
     // A server may answer with a prefix of the ids asked (docs/remote.md, "Hostile peers").
     for (size_t done = 0; done < wanted.size();) {
       std::vector<ContentId> ask(wanted.begin() + done, wanted.end());
-      VREPO_ASSIGN_OR_RETURN(std::string batch, t.ReadObjects(ask));
-      VREPO_ASSIGN_OR_RETURN(std::vector<BatchRecord> records, ParseObjectBatch(batch));
-      if (records.empty() || records.size() > ask.size()) {
-        return Status::Corruption("object batch from " + t.Describe() + " holds " +
-                                  std::to_string(records.size()) + " objects for a read of " +
-                                  std::to_string(ask.size()));
-      }
+      std::string batch;
+      VREPO_ASSIGN_OR_RETURN(std::vector<BatchRecord> records, ReadObjectPrefix(t, ask, &batch));
       for (size_t k = 0; k < records.size(); ++k) {
         const BatchRecord& r = records[k];
-        if (r.id != ask[k]) {
-          return Status::Corruption("object batch from " + t.Describe() + " holds object " +
-                                    r.id.Hex() + " where " + ask[k].Hex() + " was asked for");
-        }
         if (r.codec == ObjectLocation::Codec::kChunked) {
           VREPO_ASSIGN_OR_RETURN(std::string whole, ReadChunked(t, writer, r));
           fn(done + k, whole);

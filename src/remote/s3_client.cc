@@ -339,17 +339,35 @@ Status S3Client::CreateBucket() {
 
 namespace {
 
-// Base64 of the MD5 of `bytes`, as Content-MD5 wants it.
-std::string S3ContentMd5(std::string_view bytes) {
+// The 16 bytes of the MD5 of `bytes`.
+std::string S3Md5(std::string_view bytes) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int size = 0;
   EVP_Digest(bytes.data(), bytes.size(), digest, &size, EVP_md5(), nullptr);
+  return std::string(reinterpret_cast<const char*>(digest), size);
+}
+
+// Base64 of the MD5 of `bytes`, as Content-MD5 wants it.
+std::string S3ContentMd5(std::string_view bytes) {
+  const std::string digest = S3Md5(bytes);
   unsigned char encoded[64];
-  const int n = EVP_EncodeBlock(encoded, digest, static_cast<int>(size));
+  const int n = EVP_EncodeBlock(encoded, reinterpret_cast<const unsigned char*>(digest.data()),
+                                static_cast<int>(digest.size()));
   return std::string(reinterpret_cast<const char*>(encoded), static_cast<size_t>(n));
 }
 
 }  // namespace
+
+std::string S3PartETag(std::string_view part) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (const char c : S3Md5(part)) {
+    const auto byte = static_cast<unsigned char>(c);
+    out.push_back(kHex[byte >> 4]);
+    out.push_back(kHex[byte & 15]);
+  }
+  return out;
+}
 
 Result<std::string> S3Client::CreateMultipartUpload(const std::string& key) {
   const std::string full = S3FullKey(settings_, key);

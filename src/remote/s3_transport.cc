@@ -1,6 +1,5 @@
 #include "vrepo/remote/s3_transport.h"
 
-#include <openssl/evp.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -18,6 +17,7 @@
 #include "vrepo/remote/object_batch.h"
 #include "vrepo/remote/s3_client.h"
 #include "vrepo/util/file.h"
+#include "vrepo/util/text.h"
 #include "vrepo/util/thread_pool.h"
 
 extern char** environ;
@@ -58,20 +58,6 @@ uint64_t S3IndexGetU64(const char* p) {
   return v;
 }
 
-// Hex MD5, the ETag S3 gives a part uploaded without encryption.
-std::string S3HexMd5(std::string_view bytes) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int size = 0;
-  EVP_Digest(bytes.data(), bytes.size(), digest, &size, EVP_md5(), nullptr);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned int i = 0; i < size; ++i) {
-    out.push_back(kHex[digest[i] >> 4]);
-    out.push_back(kHex[digest[i] & 15]);
-  }
-  return out;
-}
-
 std::map<std::string, std::string> S3ProcessEnvironment() {
   std::map<std::string, std::string> env;
   for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
@@ -80,11 +66,6 @@ std::map<std::string, std::string> S3ProcessEnvironment() {
     if (eq != std::string_view::npos) env.emplace(entry.substr(0, eq), entry.substr(eq + 1));
   }
   return env;
-}
-
-bool S3IsCommitHex(std::string_view s) {
-  return s.size() == 40 && std::all_of(s.begin(), s.end(),
-                                       [](char c) { return std::isxdigit(c) && !std::isupper(c); });
 }
 
 bool S3IsRefName(std::string_view key) {
@@ -185,6 +166,36 @@ Status S3ParallelFor(S3Shared& shared, size_t n,
   return first_error.status();
 }
 
+// The names of the objects under `dir` ("packs/") whose keys end in `suffix` (".idx"), without
+// either; none when there is no bucket yet.
+Result<std::vector<std::string>> S3ListNames(S3Client& client, const std::string& dir,
+                                             std::string_view suffix) {
+  auto listed = client.List(dir);
+  if (!listed.ok() && listed.status().code() == Status::Code::kNotFound) {
+    return std::vector<std::string>();
+  }
+  if (!listed.ok()) return listed.status();
+  std::vector<std::string> names;
+  for (const S3ObjectInfo& o : *listed) {
+    if (o.key.ends_with(suffix)) {
+      names.push_back(o.key.substr(dir.size(), o.key.size() - dir.size() - suffix.size()));
+    }
+  }
+  return names;
+}
+
+// The index of a pack holding `records` (a batch of `batch_size` bytes): each record runs to
+// where the next begins.
+std::vector<S3PackIndexEntry> S3IndexEntriesOf(const std::vector<BatchRecord>& records,
+                                               uint64_t batch_size) {
+  std::vector<S3PackIndexEntry> entries;
+  for (size_t i = 0; i < records.size(); ++i) {
+    const uint64_t end = i + 1 < records.size() ? records[i + 1].offset : batch_size;
+    entries.push_back({records[i].id, records[i].offset, end - records[i].offset});
+  }
+  return entries;
+}
+
 class S3Transport : public Transport {
  public:
   explicit S3Transport(std::shared_ptr<S3Shared> shared)
@@ -240,7 +251,7 @@ Result<std::pair<std::string, std::string>> S3Transport::ReadRefObject(S3Client&
   std::string_view text = *body;
   if (!text.empty() && text.back() == '\n') text.remove_suffix(1);
   // An empty object is a deleted ref: DELETE ignores conditions, so deletion is a write.
-  if (!text.empty() && !S3IsCommitHex(text)) {
+  if (!text.empty() && !(text.size() == 40 && IsLowerHex(text))) {
     return Status::Corruption(shared_->Err("ref " + name + " does not hold a commit id"));
   }
   return std::pair<std::string, std::string>(std::string(text), etag);
@@ -295,15 +306,12 @@ Status S3Transport::LoadIndex(bool relist) {
     std::lock_guard lock(s.mu);
     if (s.index_listed && !relist) return Status::OK();
   }
-  auto listed = client_.List("packs/");
-  if (!listed.ok() && listed.status().code() != Status::Code::kNotFound) return listed.status();
+  VREPO_ASSIGN_OR_RETURN(std::vector<std::string> names, S3ListNames(client_, "packs/", ".idx"));
   std::vector<std::string> todo;
-  if (listed.ok()) {
+  {
     std::lock_guard lock(s.mu);
-    for (const S3ObjectInfo& o : *listed) {
-      if (!o.key.ends_with(".idx")) continue;
-      std::string name = o.key.substr(6, o.key.size() - 6 - 4);
-      if (!s.pack_numbers.count(name)) todo.push_back(name);
+    for (std::string& name : names) {
+      if (!s.pack_numbers.count(name)) todo.push_back(std::move(name));
     }
   }
   const std::string cache = JoinPath(s.cache_dir, "packs");
@@ -469,7 +477,7 @@ Status S3Transport::UploadPack(const std::string& key, std::string_view pack) {
     for (const S3Part& part : existing) {
       const size_t i = static_cast<size_t>(part.number) - 1;
       if (part.number >= 1 && i < parts && part.size == part_bytes(i).size() &&
-          part.etag == S3HexMd5(part_bytes(i))) {
+          part.etag == S3PartETag(part_bytes(i))) {
         done[i] = part;
         s.parts_reused += 1;
       }
@@ -516,14 +524,9 @@ Result<uint64_t> S3Transport::WriteObjects(std::string_view batch) {
   // reader verifies each object by its id (fsck --remote verifies them all).
   VREPO_RETURN_IF_ERROR(LoadIndex(false));
   uint64_t added = 0;
-  std::vector<S3PackIndexEntry> entries;
   {
     std::lock_guard lock(s.mu);
-    for (size_t i = 0; i < records.size(); ++i) {
-      const uint64_t end = i + 1 < records.size() ? records[i + 1].offset : batch.size();
-      entries.push_back({records[i].id, records[i].offset, end - records[i].offset});
-      if (!s.index.count(records[i].id)) ++added;
-    }
+    for (const BatchRecord& r : records) added += s.index.count(r.id) == 0 ? 1 : 0;
   }
   if (added == 0) return 0;
   const ContentId pack = ContentId::Of(batch);
@@ -531,6 +534,7 @@ Result<uint64_t> S3Transport::WriteObjects(std::string_view batch) {
   // The pack first, its index last: a pack is visible only once its index exists, so a
   // reader never finds an object whose bytes are not there yet.
   VREPO_RETURN_IF_ERROR(UploadPack("packs/" + name + ".vrb", batch));
+  const std::vector<S3PackIndexEntry> entries = S3IndexEntriesOf(records, batch.size());
   const std::string index = EncodeS3PackIndex(pack, entries);
   VREPO_RETURN_IF_ERROR(PutCreatingBucket("packs/" + name + ".idx", index, {}).status());
   const std::string cache = JoinPath(s.cache_dir, "packs");
@@ -553,20 +557,17 @@ Result<History*> S3Transport::LoadHistory() {
       VREPO_ASSIGN_OR_RETURN(s.history, History::Open(meta));
     }
   }
-  auto listed = client_.List("history/");
-  if (!listed.ok() && listed.status().code() != Status::Code::kNotFound) return listed.status();
+  VREPO_ASSIGN_OR_RETURN(std::vector<std::string> names, S3ListNames(client_, "history/", ".pack"));
   const std::string done_dir = JoinPath(s.cache_dir, "history-imported");
   VREPO_RETURN_IF_ERROR(MakeDirs(done_dir));
   std::vector<std::string> todo;
-  if (listed.ok()) {
+  {
     std::lock_guard lock(s.mu);
-    for (const S3ObjectInfo& o : *listed) {
-      if (!o.key.ends_with(".pack")) continue;
-      std::string name = o.key.substr(8, o.key.size() - 8 - 5);
+    for (std::string& name : names) {
       if (!s.history_imported.count(name) && !IsDir(JoinPath(done_dir, name))) {
-        todo.push_back(name);
+        todo.push_back(std::move(name));
       } else {
-        s.history_imported.insert(name);
+        s.history_imported.insert(std::move(name));
       }
     }
   }
@@ -769,13 +770,9 @@ Result<S3RemoteCheck> CheckS3Remote(Transport& transport, Reporter* reporter) {
       check.problems.push_back(entries.status().message());
       continue;
     }
-    bool same = entries->size() == records->size();
-    for (size_t i = 0; same && i < records->size(); ++i) {
-      const uint64_t end = i + 1 < records->size() ? (*records)[i + 1].offset : bytes.size();
-      same = (*entries)[i].id == (*records)[i].id && (*entries)[i].offset == (*records)[i].offset &&
-             (*entries)[i].length == end - (*records)[i].offset;
+    if (*entries != S3IndexEntriesOf(*records, bytes.size())) {
+      check.problems.push_back("packs/" + name + ".idx: does not match its pack");
     }
-    if (!same) check.problems.push_back("packs/" + name + ".idx: does not match its pack");
   }
   progress.End();
   VREPO_ASSIGN_OR_RETURN(std::vector<S3ObjectInfo> history_packs, client.List("history/"));

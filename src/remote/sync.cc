@@ -175,21 +175,12 @@ class ObjectCopier {
     std::vector<ContentId> ids;
     ids.reserve(wanted.size());
     for (const Wanted& w : wanted) ids.push_back(w.id);
-    VREPO_ASSIGN_OR_RETURN(std::string batch, src.ReadObjects(ids));
-    VREPO_ASSIGN_OR_RETURN(std::vector<BatchRecord> records, ParseObjectBatch(batch));
-    if (records.empty() || records.size() > ids.size()) {
-      return Status::Corruption("object batch from " + src.Describe() + " holds " +
-                                std::to_string(records.size()) + " objects for a read of " +
-                                std::to_string(ids.size()));
-    }
+    std::string batch;
+    VREPO_ASSIGN_OR_RETURN(std::vector<BatchRecord> records, ReadObjectPrefix(src, ids, &batch));
     bool has_lists = false;
     size_t sent = records.size();
     for (size_t i = 0; i < records.size(); ++i) {
       const BatchRecord& r = records[i];
-      if (r.id != ids[i]) {
-        return Status::Corruption("object batch from " + src.Describe() + " holds object " +
-                                  r.id.Hex() + " where " + ids[i].Hex() + " was asked for");
-      }
       // The size the pointer (or chunk list) gave: a record of another size is refused before
       // anything decompresses it, so a small record cannot inflate into a huge file.
       if (r.raw_size != wanted[i].size) {

@@ -25,4 +25,23 @@ Result<std::unique_ptr<Transport>> OpenTransport(const std::string& url,
   return service;
 }
 
+Result<std::vector<BatchRecord>> ReadObjectPrefix(Transport& source,
+                                                  const std::vector<ContentId>& ids,
+                                                  std::string* batch) {
+  VREPO_ASSIGN_OR_RETURN(*batch, source.ReadObjects(ids));
+  VREPO_ASSIGN_OR_RETURN(std::vector<BatchRecord> records, ParseObjectBatch(*batch));
+  if (records.empty() || records.size() > ids.size()) {
+    return Status::Corruption("object batch from " + source.Describe() + " holds " +
+                              std::to_string(records.size()) + " objects for a read of " +
+                              std::to_string(ids.size()));
+  }
+  for (size_t i = 0; i < records.size(); ++i) {
+    if (records[i].id != ids[i]) {
+      return Status::Corruption("object batch from " + source.Describe() + " holds object " +
+                                records[i].id.Hex() + " where " + ids[i].Hex() + " was asked for");
+    }
+  }
+  return records;
+}
+
 }  // namespace vrepo

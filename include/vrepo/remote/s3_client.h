@@ -68,6 +68,10 @@ struct S3Part {
   uint64_t size = 0;
 };
 
+// The ETag S3 gives a part uploaded without server-side encryption: the hex MD5 of its bytes,
+// by which an unfinished upload's parts are recognized.
+std::string S3PartETag(std::string_view part);
+
 // Errors: NotFound for 404 (no such key or bucket); Conflict for 412, a failed condition;
 // IOError for every other failure, one line naming the method, bucket/key, HTTP status and
 // the S3 error code. ETags are given and taken without quotes (radosgw matches If-Match only

@@ -50,6 +50,7 @@ struct S3PackIndexEntry {
   ContentId id;
   uint64_t offset = 0;  // of the record in the pack
   uint64_t length = 0;  // of the record
+  bool operator==(const S3PackIndexEntry&) const = default;
 };
 std::string EncodeS3PackIndex(const ContentId& pack, const std::vector<S3PackIndexEntry>& entries);
 // Corruption naming `source` when `bytes` is not the index of `pack`.

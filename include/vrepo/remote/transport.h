@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "vrepo/remote/object_batch.h"
 #include "vrepo/remote/s3_settings.h"
 #include "vrepo/store/content_id.h"
 #include "vrepo/util/status.h"
@@ -74,6 +75,14 @@ class Transport {
   };
   virtual BatchLimits PreferredBatch() const { return {}; }
 };
+
+// Reads `ids` from `source` and checks the answer: an object batch of the first of them, in
+// order, at least one (a server may cap its answers, docs/remote.md "Hostile peers"). The
+// records view `*batch` and are not yet verified against their ids. Corruption naming the
+// source otherwise.
+Result<std::vector<BatchRecord>> ReadObjectPrefix(Transport& source,
+                                                  const std::vector<ContentId>& ids,
+                                                  std::string* batch);
 
 // Limits of the HTTP client against a hostile or broken server (docs/remote.md, "Hostile
 // peers"): a request that passes one fails with IOError naming the server and the limit.
