@@ -17,6 +17,8 @@ BUILD_PACKAGES=(
   # The https tests make a self-signed certificate with the openssl command.
   openssl
   libtorch-dev libopenblas0-openmp
+  # Distributed training: Gloo's headers, for libtorch's ProcessGroupGloo.
+  libgloo-dev
   dataset-fashion-mnist
   # The reference the ResNet parity test compares against (it skips without it).
   python3-torchvision
