@@ -124,6 +124,7 @@ const std::vector<Field>& Fields() {
       MakeField("label_smoothing", &TrainConfig::label_smoothing),
       MakeField("grad_clip", &TrainConfig::grad_clip),
       MakeField("backbone_lr", &TrainConfig::backbone_lr),
+      MakeField("sync_bn", &TrainConfig::sync_bn),
       Field{"retain", [](const TrainConfig& c) { return json(c.retain); },
             [](const json& j, TrainConfig& c) {
               if (!j.is_array()) throw std::invalid_argument("expected a list of strings");

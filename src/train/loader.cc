@@ -71,6 +71,7 @@ struct SampleLoader::Epoch {
   // in samples_ already); each worker writes only the samples of its own batch, and the
   // consumer reads them after the last batch was handed over.
   std::vector<ContentId> read;
+  std::vector<char> taken;  // by sample: read by this shard (written like `read`)
 
   std::mutex mu;
   std::condition_variable cv;
@@ -97,6 +98,10 @@ Result<std::unique_ptr<SampleLoader>> SampleLoader::Create(const ObjectStore& st
   if (samples.empty()) return Status::InvalidArgument("no samples to load");
   if (options.batch_size <= 0) return Status::InvalidArgument("batch size must be positive");
   if (options.prefetch <= 0) return Status::InvalidArgument("prefetch must be positive");
+  if (options.shards < 1 || options.shard < 0 || options.shard >= options.shards) {
+    return Status::InvalidArgument("shard " + std::to_string(options.shard) + " of " +
+                                   std::to_string(options.shards) + " does not exist");
+  }
   if (options.image_size < 0) return Status::InvalidArgument("image size must not be negative");
   if (options.channels != 0 && options.channels != 1 && options.channels != 3) {
     return Status::InvalidArgument("channels must be 1 or 3");
@@ -192,6 +197,7 @@ void SampleLoader::StartEpoch(int epoch) {
   e->order = EpochOrder(epoch);
   e->num_batches = batches_per_epoch();
   e->read.resize(samples_.size());
+  e->taken.assign(samples_.size(), 0);
   epoch_ = std::move(e);
   size_t threads = std::min<size_t>(workers_, epoch_->num_batches);
   for (size_t i = 0; i < threads; ++i) {
@@ -263,11 +269,30 @@ Status SampleLoader::LegacySample(std::string_view bytes, const std::string& pat
   return Status::OK();
 }
 
-Result<Batch> SampleLoader::BuildBatch(Epoch& e, size_t batch_index) {
+SampleLoader::Slice SampleLoader::ShardSlice(size_t batch_index) const {
   const size_t bs = static_cast<size_t>(options_.batch_size);
   const size_t start = batch_index * bs;
-  const size_t end = std::min(samples_.size(), start + bs);
-  const int64_t n = static_cast<int64_t>(end - start);
+  const size_t n = std::min(samples_.size(), start + bs) - start;
+  const auto shard = static_cast<size_t>(options_.shard);
+  const auto shards = static_cast<size_t>(options_.shards);
+  return {start + n * shard / shards, start + n * (shard + 1) / shards, n};
+}
+
+std::vector<size_t> SampleLoader::ShardOrder(int epoch) const {
+  std::vector<size_t> order = EpochOrder(epoch);
+  if (options_.shards <= 1) return order;
+  std::vector<size_t> out;
+  for (size_t b = 0; b < batches_per_epoch(); ++b) {
+    Slice slice = ShardSlice(b);
+    out.insert(out.end(), order.begin() + slice.begin, order.begin() + slice.end);
+  }
+  return out;
+}
+
+Result<Batch> SampleLoader::BuildBatch(Epoch& e, size_t batch_index) {
+  const Slice slice = ShardSlice(batch_index);
+  const size_t start = slice.begin;
+  const int64_t n = static_cast<int64_t>(slice.end - slice.begin);
   const int c = channels_, h = height_, w = width_;
   Batch batch;
   try {
@@ -280,6 +305,7 @@ Result<Batch> SampleLoader::BuildBatch(Epoch& e, size_t batch_index) {
   } catch (const std::exception& ex) {
     return Status::IOError(std::string("allocating a batch: ") + ex.what());
   }
+  batch.global_size = static_cast<int64_t>(slice.global);
   float* images = batch.images.data_ptr<float>();
   int64_t* targets = batch.targets.data_ptr<int64_t>();
   auto& read = e.read;
@@ -296,6 +322,7 @@ Result<Batch> SampleLoader::BuildBatch(Epoch& e, size_t batch_index) {
                                 s.id.Hex());
     }
     read[idx] = got;
+    e.taken[idx] = 1;
     // Per-sample stream from (seed, epoch, index): independent of which thread builds it.
     const uint64_t stream = Combine(Combine(Combine(options_.seed, kAugmentDomain), e.number), idx);
     if (options_.legacy_preprocessing) {
@@ -344,7 +371,7 @@ Result<std::optional<Batch>> SampleLoader::Next() {
     std::vector<DigestEntry> entries;
     entries.reserve(samples_.size());
     for (size_t i = 0; i < samples_.size(); ++i) {
-      entries.push_back(DigestEntry{samples_[i].path, e.read[i], samples_[i].label});
+      if (e.taken[i]) entries.push_back(DigestEntry{samples_[i].path, e.read[i], samples_[i].label});
     }
     epoch_digest_ = SampleDigest(std::move(entries));
   }

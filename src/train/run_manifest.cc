@@ -90,6 +90,27 @@ std::string CheckRunFields(const json& run) {
       return std::string(ptr) + " is not a list of strings";
     }
   }
+  if (const json* d = at("/distributed"); d && !d->is_null()) {
+    const json* n = at("/distributed/world_size");
+    if (!n || !n->is_number_unsigned() || n->get<uint64_t>() < 1 || n->get<uint64_t>() > 65536) {
+      return "/distributed/world_size is not a number from 1 to 65536";
+    }
+    const size_t ranks = n->get<size_t>();
+    if (const json* b = at("/distributed/backend"); !b || (*b != "gloo" && *b != "nccl")) {
+      return "/distributed/backend is not gloo or nccl";
+    }
+    for (const char* ptr : {"/distributed/hosts", "/distributed/train_sample_digests"}) {
+      const json* v = at(ptr);
+      if (v && (!v->is_array() || v->size() != ranks ||
+                !std::all_of(v->begin(), v->end(), [](const json& x) { return x.is_string(); }))) {
+        return std::string(ptr) + " is not a list of strings, one per rank";
+      }
+    }
+    if (const json* v = at("/distributed/train_sample_digests");
+        v && !std::all_of(v->begin(), v->end(), [](const json& x) { return IsHexOfLength(x, 64); })) {
+      return "/distributed/train_sample_digests holds a digest that is not 64 hex digits";
+    }
+  }
   for (const char* ptr : {"/splits/train/table", "/splits/val/table"}) {
     const json* v = at(ptr);
     if (!v || v->get_ref<const std::string&>().empty()) continue;
@@ -288,6 +309,12 @@ json ToJson(const RunManifest& r) {
                                        {"alpha", r.lora.alpha},
                                        {"targets", r.lora.targets},
                                        {"layers", r.lora.layers}}},
+      {"distributed", r.distributed.world_size <= 1
+                          ? json()
+                          : json{{"world_size", r.distributed.world_size},
+                                 {"backend", r.distributed.backend},
+                                 {"hosts", r.distributed.hosts},
+                                 {"train_sample_digests", r.distributed.train_digests}}},
   };
   if (!r.legacy_preprocessing) out["preprocessing"] = PreprocessingToJson(r.preprocessing);
   return out;
@@ -396,6 +423,14 @@ Result<RunManifest> FromJson(const json& j, const std::string& where) {
       r.lora.targets = t.get<std::vector<std::string>>();
     if (const json& t = At(j, "/lora/layers"); t.is_array())
       r.lora.layers = t.get<std::vector<std::string>>();
+  }
+  if (const json& d = At(j, "/distributed"); d.is_object()) {
+    r.distributed.world_size = Num<int>(At(j, "/distributed/world_size"), 1);
+    r.distributed.backend = Str(j, "/distributed/backend");
+    if (const json& t = At(j, "/distributed/hosts"); t.is_array())
+      r.distributed.hosts = t.get<std::vector<std::string>>();
+    if (const json& t = At(j, "/distributed/train_sample_digests"); t.is_array())
+      r.distributed.train_digests = t.get<std::vector<std::string>>();
   }
   return r;
 }

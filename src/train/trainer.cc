@@ -4,6 +4,7 @@
 #include <ATen/autocast_mode.h>
 #include <ATen/detail/CUDAHooksInterface.h>
 #include <dlfcn.h>
+#include <unistd.h>
 #include <torch/cuda.h>
 #include <torch/nn/functional/loss.h>
 #include <torch/nn/utils/clip_grad.h>
@@ -24,6 +25,8 @@
 #include <thread>
 
 #include "vrepo/dataset/dataset.h"
+#include "vrepo/dataset/sample_digest.h"
+#include "vrepo/train/distributed.h"
 #include "vrepo/train/loader.h"
 #include "vrepo/train/lora.h"
 #include "vrepo/train/model_store.h"
@@ -196,28 +199,34 @@ struct ValOutcome {
   std::vector<std::vector<int64_t>> confusion;
 };
 
+// What an evaluation pass counts, before it becomes metrics: the sums that ranks add up.
+struct EvalCounts {
+  double loss_sum = 0;
+  int64_t loss_n = 0;
+  std::vector<std::vector<int64_t>> confusion;  // [label][predicted], labels x model classes
+};
+
 // Runs `loader`'s samples through the model; targets >= the model's classes (labels the model
 // does not know) count as wrong and are left out of the loss. `each` sees every sample's
 // probabilities (CPU, [B, classes]).
-Result<ValOutcome> RunEval(ImageClassifierImpl& model, SampleLoader& loader,
-                           const torch::Device& device, bool bf16,
-                           const std::vector<std::string>& labels, int64_t num_classes,
+Result<EvalCounts> RunEval(ImageClassifierImpl& model, SampleLoader& loader,
+                           const torch::Device& device, bool bf16, size_t labels,
+                           int64_t num_classes,
                            const std::function<void(const Batch&, const torch::Tensor&)>& each,
                            std::atomic<bool>* interrupted) {
   torch::NoGradGuard no_grad;
   model.eval();
   loader.StartEpoch(0);
-  ValOutcome out;
-  const size_t k = labels.size();
-  out.confusion.assign(k, std::vector<int64_t>(num_classes, 0));
-  double loss_sum = 0;
-  int64_t loss_n = 0, correct = 0, total = 0;
+  EvalCounts out;
+  out.confusion.assign(labels, std::vector<int64_t>(num_classes, 0));
   while (true) {
     VREPO_ASSIGN_OR_RETURN(std::optional<Batch> batch, loader.Next());
     if (!batch) break;
     if (interrupted != nullptr && interrupted->load()) {
       return Status::InvalidArgument("interrupted");
     }
+    // A rank's share of a last, short batch may be empty.
+    if (batch->targets.size(0) == 0) continue;
     torch::Tensor x = batch->images.to(device, /*non_blocking=*/true);
     torch::Tensor logits;
     {
@@ -231,32 +240,72 @@ Result<ValOutcome> RunEval(ImageClassifierImpl& model, SampleLoader& loader,
       torch::Tensor l = torch::nn::functional::cross_entropy(
           logits.index({known}), targets.index({known}),
           torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum));
-      loss_sum += l.item<double>();
-      loss_n += known.sum().item<int64_t>();
+      out.loss_sum += l.item<double>();
+      out.loss_n += known.sum().item<int64_t>();
     }
     torch::Tensor pred = logits.argmax(1);
     auto p = pred.accessor<int64_t, 1>();
     auto t = targets.accessor<int64_t, 1>();
-    for (int64_t i = 0; i < pred.size(0); ++i) {
-      out.confusion[t[i]][p[i]]++;
-      correct += t[i] == p[i];
-      ++total;
-    }
+    for (int64_t i = 0; i < pred.size(0); ++i) out.confusion[t[i]][p[i]]++;
     if (each) each(*batch, torch::softmax(logits, 1));
   }
-  out.loss = loss_n ? loss_sum / loss_n : 0;
-  out.accuracy = total ? static_cast<double>(correct) / total : 0;
-  for (size_t c = 0; c < k; ++c) {
-    int64_t n = 0;
-    for (int64_t v : out.confusion[c]) n += v;
-    if (n > 0) {
-      int64_t hit = static_cast<int64_t>(c) < num_classes ? out.confusion[c][c] : 0;
-      out.per_class[labels[c]] = static_cast<double>(hit) / n;
-    }
-  }
-  // Labels outside the model's classes were rows only for the counts above.
-  out.confusion.resize(num_classes);
   return out;
+}
+
+// Adds up every rank's counts (all ranks get the sums). Counts travel as doubles: exact up
+// to 2^53.
+Status ReduceCounts(RankGroup& group, EvalCounts* counts, const std::string& what) {
+  std::vector<double> flat = {counts->loss_sum, static_cast<double>(counts->loss_n)};
+  for (const auto& row : counts->confusion) flat.insert(flat.end(), row.begin(), row.end());
+  torch::Tensor t = torch::tensor(flat, torch::kFloat64);
+  VREPO_RETURN_IF_ERROR(group.AllReduceSum(t, what));
+  auto a = t.accessor<double, 1>();
+  counts->loss_sum = a[0];
+  counts->loss_n = static_cast<int64_t>(a[1]);
+  int64_t i = 2;
+  for (auto& row : counts->confusion) {
+    for (int64_t& v : row) v = static_cast<int64_t>(a[i++]);
+  }
+  return Status::OK();
+}
+
+// The metrics of `counts`: mean loss, accuracy over every sample, per-label accuracy and the
+// confusion matrix over the model's classes.
+ValOutcome Summarize(EvalCounts counts, const std::vector<std::string>& labels,
+                     int64_t num_classes) {
+  ValOutcome out;
+  int64_t correct = 0, total = 0;
+  for (size_t c = 0; c < labels.size(); ++c) {
+    int64_t n = 0;
+    for (int64_t v : counts.confusion[c]) n += v;
+    const int64_t hit = static_cast<int64_t>(c) < num_classes ? counts.confusion[c][c] : 0;
+    total += n;
+    correct += hit;
+    if (n > 0) out.per_class[labels[c]] = static_cast<double>(hit) / n;
+  }
+  out.loss = counts.loss_n ? counts.loss_sum / counts.loss_n : 0;
+  out.accuracy = total ? static_cast<double>(correct) / total : 0;
+  // Labels outside the model's classes were rows only for the counts above.
+  counts.confusion.resize(num_classes);
+  out.confusion = std::move(counts.confusion);
+  return out;
+}
+
+// Evaluates `loader` (this rank's share of it) and, in a data-parallel run, adds up the
+// ranks' counts: the metrics of the whole split on every rank.
+Result<ValOutcome> EvaluateSplit(ImageClassifierImpl& model, SampleLoader& loader,
+                            const torch::Device& device, bool bf16,
+                            const std::vector<std::string>& labels, int64_t num_classes,
+                            RankGroup* group, std::atomic<bool>* interrupted) {
+  // Ranks agree on stopping at the next training step instead: a rank leaving here alone
+  // would leave the others waiting in the reduction.
+  VREPO_ASSIGN_OR_RETURN(EvalCounts counts,
+                         RunEval(model, loader, device, bf16, labels.size(), num_classes, {},
+                                 group != nullptr ? nullptr : interrupted));
+  if (group != nullptr) {
+    VREPO_RETURN_IF_ERROR(ReduceCounts(*group, &counts, "the evaluation counts"));
+  }
+  return Summarize(std::move(counts), labels, num_classes);
 }
 
 torch::Device ResolveDevice(const std::string& device) {
@@ -300,17 +349,17 @@ struct SampleSplits {
   std::vector<Sample> train, val;
 };
 
-// In a lazy clone (a store with an ObjectSource), fetches the samples a run reads ahead of
-// its loader, in batches on a thread of its own, while the first batches decode; a sample the
+// In a lazy clone (a store with an ObjectSource), fetches the samples a run reads (this rank's
+// share of the first epoch, in its order) ahead of its loaders, in batches on a thread of its own, while the first batches decode; a sample the
 // loader reaches first it fetches itself. Only the tables' samples are ever fetched. Stops
 // (after the batch in flight) and joins when destroyed.
 class LazySamplePrefetcher {
  public:
-  LazySamplePrefetcher(ObjectStore& store, const SampleSplits& splits) {
+  LazySamplePrefetcher(ObjectStore& store, const std::vector<const SampleLoader*>& loaders) {
     if (store.source() == nullptr) return;
     std::vector<ContentId> ids;
-    for (const auto* part : {&splits.train, &splits.val}) {
-      for (const Sample& s : *part) ids.push_back(s.id);
+    for (const SampleLoader* loader : loaders) {
+      for (size_t i : loader->ShardOrder(0)) ids.push_back(loader->samples()[i].id);
     }
     thread_ = std::thread([this, &store, ids = std::move(ids)] {
       constexpr size_t kBatch = 1024;
@@ -416,8 +465,13 @@ struct Loaders {
 // training images' size).
 Result<Loaders> MakeLoaders(Repository& repo, const TrainConfig& config,
                             const TrainResult& resolved, const torch::Device& device,
-                            SampleSplits splits, const std::vector<std::string>& classes) {
+                            SampleSplits splits, const std::vector<std::string>& classes,
+                            const RankGroup* group) {
   LoaderOptions lo;
+  if (group != nullptr) {
+    lo.shard = group->rank();
+    lo.shards = group->world_size();
+  }
   lo.batch_size = config.batch_size;
   lo.preprocessing = resolved.preprocessing;
   lo.legacy_preprocessing = resolved.legacy_preprocessing;
@@ -496,13 +550,12 @@ Status LoadBase(Repository& repo, const TrainConfig& config, int64_t num_classes
 }
 
 struct TrainPass {
-  double loss_sum = 0;  // summed over samples
-  int64_t seen = 0;     // samples trained on
+  double loss_sum = 0;  // summed over this rank's samples
+  int64_t seen = 0;     // samples this rank trained on
+  int64_t global_seen = 0;  // samples all ranks trained on
   bool interrupted = false;
 };
 
-// What a training step applies besides the gradient: the schedule's learning rates (each
-// optimizer group's base rate times LearningRateFactor), label smoothing and gradient clipping.
 struct StepSettings {
   const TrainConfig* config = nullptr;
   std::vector<double> base_lrs;  // per optimizer group, in the optimizer's order
@@ -524,11 +577,13 @@ struct RetainSet {
 };
 
 // One pass over the training batches of `epoch` (of `epochs`), reporting progress a few times
-// per pass; stops after the current batch when hooks.interrupted becomes true.
+// per pass; stops after the current batch when hooks.interrupted becomes true (in a
+// data-parallel run: on any rank, all ranks after the same batch). With a reducer, this rank
+// trains on its share of every global batch and the reducer sums the gradients.
 Result<TrainPass> TrainEpoch(ImageClassifierImpl& model, SampleLoader& loader,
                              torch::optim::Optimizer& optimizer, const StepSettings& step,
                              const torch::Device& device, bool bf16, int epoch, int epochs,
-                             const TrainHooks& hooks) {
+                             GradientReducer* reducer, const TrainHooks& hooks) {
   const auto epoch_start = Clock::now();
   const size_t batches = loader.batches_per_epoch();
   const size_t report_every = std::max<size_t>(1, batches / 4);
@@ -541,33 +596,46 @@ Result<TrainPass> TrainEpoch(ImageClassifierImpl& model, SampleLoader& loader,
     if (!batch) break;
     torch::Tensor x = batch->images.to(device, /*non_blocking=*/true);
     torch::Tensor y = batch->targets.to(device, /*non_blocking=*/true);
-    const double factor = LearningRateFactor(
-        *step.config,
-        static_cast<int64_t>(epoch - 1) * step.steps_per_epoch + static_cast<int64_t>(batch_no),
-        step.steps_per_epoch);
+    const int64_t global_step =
+        static_cast<int64_t>(epoch - 1) * step.steps_per_epoch + static_cast<int64_t>(batch_no);
+    const double factor = LearningRateFactor(*step.config, global_step, step.steps_per_epoch);
     auto& groups = optimizer.param_groups();
     for (size_t g = 0; g < groups.size() && g < step.base_lrs.size(); ++g) {
       groups[g].options().set_lr(step.base_lrs[g] * factor);
     }
     optimizer.zero_grad();
+    const int64_t n = y.size(0);
+    if (reducer != nullptr) reducer->StartStep(global_step);
     torch::Tensor loss;
-    {
-      AutocastGuard autocast(bf16, device);
-      loss = torch::nn::functional::cross_entropy(
-          model.forward(x), y,
-          torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(
-              step.config->label_smoothing));
+    if (n > 0) {
+      {
+        AutocastGuard autocast(bf16, device);
+        loss = torch::nn::functional::cross_entropy(
+            model.forward(x), y,
+            torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(
+                step.config->label_smoothing));
+      }
+      // Each rank's mean weighted by its share: the ranks' gradients add up to the gradient
+      // of the global batch's mean loss.
+      if (reducer != nullptr) {
+        (loss * (static_cast<double>(n) / static_cast<double>(batch->global_size))).backward();
+      } else {
+        loss.backward();
+      }
     }
-    loss.backward();
+    bool stop = hooks.interrupted != nullptr && hooks.interrupted->load();
+    if (reducer != nullptr) {
+      VREPO_ASSIGN_OR_RETURN(stop, reducer->FinishStep(stop));
+    }
     if (step.config->grad_clip > 0) {
       torch::nn::utils::clip_grad_norm_(step.trainable, step.config->grad_clip);
     }
     optimizer.step();
-    const int64_t n = y.size(0);
-    pass.loss_sum += loss.item<double>() * n;
+    if (n > 0) pass.loss_sum += loss.item<double>() * n;
     pass.seen += n;
+    pass.global_seen += batch->global_size;
     ++batch_no;
-    if (hooks.interrupted != nullptr && hooks.interrupted->load()) {
+    if (stop) {
       pass.interrupted = true;
       break;
     }
@@ -575,8 +643,8 @@ Result<TrainPass> TrainEpoch(ImageClassifierImpl& model, SampleLoader& loader,
       hooks.reporter->Transient("epoch " + std::to_string(epoch) + "/" + std::to_string(epochs) +
                                 "  batch " + std::to_string(batch_no) + "/" +
                                 std::to_string(batches) + "  loss " +
-                                Fixed(pass.loss_sum / pass.seen, 4) + "  " +
-                                Fixed(pass.seen / Since(epoch_start), 0) + " img/s");
+                                Fixed(pass.loss_sum / std::max<int64_t>(1, pass.seen), 4) + "  " +
+                                Fixed(pass.global_seen / Since(epoch_start), 0) + " img/s");
     }
   }
   return pass;
@@ -730,6 +798,60 @@ class BaseHeadSwap {
   torch::Tensor weight_, bias_;
 };
 
+// Gradient buckets of a data-parallel run: DDP's default size.
+constexpr int64_t kBucketBytes = 25 << 20;
+
+// A data-parallel run's shared start: rank 0 resolves the dataset commit, every other rank
+// takes it and checks that it holds that commit and was given the same settings (ranks on
+// other hosts read their own clone). Returns the commit.
+Result<std::string> JoinRun(Repository& repo, const TrainConfig& config, RankGroup& group) {
+  std::string commit;
+  if (group.rank() == 0) {
+    VREPO_ASSIGN_OR_RETURN(commit, repo.history().ResolveCommit(config.rev));
+  }
+  json settings = ConfigToJson(config);
+  settings.erase("workers");  // loader threads are each host's own
+  const std::string mine = json{{"commit", commit}, {"config", settings}}.dump();
+  VREPO_ASSIGN_OR_RETURN(std::string first, group.Share("run", mine));
+  const json rank0 = json::parse(first, nullptr, /*allow_exceptions=*/false);
+  if (!rank0.is_object() || !rank0["commit"].is_string()) {
+    return Status::Corruption("rank " + std::to_string(group.rank()) +
+                              ": rank 0's run settings in the store do not parse");
+  }
+  if (group.rank() == 0) return commit;
+  const std::string prefix = "rank " + std::to_string(group.rank()) + ": ";
+  if (rank0["config"] != settings) {
+    std::string differ;
+    for (const auto& [key, value] : settings.items()) {
+      if (rank0["config"].value(key, json()) != value) differ += (differ.empty() ? "" : ", ") + key;
+    }
+    return Status::InvalidArgument(prefix + "its settings differ from rank 0's (" + differ +
+                                   "): every rank must be started with the same arguments");
+  }
+  commit = rank0["commit"].get<std::string>();
+  if (!repo.history().GetCommit(commit).ok()) {
+    return Status::InvalidArgument(prefix + "rank 0 trains on dataset commit " + commit +
+                                   ", which this repository does not have (fetch it first)");
+  }
+  return commit;
+}
+
+// The sample digest of all of `loader`'s samples, for a data-parallel run: each rank checked
+// the content of its share against these ids, and the run goes on only while all succeed.
+std::string WholeDigest(const SampleLoader& loader) {
+  std::vector<DigestEntry> entries;
+  entries.reserve(loader.samples().size());
+  for (const Sample& s : loader.samples()) entries.push_back({s.path, s.id, s.label});
+  return SampleDigest(std::move(entries));
+}
+
+// This host's name, as the run record lists each rank's.
+std::string HostName() {
+  char name[256] = {};
+  if (gethostname(name, sizeof(name) - 1) != 0) return "unknown";
+  return name;
+}
+
 Result<TrainResult> TrainImpl(Repository& repo, const TrainConfig& config,
                               const TrainHooks& hooks) {
   const auto started = Clock::now();
@@ -748,11 +870,20 @@ Result<TrainResult> TrainImpl(Repository& repo, const TrainConfig& config,
 
   // The data: one commit, the train table, and a validation table or a split of it.
   History& history = repo.history();
-  VREPO_ASSIGN_OR_RETURN(result.dataset_commit, history.ResolveCommit(config.rev));
+  RankGroup* group = hooks.group != nullptr && hooks.group->world_size() > 1 ? hooks.group : nullptr;
+  if (group == nullptr) {
+    VREPO_ASSIGN_OR_RETURN(result.dataset_commit, history.ResolveCommit(config.rev));
+  } else {
+    VREPO_ASSIGN_OR_RETURN(result.dataset_commit, JoinRun(repo, config, *group));
+    // One host's cores shared by its ranks, unless told otherwise.
+    if (rc.workers <= 0) {
+      rc.workers = std::max(1, static_cast<int>(std::thread::hardware_concurrency()) /
+                                   std::max(1, group->options().local_world_size));
+    }
+  }
   VREPO_ASSIGN_OR_RETURN(CommitInfo commit, history.GetCommit(result.dataset_commit));
   result.dataset_tree = commit.tree;
   VREPO_ASSIGN_OR_RETURN(SampleSplits splits, LoadSamples(repo, result.dataset_commit, config));
-  LazySamplePrefetcher prefetch(repo.store(), splits);
   std::set<std::string> labels;
   for (const Sample& s : splits.train) labels.insert(s.label);
   for (const Sample& s : splits.val) labels.insert(s.label);
@@ -766,11 +897,12 @@ Result<TrainResult> TrainImpl(Repository& repo, const TrainConfig& config,
   result.val_samples = splits.val.size();
 
   VREPO_RETURN_IF_ERROR(ResolvePreprocessing(repo, config, &result));
-  VREPO_ASSIGN_OR_RETURN(Loaders loaders, MakeLoaders(repo, config, result, device,
-                                                      std::move(splits), result.classes));
+  VREPO_ASSIGN_OR_RETURN(Loaders loaders, MakeLoaders(repo, rc, result, device,
+                                                      std::move(splits), result.classes, group));
   std::unique_ptr<SampleLoader>& train_loader = loaders.train;
   std::unique_ptr<SampleLoader>& val_loader = loaders.val;
   const LoaderOptions& vo = loaders.val_options;
+  LazySamplePrefetcher prefetch(repo.store(), {train_loader.get(), val_loader.get()});
   rc.workers = train_loader->workers();
   const int channels = train_loader->channels();
   // --retain: same preprocessing as validation.
@@ -806,6 +938,10 @@ Result<TrainResult> TrainImpl(Repository& repo, const TrainConfig& config,
   result.total_parameters = CountParameters(*model);
   model->to(device);
   ToChannelsLast(*model);
+  if (group != nullptr) {
+    VREPO_RETURN_IF_ERROR(BroadcastParameters(*group, *model));
+    if (config.sync_bn) return Status::InvalidArgument("--sync-bn: not built yet");
+  }
   VREPO_ASSIGN_OR_RETURN(std::unique_ptr<torch::optim::Optimizer> optimizer,
                          MakeOptimizer(*model, config));
   StepSettings step;
@@ -815,6 +951,8 @@ Result<TrainResult> TrainImpl(Repository& repo, const TrainConfig& config,
     step.base_lrs.push_back(group.options().get_lr());
     for (const auto& p : group.params()) step.trainable.push_back(p);
   }
+  std::optional<GradientReducer> reducer;
+  if (group != nullptr) reducer.emplace(*group, step.trainable, kBucketBytes);
 
   TensorMap best_state;
   double best_accuracy = -1;
@@ -822,32 +960,51 @@ Result<TrainResult> TrainImpl(Repository& repo, const TrainConfig& config,
   result.status = RunStatus::kCompleted;
   for (int epoch = 1; epoch <= config.epochs; ++epoch) {
     const auto epoch_start = Clock::now();
-    VREPO_ASSIGN_OR_RETURN(TrainPass pass, TrainEpoch(*model, *train_loader, *optimizer, step,
-                                                      device, bf16, epoch, config.epochs, hooks));
+    VREPO_ASSIGN_OR_RETURN(
+        TrainPass pass, TrainEpoch(*model, *train_loader, *optimizer, step, device, bf16, epoch,
+                                   config.epochs, reducer ? &*reducer : nullptr, hooks));
     if (pass.interrupted) {
       result.status = RunStatus::kInterrupted;
       break;
     }
     const double train_seconds = Since(epoch_start);
-    if (result.train_digest.empty()) result.train_digest = train_loader->epoch_digest();
+    if (result.train_digest.empty()) {
+      result.train_digest = group ? WholeDigest(*train_loader) : train_loader->epoch_digest();
+      if (group) {
+        VREPO_ASSIGN_OR_RETURN(result.distributed.train_digests,
+                               group->Gather("train_digest", train_loader->epoch_digest()));
+      }
+    }
+    if (group) {
+      // The loss over every rank's samples; batch norm's running statistics are rank 0's
+      // from here on, so that every rank evaluates (and keeps) the same model.
+      torch::Tensor sums = torch::tensor({pass.loss_sum, static_cast<double>(pass.seen)},
+                                         torch::kFloat64);
+      VREPO_RETURN_IF_ERROR(group->AllReduceSum(sums, "the training loss"));
+      pass.loss_sum = sums[0].item<double>();
+      pass.seen = static_cast<int64_t>(sums[1].item<double>());
+      VREPO_RETURN_IF_ERROR(BroadcastBuffers(*group, *model));
+    }
 
-    auto val = RunEval(*model, *val_loader, device, bf16, result.classes, num_classes, {},
-                       hooks.interrupted);
+    auto val = EvaluateSplit(*model, *val_loader, device, bf16, result.classes, num_classes,
+                             group, hooks.interrupted);
     if (!val.ok()) {
-      if (hooks.interrupted != nullptr && hooks.interrupted->load()) {
+      if (group == nullptr && hooks.interrupted != nullptr && hooks.interrupted->load()) {
         result.status = RunStatus::kInterrupted;
         break;
       }
       return val.status();
     }
-    if (result.val_digest.empty()) result.val_digest = val_loader->epoch_digest();
+    if (result.val_digest.empty()) {
+      result.val_digest = group ? WholeDigest(*val_loader) : val_loader->epoch_digest();
+    }
     EpochMetrics m;
     m.epoch = epoch;
     m.train_loss = pass.seen ? pass.loss_sum / pass.seen : 0;
     m.val_loss = val->loss;
     m.val_accuracy = val->accuracy;
     m.per_class_accuracy = val->per_class;
-    m.images_per_second = train_seconds > 0 ? pass.seen / train_seconds : 0;
+    m.images_per_second = train_seconds > 0 ? pass.global_seen / train_seconds : 0;
     // The optimizer's groups: the backbone's (when it trains), then the head's.
     const auto& groups = optimizer->param_groups();
     m.lr = groups.back().options().get_lr();
@@ -856,17 +1013,19 @@ Result<TrainResult> TrainImpl(Repository& repo, const TrainConfig& config,
     for (RetainSet& set : retain) {
       std::optional<BaseHeadSwap> swap;
       if (set.record.head == "base") swap.emplace(*model, *base_head, device);
-      auto r = RunEval(*model, *set.loader, device, bf16, set.classes,
-                       static_cast<int64_t>(set.classes.size()), {}, hooks.interrupted);
+      auto r = EvaluateSplit(*model, *set.loader, device, bf16, set.classes,
+                             static_cast<int64_t>(set.classes.size()), group, hooks.interrupted);
       if (!r.ok()) {
-        if (hooks.interrupted != nullptr && hooks.interrupted->load()) {
+        if (group == nullptr && hooks.interrupted != nullptr && hooks.interrupted->load()) {
           retain_interrupted = true;
           break;
         }
         return r.status();
       }
       m.retain[set.record.name] = {r->loss, r->accuracy};
-      if (set.record.sample_digest.empty()) set.record.sample_digest = set.loader->epoch_digest();
+      if (set.record.sample_digest.empty()) {
+        set.record.sample_digest = group ? WholeDigest(*set.loader) : set.loader->epoch_digest();
+      }
     }
     if (retain_interrupted) {
       result.status = RunStatus::kInterrupted;
@@ -887,6 +1046,15 @@ Result<TrainResult> TrainImpl(Repository& repo, const TrainConfig& config,
     }
   }
   for (const RetainSet& set : retain) result.retain.push_back(set.record);
+  if (group) {
+    result.distributed.world_size = group->world_size();
+    result.distributed.backend = group->options().backend;
+    VREPO_ASSIGN_OR_RETURN(result.distributed.hosts, group->Gather("host", HostName()));
+    // An interrupted first epoch gathered no digests: none to list.
+    if (result.distributed.train_digests.empty()) {
+      result.distributed.train_digests.assign(group->world_size(), "");
+    }
+  }
   // Interrupted before its first epoch ended: the weights it had (WriteRunRecord refuses to
   // record such a run, but the caller may still want them).
   if (best_state.empty()) best_state = SnapshotState(*model);
@@ -951,6 +1119,7 @@ RunManifest ManifestOf(const TrainResult& r) {
     m.lora = {r.config.lora_rank, r.config.lora_alpha, r.lora_targets, r.lora_layers};
     m.weights_path = "adapter.safetensors";
   }
+  m.distributed = r.distributed;
   m.trainable_parameters = r.trainable_parameters;
   m.total_parameters = r.total_parameters;
   m.weights_id = ContentId::Of(r.weights).Hex();
@@ -1087,8 +1256,9 @@ Result<EvalResult> EvaluateImpl(Repository& repo, std::string_view weights,
       if (options.probabilities) pr.probabilities.assign(&p[i][0], &p[i][0] + num_classes);
     }
   };
-  VREPO_ASSIGN_OR_RETURN(ValOutcome out, RunEval(*model, *loader, device, /*bf16=*/false, labels,
-                                                 num_classes, each, nullptr));
+  VREPO_ASSIGN_OR_RETURN(EvalCounts counts, RunEval(*model, *loader, device, /*bf16=*/false,
+                                                     labels.size(), num_classes, each, nullptr));
+  ValOutcome out = Summarize(std::move(counts), labels, num_classes);
   result.loss = out.loss;
   result.accuracy = out.accuracy;
   result.per_class_accuracy = out.per_class;

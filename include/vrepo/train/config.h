@@ -62,6 +62,9 @@ struct TrainConfig {
   double label_smoothing = 0;         // of the training loss, 0..1
   double grad_clip = 0;               // global L2 norm of the gradients; 0 = off
   double backbone_lr = 0;             // learning rate of the non-head parameters; 0 = lr
+  // Data-parallel runs: batch norm normalizes with the statistics of the whole global batch
+  // (all ranks) instead of each rank's share.
+  bool sync_bn = false;
   // Tables evaluated after every epoch to watch forgetting: "TABLE" (at the run's dataset
   // commit) or "TABLE@REV"; the recorded config names the resolved commit.
   std::vector<std::string> retain;

@@ -47,6 +47,11 @@ struct LoaderOptions {
   bool channels_last = false;  // images laid out NHWC in memory (shape stays [B, C, H, W])
   // Images claiming more pixels are refused before decoding (DecodeOptions::max_pixels).
   uint64_t max_image_pixels = kDefaultMaxImagePixels;
+  // Data-parallel ranks: every batch of the epoch's order (batch_size samples: the global
+  // batch) is cut into `shards` contiguous parts as equal as can be, and this loader yields
+  // part `shard` (possibly empty in a last, short batch).
+  int shard = 0;
+  int shards = 1;
 };
 
 // Legacy mode: the largest native side taken from a sample when image_size is 0, the same
@@ -58,6 +63,7 @@ struct Batch {
   torch::Tensor images;         // [B, C, H, W] float, normalized as the preprocessing says
   torch::Tensor targets;        // [B] int64 class index
   std::vector<size_t> indices;  // positions in the loader's sample list
+  int64_t global_size = 0;      // samples in the whole batch, all shards together
 };
 
 class SampleLoader {
@@ -85,6 +91,9 @@ class SampleLoader {
 
   // The order of sample indices of `epoch` (identity when shuffle is off).
   std::vector<size_t> EpochOrder(int epoch) const;
+  // The sample indices this loader's shard reads in `epoch`, in order (EpochOrder when there
+  // is one shard).
+  std::vector<size_t> ShardOrder(int epoch) const;
 
   size_t size() const { return samples_.size(); }
   size_t batches_per_epoch() const;
@@ -96,7 +105,7 @@ class SampleLoader {
   int workers() const { return workers_; }
 
   // The sample digest (SampleDigest over path, hashed content id and label) of what the last
-  // fully consumed epoch read; empty before one completes.
+  // fully consumed epoch read (this shard's samples only); empty before one completes.
   const std::string& epoch_digest() const { return epoch_digest_; }
   // The most batches the loader held at once (being built plus ready), over its lifetime;
   // never above `prefetch`.
@@ -112,6 +121,12 @@ class SampleLoader {
   void StopEpoch();
   void WorkerLoop(Epoch* epoch);
   Result<Batch> BuildBatch(Epoch& epoch, size_t batch_index);
+  // Positions [begin, end) in the epoch's order of this shard's part of batch `batch_index`,
+  // and the whole batch's size.
+  struct Slice {
+    size_t begin = 0, end = 0, global = 0;
+  };
+  Slice ShardSlice(size_t batch_index) const;
 
   const ObjectStore& store_;
   std::vector<Sample> samples_;

@@ -96,6 +96,16 @@ struct RetainRecord {
   std::string sample_digest;  // 64 hex, of the evaluated samples
 };
 
+// A data-parallel run (distributed.h): how many processes trained it, and what each read.
+struct DistributedRecord {
+  int world_size = 1;   // 1: one process (run.json "distributed": null)
+  std::string backend;  // "gloo" | "nccl"
+  std::vector<std::string> hosts;  // by rank: the host name each rank ran on
+  // By rank: the sample digest of the rank's share of the first epoch (the shares together
+  // are the split's sample_digest).
+  std::vector<std::string> train_digests;
+};
+
 struct RunManifest {
   int format = kRunFormatVersion;
   std::string name;
@@ -124,6 +134,7 @@ struct RunManifest {
   double best_val_accuracy = 0;
   std::vector<std::vector<int64_t>> confusion;  // best epoch, validation: [true][predicted]
   LoraRecord lora;
+  DistributedRecord distributed;
   int64_t trainable_parameters = 0;  // elements of the parameters the run trained
   int64_t total_parameters = 0;      // of the whole model, adapters included
   // "model.safetensors" (every tensor) or, for a LoRA run, "adapter.safetensors" (the adapter

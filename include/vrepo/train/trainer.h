@@ -20,6 +20,8 @@
 
 namespace vrepo::train {
 
+class RankGroup;
+
 struct TrainResult {
   TrainConfig config;                // resolved: device actually used, workers, head_lr, seed, ...
   std::vector<std::string> classes;  // sorted distinct labels of train + val
@@ -53,6 +55,7 @@ struct TrainResult {
   std::vector<std::vector<int64_t>> confusion;
   VersionInfo versions;
   double seconds = 0;  // wall time of the whole run
+  DistributedRecord distributed;  // a data-parallel run's world (world_size 1 otherwise)
 };
 
 // The run record's manifest of `result`: everything but the weights' bytes (their content id
@@ -65,6 +68,10 @@ struct TrainHooks {
   std::atomic<bool>* interrupted = nullptr;
   // Hears a transient line per N batches and an Info line per epoch, images/s included.
   Reporter* reporter = nullptr;
+  // This process's rank in a data-parallel job (distributed.h), or nullptr: one process.
+  // Every rank calls Train with the same config; each trains on its share of every batch and
+  // all return the same result (metrics and weights), so any one rank may record it.
+  RankGroup* group = nullptr;
 };
 
 // Runs the training the config describes. The config is validated first; bad data (labels

@@ -3,6 +3,7 @@
 // only to write the run record under refs/runs/.
 #include <nlohmann/json.hpp>
 
+#include "launcher.h"
 #include "table_source.h"
 #include "train_cli.h"
 #include "vrepo/train/config.h"
@@ -40,6 +41,9 @@ struct TrainArgs {
   std::string rev;
   std::string config_file;
   bool json = false;
+  int nproc = 0;
+  std::string backend = "gloo";
+  int timeout = 60;
   CLI::Option* labels_opt = nullptr;
   CLI::Option* val_opt = nullptr;
   CLI::Option* model_opt = nullptr;
@@ -82,6 +86,29 @@ int RunTrain(const Globals& g, TrainArgs& a) {
   }
   Status valid = train::ValidateConfig(config);
   if (!valid.ok()) return Fail("train", valid);
+  Status backend = train::CheckBackend(a.backend);
+  if (!backend.ok()) return Fail("train", backend);
+
+  // A data-parallel job: started here as --nproc local ranks, or this process is one rank of
+  // a job that a launcher or torchrun started.
+  auto rank = RankFromEnvironment(a.backend, a.timeout);
+  if (!rank.ok()) return Fail("train", rank.status());
+  if (!*rank && a.nproc > 1) return LaunchLocalRanks("train", a.nproc, a.timeout);
+  if (*rank && a.nproc > 0 && a.nproc != (*rank)->world_size) {
+    return FailWith("train",
+                    "--nproc " + std::to_string(a.nproc) + ", but this process is rank " +
+                        std::to_string((*rank)->rank) + " of a job of " +
+                        std::to_string((*rank)->world_size) +
+                        " (RANK and WORLD_SIZE are set, as torchrun sets them): leave --nproc out",
+                    kExitUsage);
+  }
+  std::unique_ptr<train::RankGroup> group;
+  if (*rank) {
+    int code = kExitFatal;
+    group = JoinJob("train", **rank, &code);
+    if (!group) return code;
+  }
+  const bool speaks = !group || group->rank() == 0;
 
   std::string run_commit;
   train::TrainResult result;
@@ -123,14 +150,21 @@ int RunTrain(const Globals& g, TrainArgs& a) {
       }
     }
     train::TrainHooks hooks;
-    hooks.interrupted = InstallInterruptHandler();
-    hooks.reporter = &reporter;
+    hooks.interrupted = group ? InstallRankInterruptHandler() : InstallInterruptHandler();
+    hooks.reporter = speaks ? &reporter : nullptr;
+    hooks.group = group.get();
     auto trained = train::Train(**repo, config, hooks);
     if (!trained.ok()) {
       return Fail("train",
                   WithTableHint(trained.status(), {config.path_column, config.label_column}));
     }
     result = std::move(trained).value();
+  }
+  // Every rank holds the same result; rank 0 alone records it.
+  if (!speaks) {
+    return result.status == train::RunStatus::kInterrupted || result.epochs.empty()
+               ? kExitInterrupted
+               : kExitOk;
   }
   if (result.epochs.empty()) {
     return FailWith("train", "interrupted before the first epoch ended; no run recorded",
@@ -254,6 +288,27 @@ Command RegisterTrain(CLI::App& app, Globals& g) {
   Flag(sub, a, "--prefetch", &TrainConfig::prefetch, "Batches decoded ahead (default 4)");
   Flag(sub, a, "--max-image-pixels", &TrainConfig::max_image_pixels,
        "Refuse images whose header claims more pixels (default 89478485, as PIL)");
+  CLI::Option* sync_bn =
+      sub->add_flag("--sync-bn", a->flags.sync_bn,
+                    "Several processes: batch norm with the statistics of the whole global batch "
+                    "(all ranks) instead of each rank's share");
+  a->apply.push_back([sync_bn](TrainConfig& c) {
+    if (sync_bn->count() > 0) c.sync_bn = true;
+  });
+  sub->add_option("--nproc", a->nproc,
+                  "Train data-parallel in N local processes (ranks), each on its share of every "
+                  "batch (--batch-size is the global batch); under torchrun leave it out")
+      ->type_name("N")
+      ->check(CLI::Range(1, 1024));
+  sub->add_option("--backend", a->backend,
+                  "Several processes: gloo (CPU) or nccl (CUDA, where libtorch has it); "
+                  "default gloo")
+      ->type_name("NAME");
+  sub->add_option("--timeout", a->timeout,
+                  "Several processes: seconds a rank waits for the others before the job fails, "
+                  "naming the ranks behind (default 60)")
+      ->type_name("SEC")
+      ->check(CLI::Range(1, 86400));
   sub->add_option("--config", a->config_file,
                   "A JSON file of these settings (keys as in "
                   "run.json's config)")

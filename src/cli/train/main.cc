@@ -5,6 +5,7 @@
 
 #include <exception>
 
+#include "launcher.h"
 #include "train_cli.h"
 #include "vrepo_source_revision.h"  // generated at build time
 
@@ -42,6 +43,7 @@ int main(int argc, char** argv) {
   // results. 32 MiB is the largest threshold glibc accepts; bigger tensors are still mapped.
   mallopt(M_MMAP_THRESHOLD, 32 << 20);
   mallopt(M_TRIM_THRESHOLD, 1 << 30);
+  vrepo::cli::RememberCommandLine(argc, argv);
   try {
     return vrepo::cli::Main(argc, argv);
   } catch (const std::exception& e) {

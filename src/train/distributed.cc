@@ -1,0 +1,392 @@
+#include "vrepo/train/distributed.h"
+
+#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#include <torch/nn/module.h>
+
+#include <algorithm>
+#include <exception>
+
+#ifdef VREPO_HAVE_GLOO
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#endif
+#ifdef VREPO_HAVE_NCCL
+#include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
+#endif
+
+namespace vrepo::train {
+namespace {
+
+std::string FirstLine(const std::exception& e) {
+  std::string what = e.what();
+  return what.substr(0, what.find('\n'));
+}
+
+std::vector<uint8_t> Bytes(const std::string& s) { return {s.begin(), s.end()}; }
+std::string Text(const std::vector<uint8_t>& b) { return {b.begin(), b.end()}; }
+
+bool Loopback(const std::string& addr) {
+  return addr == "localhost" || addr.rfind("127.", 0) == 0 || addr == "::1";
+}
+
+class TcpStoreHost : public StoreHost {
+ public:
+  explicit TcpStoreHost(c10::intrusive_ptr<c10d::TCPStore> store) : store_(std::move(store)) {}
+  int port() const override { return store_->getPort(); }
+
+ private:
+  c10::intrusive_ptr<c10d::TCPStore> store_;
+};
+
+class C10dRankGroup : public RankGroup {
+ public:
+  C10dRankGroup(DistributedOptions options, c10::intrusive_ptr<c10d::Store> store,
+                c10::intrusive_ptr<c10d::ProcessGroup> group)
+      : RankGroup(std::move(options)), store_(std::move(store)), group_(std::move(group)) {}
+
+  Status AllReduceSum(torch::Tensor& t, const std::string& what) override {
+    std::vector<at::Tensor> list = {t};
+    return Wait([&] { return group_->allreduce(list); }, what);
+  }
+
+  Status Broadcast(torch::Tensor& t, const std::string& what) override {
+    std::vector<at::Tensor> list = {t};
+    c10d::BroadcastOptions opts;
+    opts.rootRank = 0;
+    return Wait([&] { return group_->broadcast(list, opts); }, what);
+  }
+
+  Result<std::vector<std::string>> Gather(const std::string& key,
+                                          const std::string& value) override {
+    std::vector<std::string> out(world_size());
+    try {
+      store_->set(key + "/" + std::to_string(rank()), Bytes(value));
+      for (int r = 0; r < world_size(); ++r) {
+        out[r] = Text(store_->get(key + "/" + std::to_string(r)));
+      }
+    } catch (const std::exception& e) {
+      return Failed("exchanging " + key + " through the store", FirstLine(e));
+    }
+    return out;
+  }
+
+  Result<std::string> Share(const std::string& key, const std::string& value) override {
+    try {
+      if (rank() == 0) {
+        store_->set(key, Bytes(value));
+        return value;
+      }
+      return Text(store_->get(key));
+    } catch (const std::exception& e) {
+      return Failed("reading " + key + " from the store", FirstLine(e));
+    }
+  }
+
+  void MarkStep(int64_t step) override {
+    step_ = step;
+    try {
+      store_->set("step/" + std::to_string(rank()), Bytes(std::to_string(step)));
+    } catch (const std::exception&) {
+      // Only diagnostics depend on it; the collective that follows reports the failure.
+    }
+  }
+
+  Status Explain(const std::string& what, const std::string& cause) override {
+    return Failed(what, cause);
+  }
+
+  c10::intrusive_ptr<c10d::ProcessGroup> process_group() override { return group_; }
+
+ private:
+  template <class Start>
+  Status Wait(Start start, const std::string& what) {
+    try {
+      c10::intrusive_ptr<c10d::Work> work = start();
+      work->wait(std::chrono::duration_cast<std::chrono::milliseconds>(options_.timeout));
+      return Status::OK();
+    } catch (const std::exception& e) {
+      return Failed(what, FirstLine(e));
+    }
+  }
+
+  // "rank 0: <what> failed: <cause>; rank 1 is behind (at step 3, this rank at step 5)".
+  Status Failed(const std::string& what, const std::string& cause) {
+    std::string behind;
+    try {
+      store_->setTimeout(std::chrono::seconds(2));
+      for (int r = 0; r < world_size(); ++r) {
+        if (r == rank()) continue;
+        const std::string key = "step/" + std::to_string(r);
+        if (!store_->check({key})) {
+          behind += (behind.empty() ? "" : ", ") + std::to_string(r) + " (no step yet)";
+          continue;
+        }
+        int64_t at = std::stoll(Text(store_->get(key)));
+        if (at < step_) {
+          behind += (behind.empty() ? "" : ", ") + std::to_string(r) + " (at step " +
+                    std::to_string(at) + ")";
+        }
+      }
+    } catch (const std::exception&) {
+      behind = "unknown: the store does not answer";
+    }
+    std::string message =
+        "rank " + std::to_string(rank()) + " of " + std::to_string(world_size()) + ": " + what +
+        " failed after waiting for the other ranks (--timeout " +
+        std::to_string(options_.timeout.count()) + " s): " + cause;
+    if (!behind.empty()) {
+      message += "; ranks behind this one (step " + std::to_string(step_) + "): " + behind;
+    }
+    return Status::IOError(message);
+  }
+
+  c10::intrusive_ptr<c10d::Store> store_;
+  c10::intrusive_ptr<c10d::ProcessGroup> group_;
+  int64_t step_ = 0;
+};
+
+}  // namespace
+
+Status CheckBackend(const std::string& backend) {
+  if (backend == "gloo") {
+#ifdef VREPO_HAVE_GLOO
+    return Status::OK();
+#else
+    return Status::InvalidArgument(
+        "--backend gloo: this vrepo was built without Gloo's headers (libgloo-dev)");
+#endif
+  }
+  if (backend == "nccl") {
+#ifdef VREPO_HAVE_NCCL
+    return Status::OK();
+#else
+    return Status::InvalidArgument(
+        "--backend nccl: this vrepo was built against a libtorch without NCCL (use gloo)");
+#endif
+  }
+  return Status::InvalidArgument("--backend '" + backend + "' is not gloo or nccl");
+}
+
+Result<std::unique_ptr<StoreHost>> StoreHost::Start(int port, int world_size,
+                                                    std::chrono::seconds timeout) {
+  try {
+    c10d::TCPStoreOptions opts;
+    opts.port = static_cast<uint16_t>(port);
+    opts.isServer = true;
+    opts.numWorkers = world_size;
+    opts.waitWorkers = false;
+    opts.timeout = timeout;
+    opts.multiTenant = true;
+    auto store = c10::make_intrusive<c10d::TCPStore>("127.0.0.1", opts);
+    return std::unique_ptr<StoreHost>(new TcpStoreHost(std::move(store)));
+  } catch (const std::exception& e) {
+    return Status::IOError("starting the job's store on 127.0.0.1:" + std::to_string(port) + ": " +
+                           FirstLine(e));
+  }
+}
+
+Result<std::unique_ptr<RankGroup>> RankGroup::Join(const DistributedOptions& o) {
+  if (o.world_size < 1 || o.rank < 0 || o.rank >= o.world_size) {
+    return Status::InvalidArgument("rank " + std::to_string(o.rank) + " is outside a world of " +
+                                   std::to_string(o.world_size));
+  }
+  VREPO_RETURN_IF_ERROR(CheckBackend(o.backend));
+  const std::string where = o.master_addr + ":" + std::to_string(o.master_port);
+  c10::intrusive_ptr<c10d::Store> store;
+  try {
+    c10d::TCPStoreOptions opts;
+    opts.port = static_cast<uint16_t>(o.master_port);
+    opts.isServer = !o.agent_store && o.rank == 0;
+    opts.numWorkers = o.world_size;
+    opts.waitWorkers = opts.isServer;
+    opts.timeout = o.timeout;
+    opts.multiTenant = true;
+    auto tcp = c10::make_intrusive<c10d::TCPStore>(o.master_addr, opts);
+    // As torch.distributed does under torchrun: keys of one attempt apart from the agent's.
+    store = c10::make_intrusive<c10d::PrefixStore>(
+        "/worker/attempt_" + std::to_string(o.attempt), tcp);
+  } catch (const std::exception& e) {
+    return Status::IOError("rank " + std::to_string(o.rank) + ": joining the job at " + where +
+                           " failed: " + FirstLine(e));
+  }
+  c10::intrusive_ptr<c10d::ProcessGroup> group;
+  try {
+    if (o.backend == "gloo") {
+#ifdef VREPO_HAVE_GLOO
+      auto opts = c10d::ProcessGroupGloo::Options::create(o.timeout);
+      opts->devices.push_back(Loopback(o.master_addr)
+                                  ? c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1")
+                                  : c10d::ProcessGroupGloo::createDefaultDevice());
+      group = c10::make_intrusive<c10d::ProcessGroupGloo>(store, o.rank, o.world_size, opts);
+#endif
+    } else {
+#ifdef VREPO_HAVE_NCCL
+      auto opts = c10d::ProcessGroupNCCL::Options::create();
+      opts->timeout = o.timeout;
+      group = c10::make_intrusive<c10d::ProcessGroupNCCL>(store, o.rank, o.world_size, opts);
+#endif
+    }
+  } catch (const std::exception& e) {
+    return Status::IOError("rank " + std::to_string(o.rank) + ": building the " + o.backend +
+                           " process group of " + std::to_string(o.world_size) +
+                           " ranks failed: " + FirstLine(e));
+  }
+  return std::unique_ptr<RankGroup>(new C10dRankGroup(o, std::move(store), std::move(group)));
+}
+
+Status BroadcastParameters(RankGroup& group, torch::nn::Module& model) {
+  torch::NoGradGuard no_grad;
+  for (auto& p : model.named_parameters()) {
+    torch::Tensor t = p.value();
+    VREPO_RETURN_IF_ERROR(group.Broadcast(t, "the start weights' " + p.key()));
+  }
+  return BroadcastBuffers(group, model);
+}
+
+Status BroadcastBuffers(RankGroup& group, torch::nn::Module& model) {
+  torch::NoGradGuard no_grad;
+  for (auto& b : model.named_buffers()) {
+    torch::Tensor t = b.value();
+    if (!t.defined() || t.numel() == 0) continue;
+    VREPO_RETURN_IF_ERROR(group.Broadcast(t, "buffer " + b.key()));
+  }
+  return Status::OK();
+}
+
+// One flat tensor per bucket: its parameters' gradients side by side, flattened in their
+// logical (NCHW) order whatever their memory format.
+struct GradientReducer::Bucket {
+  std::vector<size_t> params;
+  torch::Tensor flat;
+  size_t pending = 0;  // gradients still to arrive this step
+  c10::intrusive_ptr<c10d::Work> work;
+  bool launched = false;
+};
+
+GradientReducer::GradientReducer(RankGroup& group, std::vector<torch::Tensor> params,
+                                 int64_t bucket_bytes)
+    : group_(group), params_(std::move(params)) {
+  where_.resize(params_.size());
+  // Reverse order: backward produces the last layers' gradients first. The first bucket is
+  // small so that communication starts early (as DDP's 1 MiB first bucket).
+  std::unique_ptr<Bucket> current;
+  int64_t bytes = 0, limit = std::min<int64_t>(bucket_bytes, 1 << 20);
+  int64_t offset = 0;
+  auto close = [&] {
+    if (!current) return;
+    const torch::Tensor& first = params_[current->params.front()];
+    current->flat = torch::zeros({offset}, first.options().dtype(torch::kFloat32));
+    buckets_.push_back(std::move(current));
+    limit = bucket_bytes;
+    bytes = 0;
+    offset = 0;
+  };
+  for (size_t i = params_.size(); i-- > 0;) {
+    if (!current) current = std::make_unique<Bucket>();
+    current->params.push_back(i);
+    where_[i] = {buckets_.size(), offset};
+    offset += params_[i].numel();
+    bytes += params_[i].numel() * 4;
+    if (bytes >= limit) close();
+  }
+  close();
+  // The last bucket carries one more element: the ranks' wish to stop, summed.
+  if (!buckets_.empty()) {
+    Bucket& last = *buckets_.back();
+    last.flat = torch::zeros({last.flat.numel() + 1}, last.flat.options());
+  }
+  for (size_t i = 0; i < params_.size(); ++i) {
+    hooks_.push_back(params_[i].register_hook([this, i](torch::Tensor grad) {
+      OnGradient(i, grad);
+      return grad;
+    }));
+  }
+}
+
+GradientReducer::~GradientReducer() {
+  // The hooks hold `this`, and the parameters may outlive the reducer.
+  for (size_t i = 0; i < params_.size(); ++i) params_[i].remove_hook(hooks_[i]);
+}
+
+void GradientReducer::StartStep(int64_t step) {
+  step_ = step;
+  active_ = true;
+  next_launch_ = 0;
+  failed_ = Status::OK();
+  for (auto& b : buckets_) {
+    b->flat.zero_();
+    b->pending = b->params.size();
+    b->launched = false;
+    b->work.reset();
+  }
+  group_.MarkStep(step);
+}
+
+void GradientReducer::OnGradient(size_t param, const torch::Tensor& grad) {
+  if (!active_) return;
+  auto [bucket, offset] = where_[param];
+  Bucket& b = *buckets_[bucket];
+  b.flat.narrow(0, offset, grad.numel()).copy_(grad.reshape({-1}));
+  if (b.pending > 0) --b.pending;
+  LaunchReady();
+}
+
+// Starts buckets in index order, each once all its gradients are in; the last one waits for
+// FinishStep, which adds the stop flag.
+void GradientReducer::LaunchReady() {
+  while (next_launch_ + 1 < buckets_.size() && buckets_[next_launch_]->pending == 0) {
+    Bucket& b = *buckets_[next_launch_++];
+    try {
+      std::vector<at::Tensor> list = {b.flat};
+      b.work = group_.process_group()->allreduce(list);
+      b.launched = true;
+    } catch (const std::exception& e) {
+      if (failed_.ok()) failed_ = Status::IOError(FirstLine(e));
+    }
+  }
+}
+
+Result<bool> GradientReducer::FinishStep(bool stop) {
+  active_ = false;
+  const std::string what = "the gradients of step " + std::to_string(step_);
+  for (; next_launch_ + 1 < buckets_.size(); ++next_launch_) {
+    Bucket& b = *buckets_[next_launch_];
+    std::vector<at::Tensor> list = {b.flat};
+    try {
+      b.work = group_.process_group()->allreduce(list);
+    } catch (const std::exception& e) {
+      if (failed_.ok()) failed_ = Status::IOError(FirstLine(e));
+    }
+  }
+  bool any_stop = false;
+  for (size_t i = 0; i < buckets_.size(); ++i) {
+    Bucket& b = *buckets_[i];
+    if (i + 1 == buckets_.size()) {
+      b.flat[b.flat.numel() - 1].fill_(stop ? 1.0 : 0.0);
+      VREPO_RETURN_IF_ERROR(group_.AllReduceSum(b.flat, what));
+      any_stop = b.flat[b.flat.numel() - 1].item<double>() > 0;
+    } else if (b.work) {
+      try {
+        b.work->wait(std::chrono::duration_cast<std::chrono::milliseconds>(
+            group_.options().timeout));
+      } catch (const std::exception& e) {
+        if (failed_.ok()) failed_ = Status::IOError(FirstLine(e));
+      }
+    }
+  }
+  if (!failed_.ok()) return group_.Explain(what, failed_.message());
+  torch::NoGradGuard no_grad;
+  for (size_t i = 0; i < params_.size(); ++i) {
+    auto [bucket, offset] = where_[i];
+    torch::Tensor& p = params_[i];
+    torch::Tensor sum = buckets_[bucket]->flat.narrow(0, offset, p.numel()).view(p.sizes());
+    if (p.grad().defined()) {
+      p.mutable_grad().copy_(sum);
+    } else {
+      p.mutable_grad() = sum.clone(at::MemoryFormat::Preserve).contiguous(p.suggest_memory_format());
+    }
+  }
+  return any_stop;
+}
+
+}  // namespace vrepo::train
