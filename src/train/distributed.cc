@@ -2,6 +2,7 @@
 
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#include <torch/cuda.h>
 #include <torch/nn/module.h>
 
 #include <algorithm>
@@ -130,10 +131,14 @@ class C10dRankGroup : public RankGroup {
     } catch (const std::exception&) {
       behind = "unknown: the store does not answer";
     }
-    std::string message =
-        "rank " + std::to_string(rank()) + " of " + std::to_string(world_size()) + ": " + what +
-        " failed after waiting for the other ranks (--timeout " +
-        std::to_string(options_.timeout.count()) + " s): " + cause;
+    const bool timed_out = cause.find("imed out") != std::string::npos;
+    std::string message = "rank " + std::to_string(rank()) + " of " +
+                          std::to_string(world_size()) + ": " + what + " failed" +
+                          (timed_out ? " after waiting --timeout " +
+                                           std::to_string(options_.timeout.count()) +
+                                           " s for the other ranks"
+                                     : "") +
+                          ": " + cause;
     if (!behind.empty()) {
       message += "; ranks behind this one (step " + std::to_string(step_) + "): " + behind;
     }
@@ -165,6 +170,11 @@ Status CheckBackend(const std::string& backend) {
 #endif
   }
   return Status::InvalidArgument("--backend '" + backend + "' is not gloo or nccl");
+}
+
+std::string DefaultBackend(const std::string& device) {
+  const bool cuda = device == "cuda" || (device == "auto" && torch::cuda::is_available());
+  return cuda && CheckBackend("nccl").ok() ? "nccl" : "gloo";
 }
 
 Result<std::unique_ptr<StoreHost>> StoreHost::Start(int port, int world_size,
@@ -319,7 +329,6 @@ void GradientReducer::StartStep(int64_t step) {
     b->launched = false;
     b->work.reset();
   }
-  group_.MarkStep(step);
 }
 
 void GradientReducer::OnGradient(size_t param, const torch::Tensor& grad) {
@@ -348,6 +357,9 @@ void GradientReducer::LaunchReady() {
 
 Result<bool> GradientReducer::FinishStep(bool stop) {
   active_ = false;
+  // Marked once this rank's own work for the step is done: a rank stuck in its forward or
+  // backward pass shows an earlier step.
+  group_.MarkStep(step_);
   const std::string what = "the gradients of step " + std::to_string(step_);
   for (; next_launch_ + 1 < buckets_.size(); ++next_launch_) {
     Bucket& b = *buckets_[next_launch_];

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "vrepo/store/content_id.h"
+#include "vrepo/train/distributed.h"
 
 namespace vrepo::train {
 
@@ -51,6 +52,15 @@ Result<TrainConfig> ReproConfig(const RunRecord& run, const ReproOptions& option
 Result<ReproReport> Reproduce(Repository& repo, const RunRecord& run, const ReproOptions& options) {
   const RunManifest& rec = run.manifest;
   VREPO_ASSIGN_OR_RETURN(TrainConfig config, ReproConfig(run, options));
+  // Batch norm's statistics and the order of the gradient sums depend on the world size.
+  const int world = options.hooks.group != nullptr ? options.hooks.group->world_size() : 1;
+  if (rec.distributed.world_size != world) {
+    return Status::InvalidArgument(
+        "run " + run.DisplayName() + " was trained by " +
+        std::to_string(rec.distributed.world_size) + " processes, this reproduction has " +
+        std::to_string(world) + " (vrepo reproduce starts them itself; under torchrun use " +
+        std::to_string(rec.distributed.world_size) + " processes in all)");
+  }
   ReproReport report;
   report.deterministic = config.deterministic;
   VREPO_ASSIGN_OR_RETURN(TrainResult result, Train(repo, config, options.hooks));
@@ -69,6 +79,10 @@ Result<ReproReport> Reproduce(Repository& repo, const RunRecord& run, const Repr
   exact("train sample digest", rec.train.sample_digest, result.train_digest, true);
   exact("val sample digest", rec.val.sample_digest, result.val_digest, true);
   exact("base model content id", rec.base_model_id, result.base_model_id, true);
+  if (world > 1) {
+    exact("ranks' train sample digests", rec.distributed.train_digests,
+          result.distributed.train_digests, true);
+  }
   exact("epochs", json(rec.epochs.size()), json(result.epochs.size()), deterministic);
   for (size_t i = 0; i < rec.epochs.size(); ++i) {
     const EpochMetrics& e = rec.epochs[i];

@@ -860,7 +860,14 @@ Result<TrainResult> TrainImpl(Repository& repo, const TrainConfig& config,
   TrainResult result;
   result.config = config;
   TrainConfig& rc = result.config;
-  const torch::Device device = ResolveDevice(config.device);
+  RankGroup* group = hooks.group != nullptr && hooks.group->world_size() > 1 ? hooks.group : nullptr;
+  torch::Device device = ResolveDevice(config.device);
+  // One GPU per local rank.
+  if (group != nullptr && device.is_cuda()) {
+    device = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(
+                                             group->options().local_rank %
+                                             std::max<int64_t>(1, torch::cuda::device_count())));
+  }
   rc.device = device.is_cuda() ? "cuda" : "cpu";
   if (rc.precision == "auto") rc.precision = device.is_cuda() ? "bf16" : "fp32";
   const bool bf16 = rc.precision == "bf16";
@@ -870,7 +877,6 @@ Result<TrainResult> TrainImpl(Repository& repo, const TrainConfig& config,
 
   // The data: one commit, the train table, and a validation table or a split of it.
   History& history = repo.history();
-  RankGroup* group = hooks.group != nullptr && hooks.group->world_size() > 1 ? hooks.group : nullptr;
   if (group == nullptr) {
     VREPO_ASSIGN_OR_RETURN(result.dataset_commit, history.ResolveCommit(config.rev));
   } else {

@@ -46,6 +46,10 @@ struct DistributedOptions {
 // against a libtorch with NCCL). InvalidArgument naming what is missing otherwise.
 Status CheckBackend(const std::string& backend);
 
+// The backend for `device` ("auto", "cpu" or "cuda") when none is asked for: NCCL where the
+// ranks train on CUDA and this build has it, Gloo otherwise.
+std::string DefaultBackend(const std::string& device);
+
 // Hosts the job's key-value store (a c10d TCPStore) for local ranks, as torchrun's agent
 // does; ranks connect with agent_store. Listens on 127.0.0.1:port (0: a free port).
 class StoreHost {

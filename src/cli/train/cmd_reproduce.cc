@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
+#include "launcher.h"
 #include "train_cli.h"
 #include "vrepo/train/reproduce.h"
 
@@ -18,16 +19,42 @@ std::string Cell(const json& v) {
   return v.dump();
 }
 
-int RunReproduce(const Globals& g, const std::string& id, uint64_t max_image_pixels, bool as_json) {
+int RunReproduce(const Globals& g, const std::string& id, uint64_t max_image_pixels, bool as_json,
+                 int timeout) {
   auto repo = OpenRepository(g, /*write=*/false);
   if (!repo.ok()) return Fail("reproduce", repo.status());
   auto run = train::ReadRun(**repo, id);
   if (!run.ok()) return Fail("reproduce", run.status());
+  // A data-parallel run is reproduced by as many ranks as trained it: started here, or this
+  // process is one of them (a launcher's or torchrun's).
+  const train::DistributedRecord& world = run->manifest.distributed;
+  auto rank = RankFromEnvironment(world.backend.empty() ? "gloo" : world.backend, timeout);
+  if (!rank.ok()) return Fail("reproduce", rank.status());
+  if (!*rank && world.world_size > 1) {
+    Status backend = train::CheckBackend(world.backend);
+    if (!backend.ok()) return Fail("reproduce", backend);
+    repo->reset();
+    return LaunchLocalRanks("reproduce", world.world_size, timeout);
+  }
+  std::unique_ptr<train::RankGroup> group;
+  if (*rank) {
+    int code = kExitFatal;
+    group = JoinJob("reproduce", **rank, &code);
+    if (!group) return code;
+  }
+  const bool speaks = !group || group->rank() == 0;
   TerminalReporter reporter(as_json);
   train::ReproOptions options;
   options.max_image_pixels = max_image_pixels;
-  options.hooks.interrupted = InstallInterruptHandler();
-  options.hooks.reporter = &reporter;
+  options.hooks.interrupted = group ? InstallRankInterruptHandler() : InstallInterruptHandler();
+  options.hooks.reporter = speaks ? &reporter : nullptr;
+  options.hooks.group = group.get();
+  if (!speaks) {
+    // The same training and comparison as rank 0's; rank 0 reports it.
+    auto report = train::Reproduce(**repo, *run, options);
+    if (!report.ok()) return Fail("reproduce", report.status());
+    return report->interrupted ? kExitInterrupted : report->ok() ? kExitOk : kExitFailure;
+  }
   if (!as_json) {
     Print("reproducing run " + run->DisplayName() + " (" + run->commit + ") on dataset commit " +
           run->manifest.dataset_commit + "\n");
@@ -76,6 +103,7 @@ Command RegisterReproduce(CLI::App& app, Globals& g) {
     std::string id;
     uint64_t max_image_pixels = kDefaultMaxImagePixels;
     bool json = false;
+    int timeout = 60;
   };
   auto o = std::make_shared<Opts>();
   CLI::App* sub = app.add_subcommand(
@@ -83,7 +111,8 @@ Command RegisterReproduce(CLI::App& app, Globals& g) {
       "Re-run a recorded run and report what matched, field by field\n"
       "Trains again with the run's recorded config on its recorded dataset commit and compares "
       "dataset commit and tree, sample digests, base model, metrics per epoch and the weights' "
-      "content id. Exit 0 when every required field matched: the data always; metrics and "
+      "content id. A run of several processes is re-run by as many local processes (or join "
+      "torchrun with that many). Exit 0 when every required field matched: the data always; metrics and "
       "weights (bit for bit) when the run was --deterministic. Exit 1 otherwise. Records "
       "nothing and opens the repository read-only.");
   sub->add_option("ID", o->id, "Run name or commit id")->required();
@@ -91,8 +120,13 @@ Command RegisterReproduce(CLI::App& app, Globals& g) {
                   "Refuse images whose header claims more pixels")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
+  sub->add_option("--timeout", o->timeout,
+                  "A run of several processes: seconds a rank waits for the others (default 60)")
+      ->type_name("SEC")
+      ->check(CLI::Range(1, 86400));
   sub->add_flag("--json", o->json, "Machine-readable output");
-  return {sub, [&g, o] { return RunReproduce(g, o->id, o->max_image_pixels, o->json); }};
+  return {sub,
+          [&g, o] { return RunReproduce(g, o->id, o->max_image_pixels, o->json, o->timeout); }};
 }
 
 }  // namespace vrepo::cli

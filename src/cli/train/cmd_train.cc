@@ -42,7 +42,7 @@ struct TrainArgs {
   std::string config_file;
   bool json = false;
   int nproc = 0;
-  std::string backend = "gloo";
+  std::string backend = "auto";
   int timeout = 60;
   CLI::Option* labels_opt = nullptr;
   CLI::Option* val_opt = nullptr;
@@ -86,6 +86,7 @@ int RunTrain(const Globals& g, TrainArgs& a) {
   }
   Status valid = train::ValidateConfig(config);
   if (!valid.ok()) return Fail("train", valid);
+  if (a.backend == "auto") a.backend = train::DefaultBackend(config.device);
   Status backend = train::CheckBackend(a.backend);
   if (!backend.ok()) return Fail("train", backend);
 
@@ -301,8 +302,8 @@ Command RegisterTrain(CLI::App& app, Globals& g) {
       ->type_name("N")
       ->check(CLI::Range(1, 1024));
   sub->add_option("--backend", a->backend,
-                  "Several processes: gloo (CPU) or nccl (CUDA, where libtorch has it); "
-                  "default gloo")
+                  "Several processes: gloo or nccl (CUDA, where libtorch has it); default "
+                  "auto: nccl when training on CUDA with a libtorch that has it, else gloo")
       ->type_name("NAME");
   sub->add_option("--timeout", a->timeout,
                   "Several processes: seconds a rank waits for the others before the job fails, "
