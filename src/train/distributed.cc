@@ -1,12 +1,12 @@
 #include "vrepo/train/distributed.h"
 
-#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
-#include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #include <torch/cuda.h>
 #include <torch/nn/module.h>
 
 #include <algorithm>
 #include <exception>
+#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
 #ifdef VREPO_HAVE_GLOO
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
@@ -132,13 +132,13 @@ class C10dRankGroup : public RankGroup {
       behind = "unknown: the store does not answer";
     }
     const bool timed_out = cause.find("imed out") != std::string::npos;
-    std::string message = "rank " + std::to_string(rank()) + " of " +
-                          std::to_string(world_size()) + ": " + what + " failed" +
-                          (timed_out ? " after waiting --timeout " +
-                                           std::to_string(options_.timeout.count()) +
-                                           " s for the other ranks"
-                                     : "") +
-                          ": " + cause;
+    std::string message =
+        "rank " + std::to_string(rank()) + " of " + std::to_string(world_size()) + ": " + what +
+        " failed" +
+        (timed_out ? " after waiting --timeout " + std::to_string(options_.timeout.count()) +
+                         " s for the other ranks"
+                   : "") +
+        ": " + cause;
     if (!behind.empty()) {
       message += "; ranks behind this one (step " + std::to_string(step_) + "): " + behind;
     }
@@ -213,8 +213,8 @@ Result<std::unique_ptr<RankGroup>> RankGroup::Join(const DistributedOptions& o) 
     opts.multiTenant = true;
     auto tcp = c10::make_intrusive<c10d::TCPStore>(o.master_addr, opts);
     // As torch.distributed does under torchrun: keys of one attempt apart from the agent's.
-    store = c10::make_intrusive<c10d::PrefixStore>(
-        "/worker/attempt_" + std::to_string(o.attempt), tcp);
+    store =
+        c10::make_intrusive<c10d::PrefixStore>("/worker/attempt_" + std::to_string(o.attempt), tcp);
   } catch (const std::exception& e) {
     return Status::IOError("rank " + std::to_string(o.rank) + ": joining the job at " + where +
                            " failed: " + FirstLine(e));
@@ -379,8 +379,8 @@ Result<bool> GradientReducer::FinishStep(bool stop) {
       any_stop = b.flat[b.flat.numel() - 1].item<double>() > 0;
     } else if (b.work) {
       try {
-        b.work->wait(std::chrono::duration_cast<std::chrono::milliseconds>(
-            group_.options().timeout));
+        b.work->wait(
+            std::chrono::duration_cast<std::chrono::milliseconds>(group_.options().timeout));
       } catch (const std::exception& e) {
         if (failed_.ok()) failed_ = Status::IOError(FirstLine(e));
       }
@@ -395,7 +395,8 @@ Result<bool> GradientReducer::FinishStep(bool stop) {
     if (p.grad().defined()) {
       p.mutable_grad().copy_(sum);
     } else {
-      p.mutable_grad() = sum.clone(at::MemoryFormat::Preserve).contiguous(p.suggest_memory_format());
+      p.mutable_grad() =
+          sum.clone(at::MemoryFormat::Preserve).contiguous(p.suggest_memory_format());
     }
   }
   return any_stop;

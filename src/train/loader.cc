@@ -371,7 +371,8 @@ Result<std::optional<Batch>> SampleLoader::Next() {
     std::vector<DigestEntry> entries;
     entries.reserve(samples_.size());
     for (size_t i = 0; i < samples_.size(); ++i) {
-      if (e.taken[i]) entries.push_back(DigestEntry{samples_[i].path, e.read[i], samples_[i].label});
+      if (e.taken[i])
+        entries.push_back(DigestEntry{samples_[i].path, e.read[i], samples_[i].label});
     }
     epoch_digest_ = SampleDigest(std::move(entries));
   }

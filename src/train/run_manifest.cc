@@ -107,7 +107,8 @@ std::string CheckRunFields(const json& run) {
       }
     }
     if (const json* v = at("/distributed/train_sample_digests");
-        v && !std::all_of(v->begin(), v->end(), [](const json& x) { return IsHexOfLength(x, 64); })) {
+        v &&
+        !std::all_of(v->begin(), v->end(), [](const json& x) { return IsHexOfLength(x, 64); })) {
       return "/distributed/train_sample_digests holds a digest that is not 64 hex digits";
     }
   }

@@ -4,7 +4,6 @@
 #include <ATen/autocast_mode.h>
 #include <ATen/detail/CUDAHooksInterface.h>
 #include <dlfcn.h>
-#include <unistd.h>
 #include <torch/cuda.h>
 #include <torch/nn/functional/loss.h>
 #include <torch/nn/utils/clip_grad.h>
@@ -12,6 +11,7 @@
 #include <torch/optim/sgd.h>
 #include <torch/utils.h>
 #include <torch/version.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -294,9 +294,9 @@ ValOutcome Summarize(EvalCounts counts, const std::vector<std::string>& labels,
 // Evaluates `loader` (this rank's share of it) and, in a data-parallel run, adds up the
 // ranks' counts: the metrics of the whole split on every rank.
 Result<ValOutcome> EvaluateSplit(ImageClassifierImpl& model, SampleLoader& loader,
-                            const torch::Device& device, bool bf16,
-                            const std::vector<std::string>& labels, int64_t num_classes,
-                            RankGroup* group, std::atomic<bool>* interrupted) {
+                                 const torch::Device& device, bool bf16,
+                                 const std::vector<std::string>& labels, int64_t num_classes,
+                                 RankGroup* group, std::atomic<bool>* interrupted) {
   // Ranks agree on stopping at the next training step instead: a rank leaving here alone
   // would leave the others waiting in the reduction.
   VREPO_ASSIGN_OR_RETURN(EvalCounts counts,
@@ -350,9 +350,9 @@ struct SampleSplits {
 };
 
 // In a lazy clone (a store with an ObjectSource), fetches the samples a run reads (this rank's
-// share of the first epoch, in its order) ahead of its loaders, in batches on a thread of its own, while the first batches decode; a sample the
-// loader reaches first it fetches itself. Only the tables' samples are ever fetched. Stops
-// (after the batch in flight) and joins when destroyed.
+// share of the first epoch, in its order) ahead of its loaders, in batches on a thread of its own,
+// while the first batches decode; a sample the loader reaches first it fetches itself. Only the
+// tables' samples are ever fetched. Stops (after the batch in flight) and joins when destroyed.
 class LazySamplePrefetcher {
  public:
   LazySamplePrefetcher(ObjectStore& store, const std::vector<const SampleLoader*>& loaders) {
@@ -550,8 +550,8 @@ Status LoadBase(Repository& repo, const TrainConfig& config, int64_t num_classes
 }
 
 struct TrainPass {
-  double loss_sum = 0;  // summed over this rank's samples
-  int64_t seen = 0;     // samples this rank trained on
+  double loss_sum = 0;      // summed over this rank's samples
+  int64_t seen = 0;         // samples this rank trained on
   int64_t global_seen = 0;  // samples all ranks trained on
   bool interrupted = false;
 };
@@ -860,7 +860,8 @@ Result<TrainResult> TrainImpl(Repository& repo, const TrainConfig& config,
   TrainResult result;
   result.config = config;
   TrainConfig& rc = result.config;
-  RankGroup* group = hooks.group != nullptr && hooks.group->world_size() > 1 ? hooks.group : nullptr;
+  RankGroup* group =
+      hooks.group != nullptr && hooks.group->world_size() > 1 ? hooks.group : nullptr;
   torch::Device device = ResolveDevice(config.device);
   // One GPU per local rank.
   if (group != nullptr && device.is_cuda()) {
@@ -903,8 +904,8 @@ Result<TrainResult> TrainImpl(Repository& repo, const TrainConfig& config,
   result.val_samples = splits.val.size();
 
   VREPO_RETURN_IF_ERROR(ResolvePreprocessing(repo, config, &result));
-  VREPO_ASSIGN_OR_RETURN(Loaders loaders, MakeLoaders(repo, rc, result, device,
-                                                      std::move(splits), result.classes, group));
+  VREPO_ASSIGN_OR_RETURN(Loaders loaders, MakeLoaders(repo, rc, result, device, std::move(splits),
+                                                      result.classes, group));
   std::unique_ptr<SampleLoader>& train_loader = loaders.train;
   std::unique_ptr<SampleLoader>& val_loader = loaders.val;
   const LoaderOptions& vo = loaders.val_options;
@@ -966,9 +967,9 @@ Result<TrainResult> TrainImpl(Repository& repo, const TrainConfig& config,
   result.status = RunStatus::kCompleted;
   for (int epoch = 1; epoch <= config.epochs; ++epoch) {
     const auto epoch_start = Clock::now();
-    VREPO_ASSIGN_OR_RETURN(
-        TrainPass pass, TrainEpoch(*model, *train_loader, *optimizer, step, device, bf16, epoch,
-                                   config.epochs, reducer ? &*reducer : nullptr, hooks));
+    VREPO_ASSIGN_OR_RETURN(TrainPass pass,
+                           TrainEpoch(*model, *train_loader, *optimizer, step, device, bf16, epoch,
+                                      config.epochs, reducer ? &*reducer : nullptr, hooks));
     if (pass.interrupted) {
       result.status = RunStatus::kInterrupted;
       break;
@@ -984,16 +985,16 @@ Result<TrainResult> TrainImpl(Repository& repo, const TrainConfig& config,
     if (group) {
       // The loss over every rank's samples; batch norm's running statistics are rank 0's
       // from here on, so that every rank evaluates (and keeps) the same model.
-      torch::Tensor sums = torch::tensor({pass.loss_sum, static_cast<double>(pass.seen)},
-                                         torch::kFloat64);
+      torch::Tensor sums =
+          torch::tensor({pass.loss_sum, static_cast<double>(pass.seen)}, torch::kFloat64);
       VREPO_RETURN_IF_ERROR(group->AllReduceSum(sums, "the training loss"));
       pass.loss_sum = sums[0].item<double>();
       pass.seen = static_cast<int64_t>(sums[1].item<double>());
       VREPO_RETURN_IF_ERROR(BroadcastBuffers(*group, *model));
     }
 
-    auto val = EvaluateSplit(*model, *val_loader, device, bf16, result.classes, num_classes,
-                             group, hooks.interrupted);
+    auto val = EvaluateSplit(*model, *val_loader, device, bf16, result.classes, num_classes, group,
+                             hooks.interrupted);
     if (!val.ok()) {
       if (group == nullptr && hooks.interrupted != nullptr && hooks.interrupted->load()) {
         result.status = RunStatus::kInterrupted;
@@ -1263,7 +1264,7 @@ Result<EvalResult> EvaluateImpl(Repository& repo, std::string_view weights,
     }
   };
   VREPO_ASSIGN_OR_RETURN(EvalCounts counts, RunEval(*model, *loader, device, /*bf16=*/false,
-                                                     labels.size(), num_classes, each, nullptr));
+                                                    labels.size(), num_classes, each, nullptr));
   ValOutcome out = Summarize(std::move(counts), labels, num_classes);
   result.loss = out.loss;
   result.accuracy = out.accuracy;

@@ -98,8 +98,8 @@ struct RetainRecord {
 
 // A data-parallel run (distributed.h): how many processes trained it, and what each read.
 struct DistributedRecord {
-  int world_size = 1;   // 1: one process (run.json "distributed": null)
-  std::string backend;  // "gloo" | "nccl"
+  int world_size = 1;              // 1: one process (run.json "distributed": null)
+  std::string backend;             // "gloo" | "nccl"
   std::vector<std::string> hosts;  // by rank: the host name each rank ran on
   // By rank: the sample digest of the rank's share of the first epoch (the shares together
   // are the split's sample_digest).

@@ -54,7 +54,7 @@ struct TrainResult {
   // Best epoch, validation: confusion[true class][predicted class].
   std::vector<std::vector<int64_t>> confusion;
   VersionInfo versions;
-  double seconds = 0;  // wall time of the whole run
+  double seconds = 0;             // wall time of the whole run
   DistributedRecord distributed;  // a data-parallel run's world (world_size 1 otherwise)
 };
 

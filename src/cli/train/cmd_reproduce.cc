@@ -112,7 +112,8 @@ Command RegisterReproduce(CLI::App& app, Globals& g) {
       "Trains again with the run's recorded config on its recorded dataset commit and compares "
       "dataset commit and tree, sample digests, base model, metrics per epoch and the weights' "
       "content id. A run of several processes is re-run by as many local processes (or join "
-      "torchrun with that many). Exit 0 when every required field matched: the data always; metrics and "
+      "torchrun with that many). Exit 0 when every required field matched: the data always; "
+      "metrics and "
       "weights (bit for bit) when the run was --deterministic. Exit 1 otherwise. Records "
       "nothing and opens the repository read-only.");
   sub->add_option("ID", o->id, "Run name or commit id")->required();

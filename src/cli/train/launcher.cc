@@ -31,7 +31,7 @@ void OnRankSignal(int) { g_rank_interrupted.store(true); }
 
 // How long the other ranks get to stop on their own after one failed, before they are killed:
 // enough for rank 0 to say which rank fell behind.
-constexpr auto kStopGrace = std::chrono::seconds(5);
+constexpr auto kStopGrace = std::chrono::seconds(2);
 
 Result<int> EnvInt(const char* name, int fallback) {
   const char* v = std::getenv(name);
@@ -60,7 +60,7 @@ void RememberCommandLine(int argc, char** argv) {
 }
 
 Result<std::optional<train::DistributedOptions>> RankFromEnvironment(const std::string& backend,
-                                                                      int timeout_seconds) {
+                                                                     int timeout_seconds) {
   if (std::getenv("RANK") == nullptr || std::getenv("WORLD_SIZE") == nullptr) {
     return std::optional<train::DistributedOptions>();
   }
@@ -76,8 +76,8 @@ Result<std::optional<train::DistributedOptions>> RankFromEnvironment(const std::
                                    " is outside WORLD_SIZE=" + std::to_string(o.world_size));
   }
   if (o.master_port < 1 || o.master_port > 65535) {
-    return Status::InvalidArgument("environment variable MASTER_PORT=" +
-                                   std::to_string(o.master_port) + " is not a port");
+    return Status::InvalidArgument(
+        "environment variable MASTER_PORT=" + std::to_string(o.master_port) + " is not a port");
   }
   if (const char* addr = std::getenv("MASTER_ADDR"); addr != nullptr && *addr != '\0') {
     o.master_addr = addr;
@@ -158,8 +158,8 @@ int LaunchLocalRanks(const std::string& command, int nproc, int timeout_seconds)
 
     posix_spawnattr_t attr;
     posix_spawnattr_init(&attr);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
-                                        POSIX_SPAWN_SETSIGDEF);
+    posix_spawnattr_setflags(
+        &attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
     posix_spawnattr_setpgroup(&attr, group);  // 0: the first rank leads a new group
     posix_spawnattr_setsigmask(&attr, &previous);
     sigset_t defaults;
@@ -200,10 +200,10 @@ int LaunchLocalRanks(const std::string& command, int nproc, int timeout_seconds)
       if (r == 0 && exited) rank0_code = code;
       const bool fine = exited && (code == kExitOk || code == kExitInterrupted);
       if (!fine && failure.empty()) {
-        failure = exited ? "rank " + std::to_string(r) + " exited with status " +
-                               std::to_string(code)
-                         : "rank " + std::to_string(r) + " was killed by signal " +
-                               SignalName(WTERMSIG(status));
+        failure = exited
+                      ? "rank " + std::to_string(r) + " exited with status " + std::to_string(code)
+                      : "rank " + std::to_string(r) + " was killed by signal " +
+                            SignalName(WTERMSIG(status));
         kill_at = std::chrono::steady_clock::now() + kStopGrace;
       }
       continue;
@@ -222,10 +222,12 @@ int LaunchLocalRanks(const std::string& command, int nproc, int timeout_seconds)
   }
   sigprocmask(SIG_SETMASK, &previous, nullptr);
   if (!failure.empty()) {
-    return FailWith(command, failure + "; the job stopped" +
-                                 (rank0_code == kExitOk || rank0_code == kExitInterrupted ? ""
-                                                                           : " and recorded nothing"),
-                    kExitFatal);
+    return FailWith(
+        command,
+        failure + "; the job stopped" +
+            (rank0_code == kExitOk || rank0_code == kExitInterrupted ? ""
+                                                                     : " and recorded nothing"),
+        kExitFatal);
   }
   return rank0_code;
 }

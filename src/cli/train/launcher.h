@@ -22,7 +22,7 @@ void RememberCommandLine(int argc, char** argv);
 // or nullopt. `backend` and `timeout` come from the command line. InvalidArgument naming the
 // variable when one is malformed.
 Result<std::optional<train::DistributedOptions>> RankFromEnvironment(const std::string& backend,
-                                                                      int timeout_seconds);
+                                                                     int timeout_seconds);
 
 // Runs the remembered command line as `nproc` local ranks (RANK 0..nproc-1 on 127.0.0.1, the
 // store hosted here) and waits for them. Only rank 0's stdout is kept. Ctrl-C (SIGINT or
