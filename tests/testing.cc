@@ -156,15 +156,16 @@ CommandResult RunVrepo(const std::string& cwd, const std::vector<std::string>& a
   return r;
 }
 
-pid_t SpawnVrepo(const std::string& cwd, const std::vector<std::string>& args) {
+pid_t SpawnVrepo(const std::string& cwd, const std::vector<std::string>& args,
+                 const std::string& out_file, const std::string& err_file) {
   std::vector<std::string> store;
   auto argv = Argv(args, &store);
   pid_t pid = ::fork();
   if (pid == 0) {
     int null = ::open("/dev/null", O_RDWR);
     ::dup2(null, 0);
-    ::dup2(null, 1);
-    ::dup2(null, 2);
+    ::dup2(::open(out_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644), 1);
+    ::dup2(::open(err_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644), 2);
     if (::chdir(cwd.c_str()) != 0) ::_exit(126);
     ::execv(argv[0], argv.data());
     ::_exit(127);

@@ -60,8 +60,11 @@ struct CommandResult {
 // Runs the vrepo binary with `args` in `cwd`, capturing stdout and stderr.
 CommandResult RunVrepo(const std::string& cwd, const std::vector<std::string>& args,
                        const std::string& stdin_data = "");
-// Starts the vrepo binary without waiting; returns its pid. Output goes to /dev/null.
-pid_t SpawnVrepo(const std::string& cwd, const std::vector<std::string>& args);
+// Starts the vrepo binary without waiting; returns its pid. Output goes to the files named
+// (absolute paths), /dev/null by default.
+pid_t SpawnVrepo(const std::string& cwd, const std::vector<std::string>& args,
+                 const std::string& out_file = "/dev/null",
+                 const std::string& err_file = "/dev/null");
 // Waits for `pid`; returns its exit code, or -signal.
 int WaitPid(pid_t pid);
 

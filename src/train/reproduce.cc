@@ -55,11 +55,9 @@ Result<ReproReport> Reproduce(Repository& repo, const RunRecord& run, const Repr
   // Batch norm's statistics and the order of the gradient sums depend on the world size.
   const int world = options.hooks.group != nullptr ? options.hooks.group->world_size() : 1;
   if (rec.distributed.world_size != world) {
-    return Status::InvalidArgument(
-        "run " + run.DisplayName() + " was trained by " +
-        std::to_string(rec.distributed.world_size) + " processes, this reproduction has " +
-        std::to_string(world) + " (vrepo reproduce starts them itself; under torchrun use " +
-        std::to_string(rec.distributed.world_size) + " processes in all)");
+    return Status::InvalidArgument("run " + run.DisplayName() + " was trained by " +
+                                   std::to_string(rec.distributed.world_size) +
+                                   " processes; this reproduction has " + std::to_string(world));
   }
   ReproReport report;
   report.deterministic = config.deterministic;

@@ -831,7 +831,7 @@ Result<std::string> JoinRun(Repository& repo, const TrainConfig& config, RankGro
   commit = rank0["commit"].get<std::string>();
   if (!repo.history().GetCommit(commit).ok()) {
     return Status::InvalidArgument(prefix + "rank 0 trains on dataset commit " + commit +
-                                   ", which this repository does not have (fetch it first)");
+                                   ", which this repository does not have");
   }
   return commit;
 }

@@ -3,9 +3,7 @@
 // end on Fashion-MNIST images.
 #include "vrepo/train/distributed.h"
 
-#include <fcntl.h>
 #include <signal.h>
-#include <sys/wait.h>
 #include <torch/nn/functional/loss.h>
 #include <torch/nn/modules/linear.h>
 #include <unistd.h>
@@ -69,22 +67,7 @@ Json Show(const std::string& dir, const std::string& run) {
 
 // Starts vrepo with stdout into DIR/.out and stderr into DIR/.err; returns its pid.
 pid_t Start(const std::string& dir, const std::vector<std::string>& args) {
-  std::vector<std::string> store = {VREPO_BINARY};
-  store.insert(store.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (auto& s : store) argv.push_back(s.data());
-  argv.push_back(nullptr);
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    if (::chdir(dir.c_str()) != 0) _exit(127);
-    int out = ::open(".out", O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    int err = ::open(".err", O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    ::dup2(out, 1);
-    ::dup2(err, 2);
-    ::execv(argv[0], argv.data());
-    _exit(127);
-  }
-  return pid;
+  return SpawnVrepo(dir, args, dir + "/.out", dir + "/.err");
 }
 
 // The pids of `pid`'s children, oldest first (the launcher's ranks, rank 0 first).

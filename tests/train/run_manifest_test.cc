@@ -4,6 +4,8 @@
 
 #include <cmath>
 #include <nlohmann/json.hpp>
+#include <tuple>
+#include <vector>
 
 #include "must.h"
 
@@ -93,6 +95,35 @@ TEST_CASE("RunManifest: the preprocessing round-trips and a bad one is refused b
   j["preprocessing"]["channels"] = 2;
   CHECK(FromJson(j, "run.json").status().message() ==
         "run.json: preprocessing.channels is not 1 or 3");
+}
+
+TEST_CASE("RunManifest: a data-parallel run's world round-trips and a bad one is refused") {
+  RunManifest m = SampleManifest();
+  CHECK(ToJson(m)["distributed"].is_null());
+  m.distributed = {2, "gloo", {"a", "b"}, {std::string(64, '1'), std::string(64, '2')}};
+  json j = json::parse(ToJson(m).dump());
+  RunManifest back = testing::Must(FromJson(j, "run.json"));
+  CHECK(back.distributed.world_size == 2);
+  CHECK(back.distributed.backend == "gloo");
+  CHECK(back.distributed.hosts == m.distributed.hosts);
+  CHECK(back.distributed.train_digests == m.distributed.train_digests);
+  for (const auto& [key, value, why] : std::vector<std::tuple<std::string, json, std::string>>{
+           {"/distributed/world_size", 0,
+            "/distributed/world_size is not a number from 1 to "
+            "65536"},
+           {"/distributed/world_size", "2",
+            "/distributed/world_size is not a number from 1 to "
+            "65536"},
+           {"/distributed/backend", "mpi", "/distributed/backend is not gloo or nccl"},
+           {"/distributed/hosts", json::array({"a"}),
+            "/distributed/hosts is not a list of strings, one per rank"},
+           {"/distributed/train_sample_digests", json::array({"x", "y"}),
+            "/distributed/train_sample_digests holds a digest that is not 64 hex digits"}}) {
+    json bad = j;
+    bad[json::json_pointer(key)] = value;
+    auto read = FromJson(bad, "run.json");
+    CHECK_MESSAGE(read.status().message().find(why) != std::string::npos, key);
+  }
 }
 
 }  // namespace

@@ -49,6 +49,15 @@ int RunReproduce(const Globals& g, const std::string& id, uint64_t max_image_pix
   options.hooks.interrupted = group ? InstallRankInterruptHandler() : InstallInterruptHandler();
   options.hooks.reporter = speaks ? &reporter : nullptr;
   options.hooks.group = group.get();
+  if (*rank && (*rank)->world_size != world.world_size) {
+    return FailWith("reproduce",
+                    "run " + run->DisplayName() + " was trained by " +
+                        std::to_string(world.world_size) + " processes; this job has " +
+                        std::to_string((*rank)->world_size) +
+                        " (vrepo reproduce starts them itself; under torchrun start " +
+                        std::to_string(world.world_size) + " in all)",
+                    kExitFatal);
+  }
   if (!speaks) {
     // The same training and comparison as rank 0's; rank 0 reports it.
     auto report = train::Reproduce(**repo, *run, options);
