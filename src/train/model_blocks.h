@@ -1,7 +1,8 @@
 // Building blocks shared by the architectures in models.cc, mobilenet.cc, efficientnet.cc,
 // convnext.cc and vit.cc (private to src/train): torchvision's Conv2dNormActivation,
 // squeeze-excitation, stochastic depth, LayerNorm2d and initialisers, each with torchvision's
-// registration names. Every convolution is an AdaptedConv2d so that LoRA can be installed.
+// registration names. Every convolution is an AdaptedConv2d so that LoRA can be installed, and
+// every batch norm a vrepo BatchNorm2d so that SetSyncBatchNorm reaches it.
 // Modules are used by one thread.
 #pragma once
 
@@ -15,6 +16,7 @@
 
 #include "vrepo/train/layers.h"
 #include "vrepo/train/models.h"
+#include "vrepo/train/sync_batch_norm.h"
 
 namespace vrepo::train::blocks {
 
@@ -59,7 +61,7 @@ class ConvNormActImpl : public torch::nn::Module {
 
  private:
   AdaptedConv2d conv_{nullptr};
-  torch::nn::BatchNorm2d bn_{nullptr};
+  BatchNorm2d bn_{nullptr};
   LayerNorm2d ln_{nullptr};
   Activation act_;
 };

@@ -11,6 +11,7 @@
 
 #include "model_blocks.h"
 #include "vrepo/train/layers.h"
+#include "vrepo/train/sync_batch_norm.h"
 
 namespace vrepo::train {
 namespace nn = torch::nn;
@@ -150,7 +151,7 @@ ConvNormActImpl::ConvNormActImpl(int64_t in, int64_t out, int64_t kernel, int64_
                                  int64_t groups, const nn::BatchNormOptions& bn, Activation act)
     : act_(act) {
   conv_ = register_module("0", Conv(in, out, kernel, stride, (kernel - 1) / 2, groups));
-  bn_ = register_module("1", nn::BatchNorm2d(nn::BatchNormOptions(bn).num_features(out)));
+  bn_ = register_module("1", BatchNorm2d(nn::BatchNormOptions(bn).num_features(out)));
 }
 
 ConvNormActImpl::ConvNormActImpl(int64_t in, int64_t out, int64_t kernel, int64_t stride,
@@ -208,7 +209,7 @@ namespace {
 // registration names, because those names are the keys of every exported state dict.
 
 nn::Sequential Downsample(int64_t in, int64_t out, int64_t stride) {
-  return nn::Sequential(Conv(in, out, 1, stride, 0), nn::BatchNorm2d(out));
+  return nn::Sequential(Conv(in, out, 1, stride, 0), BatchNorm2d(out));
 }
 
 class BasicBlockImpl : public nn::Module {
@@ -216,9 +217,9 @@ class BasicBlockImpl : public nn::Module {
   static constexpr int64_t kExpansion = 1;
   BasicBlockImpl(int64_t in, int64_t planes, int64_t stride) {
     conv1_ = register_module("conv1", Conv(in, planes, 3, stride, 1));
-    bn1_ = register_module("bn1", nn::BatchNorm2d(planes));
+    bn1_ = register_module("bn1", BatchNorm2d(planes));
     conv2_ = register_module("conv2", Conv(planes, planes, 3, 1, 1));
-    bn2_ = register_module("bn2", nn::BatchNorm2d(planes));
+    bn2_ = register_module("bn2", BatchNorm2d(planes));
     if (stride != 1 || in != planes * kExpansion) {
       downsample_ = register_module("downsample", Downsample(in, planes * kExpansion, stride));
     }
@@ -232,7 +233,7 @@ class BasicBlockImpl : public nn::Module {
 
  private:
   AdaptedConv2d conv1_{nullptr}, conv2_{nullptr};
-  nn::BatchNorm2d bn1_{nullptr}, bn2_{nullptr};
+  BatchNorm2d bn1_{nullptr}, bn2_{nullptr};
   nn::Sequential downsample_{nullptr};
 };
 TORCH_MODULE(BasicBlock);
@@ -243,11 +244,11 @@ class BottleneckImpl : public nn::Module {
   static constexpr int64_t kExpansion = 4;
   BottleneckImpl(int64_t in, int64_t planes, int64_t stride) {
     conv1_ = register_module("conv1", Conv(in, planes, 1, 1, 0));
-    bn1_ = register_module("bn1", nn::BatchNorm2d(planes));
+    bn1_ = register_module("bn1", BatchNorm2d(planes));
     conv2_ = register_module("conv2", Conv(planes, planes, 3, stride, 1));
-    bn2_ = register_module("bn2", nn::BatchNorm2d(planes));
+    bn2_ = register_module("bn2", BatchNorm2d(planes));
     conv3_ = register_module("conv3", Conv(planes, planes * kExpansion, 1, 1, 0));
-    bn3_ = register_module("bn3", nn::BatchNorm2d(planes * kExpansion));
+    bn3_ = register_module("bn3", BatchNorm2d(planes * kExpansion));
     if (stride != 1 || in != planes * kExpansion) {
       downsample_ = register_module("downsample", Downsample(in, planes * kExpansion, stride));
     }
@@ -262,7 +263,7 @@ class BottleneckImpl : public nn::Module {
 
  private:
   AdaptedConv2d conv1_{nullptr}, conv2_{nullptr}, conv3_{nullptr};
-  nn::BatchNorm2d bn1_{nullptr}, bn2_{nullptr}, bn3_{nullptr};
+  BatchNorm2d bn1_{nullptr}, bn2_{nullptr}, bn3_{nullptr};
   nn::Sequential downsample_{nullptr};
 };
 TORCH_MODULE(Bottleneck);
@@ -291,7 +292,7 @@ class ResNetImpl : public ImageClassifierImpl {
   template <class Block>
   void Build(const std::vector<int>& blocks, int64_t num_classes, int64_t in_channels) {
     conv1_ = register_module("conv1", Conv(in_channels, 64, 7, 2, 3));
-    bn1_ = register_module("bn1", nn::BatchNorm2d(64));
+    bn1_ = register_module("bn1", BatchNorm2d(64));
     int64_t in = 64;
     auto make_layer = [&](int64_t planes, int count, int64_t stride) {
       nn::Sequential layer;
@@ -319,7 +320,7 @@ class ResNetImpl : public ImageClassifierImpl {
   }
 
   AdaptedConv2d conv1_{nullptr};
-  nn::BatchNorm2d bn1_{nullptr};
+  BatchNorm2d bn1_{nullptr};
   nn::Sequential layer1_{nullptr}, layer2_{nullptr}, layer3_{nullptr}, layer4_{nullptr};
 };
 
@@ -331,7 +332,7 @@ class SmallCnnImpl : public ImageClassifierImpl {
  public:
   SmallCnnImpl(int64_t num_classes, int64_t in_channels) : ImageClassifierImpl("small-cnn", "fc") {
     auto stage = [](int64_t in, int64_t out) {
-      return nn::Sequential(Conv(in, out, 3, 1, 1), nn::BatchNorm2d(out), nn::ReLU(),
+      return nn::Sequential(Conv(in, out, 3, 1, 1), BatchNorm2d(out), nn::ReLU(),
                             nn::MaxPool2d(nn::MaxPool2dOptions(2)));
     };
     layer1_ = register_module("layer1", stage(in_channels, 32));
