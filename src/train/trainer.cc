@@ -35,6 +35,7 @@
 #include "vrepo/train/run_record.h"
 #include "vrepo/train/safetensors.h"
 #include "vrepo/train/schedule.h"
+#include "vrepo/train/sync_batch_norm.h"
 #include "vrepo/util/file.h"
 #include "vrepo/util/text.h"
 #include "vrepo_source_revision.h"
@@ -606,21 +607,24 @@ Result<TrainPass> TrainEpoch(ImageClassifierImpl& model, SampleLoader& loader,
     optimizer.zero_grad();
     const int64_t n = y.size(0);
     if (reducer != nullptr) reducer->StartStep(global_step);
-    torch::Tensor loss;
+    double batch_loss = 0;  // summed over this rank's samples
     if (n > 0) {
+      // Summed and divided by the global batch in a data-parallel run: the ranks' gradients
+      // add up to the gradient of the global batch's mean loss.
+      auto options = torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(
+          step.config->label_smoothing);
+      if (reducer != nullptr) options.reduction(torch::kSum);
+      torch::Tensor loss;
       {
-        AutocastGuard autocast(bf16, device);
-        loss = torch::nn::functional::cross_entropy(
-            model.forward(x), y,
-            torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(
-                step.config->label_smoothing));
+        AutocastGuard autocast(bf16, device);  // the loss too: autocast runs it in fp32
+        loss = torch::nn::functional::cross_entropy(model.forward(x), y, options);
       }
-      // Each rank's mean weighted by its share: the ranks' gradients add up to the gradient
-      // of the global batch's mean loss.
       if (reducer != nullptr) {
-        (loss * (static_cast<double>(n) / static_cast<double>(batch->global_size))).backward();
+        (loss / static_cast<double>(batch->global_size)).backward();
+        batch_loss = loss.item<double>();
       } else {
         loss.backward();
+        batch_loss = loss.item<double>() * n;
       }
     }
     bool stop = hooks.interrupted != nullptr && hooks.interrupted->load();
@@ -631,7 +635,7 @@ Result<TrainPass> TrainEpoch(ImageClassifierImpl& model, SampleLoader& loader,
       torch::nn::utils::clip_grad_norm_(step.trainable, step.config->grad_clip);
     }
     optimizer.step();
-    if (n > 0) pass.loss_sum += loss.item<double>() * n;
+    pass.loss_sum += batch_loss;
     pass.seen += n;
     pass.global_seen += batch->global_size;
     ++batch_no;
@@ -910,6 +914,18 @@ Result<TrainResult> TrainImpl(Repository& repo, const TrainConfig& config,
   std::unique_ptr<SampleLoader>& val_loader = loaders.val;
   const LoaderOptions& vo = loaders.val_options;
   LazySamplePrefetcher prefetch(repo.store(), {train_loader.get(), val_loader.get()});
+  if (group != nullptr && config.sync_bn) {
+    // A rank with no sample would still have to run its forward pass for the synchronized
+    // statistics, and libtorch 1.13's convolutions fail on an empty channels_last batch.
+    const uint64_t last = result.train_samples % static_cast<uint64_t>(config.batch_size);
+    if (last > 0 && last < static_cast<uint64_t>(group->world_size())) {
+      return Status::InvalidArgument(
+          "--sync-bn: the epoch's last batch has " + std::to_string(last) + " of the " +
+          std::to_string(result.train_samples) + " training samples, fewer than the " +
+          std::to_string(group->world_size()) +
+          " ranks, so a rank would have none; choose another --batch-size");
+    }
+  }
   rc.workers = train_loader->workers();
   const int channels = train_loader->channels();
   // --retain: same preprocessing as validation.
@@ -947,7 +963,7 @@ Result<TrainResult> TrainImpl(Repository& repo, const TrainConfig& config,
   ToChannelsLast(*model);
   if (group != nullptr) {
     VREPO_RETURN_IF_ERROR(BroadcastParameters(*group, *model));
-    if (config.sync_bn) return Status::InvalidArgument("--sync-bn: not built yet");
+    if (config.sync_bn) SetSyncBatchNorm(*model, group->process_group());
   }
   VREPO_ASSIGN_OR_RETURN(std::unique_ptr<torch::optim::Optimizer> optimizer,
                          MakeOptimizer(*model, config));

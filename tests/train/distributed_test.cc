@@ -53,10 +53,10 @@ struct Cli : TrainRepo {
 };
 
 std::vector<std::string> Args(const std::string& name, std::vector<std::string> extra,
-                              const std::string& epochs = "2") {
+                              const std::string& epochs = "2", const std::string& batch = "32") {
   std::vector<std::string> args = {
       "train",  "--labels", "labels.csv",   "--val", "test.csv",        "--epochs", epochs,
-      "--seed", "7",        "--batch-size", "32",    "--deterministic", "--name",   name};
+      "--seed", "7",        "--batch-size", batch,   "--deterministic", "--name",   name};
   args.insert(args.end(), extra.begin(), extra.end());
   return args;
 }
@@ -171,8 +171,8 @@ TEST_CASE(
   const std::string dir = r.dir.path();
   MustRun(dir, Args("two", {"--nproc", "2"}));
   MustRun(dir, Args("one", {}));
-  Json runs = Json::Parse(MustRun(dir, {"runs", "--json"}).out);
-  CHECK(runs.items.size() == 2);  // one record for the two ranks
+  // One record for the two ranks.
+  CHECK(Json::Parse(MustRun(dir, {"runs", "--json"}).out).items.size() == 2);
 
   Json two = Show(dir, "two"), one = Show(dir, "one");
   CHECK(two["distributed"]["world_size"].number == 2);
@@ -197,6 +197,26 @@ TEST_CASE(
     CHECK(std::fabs(a["val_loss"].number - b["val_loss"].number) < 0.1);
     CHECK(std::fabs(a["val_accuracy"].number - b["val_accuracy"].number) < 0.06);
   }
+
+  // Synchronized batch norm normalizes as one process does: only summation order differs.
+  MustRun(dir, Args("synced", {"--nproc", "2", "--sync-bn"}));
+  Json synced = Show(dir, "synced");
+  CHECK(synced["config"]["sync_bn"].b);
+  for (size_t e = 0; e < 2; ++e) {
+    const Json& a = synced["epochs"][e];
+    const Json& b = one["epochs"][e];
+    CHECK(std::fabs(a["train_loss"].number - b["train_loss"].number) < 0.004);
+    CHECK(std::fabs(a["val_loss"].number - b["val_loss"].number) < 0.02);
+  }
+  // 300 samples in batches of 299: rank 0's share of the last batch is empty, and it still
+  // takes part in the step. Synchronized batch norm would need its forward pass, which
+  // libtorch 1.13 cannot run on an empty batch: refused before training.
+  MustRun(dir, Args("short", {"--nproc", "2"}, "1", "299"));
+  CommandResult refused =
+      RunVrepo(dir, Args("short-synced", {"--nproc", "2", "--sync-bn"}, "1", "299"));
+  CHECK(refused.exit_code == 128);
+  CHECK(refused.err.find("--sync-bn: the epoch's last batch has 1 of the 300 training samples, "
+                         "fewer than the 2 ranks") != std::string::npos);
 
   // Reproduce starts the two ranks itself; deterministic: every field bit for bit.
   Json repro = Json::Parse(MustRun(dir, {"reproduce", "two", "--json"}).out);

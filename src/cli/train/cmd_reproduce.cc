@@ -61,7 +61,7 @@ int RunReproduce(const Globals& g, const std::string& id, uint64_t max_image_pix
   if (!speaks) {
     // The same training and comparison as rank 0's; rank 0 reports it.
     auto report = train::Reproduce(**repo, *run, options);
-    if (!report.ok()) return Fail("reproduce", report.status());
+    if (!report.ok()) return Fail("reproduce", InRank(group.get(), report.status()));
     return report->interrupted ? kExitInterrupted : report->ok() ? kExitOk : kExitFailure;
   }
   if (!as_json) {
@@ -69,7 +69,7 @@ int RunReproduce(const Globals& g, const std::string& id, uint64_t max_image_pix
           run->manifest.dataset_commit + "\n");
   }
   auto report = train::Reproduce(**repo, *run, options);
-  if (!report.ok()) return Fail("reproduce", report.status());
+  if (!report.ok()) return Fail("reproduce", InRank(group.get(), report.status()));
   if (report->interrupted) {
     return FailWith("reproduce", "interrupted; nothing compared", kExitInterrupted);
   }

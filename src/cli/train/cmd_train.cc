@@ -157,7 +157,8 @@ int RunTrain(const Globals& g, TrainArgs& a) {
     auto trained = train::Train(**repo, config, hooks);
     if (!trained.ok()) {
       return Fail("train",
-                  WithTableHint(trained.status(), {config.path_column, config.label_column}));
+                  InRank(group.get(), WithTableHint(trained.status(),
+                                                    {config.path_column, config.label_column})));
     }
     result = std::move(trained).value();
   }

@@ -99,6 +99,12 @@ std::unique_ptr<train::RankGroup> JoinJob(const std::string& command,
   return std::move(group).value();
 }
 
+Status InRank(const train::RankGroup* group, const Status& status) {
+  if (group == nullptr || status.ok() || status.message().rfind("rank ", 0) == 0) return status;
+  return status.WithContext("rank " + std::to_string(group->rank()) + " of " +
+                            std::to_string(group->world_size()));
+}
+
 std::atomic<bool>* InstallRankInterruptHandler() {
   struct sigaction sa {};
   sa.sa_handler = OnRankSignal;

@@ -36,6 +36,10 @@ int LaunchLocalRanks(const std::string& command, int nproc, int timeout_seconds)
 std::unique_ptr<train::RankGroup> JoinJob(const std::string& command,
                                           const train::DistributedOptions& rank, int* exit_code);
 
+// `status` as a rank of `group` reports it: "rank R of N: ..." (unchanged without a group, or
+// when it names its rank already).
+Status InRank(const train::RankGroup* group, const Status& status);
+
 // Makes the first SIGINT or SIGTERM set the returned flag and ignores later ones: a rank
 // stops after the batch that all ranks agree on, and the launcher (or torchrun) kills it if
 // that takes too long.
