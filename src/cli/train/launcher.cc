@@ -149,6 +149,9 @@ int LaunchLocalRanks(const std::string& command, int nproc, int timeout_seconds)
     };
     // The host's cores shared between its ranks, as torchrun does (it sets 1).
     if (std::getenv("OMP_NUM_THREADS") == nullptr) set["OMP_NUM_THREADS"] = threads;
+    // c10d also logs what it throws (through glog, to stderr); the rank reports the error
+    // itself, in one line.
+    if (std::getenv("GLOG_minloglevel") == nullptr) set["GLOG_minloglevel"] = "3";
     std::vector<std::string> env;
     for (char** e = environ; *e != nullptr; ++e) {
       std::string entry = *e;
