@@ -19,6 +19,9 @@
 #        KEEP=0
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+# GNU nproc reports OMP_NUM_THREADS when it is set; each run gets its own below, and the core
+# counts here (and in machine_line) must be the machine's.
+unset OMP_NUM_THREADS OMP_THREAD_LIMIT
 require jq /usr/bin/python3 /usr/bin/torchrun
 /usr/bin/python3 -c 'import torch, torchvision' 2>/dev/null ||
   { echo "bench: python3-torch and python3-torchvision are missing; run ./setup.sh" >&2; exit 1; }
@@ -65,8 +68,6 @@ mkdir -p "$dir"
 dir=$(cd "$dir" && pwd)
 repo=$dir/repo
 ddp_script=$bench_root/bench/pytorch_ddp.py
-# Each run gets OMP_NUM_THREADS=$threads on its own command line, not exported: GNU nproc
-# reports OMP_NUM_THREADS when it is set, and the report's core count must be the machine's.
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # --- data ------------------------------------------------------------------------------------
@@ -197,11 +198,12 @@ echo "Data: Fashion-MNIST 28x28 gray PNGs: the first $n training images for smal
   "1 epoch per run, global batch $batch (BATCH / ranks per rank and step), fp32, AdamW lr 1e-3," \
   "channels_last; per rank $threads compute thread(s) (OMP_NUM_THREADS=$threads) and $workers" \
   "vrepo loader thread(s) / DataLoader worker process(es). vrepo: \`vrepo train --nproc N\`" \
-  "(Gloo on the CPU). DDP: bench/pytorch_ddp.py under \`torchrun --standalone" \
-  "--nproc_per_node N\`, DistributedDataParallel (gloo), DistributedSampler, ImageFolder" \
-  "over the same PNGs. img/s = the job's training images / seconds of the epoch's training" \
-  "loop; efficiency = img/s(N) / (N x img/s(1)) of the same side; median of $runs run(s)," \
-  "sides and rank counts alternating."
+  "(Gloo on the CPU; --nproc 1 is its single-process trainer). DDP: bench/pytorch_ddp.py" \
+  "under \`torchrun --standalone --nproc_per_node N\`, DistributedDataParallel (gloo)," \
+  "DistributedSampler, ImageFolder over the same PNGs. img/s = the job's training images /" \
+  "seconds of the epoch's training loop (vrepo: rank 0's clock from its epoch start; DDP: from" \
+  "a barrier to the slowest rank's last step); efficiency = img/s(N) / (N x img/s(1)) of the" \
+  "same side; median of $runs run(s), sides and rank counts alternating."
 echo
 echo "| Model | ranks | vrepo img/s | DDP img/s | vrepo / DDP | vrepo efficiency |" \
   "DDP efficiency | target (efficiency >= 90%, >= DDP) | val acc vrepo / DDP |"
