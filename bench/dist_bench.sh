@@ -79,6 +79,15 @@ mv "$repo/labels.csv" "$repo/train-all.csv"
 mv "$repo/labels.csv" "$repo/test.csv"
 head -n $((n + 1)) "$repo/train-all.csv" >"$repo/train-small-cnn.csv"
 head -n $((resnet_n + 1)) "$repo/train-all.csv" >"$repo/train-resnet18.csv"
+# The ceiling runs' data: each model's table cut into r parts (every r-th row).
+for model in $models; do
+  for r in "${ranks[@]}"; do
+    for ((k = 0; k < r; k++)); do
+      awk -v r="$r" -v k="$k" 'NR == 1 || (NR - 2) % r == k' "$repo/train-$model.csv" \
+        >"$repo/train-$model-part$k-of$r.csv"
+    done
+  done
+done
 if has_lane vrepo; then
   "$VREPO_BIN" -C "$repo" init >/dev/null
   "$VREPO_BIN" -C "$repo" add . >/dev/null
@@ -121,6 +130,29 @@ ddp_ips() {
        "\(.images_per_second[0]) \(.val_accuracy)" end'
 }
 
+# ceiling_ips NAME MODEL SIZE RANKS: RANKS independent single-process runs at once, each on
+# its 1/RANKS of the data with BATCH/RANKS and the same threads as a rank: what RANKS processes
+# of this shape get from this machine with no communication at all (the hardware's ceiling for
+# RANKS ranks); prints their summed img/s.
+ceiling_ips() {
+  local name=$1 model=$2 size=$3 nranks=$4 k pids=() total=0
+  for ((k = 0; k < nranks; k++)); do
+    OMP_NUM_THREADS=$threads "$VREPO_BIN" -C "$repo" --wait train \
+      --labels "train-$model-part$k-of$nranks.csv" --val test.csv --model "$model" \
+      --image-size "$size" --epochs 1 --batch-size $((batch / nranks)) --workers "$workers" \
+      --device cpu --precision fp32 --name "$name-$k" --json \
+      >"$dir/$name-$k.json" 2>"$dir/$name-$k.log" &
+    pids+=($!)
+  done
+  for ((k = 0; k < nranks; k++)); do
+    wait "${pids[$k]}" ||
+      { echo "bench: vrepo train $name-$k failed:" >&2; tail -n 5 "$dir/$name-$k.log" >&2; exit 1; }
+    total=$(awk -v t="$total" -v v="$(jq '.epochs[0].images_per_second' "$dir/$name-$k.json")" \
+      'BEGIN { print t + v }')
+  done
+  echo "$total 0"
+}
+
 declare -A ips acc
 for model in $models; do
   size=$(model_size "$model")
@@ -134,6 +166,11 @@ for model in $models; do
         ips[$lane,$model,$r]+="$v "
         acc[$lane,$model,$r]=$a
       done
+      if has_lane vrepo && ((r > 1)); then
+        echo "$model, $r rank(s), run $((i + 1))/$runs: ceiling ..." >&2
+        read -r v a <<<"$(ceiling_ips "ceiling-$model-n$r-$i" "$model" "$size" "$r")"
+        ips[ceiling,$model,$r]+="$v "
+      fi
     done
   done
 done
@@ -163,6 +200,9 @@ for model in $models; do
     ve=$(efficiency vrepo "$model" "$r")
     de=$(efficiency ddp "$model" "$r")
     rt=$(ratio "$v" "$d")
+    c=$(cell "ceiling,$model,$r")
+    vc=n/a
+    [[ $c != 0 && $v != 0 ]] && vc=$(awk -v v="$v" -v c="$c" 'BEGIN { printf "%.3f\n", v / c }')
     [[ $v == 0 ]] && rt=n/a
     # The efficiency target counts only where the ranks' compute threads fit the cores.
     if [[ $rt == n/a ]]; then
@@ -174,9 +214,10 @@ for model in $models; do
     else
       target=MISSED
     fi
-    rows+=("$(printf '| %s (%s px) | %s | %.0f | %.0f | %s | %s | %s | %s | %s / %s |' \
+    rows+=("$(printf '| %s (%s px) | %s | %.0f | %.0f | %s | %s | %s | %s | %s | %s / %s |' \
       "$model" "$(model_size "$model")" "$r" "$v" "$d" \
       "$([[ $rt == n/a ]] && echo n/a || echo "${rt}x")" "$(pct "$ve")" "$(pct "$de")" \
+      "$([[ $vc == n/a ]] && echo - || echo "$(pct "$vc") of $(printf '%.0f' "$c")")" \
       "$target" "$(pct "${acc[vrepo,$model,$r]:-n/a}")" "$(pct "${acc[ddp,$model,$r]:-n/a}")")")
     for lane in $lanes; do
       echo "$model $r rank(s) $lane img/s: ${ips[$lane,$model,$r]}" >&2
@@ -205,9 +246,14 @@ echo "Data: Fashion-MNIST 28x28 gray PNGs: the first $n training images for smal
   "a barrier to the slowest rank's last step); efficiency = img/s(N) / (N x img/s(1)) of the" \
   "same side; median of $runs run(s), sides and rank counts alternating."
 echo
+echo "Ceiling: N independent single-process vrepo runs at once, each on 1/N of the data with" \
+  "BATCH/N and a rank's threads, img/s summed: N processes of a rank's shape with no" \
+  "communication, what the machine allows N ranks."
+echo
 echo "| Model | ranks | vrepo img/s | DDP img/s | vrepo / DDP | vrepo efficiency |" \
-  "DDP efficiency | target (efficiency >= 90%, >= DDP) | val acc vrepo / DDP |"
-echo "|---|---|---|---|---|---|---|---|---|"
+  "DDP efficiency | vrepo / ceiling (img/s) | target (efficiency >= 90%, >= DDP) |" \
+  "val acc vrepo / DDP |"
+echo "|---|---|---|---|---|---|---|---|---|---|"
 printf '%s\n' "${rows[@]}"
 
 if [[ "${KEEP:-0}" != 1 ]]; then

@@ -982,6 +982,13 @@ Result<TrainResult> TrainImpl(Repository& repo, const TrainConfig& config,
   int since_best = 0;
   result.status = RunStatus::kCompleted;
   for (int epoch = 1; epoch <= config.epochs; ++epoch) {
+    if (group) {
+      // Ranks start their clocks together: img/s is the training loop's, not how much later
+      // than rank 0 the last rank finished starting up (that stays in the run's seconds).
+      torch::Tensor start = torch::zeros({1});
+      VREPO_RETURN_IF_ERROR(
+          group->AllReduceSum(start, "the start of epoch " + std::to_string(epoch)));
+    }
     const auto epoch_start = Clock::now();
     VREPO_ASSIGN_OR_RETURN(TrainPass pass,
                            TrainEpoch(*model, *train_loader, *optimizer, step, device, bf16, epoch,
