@@ -270,7 +270,6 @@ struct GradientReducer::Bucket {
   torch::Tensor flat;
   size_t pending = 0;  // gradients still to arrive this step
   c10::intrusive_ptr<c10d::Work> work;
-  bool launched = false;
 };
 
 GradientReducer::GradientReducer(RankGroup& group, std::vector<torch::Tensor> params,
@@ -326,7 +325,6 @@ void GradientReducer::StartStep(int64_t step) {
   for (auto& b : buckets_) {
     b->flat.zero_();
     b->pending = b->params.size();
-    b->launched = false;
     b->work.reset();
   }
 }
@@ -337,18 +335,17 @@ void GradientReducer::OnGradient(size_t param, const torch::Tensor& grad) {
   Bucket& b = *buckets_[bucket];
   b.flat.narrow(0, offset, grad.numel()).copy_(grad.reshape({-1}));
   if (b.pending > 0) --b.pending;
-  LaunchReady();
+  LaunchReady(/*all=*/false);
 }
 
-// Starts buckets in index order, each once all its gradients are in; the last one waits for
-// FinishStep, which adds the stop flag.
-void GradientReducer::LaunchReady() {
-  while (next_launch_ + 1 < buckets_.size() && buckets_[next_launch_]->pending == 0) {
+// Starts buckets in index order, each once all its gradients are in (or every one, `all`);
+// the last one waits for FinishStep, which adds the stop flag.
+void GradientReducer::LaunchReady(bool all) {
+  while (next_launch_ + 1 < buckets_.size() && (all || buckets_[next_launch_]->pending == 0)) {
     Bucket& b = *buckets_[next_launch_++];
     try {
       std::vector<at::Tensor> list = {b.flat};
       b.work = group_.process_group()->allreduce(list);
-      b.launched = true;
     } catch (const std::exception& e) {
       if (failed_.ok()) failed_ = Status::IOError(FirstLine(e));
     }
@@ -361,15 +358,7 @@ Result<bool> GradientReducer::FinishStep(bool stop) {
   // backward pass shows an earlier step.
   group_.MarkStep(step_);
   const std::string what = "the gradients of step " + std::to_string(step_);
-  for (; next_launch_ + 1 < buckets_.size(); ++next_launch_) {
-    Bucket& b = *buckets_[next_launch_];
-    std::vector<at::Tensor> list = {b.flat};
-    try {
-      b.work = group_.process_group()->allreduce(list);
-    } catch (const std::exception& e) {
-      if (failed_.ok()) failed_ = Status::IOError(FirstLine(e));
-    }
-  }
+  LaunchReady(/*all=*/true);
   bool any_stop = false;
   for (size_t i = 0; i < buckets_.size(); ++i) {
     Bucket& b = *buckets_[i];

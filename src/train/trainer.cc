@@ -840,9 +840,11 @@ Result<std::string> JoinRun(Repository& repo, const TrainConfig& config, RankGro
   return commit;
 }
 
-// The sample digest of all of `loader`'s samples, for a data-parallel run: each rank checked
-// the content of its share against these ids, and the run goes on only while all succeed.
-std::string WholeDigest(const SampleLoader& loader) {
+// The sample digest of a split after an epoch: what `loader` read or, in a data-parallel run,
+// all of its samples: each rank checked the content of its share against these ids, and the
+// run goes on only while all succeed.
+std::string SplitDigest(const SampleLoader& loader, const RankGroup* group) {
+  if (group == nullptr) return loader.epoch_digest();
   std::vector<DigestEntry> entries;
   entries.reserve(loader.samples().size());
   for (const Sample& s : loader.samples()) entries.push_back({s.path, s.id, s.label});
@@ -999,7 +1001,7 @@ Result<TrainResult> TrainImpl(Repository& repo, const TrainConfig& config,
     }
     const double train_seconds = Since(epoch_start);
     if (result.train_digest.empty()) {
-      result.train_digest = group ? WholeDigest(*train_loader) : train_loader->epoch_digest();
+      result.train_digest = SplitDigest(*train_loader, group);
       if (group) {
         VREPO_ASSIGN_OR_RETURN(result.distributed.train_digests,
                                group->Gather("train_digest", train_loader->epoch_digest()));
@@ -1026,7 +1028,7 @@ Result<TrainResult> TrainImpl(Repository& repo, const TrainConfig& config,
       return val.status();
     }
     if (result.val_digest.empty()) {
-      result.val_digest = group ? WholeDigest(*val_loader) : val_loader->epoch_digest();
+      result.val_digest = SplitDigest(*val_loader, group);
     }
     EpochMetrics m;
     m.epoch = epoch;
@@ -1054,7 +1056,7 @@ Result<TrainResult> TrainImpl(Repository& repo, const TrainConfig& config,
       }
       m.retain[set.record.name] = {r->loss, r->accuracy};
       if (set.record.sample_digest.empty()) {
-        set.record.sample_digest = group ? WholeDigest(*set.loader) : set.loader->epoch_digest();
+        set.record.sample_digest = SplitDigest(*set.loader, group);
       }
     }
     if (retain_interrupted) {

@@ -127,7 +127,7 @@ class GradientReducer {
  private:
   struct Bucket;
   void OnGradient(size_t param, const torch::Tensor& grad);
-  void LaunchReady();
+  void LaunchReady(bool all);
   RankGroup& group_;
   std::vector<torch::Tensor> params_;
   std::vector<std::unique_ptr<Bucket>> buckets_;

@@ -36,19 +36,6 @@ int RunReproduce(const Globals& g, const std::string& id, uint64_t max_image_pix
     repo->reset();
     return LaunchLocalRanks("reproduce", world.world_size, timeout);
   }
-  std::unique_ptr<train::RankGroup> group;
-  if (*rank) {
-    int code = kExitFatal;
-    group = JoinJob("reproduce", **rank, &code);
-    if (!group) return code;
-  }
-  const bool speaks = !group || group->rank() == 0;
-  TerminalReporter reporter(as_json);
-  train::ReproOptions options;
-  options.max_image_pixels = max_image_pixels;
-  options.hooks.interrupted = group ? InstallRankInterruptHandler() : InstallInterruptHandler();
-  options.hooks.reporter = speaks ? &reporter : nullptr;
-  options.hooks.group = group.get();
   if (*rank && (*rank)->world_size != world.world_size) {
     return FailWith("reproduce",
                     "run " + run->DisplayName() + " was trained by " +
@@ -58,18 +45,29 @@ int RunReproduce(const Globals& g, const std::string& id, uint64_t max_image_pix
                         std::to_string(world.world_size) + " in all)",
                     kExitFatal);
   }
-  if (!speaks) {
-    // The same training and comparison as rank 0's; rank 0 reports it.
-    auto report = train::Reproduce(**repo, *run, options);
-    if (!report.ok()) return Fail("reproduce", InRank(group.get(), report.status()));
-    return report->interrupted ? kExitInterrupted : report->ok() ? kExitOk : kExitFailure;
+  std::unique_ptr<train::RankGroup> group;
+  if (*rank) {
+    int code = kExitFatal;
+    group = JoinJob("reproduce", **rank, &code);
+    if (!group) return code;
   }
-  if (!as_json) {
+  // Every rank trains and compares the same; rank 0 alone reports.
+  const bool speaks = !group || group->rank() == 0;
+  TerminalReporter reporter(as_json);
+  train::ReproOptions options;
+  options.max_image_pixels = max_image_pixels;
+  options.hooks.interrupted = InstallInterruptHandler(group != nullptr);
+  options.hooks.reporter = speaks ? &reporter : nullptr;
+  options.hooks.group = group.get();
+  if (speaks && !as_json) {
     Print("reproducing run " + run->DisplayName() + " (" + run->commit + ") on dataset commit " +
           run->manifest.dataset_commit + "\n");
   }
   auto report = train::Reproduce(**repo, *run, options);
   if (!report.ok()) return Fail("reproduce", InRank(group.get(), report.status()));
+  if (!speaks) {
+    return report->interrupted ? kExitInterrupted : report->ok() ? kExitOk : kExitFailure;
+  }
   if (report->interrupted) {
     return FailWith("reproduce", "interrupted; nothing compared", kExitInterrupted);
   }
@@ -122,8 +120,8 @@ Command RegisterReproduce(CLI::App& app, Globals& g) {
       "dataset commit and tree, sample digests, base model, metrics per epoch and the weights' "
       "content id. A run of several processes is re-run by as many local processes (or join "
       "torchrun with that many). Exit 0 when every required field matched: the data always; "
-      "metrics and "
-      "weights (bit for bit) when the run was --deterministic. Exit 1 otherwise. Records "
+      "metrics and weights (bit for bit) when the run was --deterministic. Exit 1 otherwise. "
+      "Records "
       "nothing and opens the repository read-only.");
   sub->add_option("ID", o->id, "Run name or commit id")->required();
   sub->add_option("--max-image-pixels", o->max_image_pixels,

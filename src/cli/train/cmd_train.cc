@@ -151,7 +151,7 @@ int RunTrain(const Globals& g, TrainArgs& a) {
       }
     }
     train::TrainHooks hooks;
-    hooks.interrupted = group ? InstallRankInterruptHandler() : InstallInterruptHandler();
+    hooks.interrupted = InstallInterruptHandler(group != nullptr);
     hooks.reporter = speaks ? &reporter : nullptr;
     hooks.group = group.get();
     auto trained = train::Train(**repo, config, hooks);

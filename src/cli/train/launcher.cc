@@ -26,9 +26,6 @@ namespace {
 std::vector<std::string> g_command_line;
 std::string g_start_folder;
 
-std::atomic<bool> g_rank_interrupted{false};
-void OnRankSignal(int) { g_rank_interrupted.store(true); }
-
 // How long the other ranks get to stop on their own after one failed, before they are killed:
 // enough for rank 0 to say which rank fell behind.
 constexpr auto kStopGrace = std::chrono::seconds(2);
@@ -103,15 +100,6 @@ Status InRank(const train::RankGroup* group, const Status& status) {
   if (group == nullptr || status.ok() || status.message().rfind("rank ", 0) == 0) return status;
   return status.WithContext("rank " + std::to_string(group->rank()) + " of " +
                             std::to_string(group->world_size()));
-}
-
-std::atomic<bool>* InstallRankInterruptHandler() {
-  struct sigaction sa {};
-  sa.sa_handler = OnRankSignal;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
-  return &g_rank_interrupted;
 }
 
 int LaunchLocalRanks(const std::string& command, int nproc, int timeout_seconds) {

@@ -3,7 +3,6 @@
 // would, and the worker side, which reads torchrun's environment and joins the job.
 #pragma once
 
-#include <atomic>
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -39,10 +38,5 @@ std::unique_ptr<train::RankGroup> JoinJob(const std::string& command,
 // `status` as a rank of `group` reports it: "rank R of N: ..." (unchanged without a group, or
 // when it names its rank already).
 Status InRank(const train::RankGroup* group, const Status& status);
-
-// Makes the first SIGINT or SIGTERM set the returned flag and ignores later ones: a rank
-// stops after the batch that all ranks agree on, and the launcher (or torchrun) kills it if
-// that takes too long.
-std::atomic<bool>* InstallRankInterruptHandler();
 
 }  // namespace vrepo::cli

@@ -19,12 +19,18 @@ void OnInterrupt(int) { g_interrupted.store(true); }
 
 }  // namespace
 
-std::atomic<bool>* InstallInterruptHandler() {
+std::atomic<bool>* InstallInterruptHandler(bool rank) {
   struct sigaction sa {};
   sa.sa_handler = OnInterrupt;
   sigemptyset(&sa.sa_mask);
-  // The first Ctrl-C asks for a clean stop; SA_RESETHAND lets a second one kill at once.
-  sa.sa_flags = SA_RESETHAND;
+  if (rank) {
+    // A rank stops after the batch all ranks agree on; the launcher (or torchrun) kills it
+    // if that takes too long, so later signals change nothing.
+    sigaction(SIGTERM, &sa, nullptr);
+  } else {
+    // The first Ctrl-C asks for a clean stop; SA_RESETHAND lets a second one kill at once.
+    sa.sa_flags = SA_RESETHAND;
+  }
   sigaction(SIGINT, &sa, nullptr);
   return &g_interrupted;
 }

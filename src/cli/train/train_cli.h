@@ -29,8 +29,10 @@ Command RegisterPredict(CLI::App& app, Globals& g);
 inline constexpr int kExitInterrupted = 130;
 
 // Makes the first Ctrl-C set the returned flag (training stops after the current batch and
-// the run is recorded as interrupted); a second Ctrl-C kills the process as usual.
-std::atomic<bool>* InstallInterruptHandler();
+// the run is recorded as interrupted); a second Ctrl-C kills the process as usual. A rank of a
+// data-parallel job (`rank`) takes SIGTERM too and ignores later signals: it stops after the
+// batch all ranks agree on, and the launcher (or torchrun) kills it if that takes too long.
+std::atomic<bool>* InstallInterruptHandler(bool rank = false);
 
 // A run as every --json output gives it (runs, runs show, train): run.json's fields, with
 // "name" the display name, plus "commit", "ref", "date", "time" and "parents".
