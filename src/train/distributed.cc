@@ -4,7 +4,11 @@
 #include <torch/nn/module.h>
 
 #include <algorithm>
+#include <condition_variable>
 #include <exception>
+#include <mutex>
+#include <sstream>
+#include <thread>
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
@@ -42,8 +46,34 @@ class TcpStoreHost : public StoreHost {
 class C10dRankGroup : public RankGroup {
  public:
   C10dRankGroup(DistributedOptions options, c10::intrusive_ptr<c10d::Store> store,
+                c10::intrusive_ptr<c10d::Store> beat_store,
                 c10::intrusive_ptr<c10d::ProcessGroup> group)
-      : RankGroup(std::move(options)), store_(std::move(store)), group_(std::move(group)) {}
+      : RankGroup(std::move(options)),
+        store_(std::move(store)),
+        group_(std::move(group)),
+        beat_store_(std::move(beat_store)) {
+    // A heartbeat on a connection of its own (a store client serves one thread): a rank that
+    // is stopped or gone stops counting, one that is only slow keeps counting.
+    beat_ = std::thread([this] {
+      std::unique_lock<std::mutex> lock(beat_mu_);
+      while (!beat_stop_) {
+        try {
+          beat_store_->add("alive/" + std::to_string(rank()), 1);
+        } catch (const std::exception&) {
+          // The collectives report an unreachable store.
+        }
+        beat_cv_.wait_for(lock, kBeat);
+      }
+    });
+  }
+  ~C10dRankGroup() override {
+    {
+      std::lock_guard<std::mutex> lock(beat_mu_);
+      beat_stop_ = true;
+    }
+    beat_cv_.notify_all();
+    beat_.join();
+  }
 
   Status AllReduceSum(torch::Tensor& t, const std::string& what) override {
     std::vector<at::Tensor> list = {t};
@@ -83,14 +113,7 @@ class C10dRankGroup : public RankGroup {
     }
   }
 
-  void MarkStep(int64_t step) override {
-    step_ = step;
-    try {
-      store_->set("step/" + std::to_string(rank()), Bytes(std::to_string(step)));
-    } catch (const std::exception&) {
-      // Only diagnostics depend on it; the collective that follows reports the failure.
-    }
-  }
+  void MarkStep(int64_t step) override { step_ = step; }
 
   Status Explain(const std::string& what, const std::string& cause) override {
     return Failed(what, cause);
@@ -99,8 +122,17 @@ class C10dRankGroup : public RankGroup {
   c10::intrusive_ptr<c10d::ProcessGroup> process_group() override { return group_; }
 
  private:
+  // Every rank makes the same collectives in the same order: before each, a rank writes how
+  // many it has entered (and its step), so that the ranks that never arrived can be named.
   template <class Start>
   Status Wait(Start start, const std::string& what) {
+    ++entered_;
+    try {
+      store_->set("progress/" + std::to_string(rank()),
+                  Bytes(std::to_string(entered_) + " " + std::to_string(step_)));
+    } catch (const std::exception&) {
+      // Only diagnostics depend on it; the collective below reports the failure.
+    }
     try {
       c10::intrusive_ptr<c10d::Work> work = start();
       work->wait(std::chrono::duration_cast<std::chrono::milliseconds>(options_.timeout));
@@ -115,17 +147,26 @@ class C10dRankGroup : public RankGroup {
     std::string behind;
     try {
       store_->setTimeout(std::chrono::seconds(2));
+      // Heartbeats over three beats: a rank whose count stood still is stopped or gone (it
+      // may have entered the collective's count and still never sent its part).
+      std::vector<int64_t> beats(world_size());
+      for (int r = 0; r < world_size(); ++r) {
+        beats[r] = store_->add("alive/" + std::to_string(r), 0);
+      }
+      std::this_thread::sleep_for(3 * kBeat);
       for (int r = 0; r < world_size(); ++r) {
         if (r == rank()) continue;
-        const std::string key = "step/" + std::to_string(r);
+        const std::string key = "progress/" + std::to_string(r);
         if (!store_->check({key})) {
           behind += (behind.empty() ? "" : ", ") + std::to_string(r) + " (no step yet)";
           continue;
         }
-        int64_t at = std::stoll(Text(store_->get(key)));
-        if (at < step_) {
+        int64_t entered = 0, at = 0;
+        std::istringstream(Text(store_->get(key))) >> entered >> at;
+        const bool stalled = store_->add("alive/" + std::to_string(r), 0) == beats[r];
+        if (entered < entered_ || stalled) {
           behind += (behind.empty() ? "" : ", ") + std::to_string(r) + " (at step " +
-                    std::to_string(at) + ")";
+                    std::to_string(at) + (stalled ? ", not responding" : "") + ")";
         }
       }
     } catch (const std::exception&) {
@@ -148,6 +189,13 @@ class C10dRankGroup : public RankGroup {
   c10::intrusive_ptr<c10d::Store> store_;
   c10::intrusive_ptr<c10d::ProcessGroup> group_;
   int64_t step_ = 0;
+  int64_t entered_ = 0;  // collectives this rank has entered through Wait
+  static constexpr auto kBeat = std::chrono::milliseconds(500);
+  c10::intrusive_ptr<c10d::Store> beat_store_;
+  std::thread beat_;
+  std::mutex beat_mu_;
+  std::condition_variable beat_cv_;
+  bool beat_stop_ = false;
 };
 
 }  // namespace
@@ -202,7 +250,7 @@ Result<std::unique_ptr<RankGroup>> RankGroup::Join(const DistributedOptions& o) 
   }
   VREPO_RETURN_IF_ERROR(CheckBackend(o.backend));
   const std::string where = o.master_addr + ":" + std::to_string(o.master_port);
-  c10::intrusive_ptr<c10d::Store> store;
+  c10::intrusive_ptr<c10d::Store> store, beat_store;
   try {
     c10d::TCPStoreOptions opts;
     opts.port = static_cast<uint16_t>(o.master_port);
@@ -213,8 +261,13 @@ Result<std::unique_ptr<RankGroup>> RankGroup::Join(const DistributedOptions& o) 
     opts.multiTenant = true;
     auto tcp = c10::make_intrusive<c10d::TCPStore>(o.master_addr, opts);
     // As torch.distributed does under torchrun: keys of one attempt apart from the agent's.
-    store =
-        c10::make_intrusive<c10d::PrefixStore>("/worker/attempt_" + std::to_string(o.attempt), tcp);
+    const std::string prefix = "/worker/attempt_" + std::to_string(o.attempt);
+    store = c10::make_intrusive<c10d::PrefixStore>(prefix, tcp);
+    // The heartbeat's own client of the same store.
+    opts.isServer = false;
+    opts.waitWorkers = false;
+    beat_store = c10::make_intrusive<c10d::PrefixStore>(
+        prefix, c10::make_intrusive<c10d::TCPStore>(o.master_addr, opts));
   } catch (const std::exception& e) {
     return Status::IOError("rank " + std::to_string(o.rank) + ": joining the job at " + where +
                            " failed: " + FirstLine(e));
@@ -241,7 +294,8 @@ Result<std::unique_ptr<RankGroup>> RankGroup::Join(const DistributedOptions& o) 
                            " process group of " + std::to_string(o.world_size) +
                            " ranks failed: " + FirstLine(e));
   }
-  return std::unique_ptr<RankGroup>(new C10dRankGroup(o, std::move(store), std::move(group)));
+  return std::unique_ptr<RankGroup>(
+      new C10dRankGroup(o, std::move(store), std::move(beat_store), std::move(group)));
 }
 
 Status BroadcastParameters(RankGroup& group, torch::nn::Module& model) {
@@ -354,8 +408,7 @@ void GradientReducer::LaunchReady(bool all) {
 
 Result<bool> GradientReducer::FinishStep(bool stop) {
   active_ = false;
-  // Marked once this rank's own work for the step is done: a rank stuck in its forward or
-  // backward pass shows an earlier step.
+  // Named in the errors of this step's collectives (the last bucket's below).
   group_.MarkStep(step_);
   const std::string what = "the gradients of step " + std::to_string(step_);
   LaunchReady(/*all=*/true);

@@ -82,8 +82,9 @@ class RankGroup {
                                                   const std::string& value) = 0;
   // Rank 0's `value` (ignored elsewhere) under `key` on every rank.
   virtual Result<std::string> Share(const std::string& key, const std::string& value) = 0;
-  // This rank reached step `step` (cheap: one store write), so that a rank stuck behind can be
-  // named when a collective times out.
+  // This rank is at training step `step` (no I/O): the step that errors name. Every
+  // collective also tells the store how many this rank entered, so that when one times out
+  // the ranks that never arrived are named, with their steps.
   virtual void MarkStep(int64_t step) = 0;
 
   // "rank R of N: <what> failed ...: <cause>", naming the ranks behind this one when the store
