@@ -70,7 +70,7 @@ Status CheckNewRunName(History& history, const std::string& name) {
 }
 
 Result<std::string> WriteRunRecord(Repository& repo, const RunManifest& manifest,
-                                   std::string_view weights) {
+                                   std::string_view weights, std::string_view val_predictions) {
   if (repo.read_only()) return Status::InvalidArgument("run record: repository opened read-only");
   // Without an epoch there are no metrics or digests to trace, and nothing to reproduce.
   if (manifest.epochs.empty()) {
@@ -88,6 +88,8 @@ Result<std::string> WriteRunRecord(Repository& repo, const RunManifest& manifest
   };
   if (manifest.lora.rank > 0)
     files.push_back({"adapter.json", AdapterJson(manifest).dump(2) + "\n"});
+  if (!val_predictions.empty())
+    files.push_back({"predictions/val.csv", std::string(val_predictions)});
   VREPO_ASSIGN_OR_RETURN(auto plots, RunPlots(manifest));
   for (auto& plot : plots) files.push_back(std::move(plot));
 

@@ -294,14 +294,15 @@ ValOutcome Summarize(EvalCounts counts, const std::vector<std::string>& labels,
 
 // Evaluates `loader` (this rank's share of it) and, in a data-parallel run, adds up the
 // ranks' counts: the metrics of the whole split on every rank.
-Result<ValOutcome> EvaluateSplit(ImageClassifierImpl& model, SampleLoader& loader,
-                                 const torch::Device& device, bool bf16,
-                                 const std::vector<std::string>& labels, int64_t num_classes,
-                                 RankGroup* group, std::atomic<bool>* interrupted) {
+Result<ValOutcome> EvaluateSplit(
+    ImageClassifierImpl& model, SampleLoader& loader, const torch::Device& device, bool bf16,
+    const std::vector<std::string>& labels, int64_t num_classes, RankGroup* group,
+    std::atomic<bool>* interrupted,
+    const std::function<void(const Batch&, const torch::Tensor&)>& each = {}) {
   // Ranks agree on stopping at the next training step instead: a rank leaving here alone
   // would leave the others waiting in the reduction.
   VREPO_ASSIGN_OR_RETURN(EvalCounts counts,
-                         RunEval(model, loader, device, bf16, labels.size(), num_classes, {},
+                         RunEval(model, loader, device, bf16, labels.size(), num_classes, each,
                                  group != nullptr ? nullptr : interrupted));
   if (group != nullptr) {
     VREPO_RETURN_IF_ERROR(ReduceCounts(*group, &counts, "the evaluation counts"));
@@ -980,6 +981,7 @@ Result<TrainResult> TrainImpl(Repository& repo, const TrainConfig& config,
   if (group != nullptr) reducer.emplace(*group, step.trainable, kBucketBytes);
 
   TensorMap best_state;
+  std::vector<std::string> best_predictions;  // this rank's share, CSV records
   double best_accuracy = -1;
   int since_best = 0;
   result.status = RunStatus::kCompleted;
@@ -1018,8 +1020,25 @@ Result<TrainResult> TrainImpl(Repository& repo, const TrainConfig& config,
       VREPO_RETURN_IF_ERROR(BroadcastBuffers(*group, *model));
     }
 
+    // Every validation sample's prediction, for the record's predictions/val.csv (the samples
+    // behind each confusion cell, and the likeliest label errors).
+    std::vector<std::string> epoch_predictions;
+    auto predicted = [&](const Batch& batch, const torch::Tensor& probs) {
+      auto p = probs.accessor<float, 2>();
+      for (size_t i = 0; i < batch.indices.size(); ++i) {
+        const Sample& s = val_loader->samples()[batch.indices[i]];
+        int64_t top = 0;
+        for (int64_t c = 1; c < num_classes; ++c) {
+          if (p[i][c] > p[i][top]) top = c;
+        }
+        const int64_t t = batch.targets[i].item<int64_t>();
+        const double p_label = t < num_classes ? p[i][t] : 0.0;
+        epoch_predictions.push_back(CsvLine(
+            {s.path, s.label, result.classes[top], Fixed(p_label, 6), Fixed(p[i][top], 6)}));
+      }
+    };
     auto val = EvaluateSplit(*model, *val_loader, device, bf16, result.classes, num_classes, group,
-                             hooks.interrupted);
+                             hooks.interrupted, predicted);
     if (!val.ok()) {
       if (group == nullptr && hooks.interrupted != nullptr && hooks.interrupted->load()) {
         result.status = RunStatus::kInterrupted;
@@ -1071,6 +1090,7 @@ Result<TrainResult> TrainImpl(Repository& repo, const TrainConfig& config,
       result.best_epoch = epoch;
       best_state = SnapshotState(*model);
       result.confusion = val->confusion;
+      best_predictions = std::move(epoch_predictions);
       since_best = 0;
     } else if (config.early_stop > 0 && ++since_best >= config.early_stop) {
       result.status = RunStatus::kEarlyStopped;
@@ -1078,6 +1098,22 @@ Result<TrainResult> TrainImpl(Repository& repo, const TrainConfig& config,
     }
   }
   for (const RetainSet& set : retain) result.retain.push_back(set.record);
+  if (group) {
+    std::string mine;
+    for (const std::string& line : best_predictions) mine += line + "\n";
+    VREPO_ASSIGN_OR_RETURN(std::vector<std::string> shares, group->Gather("val_predictions", mine));
+    best_predictions.clear();
+    for (const std::string& share : shares) {
+      for (std::string_view line : SplitLines(share)) best_predictions.emplace_back(line);
+    }
+  }
+  if (!best_predictions.empty()) {
+    // By path, so that the file does not depend on how the samples were batched or sharded.
+    std::sort(best_predictions.begin(), best_predictions.end());
+    result.val_predictions =
+        CsvLine({"path", "label", "predicted", "p_label", "p_predicted"}) + "\n";
+    for (const std::string& line : best_predictions) result.val_predictions += line + "\n";
+  }
   if (group) {
     result.distributed.world_size = group->world_size();
     result.distributed.backend = group->options().backend;

@@ -4,6 +4,7 @@
 // clang-format off
 #include <torch/cuda.h>
 
+#include "vrepo/dataset/label_table.h"
 #include "vrepo/train/models.h"
 #include "vrepo/train/reproduce.h"
 #include "vrepo/train/run_record.h"
@@ -11,6 +12,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 // clang-format on
 
@@ -167,7 +169,8 @@ TEST_CASE("run record: commit, parents, run.json, ref and round trip") {
   TrainConfig c = SmallTrainConfig("cpu");
   c.name = "first";
   TrainResult res = Must(Train(*r.repo, c, {}));
-  std::string commit = Must(WriteRunRecord(*r.repo, ManifestOf(res), res.weights));
+  std::string commit =
+      Must(WriteRunRecord(*r.repo, ManifestOf(res), res.weights, res.val_predictions));
 
   RunRecord run = Must(ReadRun(*r.repo, "first"));
   CHECK(run.commit == commit);
@@ -176,7 +179,24 @@ TEST_CASE("run record: commit, parents, run.json, ref and round trip") {
   std::set<std::string> paths;
   for (const auto& f : run.files) paths.insert(f.path);
   CHECK(paths == std::set<std::string>{"metrics.jsonl", "model.safetensors", "plots/accuracy.png",
-                                       "plots/confusion.png", "plots/loss.png", "run.json"});
+                                       "plots/confusion.png", "plots/loss.png",
+                                       "predictions/val.csv", "run.json"});
+  // One prediction per validation sample, by path, and together they are the confusion matrix.
+  const std::string csv = Must(ReadRunFile(*r.repo, run, "predictions/val.csv"));
+  const LabelTable predictions = Must(ParseCsvTable(csv, "val.csv", {"path", "predicted"}));
+  CHECK(predictions.rows.size() == run.manifest.val.samples);
+  CHECK(std::is_sorted(predictions.rows.begin(), predictions.rows.end(),
+                       [](const auto& a, const auto& b) { return a.path < b.path; }));
+  std::vector<std::vector<int64_t>> counted(10, std::vector<int64_t>(10, 0));
+  const auto& classes = run.manifest.classes;
+  auto index = [&](const std::string& c) {
+    return std::find(classes.begin(), classes.end(), c) - classes.begin();
+  };
+  const LabelTable truth = Must(ParseCsvTable(csv, "val.csv", {"path", "label"}));
+  for (size_t i = 0; i < predictions.rows.size(); ++i) {
+    counted[index(truth.rows[i].label)][index(predictions.rows[i].label)]++;
+  }
+  CHECK(counted == run.manifest.confusion);
   // The library draws the plots when it records the run.
   CHECK(Must(ReadRunFile(*r.repo, run, "plots/loss.png")).rfind("\x89PNG", 0) == 0);
   const nlohmann::json j = ToJson(run.manifest);

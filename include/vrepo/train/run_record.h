@@ -25,13 +25,14 @@ Status CheckNewRunName(History& history, const std::string& name);
 // model.safetensors (`weights`, whose content id and size the manifest names; for a LoRA run
 // adapter.safetensors and adapter.json, manifest.weights_path) and its plots:
 // plots/loss.png (train loss blue, validation loss orange), plots/accuracy.png (validation
-// accuracy, 0..1) and plots/confusion.png (best epoch). The ref is refs/runs/NAME
+// accuracy, 0..1) and plots/confusion.png (best epoch), and, when `val_predictions` is not
+// empty, predictions/val.csv (TrainResult::val_predictions). The ref is refs/runs/NAME
 // (manifest.name, else the commit's 12-digit short id). Returns the commit id.
 // InvalidArgument "run name 'x' already exists" when the ref exists (nothing becomes
 // visible then except unreferenced objects), and when the manifest has no epoch (a run
 // interrupted before its first epoch ended is not recorded).
 Result<std::string> WriteRunRecord(Repository& repo, const RunManifest& manifest,
-                                   std::string_view weights);
+                                   std::string_view weights, std::string_view val_predictions = {});
 
 struct RunRecord {
   std::string name;                  // ref name under refs/runs/ ("" when the commit has none)

@@ -53,6 +53,9 @@ struct TrainResult {
   std::string weights;
   // Best epoch, validation: confusion[true class][predicted class].
   std::vector<std::vector<int64_t>> confusion;
+  // Best epoch, validation: one CSV record per sample, by path, after the header
+  // `path,label,predicted,p_label,p_predicted` (the run record's predictions/val.csv).
+  std::string val_predictions;
   VersionInfo versions;
   double seconds = 0;             // wall time of the whole run
   DistributedRecord distributed;  // a data-parallel run's world (world_size 1 otherwise)

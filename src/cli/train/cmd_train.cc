@@ -175,7 +175,8 @@ int RunTrain(const Globals& g, TrainArgs& a) {
 
   auto repo = OpenRepository(g, /*write=*/true);
   if (!repo.ok()) return Fail("train: recording the run", repo.status());
-  auto commit = train::WriteRunRecord(**repo, train::ManifestOf(result), result.weights);
+  auto commit = train::WriteRunRecord(**repo, train::ManifestOf(result), result.weights,
+                                      result.val_predictions);
   if (!commit.ok()) return Fail("train: recording the run", commit.status());
   auto run = train::ReadRun(**repo, *commit);
   if (!run.ok()) return Fail("train: reading back the run", run.status());
