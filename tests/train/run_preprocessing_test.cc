@@ -118,8 +118,9 @@ TEST_CASE("trainer: the preprocessing is the model's or the base run's, then --i
 // native size with flip,crop for 2 epochs, and at --image-size 20 for one.
 TEST_CASE("reproduce: legacy run records replay bit for bit") {
   // The records were made on OpenBLAS's Haswell kernels (OPENBLAS_CORETYPE=Haswell on the
-  // machine that made them). Other kernels round differently: there the metrics are checked
-  // to a relative 1e-6, which a wrong sizing path misses by far, and the weights not at all.
+  // machine that made them). Other kernels round differently, and two epochs of training carry
+  // the difference on (6e-5 relative seen on an AVX-512 machine): there the metrics are checked
+  // to a relative 1e-3, which a wrong sizing path misses by far, and the weights not at all.
   const bool same_kernels = CurrentVersions("cpu").blas == "OpenBLAS Haswell";
   if (!same_kernels) MESSAGE("BLAS kernels differ from the records': not bit for bit");
   TrainRepo r(200);
@@ -146,7 +147,7 @@ TEST_CASE("reproduce: legacy run records replay bit for bit") {
       } else if (f.required && !same_kernels && f.recorded.is_number_float()) {
         REQUIRE(f.reproduced.is_number());
         const double a = f.recorded.get<double>(), b = f.reproduced.get<double>();
-        CHECK(std::abs(a - b) <= 1e-6 * std::abs(a));
+        CHECK(std::abs(a - b) <= 1e-3 * std::abs(a));
       } else if (f.required) {
         CHECK(f.match);
       }

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <fstream>
 #include <sstream>
 #include <thread>
 
@@ -92,7 +93,7 @@ TEST_CASE("train cli: train records a run that runs lists, shows and compares") 
   const std::string status_before = MustRun(dir, {"status", "--porcelain"}).out;
   TempDir out;
   CommandResult exported = MustRun(dir, {"runs", "export", "first", out / "first"});
-  CHECK(exported.out.find("exported run first: 6 files") != std::string::npos);
+  CHECK(exported.out.find("exported run first: 7 files") != std::string::npos);
   Json run_json = Json::Parse(ReadFileOrDie(out / "first/run.json"));
   CHECK(run_json["dataset"]["commit"].str == r.commit);
   for (const char* file : {"metrics.jsonl", "model.safetensors", "plots/loss.png",
@@ -252,9 +253,19 @@ TEST_CASE("train cli: train and eval say when a table differs from the commit th
 TEST_CASE("train cli: Ctrl-C records the run as interrupted") {
   CliRepo r(600, 200);
   const std::string dir = r.dir.path();
-  pid_t pid = SpawnVrepo(dir, TrainArgs("stopped", {}, "200"));
-  // Long enough for the process to start and install its handler, far short of 200 epochs.
-  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  const std::string err = dir + "/.train-err";
+  pid_t pid = SpawnVrepo(dir, TrainArgs("stopped", {}, "200"), "/dev/null", err);
+  // After the first epoch's line the handler is installed (a fixed wait lost the race to a
+  // slow start on a loaded machine), and 200 epochs are far off.
+  auto started = [&] {
+    std::ifstream in(err);
+    std::stringstream text;
+    text << in.rdbuf();
+    return text.str().find("epoch 1/") != std::string::npos;
+  };
+  for (int i = 0; i < 600 && !started(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
   ::kill(pid, SIGINT);
   CHECK(WaitPid(pid) == 130);
   Json runs = RunsJson(dir);
