@@ -17,6 +17,7 @@
 #include "guarded_server.h"
 #include "http_wire.h"
 #include "vrepo/remote/service.h"
+#include "vrepo/remote/token_failures.h"
 #include "vrepo/util/file.h"
 
 namespace vrepo {
@@ -80,49 +81,6 @@ constexpr int kListenBacklog = 1024;
 bool IsDecimal(const std::string& s) {
   return !s.empty() && s.size() <= 19 && s.find_first_not_of("0123456789") == std::string::npos;
 }
-
-// Counts unknown tokens per client address in fixed windows, so that guessing a token costs
-// a window per `max` guesses.
-class TokenFailures {
- public:
-  TokenFailures(int max, int window_s) : max_(max), window_(window_s) {}
-
-  // Seconds the address must wait before its next token is checked; 0 = now.
-  int RetryAfter(const std::string& address) {
-    std::lock_guard<std::mutex> lock(mu_);
-    auto it = entries_.find(address);
-    if (it == entries_.end() || it->second.failures < max_) return 0;
-    auto left = std::chrono::ceil<std::chrono::seconds>(it->second.start + window_ - Clock::now());
-    if (left.count() <= 0) {
-      entries_.erase(it);
-      return 0;
-    }
-    return static_cast<int>(left.count());
-  }
-
-  void Fail(const std::string& address) {
-    std::lock_guard<std::mutex> lock(mu_);
-    auto now = Clock::now();
-    // Forget finished windows before the table grows with every address that ever failed.
-    if (entries_.size() >= 10000) {
-      std::erase_if(entries_, [&](const auto& e) { return e.second.start + window_ <= now; });
-    }
-    Entry& e = entries_[address];
-    if (e.start + window_ <= now) e = Entry{now, 0};
-    ++e.failures;
-  }
-
- private:
-  using Clock = std::chrono::steady_clock;
-  struct Entry {
-    Clock::time_point start;
-    int failures = 0;
-  };
-  const int max_;
-  const std::chrono::seconds window_;
-  std::mutex mu_;
-  std::unordered_map<std::string, Entry> entries_;
-};
 
 std::string ReplaceAll(std::string text, const std::string& from, const std::string& to) {
   if (from.empty()) return text;

@@ -82,6 +82,10 @@ Result<std::shared_ptr<const LoadedTable>> DatasetCache::Get(Repository& repo,
   }
   VREPO_ASSIGN_OR_RETURN(std::shared_ptr<const LoadedTable> loaded, LoadTable(repo, commit, table));
   std::lock_guard<std::mutex> lock(mu_);
+  // Another request may have loaded it meanwhile: keep one copy.
+  for (const Entry& e : lru_) {
+    if (e.first == key) return e.second;
+  }
   lru_.emplace_front(key, loaded);
   size_t rows = 0;
   for (const Entry& e : lru_) rows += e.second->rows.size();

@@ -84,7 +84,10 @@ Result<Json> HomeJson(Repository& repo, const std::string& name) {
     VREPO_ASSIGN_OR_RETURN(std::vector<CommitInfo> log, history.Log(*head, kHomeCommits));
     for (const CommitInfo& c : log) commits.push_back(CommitSummaryJson(c));
   }
-  VREPO_ASSIGN_OR_RETURN(std::vector<runs::RunSummary> all_runs, runs::ListRunSummaries(repo));
+  // One damaged run record must not hide the branches and commits.
+  auto listed = runs::ListRunSummaries(repo);
+  std::vector<runs::RunSummary> all_runs;
+  if (listed.ok()) all_runs = std::move(listed).value();
   Json runs = Json::array();
   for (auto it = all_runs.rbegin(); it != all_runs.rend() && runs.size() < kHomeRuns; ++it) {
     runs.push_back(Json{{"name", it->DisplayName()},
@@ -101,7 +104,8 @@ Result<Json> HomeJson(Repository& repo, const std::string& name) {
               {"branches", RefsJson(branches)},
               {"tags", RefsJson(tags)},
               {"commits", std::move(commits)},
-              {"runs", std::move(runs)}};
+              {"runs", std::move(runs)},
+              {"runs_error", listed.ok() ? Json(nullptr) : Json(listed.status().message())}};
 }
 
 Result<Json> CommitJson(Repository& repo, const std::string& rev) {

@@ -63,32 +63,6 @@ void SessionStore::End(const std::string& id) {
   sessions_.erase(id);
 }
 
-int LoginFailures::RetryAfter(const std::string& address) {
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = failures_.find(address);
-  if (it == failures_.end() || it->second.second < kMaxFailures) return 0;
-  auto left = std::chrono::ceil<std::chrono::seconds>(it->second.first + kWindow - Clock::now());
-  if (left.count() <= 0) {
-    failures_.erase(it);
-    return 0;
-  }
-  return static_cast<int>(left.count());
-}
-
-void LoginFailures::Fail(const std::string& address) {
-  std::lock_guard<std::mutex> lock(mu_);
-  auto now = Clock::now();
-  if (failures_.size() >= 10000) {
-    std::erase_if(failures_, [&](const auto& f) { return f.second.first + kWindow <= now; });
-  }
-  auto& [start, count] = failures_[address];
-  if (start + kWindow <= now) {
-    start = now;
-    count = 0;
-  }
-  ++count;
-}
-
 std::string CookieValue(const httplib::Request& req, const std::string& name) {
   size_t headers = req.get_header_value_count("Cookie");
   for (size_t i = 0; i < headers; ++i) {

@@ -1,6 +1,5 @@
 // Browser sessions of the web view: a random 256-bit id (the `vrepo_session` cookie) mapped to
-// the token that logged in, for 12 hours; and a count of failed logins per address so that
-// guessing tokens is slow. Thread-safe (one mutex each).
+// the token that logged in, for 12 hours. Thread-safe.
 #pragma once
 
 #include <chrono>
@@ -41,20 +40,8 @@ class SessionStore {
   std::map<std::string, std::pair<std::string, Clock::time_point>> sessions_;  // id -> token, end
 };
 
-// Failed logins per client address in fixed windows: after `max` in a window, the address
-// waits for the window's end.
-class LoginFailures {
- public:
-  // Seconds `address` must wait before its next try; 0 = now.
-  int RetryAfter(const std::string& address);
-  void Fail(const std::string& address);
-
- private:
-  using Clock = std::chrono::steady_clock;
-  static constexpr int kMaxFailures = 10;
-  static constexpr std::chrono::seconds kWindow{60};
-  std::mutex mu_;
-  std::map<std::string, std::pair<Clock::time_point, int>> failures_;  // start, count
+std::mutex mu_;
+std::map<std::string, std::pair<Clock::time_point, int>> failures_;  // start, count
 };
 
 // The value of cookie `name` in the request's Cookie headers ("" when absent).

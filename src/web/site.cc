@@ -14,6 +14,7 @@
 #include "sessions.h"
 #include "thumbnails.h"
 #include "vrepo/remote/server.h"
+#include "vrepo/remote/token_failures.h"
 #include "vrepo/util/file.h"
 #include "vrepo/web/assets.h"
 #include "web_json.h"
@@ -159,7 +160,7 @@ struct Site::Impl {
   std::string repo_root;  // ui
   std::string repo_name;  // ui
   SessionStore sessions;
-  LoginFailures login_failures;
+  TokenFailures login_failures{10, 60};  // logins: 10 unknown tokens a minute per address
   LabelEditStore edits;
   ThumbnailCache thumbnails;
   DatasetCache datasets;

@@ -4,7 +4,9 @@
 
 #include <doctest/doctest.h>
 #include <httplib.h>
+#include <signal.h>
 
+#include <chrono>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -420,6 +422,87 @@ TEST_CASE("web ui: bad input gets a one-line JSON error and changes nothing") {
   CHECK(MustRun(r.dir, {"status", "--porcelain"}).out == "");
 }
 
+// A training run's record under refs/runs/NAME on `dataset` (run.json, and
+// predictions/val.csv when given).
+void AddRun(Repository& repo, const std::string& name, const std::string& dataset, double lr,
+            double accuracy, const std::string& predictions) {
+  Json run = {{"format", 1},
+              {"dataset", {{"rev", "main"}, {"commit", dataset}}},
+              {"model", "small-cnn"},
+              {"status", "completed"},
+              {"config", {{"lr", lr}, {"epochs", 2}}},
+              {"seed", 1},
+              {"epochs",
+               {{{"epoch", 1}, {"train_loss", 1.0}, {"val_accuracy", accuracy / 2}},
+                {{"epoch", 2}, {"train_loss", 0.5}, {"val_accuracy", accuracy}}}},
+              {"classes", {"bird", "cat", "dog"}},
+              {"confusion", {{0, 1, 0}, {0, 0, 1}, {0, 1, 1}}}};
+  auto writer = Must(repo.store().NewWriter());
+  std::vector<FileEntry> files;
+  for (const auto& [path, bytes] : std::vector<std::pair<std::string, std::string>>{
+           {"run.json", run.dump()}, {"predictions/val.csv", predictions}}) {
+    if (bytes.empty()) continue;
+    files.push_back(FileEntry{path, Must(writer->Put(bytes)), bytes.size(), false});
+  }
+  Must(writer->Commit(nullptr));
+  std::string tree = Must(repo.history().WriteTree(files));
+  std::string commit = Must(repo.history().CreateCommit(tree, {dataset}, "run " + name));
+  Must(repo.history().CreateRef("refs/runs/" + name, commit));
+}
+
+TEST_CASE("web ui: runs table, a run's record, its suspects and a confusion cell's samples") {
+  WebRepo r;
+  {
+    auto repo = Must(Repository::Discover(r.dir, OpenOptions{}));
+    AddRun(*repo, "one", r.second, 0.1, 0.75,
+           "path,label,predicted,p_label,p_predicted\n"
+           "images/a.png,cat,dog,0.2,0.8\n"
+           "images/b.png,dog,dog,0.9,0.9\n"
+           "images/c.png,dog,cat,0.05,0.95\n"
+           "images/d.png,bird,cat,0.4,0.6\n");
+    AddRun(*repo, "two", r.second, 0.01, 0.9, "");
+    AddRun(*repo, "bad", r.second, 0.01, 0.5,
+           "path,label,predicted,p_label,p_predicted\nimages/a.png,cat,dog,2,0\n");
+  }
+  SiteServer s = UiServer(r);
+  Browser b = Bearer(s, s.site->token());
+
+  Json table = b.GetJson("/api/runs?sort=val_accuracy&desc=1");
+  CHECK(table["columns"] == Json{"lr"});
+  CHECK(table["metrics"] == Json{"train_loss", "val_accuracy"});
+  REQUIRE(table["runs"].size() == 3);
+  CHECK(table["runs"][0]["name"] == "two");
+  CHECK(table["runs"][1]["name"] == "one");
+  CHECK(table["runs"][1]["best"]["val_accuracy"] == 0.75);
+  CHECK(table["runs"][1]["last"]["train_loss"] == 0.5);
+  CHECK(table["runs"][1]["dataset_commit"] == r.second);
+  b.GetJson("/api/runs?sort=nothing", 400);
+  CHECK(b.GetJson("/api/")["runs"].size() == 3);
+
+  Json one = b.GetJson("/api/runs/one");
+  CHECK(one["kind"] == "train");
+  CHECK(one["classes"] == Json{"bird", "cat", "dog"});
+  CHECK(one["confusion"][2][2] == 1);
+  CHECK(one["metrics"].size() == 2);
+  REQUIRE(one["suspects"].size() == 3);
+  CHECK(one["suspects"][0] == Json{{"path", "images/c.png"},
+                                   {"id", r.Id("images/c.png")},
+                                   {"label", "dog"},
+                                   {"predicted", "cat"},
+                                   {"p_label", 0.05}});
+  CHECK(one["suspects"][1]["path"] == "images/a.png");
+  CHECK(one["suspects"][2]["path"] == "images/d.png");
+  Json cell = b.GetJson("/api/runs/one/samples?label=cat&predicted=dog");
+  REQUIRE(cell["samples"].size() == 1);
+  CHECK(cell["samples"][0]["path"] == "images/a.png");
+  CHECK(b.GetJson("/api/runs/two")["suspects"].empty());
+  CHECK(b.GetJson("/api/runs/two/samples?label=cat&predicted=dog")["samples"].empty());
+  Json bad = b.GetJson("/api/runs/bad");
+  CHECK(bad["suspects"].empty());
+  CHECK(bad["predictions_error"].get<std::string>().find("predictions/val.csv:2") !=
+        std::string::npos);
+}
+
 TEST_CASE("web serve: anonymous reads, login, and rights per token") {
   WebRepo r;
   WriteFile(r.root / "tokens", "ro-token r data\nrw-token rw *\nanonymous r data\n");
@@ -469,6 +552,33 @@ TEST_CASE("web serve: anonymous reads, login, and rights per token") {
 
   // Targets outside the pages go on to the repository routes.
   CHECK(anonymous.Get("/data/refs")->status == 200);
+}
+
+TEST_CASE("web ui: the vrepo ui command prints its link, serves the pages and stops on SIGINT") {
+  WebRepo r;
+  const std::string out = r.root / "ui.out";
+  pid_t pid = SpawnVrepo(r.dir, {"ui", "--listen", "127.0.0.1:0"}, out);
+  std::string line;
+  for (int i = 0; i < 100 && line.find('\n') == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    line = Exists(out) ? ReadFileOrDie(out) : "";
+  }
+  REQUIRE(line.rfind("open http://127.0.0.1:", 0) == 0);
+  const size_t port_at = std::string("open http://127.0.0.1:").size();
+  const int port = std::stoi(line.substr(port_at));
+  const std::string token = line.substr(line.find("?token=") + 7, 64);
+  httplib::Client client("127.0.0.1", port);
+  auto first = client.Get(("/?token=" + token).c_str());
+  REQUIRE(first);
+  CHECK(first->status == 303);
+  httplib::Headers cookie = {{"Cookie", "vrepo_session=" + SessionOf(first)}};
+  auto home = client.Get("/api/", cookie);
+  REQUIRE(home);
+  CHECK(home->status == 200);
+  CHECK(Json::parse(home->body)["name"] == "data");
+  CHECK(client.Get("/data/refs")->status == 404);  // no repository routes beside the pages
+  ::kill(pid, SIGINT);
+  CHECK(WaitPid(pid) == 0);
 }
 
 }  // namespace
