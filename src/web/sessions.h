@@ -40,10 +40,6 @@ class SessionStore {
   std::map<std::string, std::pair<std::string, Clock::time_point>> sessions_;  // id -> token, end
 };
 
-std::mutex mu_;
-std::map<std::string, std::pair<Clock::time_point, int>> failures_;  // start, count
-};
-
 // The value of cookie `name` in the request's Cookie headers ("" when absent).
 std::string CookieValue(const httplib::Request& req, const std::string& name);
 // Set-Cookie for a session id: HttpOnly, SameSite=Strict, Path=/, 12 hours.
