@@ -155,9 +155,13 @@
 
   // ---- Shared pieces ---------------------------------------------------------------------------
 
+  var ERROR_TITLES = {400: 'Bad request', 401: 'Not logged in', 403: 'Not allowed', 404: 'Not found',
+                      409: 'Conflict', 500: 'Server error'};
+
   function showError(message, status) {
     clear(app);
-    var box = h('div', {id: 'error', class: 'error', role: 'alert'}, message);
+    append(app, h('h1', {class: 'error-title'}, ERROR_TITLES[status] || 'Error'));
+    var box = h('div', {id: 'error', class: 'error', role: 'alert', 'data-status': status || ''}, message);
     if (status === 401 && V.mode === 'serve') {
       append(box, [' ', h('a', {href: loginUrl(), id: 'login-link'}, 'Log in')]);
     }
@@ -381,7 +385,7 @@
       var head = data.head || {};
       var branch = head.branch || 'HEAD';
       var headline = [h('span', {class: 'muted'}, 'on '), h('strong', {id: 'head-branch'}, branch)];
-      if (head.commit) append(headline, [' at ', commitLink(head.commit)]);
+      if (head.commit) headline.push(' at ', commitLink(head.commit));
       var quick = h('p', {class: 'quick'},
                     head.commit ? h('a', {id: 'dataset-link', href: page('/dataset/' + enc(branch))}, 'Browse the dataset') : null,
                     head.commit ? ' · ' : null,
@@ -434,11 +438,16 @@
       var fileSection = function (kind, heading) {
         var list = files[kind] || [];
         var total = counts[kind] !== undefined ? counts[kind] : list.length;
+        if (!total) return null;
+        var more = list.length < total ? h('p', {class: 'muted'}, 'The first ' + list.length + ' of ' + total + '.') : null;
         return section('files-' + kind, heading, total,
-                       list.length ? table(['Path', 'Content id', 'Size'], list.map(function (f) {
+                       [table(['Path', 'Content id', 'Size'], list.map(function (f) {
                          return h('tr', {'data-path': f.path}, h('td', {class: 'mono'}, f.path),
                                   h('td', {class: 'mono'}, short(f.id)), h('td', {class: 'num'}, formatSize(f.size)));
-                       }), {class: 'files'}) : h('p', {class: 'muted'}, 'None.'));
+                       }), {class: 'files'}), more]);
+      };
+      var fileCount = function (kind) {
+        return counts[kind] !== undefined ? counts[kind] : (files[kind] || []).length;
       };
       var parents = (c.parents || []).map(function (p) {
         return h('span', {class: 'parent'}, commitLink(p), ' ');
@@ -464,7 +473,10 @@
               ? h('pre', {class: 'message'}, c.message) : null,
           h('p', {class: 'meta'}, h('span', {class: 'mono', id: 'commit-id'}, c.id), ' · ', c.author, ' · ',
             formatTime(c.time), parents.length ? [' · parents ', parents] : ' · root commit')),
-        tables, fileSection('added', 'Added files'), fileSection('modified', 'Modified files'),
+        tables,
+        h('h2', {id: 'files-summary'}, 'Files: ' + fileCount('added') + ' added, ' + fileCount('modified') +
+          ' modified, ' + fileCount('deleted') + ' deleted'),
+        fileSection('added', 'Added files'), fileSection('modified', 'Modified files'),
         fileSection('deleted', 'Deleted files')
       ];
     });
@@ -475,6 +487,7 @@
     var counts = diff.counts || {};
     var group = function (kind, heading, cards) {
       var total = counts[kind] !== undefined ? counts[kind] : cards.length;
+      if (!total) return null;
       var shown = cards.length < total ? ' (first ' + cards.length + ')' : '';
       return h('div', {class: 'diff-group diff-' + kind, 'data-kind': kind},
                h(headingTag, null, heading, h('span', {class: 'count'}, ' ' + total + shown)),
@@ -545,8 +558,9 @@
                     pageNo < pages ? h('a', {href: here({page: pageNo + 1}), id: 'page-next', rel: 'next'}, 'next ›')
                                    : h('span', {class: 'off'}, 'next ›'),
                     pageNo < pages ? h('a', {href: here({page: pages}), id: 'page-last'}, 'last »') : h('span', {class: 'off'}, 'last »'));
+      // A writable session's select shows the label, so the card does not repeat it.
       var cards = (d.samples || []).map(function (s) {
-        return sampleCard(s, labelLine(s.label), {table: d.table, labels: labels});
+        return sampleCard(s, CAN_WRITE ? null : labelLine(s.label), {table: d.table, labels: labels});
       });
       var gridEl = grid(cards, 'No sample matches.');
       gridEl.id = 'grid';
@@ -709,10 +723,10 @@
           formatTime(r.time), ' · commit ', commitLink(r.commit), r.dataset_commit ? [' · dataset ', commitLink(r.dataset_commit)] : null),
         h('div', {class: 'columns'},
           h('div', {class: 'grow'}, h('h2', null, 'Curves'), curves(r.metrics || [])),
-          h('div', null, h('h2', null, 'Config'),
+          h('div', {class: 'side'}, h('h2', null, 'Confusion matrix'), confusion(id, r, cellLabel, cellPredicted),
+            h('h2', null, 'Config'),
             configRows.length ? h('table', {id: 'config', class: 'kv'}, h('tbody', null, configRows)) : h('p', {class: 'muted'}, 'None.')))
       ];
-      nodes.push(h('h2', null, 'Confusion matrix'), confusion(id, r, cellLabel, cellPredicted));
       var cellBox = h('div', {id: 'cell-samples'});
       nodes.push(cellBox);
       var classes = r.classes || [];
@@ -758,7 +772,7 @@
     if (!classes.length || !matrix.length) return h('p', {id: 'confusion', class: 'muted'}, 'This run has no confusion matrix.');
     var max = 0;
     matrix.forEach(function (row) { row.forEach(function (n) { if (n > max) max = n; }); });
-    var head = h('tr', null, h('th', {class: 'corner'}, 'label ↓ predicted →'),
+    var head = h('tr', null, h('th', {class: 'corner'}, 'label \\ predicted'),
                  classes.map(function (c) { return h('th', {class: 'pred', title: c}, c); }));
     var rows = matrix.map(function (row, i) {
       return h('tr', null, h('th', {class: 'true'}, classes[i]), row.map(function (n, j) {
@@ -813,7 +827,8 @@
 
   var PALETTE = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#e377c2', '#17becf'];
 
-  function niceTicks(lo, hi, count) {
+  // Round tick values covering [lo, hi]; `integers`: no step below 1 (epochs, steps).
+  function niceTicks(lo, hi, count, integers) {
     if (lo === hi) {
       lo -= lo === 0 ? 1 : Math.abs(lo) * 0.1;
       hi += hi === 0 ? 1 : Math.abs(hi) * 0.1;
@@ -821,6 +836,7 @@
     var step = Math.pow(10, Math.floor(Math.log10((hi - lo) / count)));
     var err = (hi - lo) / count / step;
     if (err >= 7.5) step *= 10; else if (err >= 3.5) step *= 5; else if (err >= 1.5) step *= 2;
+    if (integers && step < 1) step = 1;
     var start = Math.floor(lo / step) * step;
     var end = Math.ceil(hi / step) * step;
     var ticks = [];
@@ -829,10 +845,11 @@
   }
 
   function chart(name, series, xLabel) {
-    var W = 460, H = 260, L = 56, R = 12, T = 28, B = 40;
+    var W = 400, H = 230, L = 50, R = 12, T = 28, B = 38;
     var xs = [], ys = [];
     series.forEach(function (s) { s.points.forEach(function (p) { xs.push(p[0]); ys.push(p[1]); }); });
-    var xt = niceTicks(Math.min.apply(null, xs), Math.max.apply(null, xs), 6);
+    var xt = niceTicks(Math.min.apply(null, xs), Math.max.apply(null, xs), 6,
+                       xs.every(function (x) { return Number.isInteger(x); }));
     var yt = niceTicks(Math.min.apply(null, ys), Math.max.apply(null, ys), 5);
     var x0 = xt[0], x1 = xt[xt.length - 1], y0 = yt[0], y1 = yt[yt.length - 1];
     var px = function (x) { return L + (x - x0) / (x1 - x0 || 1) * (W - L - R); };
