@@ -738,7 +738,8 @@
         ], {table: suspectTable(r), labels: classes});
       });
       nodes.push(section('suspects', 'Suspects: samples most likely mislabeled', suspects.length,
-                         grid(suspects, 'No suspects recorded.')));
+                         [r.predictions_error ? h('p', {class: 'muted', id: 'predictions-error'}, r.predictions_error) : null,
+                          grid(suspects, 'No suspects recorded.')]));
       nodes.push(h('details', {id: 'record'}, h('summary', null, 'run.json'),
                    h('pre', {class: 'mono'}, JSON.stringify(r.record, null, 2))));
       if (cellLabel !== null && cellPredicted !== null) {
@@ -748,7 +749,9 @@
                                   h('div', {class: 'label predicted'}, 'predicted ', h('strong', null, s.predicted))],
                               {table: suspectTable(r), labels: classes});
           });
-          append(cellBox, section('cell', 'Labeled ' + cellLabel + ', predicted ' + cellPredicted, cards.length,
+          var matched = answer.matched !== undefined ? answer.matched : cards.length;
+          append(cellBox, section('cell', 'Labeled ' + cellLabel + ', predicted ' + cellPredicted,
+                                  matched + (cards.length < matched ? ' (first ' + cards.length + ')' : ''),
                                   grid(cards, 'No samples.')));
         }, function (error) {
           append(cellBox, h('div', {class: 'error'}, error.message));
@@ -760,10 +763,10 @@
 
   // The label table a training run read, so that a fix from its suspects stages there.
   function suspectTable(r) {
-    var record = r.record || {};
-    var dataset = record.dataset || {};
-    var cfg = r.config || {};
-    return dataset.labels || dataset.table || record.labels || configValue(cfg.labels) || '';
+    var splits = (r.record || {}).splits || {};
+    var val = splits.val || {};
+    var train = splits.train || {};
+    return val.table || train.table || configValue((r.config || {}).labels) || '';
   }
 
   function confusion(id, r, cellLabel, cellPredicted) {
