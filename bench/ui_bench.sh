@@ -67,6 +67,7 @@ for _ in $(seq 20); do warm+=("$(get "$page")"); done
 t_warm=$(median "${warm[@]}")
 filter="$base/api/dataset/HEAD?labels=labels.csv&label=bag&path=0999&page=1"
 t_filter=$(get "$filter")
+rss=$(awk '/VmHWM/ { printf "%.0f MiB", $2 / 1024 }' "/proc/$ui_pid/status")
 
 echo
 machine_line "$work"
@@ -76,6 +77,7 @@ printf '%-46s %8.3f s\n' "page 1, cold (parse + join, first request)" "$t_cold"
 printf '%-46s %8.3f s  (60 thumbnails, sequential)\n' "thumbnails of page 1, first fetch" "$t_thumbs"
 printf '%-46s %8.3f s  runs: %s\n' "page 1, warm (median of 20)" "$t_warm" "${warm[*]}"
 printf '%-46s %8.3f s\n' "label + path filter, warm (one scan)" "$t_filter"
+printf 'peak memory of vrepo ui: %s\n' "$rss"
 printf 'warm / 200 ms target: %s (%s)\n' "$(ratio "$t_warm" 0.200)" "$(verdict "$t_warm" "<=" 0.200)"
 kill $ui_pid
 wait $ui_pid 2>/dev/null || true
