@@ -86,6 +86,7 @@ Result<Json> HomeJson(Repository& repo, const std::string& name) {
   }
   // One damaged run record must not hide the branches and commits.
   auto listed = runs::ListRunSummaries(repo);
+  const Json runs_error = listed.ok() ? Json(nullptr) : Json(listed.status().message());
   std::vector<runs::RunSummary> all_runs;
   if (listed.ok()) all_runs = std::move(listed).value();
   Json runs = Json::array();
@@ -105,7 +106,7 @@ Result<Json> HomeJson(Repository& repo, const std::string& name) {
               {"tags", RefsJson(tags)},
               {"commits", std::move(commits)},
               {"runs", std::move(runs)},
-              {"runs_error", listed.ok() ? Json(nullptr) : Json(listed.status().message())}};
+              {"runs_error", runs_error}};
 }
 
 Result<Json> CommitJson(Repository& repo, const std::string& rev) {

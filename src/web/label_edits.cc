@@ -234,8 +234,9 @@ Result<std::string> CommitLabelEdits(const std::string& repo_root, const EditSet
   VREPO_ASSIGN_OR_RETURN(std::vector<FileEntry> files, history.ReadTree(*tip));
   VREPO_ASSIGN_OR_RETURN(std::unique_ptr<PackWriter> writer, repo->store().NewWriter());
   for (const auto& [table, labels] : by_table) {
+    const std::string& path = table;  // a structured binding cannot be captured before C++20
     auto entry = std::find_if(files.begin(), files.end(),
-                              [&](const FileEntry& f) { return f.path == table; });
+                              [&](const FileEntry& f) { return f.path == path; });
     if (entry == files.end()) {
       return Status::NotFound("table " + table + " is not in " + set.branch);
     }

@@ -1,6 +1,7 @@
 #include "thumbnails.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "vrepo/dataset/image.h"
 
@@ -16,8 +17,8 @@ DecodedImage ShrinkToFit(const DecodedImage& in, uint32_t box) {
   double scale =
       std::min({1.0, static_cast<double>(box) / in.width, static_cast<double>(box) / in.height});
   DecodedImage out;
-  out.width = std::max<uint32_t>(1, static_cast<uint32_t>(in.width * scale + 0.5));
-  out.height = std::max<uint32_t>(1, static_cast<uint32_t>(in.height * scale + 0.5));
+  out.width = std::max<uint32_t>(1, static_cast<uint32_t>(std::lround(in.width * scale)));
+  out.height = std::max<uint32_t>(1, static_cast<uint32_t>(std::lround(in.height * scale)));
   out.channels = in.channels;
   if (out.width == in.width && out.height == in.height) return in;
   out.pixels.resize(size_t{out.width} * out.height * out.channels);
