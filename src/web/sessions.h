@@ -2,6 +2,8 @@
 // the token that logged in, for 12 hours. Thread-safe.
 #pragma once
 
+#include <httplib.h>
+
 #include <chrono>
 #include <map>
 #include <mutex>
@@ -9,11 +11,6 @@
 #include <string>
 
 #include "vrepo/util/status.h"
-
-namespace httplib {
-struct Request;
-struct Response;
-}  // namespace httplib
 
 namespace vrepo::web {
 

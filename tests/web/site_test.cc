@@ -145,6 +145,13 @@ Browser Bearer(const SiteServer& s, const std::string& token) {
   return Browser{s.Client(), {{"Authorization", "Bearer " + token}}};
 }
 
+// A repository served as by `vrepo ui`, and a script calling it with the token.
+struct UiSite {
+  WebRepo repo;
+  SiteServer server = UiServer(repo);
+  Browser script = Bearer(server, server.site->token());
+};
+
 // The session id a Set-Cookie header sets.
 std::string SessionOf(const httplib::Result& res) {
   std::string cookie = res->get_header_value("Set-Cookie");
@@ -205,9 +212,9 @@ TEST_CASE(
 }
 
 TEST_CASE("web ui: front page, commit page with its label diff, and the diff between commits") {
-  WebRepo r;
-  SiteServer s = UiServer(r);
-  Browser b = Bearer(s, s.site->token());
+  UiSite u;
+  WebRepo& r = u.repo;
+  Browser& b = u.script;
 
   Json home = b.GetJson("/api/");
   CHECK(home["name"] == "data");
@@ -246,9 +253,9 @@ TEST_CASE("web ui: front page, commit page with its label diff, and the diff bet
 }
 
 TEST_CASE("web ui: dataset pages: counts, filters by label and path, paging") {
-  WebRepo r;
-  SiteServer s = UiServer(r);
-  Browser b = Bearer(s, s.site->token());
+  UiSite u;
+  WebRepo& r = u.repo;
+  Browser& b = u.script;
 
   Json page = b.GetJson("/api/dataset/HEAD");
   CHECK(page["table"] == "labels.csv");
@@ -278,9 +285,9 @@ TEST_CASE("web ui: dataset pages: counts, filters by label and path, paging") {
 }
 
 TEST_CASE("web ui: thumbnails fit 128x128, keep the aspect and are cached as immutable") {
-  WebRepo r;
-  SiteServer s = UiServer(r);
-  Browser b = Bearer(s, s.site->token());
+  UiSite u;
+  WebRepo& r = u.repo;
+  Browser& b = u.script;
   struct Want {
     const char* file;
     uint32_t width, height;
@@ -305,9 +312,9 @@ TEST_CASE("web ui: thumbnails fit 128x128, keep the aspect and are cached as imm
 }
 
 TEST_CASE("web ui: label fixing stages edits and commits them as an ordinary commit") {
-  WebRepo r;
-  SiteServer s = UiServer(r);
-  Browser b = Bearer(s, s.site->token());
+  UiSite u;
+  WebRepo& r = u.repo;
+  Browser& b = u.script;
 
   Json staged = b.PostJson(
       "/api/stage", {{"table", "labels.csv"}, {"path", "images/a.png"}, {"label", "dog, really"}});
@@ -350,9 +357,9 @@ TEST_CASE("web ui: label fixing stages edits and commits them as an ordinary com
 }
 
 TEST_CASE("web ui: label fixing refuses uncommitted table changes and a branch that moved") {
-  WebRepo r;
-  SiteServer s = UiServer(r);
-  Browser b = Bearer(s, s.site->token());
+  UiSite u;
+  WebRepo& r = u.repo;
+  Browser& b = u.script;
   b.PostJson("/api/stage", {{"table", "labels.csv"}, {"path", "images/a.png"}, {"label", "x"}});
 
   r.Write("labels.csv", std::string(kLabels) + "images/d.png,owl,w\n");
