@@ -265,7 +265,10 @@
       return h('option', {value: label, selected: label === value}, label);
     }));
     select.addEventListener('change', function () {
-      var body = select.value === sample.label
+      // The label the sample has at the branch tip: the card's, updated after each commit.
+      var card = select.closest('.card');
+      var committed = card ? card.getAttribute('data-label') : sample.label;
+      var body = select.value === committed
           ? {path: '/unstage', body: {table: tableName, path: sample.path}}
           : {path: '/stage', body: {table: tableName, path: sample.path, label: select.value}};
       select.disabled = true;
@@ -274,7 +277,8 @@
         updateStaged(answer);
       }, function (error) {
         select.disabled = false;
-        select.value = value;
+        var now = stagedLabel(tableName, sample.path);
+        select.value = now !== null ? now : committed;
         stageError(error.message || String(error));
       });
     });
@@ -338,6 +342,16 @@
         }
         button.disabled = true;
         api('/commit', {body: {message: message.value}}).then(function (answer) {
+          // The committed labels are now the samples' labels.
+          edits.forEach(function (edit) {
+            document.querySelectorAll('.card').forEach(function (card) {
+              var select = card.querySelector('.label-select');
+              if (select && card.getAttribute('data-path') === edit.path &&
+                  select.getAttribute('data-table') === edit.table) {
+                card.setAttribute('data-label', edit.new);
+              }
+            });
+          });
           staged = {edits: []};
           drawStageBar(h('span', {id: 'stage-result'}, 'Committed ', commitLink(answer.commit), '.'));
           redrawSelects();
