@@ -601,7 +601,9 @@
           h('span', {class: 'mono', id: 'diff-table'}, d.table)),
         h('p', {id: 'diff-counts', 'data-relabeled': counts.relabeled, 'data-added': counts.added,
                 'data-removed': counts.removed},
-          counts.relabeled + ' relabeled, ' + counts.added + ' added, ' + counts.removed + ' removed'),
+          counts.relabeled + ' relabeled, ' + counts.added + ' added, ' + counts.removed + ' removed' +
+          (counts.image_changed ? ', ' + counts.image_changed + ' with a changed image' : '') +
+          (counts.unchanged !== undefined ? ', ' + counts.unchanged + ' unchanged' : '')),
         diffCards(d, 'h2')
       ];
     });
