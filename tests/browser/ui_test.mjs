@@ -88,7 +88,7 @@ function sampleImage(cls, seed) {
     if (cls === 'horizontal') on = ((y + phase) >> 2) % 2 === 0;
     else if (cls === 'vertical') on = ((x + phase) >> 2) % 2 === 0;
     else on = (((x + phase) >> 2) + ((y + phase) >> 2)) % 2 === 0;
-    return (on ? 200 : 40) + noise();
+    return (on ? 190 : 40) + noise();  // at most 253: no wrap past 255
   });
 }
 
