@@ -974,7 +974,8 @@
       api('', {root: '/ui/api/login', body: {token: input.value}}).then(function () {
         var next = params.get('next') || '/ui/';
         // Only a path on this server: a login link must not send the browser elsewhere.
-        location.href = /^\/(?!\/)/.test(next) ? next : '/ui/';
+        // ('//host' and '/\host' are other hosts to a browser.)
+        location.href = /^\/(?![\/\\])/.test(next) ? next : '/ui/';
       }, function (error) {
         message.textContent = error.status === 401 ? 'Unknown token.' : error.message;
         message.hidden = false;
