@@ -4,6 +4,7 @@
 # ASSETS_DIR is embedded under its file name; the shell must hold the `{{CONFIG}}` the server
 # replaces, so a broken shell fails the build rather than the first page. Rewrites OUT only when
 # its content changed, so nothing rebuilds otherwise.
+include(${CMAKE_CURRENT_LIST_DIR}/embed_bytes.cmake)
 file(GLOB asset_paths LIST_DIRECTORIES false "${ASSETS_DIR}/*")
 list(SORT asset_paths)
 if(NOT asset_paths)
@@ -29,9 +30,7 @@ foreach(path ${asset_paths})
   if(size EQUAL 0)
     message(FATAL_ERROR "web assets: ${path} is empty")
   endif()
-  string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," bytes "${hex}")
-  string(REPEAT "0x..," 16 line)
-  string(REGEX REPLACE "(${line})" "\\1\n" bytes "${bytes}")
+  vrepo_hex_to_bytes("${hex}" bytes)
   string(APPEND arrays "// ${name}\ninline constexpr unsigned char kWebAssetBytes${index}[] = {\n${bytes}};\n\n")
   string(APPEND table "    {\"${name}\", kWebAssetBytes${index}, ${size}},\n")
   math(EXPR index "${index} + 1")
@@ -42,11 +41,4 @@ string(CONCAT content
        "struct EmbeddedWebAsset {\n  const char* name;\n  const unsigned char* bytes;\n"
        "  std::size_t size;\n};\n\n"
        "inline constexpr EmbeddedWebAsset kEmbeddedWebAssets[] = {\n${table}};\n")
-if(EXISTS "${OUT}")
-  file(READ "${OUT}" old)
-endif()
-if(NOT "${old}" STREQUAL "${content}")
-  get_filename_component(out_dir "${OUT}" DIRECTORY)
-  file(MAKE_DIRECTORY "${out_dir}")
-  file(WRITE "${OUT}" "${content}")
-endif()
+vrepo_write_if_changed("${OUT}" "${content}")

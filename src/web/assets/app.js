@@ -265,7 +265,10 @@
       return h('option', {value: label, selected: label === value}, label);
     }));
     select.addEventListener('change', function () {
-      var body = select.value === sample.label
+      // The label the sample has at the branch tip: the card's, updated after each commit.
+      var card = select.closest('.card');
+      var committed = card ? card.getAttribute('data-label') : sample.label;
+      var body = select.value === committed
           ? {path: '/unstage', body: {table: tableName, path: sample.path}}
           : {path: '/stage', body: {table: tableName, path: sample.path, label: select.value}};
       select.disabled = true;
@@ -274,7 +277,8 @@
         updateStaged(answer);
       }, function (error) {
         select.disabled = false;
-        select.value = value;
+        var now = stagedLabel(tableName, sample.path);
+        select.value = now !== null ? now : committed;
         stageError(error.message || String(error));
       });
     });
@@ -338,6 +342,16 @@
         }
         button.disabled = true;
         api('/commit', {body: {message: message.value}}).then(function (answer) {
+          // The committed labels are now the samples' labels.
+          edits.forEach(function (edit) {
+            document.querySelectorAll('.card').forEach(function (card) {
+              var select = card.querySelector('.label-select');
+              if (select && card.getAttribute('data-path') === edit.path &&
+                  select.getAttribute('data-table') === edit.table) {
+                card.setAttribute('data-label', edit.new);
+              }
+            });
+          });
           staged = {edits: []};
           drawStageBar(h('span', {id: 'stage-result'}, 'Committed ', commitLink(answer.commit), '.'));
           redrawSelects();
@@ -587,7 +601,9 @@
           h('span', {class: 'mono', id: 'diff-table'}, d.table)),
         h('p', {id: 'diff-counts', 'data-relabeled': counts.relabeled, 'data-added': counts.added,
                 'data-removed': counts.removed},
-          counts.relabeled + ' relabeled, ' + counts.added + ' added, ' + counts.removed + ' removed'),
+          counts.relabeled + ' relabeled, ' + counts.added + ' added, ' + counts.removed + ' removed' +
+          (counts.image_changed ? ', ' + counts.image_changed + ' with a changed image' : '') +
+          (counts.unchanged !== undefined ? ', ' + counts.unchanged + ' unchanged' : '')),
         diffCards(d, 'h2')
       ];
     });
@@ -606,15 +622,18 @@
         {key: 'dataset', label: 'Dataset', get: function (r) { return r.dataset_commit; }, text: true},
         {key: 'time', label: 'Time', get: function (r) { return r.time; }}
       ];
-      (d.columns || []).forEach(function (key) {
+      // The run's name is its own column already.
+      var configKeys = (d.columns || []).filter(function (key) { return key !== 'name'; });
+      var metricNames = tableMetrics(d.metrics || []);
+      configKeys.forEach(function (key) {
         columns.push({
           key: 'config.' + key, label: key, config: true,
           get: function (r) { return configValue((r.config || {})[key]); }
         });
       });
-      (d.metrics || []).forEach(function (metric) {
+      metricNames.forEach(function (metric) {
         columns.push({
-          key: 'best.' + metric, label: metric, metric: metric,
+          key: 'best.' + metric, label: breakable(metric), metric: metric,
           get: function (r) { return (r.best || {})[metric]; }
         });
       });
@@ -629,8 +648,8 @@
         clear(tbody);
         var groupRow = h('tr', {class: 'groups'});
         var headRow = h('tr', null);
-        var groups = [['', 6, ''], ['config', (d.columns || []).length, 'Config (what differs)'],
-                      ['metrics', (d.metrics || []).length, 'Metrics: best (last)']];
+        var groups = [['', 6, ''], ['config', configKeys.length, 'Config (what differs)'],
+                      ['metrics', metricNames.length, 'Metrics: best (last)']];
         groups.forEach(function (g) {
           if (g[1]) append(groupRow, h('th', {colspan: g[1], class: 'group group-' + (g[0] || 'run')}, g[2]));
         });
@@ -673,10 +692,10 @@
                           h('td', {class: 'what', title: r.what}, r.what),
                           h('td', null, r.dataset_commit ? commitLink(r.dataset_commit) : ''),
                           h('td', {class: 'time num'}, formatTime(r.time)),
-                          (d.columns || []).map(function (key) {
+                          configKeys.map(function (key) {
                             return h('td', {class: 'mono', 'data-col': 'config.' + key}, configValue((r.config || {})[key]));
                           }),
-                          (d.metrics || []).map(function (metric) {
+                          metricNames.map(function (metric) {
                             var best = (r.best || {})[metric];
                             var last = (r.last || {})[metric];
                             return h('td', {class: 'num metric', 'data-col': 'best.' + metric, 'data-value': best},
@@ -689,9 +708,28 @@
       return [
         title('Runs', h('span', {class: 'muted'}, runs.length + (runs.length === 1 ? ' run' : ' runs'))),
         runs.length ? h('div', {class: 'scroll'}, tableEl) : h('p', {class: 'muted', id: 'runs-table'}, 'No runs yet.'),
-        h('p', {class: 'muted hint'}, 'Click a column header to sort; metric columns show the best value and, in brackets, the last.')
+        h('p', {class: 'muted hint'}, 'Click a column header to sort. Metric columns show the best value and, in ' +
+          'brackets, the last; learning rates per epoch are on each run\'s page.')
       ];
     });
+  }
+
+  // The metrics the table shows: accuracies first, then losses, then the rest; learning-rate
+  // schedules (lr, head_lr) are settings, drawn on the run page instead.
+  function tableMetrics(names) {
+    var rank = function (name) { return /acc/.test(name) ? 0 : /loss/.test(name) ? 1 : 2; };
+    return names.filter(function (name) { return !isLearningRate(name); }).sort(function (a, b) {
+      return rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0);
+    });
+  }
+
+  function isLearningRate(name) {
+    return /(^|[._])lr$/.test(name);
+  }
+
+  // Long metric names may wrap after '_' or '.' in a narrow header.
+  function breakable(name) {
+    return name.replace(/([_.])/g, '$1\u200b');
   }
 
   // A config value is JSON text ("0.001", "\"sgd\""); strings are shown without their quotes.
@@ -817,13 +855,15 @@
       return {name: name, points: points};
     }).filter(function (s) { return s.points.length; });
     var losses = series.filter(function (s) { return /loss/.test(s.name); });
-    var unit = series.filter(function (s) {
-      return !/loss/.test(s.name) && s.points.every(function (p) { return p[1] >= 0 && p[1] <= 1; });
+    var scores = series.filter(function (s) { return /acc|f1|precision|recall|iou|auc/.test(s.name) && losses.indexOf(s) < 0; });
+    var rates = series.filter(function (s) { return isLearningRate(s.name); });
+    var others = series.filter(function (s) {
+      return losses.indexOf(s) < 0 && scores.indexOf(s) < 0 && rates.indexOf(s) < 0;
     });
-    var others = series.filter(function (s) { return losses.indexOf(s) < 0 && unit.indexOf(s) < 0; });
     var charts = [];
     if (losses.length) charts.push(chart('Loss', losses, xKey || 'row'));
-    if (unit.length) charts.push(chart('Accuracy and other rates', unit, xKey || 'row'));
+    if (scores.length) charts.push(chart('Accuracy', scores, xKey || 'row'));
+    if (rates.length) charts.push(chart('Learning rate', rates, xKey || 'row'));
     others.forEach(function (s) { charts.push(chart(s.name, [s], xKey || 'row')); });
     return h('div', {id: 'curves', class: 'charts'}, charts);
   }
@@ -848,7 +888,7 @@
   }
 
   function chart(name, series, xLabel) {
-    var W = 400, H = 230, L = 50, R = 12, T = 28, B = 38;
+    var W = 296, H = 200, L = 50, R = 10, T = 28, B = 38;
     var xs = [], ys = [];
     series.forEach(function (s) { s.points.forEach(function (p) { xs.push(p[0]); ys.push(p[1]); }); });
     var xt = niceTicks(Math.min.apply(null, xs), Math.max.apply(null, xs), 6,
@@ -882,12 +922,19 @@
                       svg('title', null, s.name + ' ' + formatNumber(p[1]) + ' at ' + xLabel + ' ' + formatNumber(p[0]))));
       });
     });
+    // The legend sits top right on a white ground, so that lines under it stay apart from it.
     var legend = svg('g', {class: 'legend'});
-    series.forEach(function (s, i) {
-      var y = T + 4 + i * 16;
-      append(legend, [svg('rect', {x: W - R - 150, y: y - 8, width: 12, height: 3, fill: PALETTE[i % PALETTE.length]}),
-                      svg('text', {x: W - R - 134, y: y - 3, class: 'legend-text'}, s.name)]);
-    });
+    if (series.length > 1 || series[0].name !== name) {
+      var width = 24 + 6.5 * Math.max.apply(null, series.map(function (s) { return s.name.length; }));
+      var left = W - R - width;
+      append(legend, svg('rect', {x: left - 4, y: 4, width: width + 4, height: 8 + 14 * series.length,
+                                  class: 'legend-box'}));
+      series.forEach(function (s, i) {
+        var y = 16 + i * 14;
+        append(legend, [svg('rect', {x: left, y: y - 5, width: 12, height: 3, fill: PALETTE[i % PALETTE.length]}),
+                        svg('text', {x: left + 16, y: y, class: 'legend-text'}, s.name)]);
+      });
+    }
     append(g, legend);
     return h('figure', {class: 'chart-box'}, g);
   }
@@ -927,7 +974,8 @@
       api('', {root: '/ui/api/login', body: {token: input.value}}).then(function () {
         var next = params.get('next') || '/ui/';
         // Only a path on this server: a login link must not send the browser elsewhere.
-        location.href = /^\/(?!\/)/.test(next) ? next : '/ui/';
+        // ('//host' and '/\host' are other hosts to a browser.)
+        location.href = /^\/(?![\/\\])/.test(next) ? next : '/ui/';
       }, function (error) {
         message.textContent = error.status === 401 ? 'Unknown token.' : error.message;
         message.hidden = false;
