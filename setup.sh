@@ -27,6 +27,8 @@ BUILD_PACKAGES=(
   # The S3 remote: libcurl (SigV4 client); the tests' S3 server (tests/s3/s3_server.sh, a
   # one-node Ceph with radosgw under build/, no system daemon) and the curl CLI its checks use.
   libcurl4-openssl-dev curl radosgw ceph-mon ceph-osd ceph-common
+  # The browser test (tests/browser): Chromium, headless, driven by playwright-core under Node.js.
+  chromium nodejs
 )
 BENCH_PACKAGES=(git-lfs hyperfine zstd tar time rsync rclone)
 
@@ -95,6 +97,22 @@ if [[ ! -f "$font_dir/$font" ]]; then
   quiet dpkg -x "$deb_dir"/console-setup-linux_*.deb "$deb_dir/root"
   quiet "${sudo[@]}" install -D -m 644 "$deb_dir/root/usr/share/consolefonts/$font" \
     "$font_dir/$font"
+fi
+
+# playwright-core, pinned in tests/browser/package-lock.json; it needs Node.js 20 or newer
+# (Debian 12's nodejs is 18, without npm: NodeSource's nodejs 20 brings both).
+if ! command -v npm >/dev/null; then
+  echo "setup.sh: installing npm"
+  quiet "${sudo[@]}" apt-get install -y --no-install-recommends npm
+fi
+if (($(node -p 'process.versions.node.split(".")[0]') < 20)); then
+  echo "setup.sh: warning: Node.js $(node --version) is older than 20, which tests/browser needs" >&2
+fi
+browser=tests/browser
+if [[ ! -f $browser/node_modules/.package-lock.json ||
+  $browser/package-lock.json -nt $browser/node_modules/.package-lock.json ]]; then
+  echo "setup.sh: installing the browser test's packages (npm ci --prefix $browser)"
+  quiet npm ci --prefix "$browser" --no-audit --no-fund
 fi
 
 echo "setup.sh: building into build/ (Release, with tests)"

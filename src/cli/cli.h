@@ -13,6 +13,7 @@
 
 #include "vrepo/dataset/label_table.h"
 #include "vrepo/history/history.h"
+#include "vrepo/remote/server.h"
 #include "vrepo/repo/repository.h"
 #include "vrepo/util/json_writer.h"
 #include "vrepo/util/reporter.h"
@@ -69,6 +70,7 @@ Command RegisterFetch(CLI::App& app, Globals& g);
 Command RegisterPull(CLI::App& app, Globals& g);
 Command RegisterClone(CLI::App& app, Globals& g);
 Command RegisterServe(CLI::App& app, Globals& g);
+Command RegisterUi(CLI::App& app, Globals& g);
 Command RegisterHelp(CLI::App& app, Globals& g);
 Command RegisterVersion(CLI::App& app, Globals& g);
 
@@ -100,6 +102,14 @@ int PrepareArgs(const CLI::App& app, const std::vector<Command>& commands, Globa
 // --path-column and --label-column: which column (or JSON key) of a label table holds the
 // image path and which the label. Every command that reads label tables takes both.
 void AddColumnOptions(CLI::App* sub, TableOptions* columns);
+
+// serve and ui (cmd_serve.cc): "HOST:PORT" or "[V6]:PORT" of --listen.
+Status ParseListen(const std::string& listen, std::string* host, int* port);
+// Binds a RepositoryServer with `options` on `listen`, calls `announce` once it listens, and
+// serves, logging one line per request on stderr, until SIGINT or SIGTERM. Returns the exit
+// code.
+int ServeUntilStopped(const std::string& command, ServerOptions options, const std::string& listen,
+                      const std::function<void(const RepositoryServer&)>& announce);
 
 // Prints "vrepo: <what>: <why>" on stderr and returns the exit code for the status:
 // kExitFailure for a refusal to lose work (Conflict), kExitFatal otherwise.

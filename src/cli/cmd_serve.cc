@@ -10,9 +10,9 @@
 
 #include "cli.h"
 #include "vrepo/remote/server.h"
+#include "vrepo/web/site.h"
 
 namespace vrepo::cli {
-namespace {
 
 // "HOST:PORT" or "[V6]:PORT".
 Status ParseListen(const std::string& listen, std::string* host, int* port) {
@@ -33,7 +33,44 @@ Status ParseListen(const std::string& listen, std::string* host, int* port) {
   return Status::OK();
 }
 
-}  // namespace
+int ServeUntilStopped(const std::string& command, ServerOptions options, const std::string& listen,
+                      const std::function<void(const RepositoryServer&)>& announce) {
+  options.log = [](const std::string& line) {
+    std::string out = line + "\n";
+    // One write per line, so lines of concurrent requests never interleave.
+    ssize_t ignored = ::write(STDERR_FILENO, out.data(), out.size());
+    (void)ignored;
+  };
+  Status st = ParseListen(listen, &options.host, &options.port);
+  if (!st.ok()) return FailWith(command, st.message(), kExitUsage);
+
+  // SIGINT and SIGTERM are taken by one thread (blocked in all others, which inherit this
+  // mask), so the stop runs outside a signal handler.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  // A client that hangs up mid-answer fails that request, not the server.
+  ::signal(SIGPIPE, SIG_IGN);
+  auto server = RepositoryServer::Bind(options);
+  if (!server.ok()) return Fail(command, server.status());
+  std::thread stopper([&] {
+    int signal = 0;
+    sigwait(&stop_signals, &signal);
+    (*server)->Stop();
+  });
+  announce(**server);
+  std::fflush(stdout);
+  Status run = (*server)->Run();
+  // Wakes the stopper when serving ended without a signal.
+  ::kill(::getpid(), SIGTERM);
+  stopper.join();
+  if (!run.ok()) return Fail(command, run);
+  std::fprintf(stderr, "vrepo %s: stopped\n", command.c_str());
+  return kExitOk;
+}
 
 Command RegisterServe(CLI::App& app, Globals& g) {
   struct Opts {
@@ -54,8 +91,9 @@ Command RegisterServe(CLI::App& app, Globals& g) {
       "come from the tokens file, one grant a line: `TOKEN r|rw REPO-GLOB` (`#` comments; "
       "`anonymous r GLOB` grants reads without a token). Without --tokens everyone may read and "
       "nobody may write. Prints `listening on URL` when ready (port 0 picks a free port) and "
-      "one line per request on stderr. Stops on Ctrl-C or SIGTERM after the requests in "
-      "progress.");
+      "one line per request on stderr. The web view (docs/ui.md) is at http://HOST:PORT/ui/: "
+      "a browser logs in there once with a token. Stops on Ctrl-C or SIGTERM after the "
+      "requests in progress.");
   sub->add_option("--root", o->root, "Folder holding the repositories")
       ->type_name("DIR")
       ->required();
@@ -94,45 +132,27 @@ Command RegisterServe(CLI::App& app, Globals& g) {
             options.tls_cert = o->tls_cert;
             options.tls_key = o->tls_key;
             options.max_request = o->max_request;
-            options.log = [](const std::string& line) {
-              std::string out = line + "\n";
-              // One write per line, so lines of concurrent requests never interleave.
-              ssize_t ignored = ::write(STDERR_FILENO, out.data(), out.size());
-              (void)ignored;
-            };
-            Status st = ParseListen(o->listen, &options.host, &options.port);
-            if (!st.ok()) return FailWith("serve", st.message(), kExitUsage);
-
-            // SIGINT and SIGTERM are taken by one thread (blocked in all others, which inherit
-            // this mask), so the stop runs outside a signal handler.
-            sigset_t stop_signals;
-            sigemptyset(&stop_signals);
-            sigaddset(&stop_signals, SIGINT);
-            sigaddset(&stop_signals, SIGTERM);
-            pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-
-            // A client that hangs up mid-answer fails that request, not the server.
-            ::signal(SIGPIPE, SIG_IGN);
-            auto server = RepositoryServer::Bind(options);
-            if (!server.ok()) return Fail("serve", server.status());
-            std::thread stopper([&] {
-              int signal = 0;
-              sigwait(&stop_signals, &signal);
-              (*server)->Stop();
-            });
-            if (options.tokens_file.empty()) {
-              std::fprintf(stderr,
-                           "vrepo serve: no --tokens: everyone may read, nobody may write\n");
+            web::SiteOptions site_options;
+            site_options.mode = web::SiteMode::kServe;
+            site_options.root = o->root;
+            if (!o->tokens.empty()) {
+              auto grants = TokenGrants::Load(o->tokens);
+              if (!grants.ok()) return Fail("serve", grants.status());
+              site_options.grants = std::move(*grants);
             }
-            Print("listening on " + (*server)->url() + "\n");
-            std::fflush(stdout);
-            Status run = (*server)->Run();
-            // Wakes the stopper when serving ended without a signal.
-            ::kill(::getpid(), SIGTERM);
-            stopper.join();
-            if (!run.ok()) return Fail("serve", run);
-            std::fprintf(stderr, "vrepo serve: stopped\n");
-            return kExitOk;
+            auto site = web::Site::Create(std::move(site_options));
+            if (!site.ok()) return Fail("serve", site.status());
+            std::shared_ptr<web::Site> shared_site = std::move(*site);
+            options.pages = [shared_site](const httplib::Request& req, httplib::Response& res) {
+              return shared_site->Handle(req, res);
+            };
+            return ServeUntilStopped("serve", options, o->listen, [&](const RepositoryServer& s) {
+              if (options.tokens_file.empty()) {
+                std::fprintf(stderr,
+                             "vrepo serve: no --tokens: everyone may read, nobody may write\n");
+              }
+              Print("listening on " + s.url() + "\n");
+            });
           }};
 }
 

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <csetjmp>
 #include <cstdio>  // jpeglib.h needs FILE and size_t declared first
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 
@@ -405,6 +406,38 @@ Result<DecodedImage> DecodeImage(std::string_view bytes, const std::string& name
     default:
       return NotAnImage(name);
   }
+}
+
+Result<std::string> EncodePng(const DecodedImage& image) {
+  if (image.channels != 1 && image.channels != 3) {
+    return Status::InvalidArgument("PNG encoding: " + std::to_string(image.channels) +
+                                   " channels (1 or 3 are written)");
+  }
+  if (image.pixels.size() != uint64_t{image.width} * image.height * image.channels) {
+    return Status::InvalidArgument("PNG encoding: pixel count does not match the size");
+  }
+  struct EncoderFree {
+    void operator()(spng_ctx* c) const { spng_ctx_free(c); }
+  };
+  std::unique_ptr<spng_ctx, EncoderFree> ctx(spng_ctx_new(SPNG_CTX_ENCODER));
+  if (!ctx) return Status::IOError("PNG encoding: spng_ctx_new failed");
+  spng_set_option(ctx.get(), SPNG_ENCODE_TO_BUFFER, 1);
+  spng_ihdr ihdr{};
+  ihdr.width = image.width;
+  ihdr.height = image.height;
+  ihdr.bit_depth = 8;
+  ihdr.color_type = image.channels == 1 ? SPNG_COLOR_TYPE_GRAYSCALE : SPNG_COLOR_TYPE_TRUECOLOR;
+  int rc = spng_set_ihdr(ctx.get(), &ihdr);
+  if (rc == 0) {
+    rc = spng_encode_image(ctx.get(), image.pixels.data(), image.pixels.size(), SPNG_FMT_PNG,
+                           SPNG_ENCODE_FINALIZE);
+  }
+  size_t len = 0;
+  void* buf = rc == 0 ? spng_get_png_buffer(ctx.get(), &len, &rc) : nullptr;
+  if (!buf) return Status::IOError(std::string("PNG encoding failed: ") + spng_strerror(rc));
+  std::string out(static_cast<const char*>(buf), len);
+  std::free(buf);
+  return out;
 }
 
 }  // namespace vrepo

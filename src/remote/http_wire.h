@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "vrepo/remote/server.h"  // CheckRepositoryName
 #include "vrepo/remote/transport.h"
 
 namespace vrepo {
@@ -17,11 +18,6 @@ std::string ErrorCodeName(Status::Code code);
 // The Status a server's error answer stands for: the code its header names (IOError for a
 // name this client does not know) with `message`.
 Status StatusFromError(std::string_view code_name, std::string message);
-
-// InvalidArgument unless `name` is one or more segments of [A-Za-z0-9._-] joined by single
-// '/', none of them "." or "..": the only names a server maps to ROOT/NAME, and
-// the only ones a client sends.
-Status CheckRepositoryName(const std::string& name);
 
 // First line `HEAD BRANCH` (when HEAD names a branch), then `TARGET FULLNAME` a line.
 std::string FormatRefListing(const RefListing& listing);

@@ -17,6 +17,7 @@
 #include "guarded_server.h"
 #include "http_wire.h"
 #include "vrepo/remote/service.h"
+#include "vrepo/remote/token_failures.h"
 #include "vrepo/util/file.h"
 
 namespace vrepo {
@@ -73,14 +74,6 @@ void SetBinary(httplib::Response& res, std::string body) {
                            });
 }
 
-// The bearer token of a request, "" when it sends none.
-std::string BearerToken(const httplib::Request& req) {
-  std::string header = req.get_header_value("Authorization");
-  constexpr std::string_view kBearer = "Bearer ";
-  if (header.compare(0, kBearer.size(), kBearer) != 0) return "";
-  return header.substr(kBearer.size());
-}
-
 // Connections the kernel holds for accept (somaxconn caps it).
 constexpr int kListenBacklog = 1024;
 
@@ -88,49 +81,6 @@ constexpr int kListenBacklog = 1024;
 bool IsDecimal(const std::string& s) {
   return !s.empty() && s.size() <= 19 && s.find_first_not_of("0123456789") == std::string::npos;
 }
-
-// Counts unknown tokens per client address in fixed windows, so that guessing a token costs
-// a window per `max` guesses.
-class TokenFailures {
- public:
-  TokenFailures(int max, int window_s) : max_(max), window_(window_s) {}
-
-  // Seconds the address must wait before its next token is checked; 0 = now.
-  int RetryAfter(const std::string& address) {
-    std::lock_guard<std::mutex> lock(mu_);
-    auto it = entries_.find(address);
-    if (it == entries_.end() || it->second.failures < max_) return 0;
-    auto left = std::chrono::ceil<std::chrono::seconds>(it->second.start + window_ - Clock::now());
-    if (left.count() <= 0) {
-      entries_.erase(it);
-      return 0;
-    }
-    return static_cast<int>(left.count());
-  }
-
-  void Fail(const std::string& address) {
-    std::lock_guard<std::mutex> lock(mu_);
-    auto now = Clock::now();
-    // Forget finished windows before the table grows with every address that ever failed.
-    if (entries_.size() >= 10000) {
-      std::erase_if(entries_, [&](const auto& e) { return e.second.start + window_ <= now; });
-    }
-    Entry& e = entries_[address];
-    if (e.start + window_ <= now) e = Entry{now, 0};
-    ++e.failures;
-  }
-
- private:
-  using Clock = std::chrono::steady_clock;
-  struct Entry {
-    Clock::time_point start;
-    int failures = 0;
-  };
-  const int max_;
-  const std::chrono::seconds window_;
-  std::mutex mu_;
-  std::unordered_map<std::string, Entry> entries_;
-};
 
 std::string ReplaceAll(std::string text, const std::string& from, const std::string& to) {
   if (from.empty()) return text;
@@ -142,7 +92,21 @@ std::string ReplaceAll(std::string text, const std::string& from, const std::str
   return text;
 }
 
+// Whether `target` is `prefix` or lies under it ("" holds everything).
+bool UnderPrefix(const std::string& target, const std::string& prefix) {
+  if (prefix.empty()) return true;
+  if (target.compare(0, prefix.size(), prefix) != 0) return false;
+  return target.size() == prefix.size() || target[prefix.size()] == '/';
+}
+
 }  // namespace
+
+std::string BearerToken(const httplib::Request& req) {
+  std::string header = req.get_header_value("Authorization");
+  constexpr std::string_view kBearer = "Bearer ";
+  if (header.compare(0, kBearer.size(), kBearer) != 0) return "";
+  return header.substr(kBearer.size());
+}
 
 struct RepositoryServer::Impl {
   ServerOptions options;
@@ -198,6 +162,8 @@ struct RepositoryServer::Impl {
   void LogRequest(const httplib::Request& req, const httplib::Response& res) const;
   void Handle(const httplib::Request& req, httplib::Response& res,
               const httplib::ContentReader* reader);
+  bool HandlePage(const httplib::Request& req, httplib::Response& res,
+                  const httplib::ContentReader* reader);
   Status Run(const Route& route, const std::string& name, bool create_if_missing,
              const std::string& body, httplib::Response& res);
 };
@@ -206,6 +172,13 @@ void RepositoryServer::Impl::Handle(const httplib::Request& req, httplib::Respon
                                     const httplib::ContentReader* reader) {
   // Names come from the raw target, so that "%2F" or "%2E%2E" never become '/' or "..".
   std::string target = req.target.substr(0, req.target.find('?'));
+  if (options.pages && UnderPrefix(target, options.pages_prefix)) {
+    if (HandlePage(req, res, reader)) return;
+    if (options.pages_prefix.empty()) {
+      if (reader) (*reader)([](const char*, size_t) { return true; });
+      return SetText(res, 404, "no such page: " + req.method + " " + target);
+    }
+  }
   const Route* route = nullptr;
   std::string name;
   for (const Route& r : kRoutes) {
@@ -282,6 +255,36 @@ void RepositoryServer::Impl::Handle(const httplib::Request& req, httplib::Respon
   if (Status st = Run(*route, name, create_if_missing, body, res); !st.ok()) {
     SetError(res, st, route->write);
   }
+}
+
+// The pages get the request with its body read; a body over max_page_request is refused with
+// the JSON error the pages answer with, and the pages are not asked.
+bool RepositoryServer::Impl::HandlePage(const httplib::Request& req, httplib::Response& res,
+                                        const httplib::ContentReader* reader) {
+  if (!reader) return options.pages(req, res);
+  uint64_t declared = req.get_header_value<uint64_t>("Content-Length");
+  if (declared > options.max_page_request) {
+    (*reader)([](const char*, size_t) { return true; });
+    res.status = 413;
+    res.set_content("{\"error\": \"request body of " + std::to_string(declared) +
+                        " bytes is over the web view's limit of " +
+                        std::to_string(options.max_page_request) + " bytes\"}",
+                    "application/json");
+    return true;
+  }
+  httplib::Request with_body = req;
+  with_body.body.reserve(declared);
+  bool read = (*reader)([&](const char* data, size_t size) {
+    if (with_body.body.size() + size > options.max_page_request) return false;
+    with_body.body.append(data, size);
+    return true;
+  });
+  if (!read) {
+    res.status = 400;
+    res.set_content("{\"error\": \"could not read the request body\"}", "application/json");
+    return true;
+  }
+  return options.pages(with_body, res);
 }
 
 Status RepositoryServer::Impl::Run(const Route& route, const std::string& name,

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <utility>
 
+#include "vrepo/runs/run_summary.h"
 #include "vrepo/train/plots.h"
 #include "vrepo/util/file.h"
 #include "vrepo/util/text.h"
@@ -18,11 +19,6 @@ namespace {
 using json = nlohmann::json;
 
 constexpr const char* kRunsPrefix = "refs/runs/";
-
-// run.json arrives by clone like everything else: bounded before it is parsed (FromJson
-// checks the rest).
-constexpr size_t kMaxRunJsonBytes = 64 << 20;
-constexpr int kMaxRunJsonDepth = 16;
 
 // Run names become ref names and appear in commands: keep them to a plain, portable set.
 Status CheckRunName(const std::string& name) {
@@ -126,30 +122,8 @@ Result<std::string> WriteRunRecord(Repository& repo, const RunManifest& manifest
 
 Result<RunRecord> ReadRun(Repository& repo, const std::string& id_or_name) {
   History& history = repo.history();
-  std::string key = id_or_name;
-  if (key.rfind("run:", 0) == 0) key = key.substr(4);
-  if (key.rfind(kRunsPrefix, 0) == 0) key = key.substr(std::strlen(kRunsPrefix));
-  const Status unknown = Status::NotFound("unknown run '" + id_or_name + "'");
-  if (key.empty()) return unknown;
-
   RunRecord run;
-  VREPO_ASSIGN_OR_RETURN(std::vector<RefInfo> refs, history.RefsWithPrefix(kRunsPrefix));
-  for (const RefInfo& ref : refs) {
-    if (ref.name == key) {
-      run.name = ref.name;
-      run.commit = ref.target;
-    }
-  }
-  if (run.commit.empty()) {
-    // A commit id: full or abbreviated (at least 4 hex digits, as git allows).
-    if (key.size() < 4 || !IsLowerHex(key)) return unknown;
-    auto commit = history.ResolveCommit(key);
-    if (!commit.ok()) return unknown;
-    run.commit = *commit;
-    for (const RefInfo& ref : refs) {
-      if (ref.target == run.commit) run.name = ref.name;
-    }
-  }
+  VREPO_ASSIGN_OR_RETURN(run.commit, runs::ResolveRunCommit(repo, id_or_name, &run.name));
   VREPO_ASSIGN_OR_RETURN(CommitInfo info, history.GetCommit(run.commit));
   run.parents = info.parents;
   run.time = info.time;
@@ -157,7 +131,6 @@ Result<RunRecord> ReadRun(Repository& repo, const std::string& id_or_name) {
   auto it = std::find_if(run.files.begin(), run.files.end(),
                          [](const FileEntry& f) { return f.path == "run.json"; });
   if (it == run.files.end()) {
-    if (run.name.empty()) return unknown;  // some other commit
     return Status::Corruption("run " + run.commit.substr(0, 12) + ": no run.json in its tree");
   }
   auto bytes = repo.store().Get(it->id);
@@ -165,16 +138,11 @@ Result<RunRecord> ReadRun(Repository& repo, const std::string& id_or_name) {
     return bytes.status().WithContext("run " + run.commit.substr(0, 12) + ": run.json");
   }
   const std::string where = "run " + run.commit.substr(0, 12) + ": run.json";
-  if (bytes->size() > kMaxRunJsonBytes) {
-    return Status::Corruption(where + " is " + std::to_string(bytes->size()) +
-                              " bytes, over the limit of " + std::to_string(kMaxRunJsonBytes));
+  VREPO_ASSIGN_OR_RETURN(json parsed, runs::ParseRunJson(*bytes, where));
+  if (parsed.value("kind", json()) == "command") {
+    return Status::InvalidArgument("run '" + run.DisplayName() +
+                                   "' was recorded by vrepo run, not by vrepo train");
   }
-  if (JsonNestingPastLimit(*bytes, kMaxRunJsonDepth) != std::string_view::npos) {
-    return Status::Corruption(where + " nests deeper than " + std::to_string(kMaxRunJsonDepth) +
-                              " levels");
-  }
-  json parsed = json::parse(*bytes, nullptr, /*allow_exceptions=*/false);
-  if (parsed.is_discarded()) return Status::Corruption(where + " is not valid JSON");
   VREPO_ASSIGN_OR_RETURN(run.manifest, FromJson(parsed, where));
   return run;
 }
@@ -183,8 +151,11 @@ Result<std::vector<RunRecord>> ListRuns(Repository& repo) {
   VREPO_ASSIGN_OR_RETURN(std::vector<RefInfo> refs, repo.history().RefsWithPrefix(kRunsPrefix));
   std::vector<RunRecord> runs;
   for (const RefInfo& ref : refs) {
-    VREPO_ASSIGN_OR_RETURN(RunRecord run, ReadRun(repo, ref.name));
-    runs.push_back(std::move(run));
+    auto run = ReadRun(repo, ref.name);
+    // Command runs (vrepo run) have no manifest to read; runs::ListRunSummaries lists both.
+    if (!run.ok() && run.status().code() == Status::Code::kInvalidArgument) continue;
+    if (!run.ok()) return run.status();
+    runs.push_back(std::move(run).value());
   }
   std::stable_sort(runs.begin(), runs.end(), [](const RunRecord& a, const RunRecord& b) {
     return a.time != b.time ? a.time < b.time : a.name < b.name;

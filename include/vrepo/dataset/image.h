@@ -1,6 +1,7 @@
-// Image headers and decoding for dataset checks and the training loader: PNG through libspng,
-// JPEG through libjpeg-turbo. Inputs are untrusted bytes; every failure is an error naming
-// the image and the problem, never a crash. Thread-safe (each call owns its decoder).
+// Image headers, decoding and PNG encoding for dataset checks, the training loader and the web
+// view's thumbnails: PNG through libspng, JPEG through libjpeg-turbo. Inputs are untrusted bytes;
+// every failure is an error naming the image and the problem, never a crash. Thread-safe (each call
+// owns its decoder).
 #pragma once
 
 #include <cstdint>
@@ -52,5 +53,9 @@ struct DecodeOptions {
 // bytes could possibly hold (see image.cc); either refusal is Corruption "NAME: FORMAT: ...".
 Result<DecodedImage> DecodeImage(std::string_view bytes, const std::string& name,
                                  const DecodeOptions& options = {});
+
+// `image` (1 or 3 channels) as an 8-bit PNG (gray or RGB). InvalidArgument for another
+// channel count or a pixel buffer of the wrong size.
+Result<std::string> EncodePng(const DecodedImage& image);
 
 }  // namespace vrepo

@@ -11,7 +11,16 @@
 #include "vrepo/remote/token_grants.h"
 #include "vrepo/util/status.h"
 
+// cpp-httplib's types, for the pages hook; only server.cc and the pages need the header.
+namespace httplib {
+struct Request;
+struct Response;
+}  // namespace httplib
+
 namespace vrepo {
+
+// Answers a request and returns true, or returns false to leave it to the repository routes.
+using PagesHandler = std::function<bool(const httplib::Request&, httplib::Response&)>;
 
 struct ServerOptions {
   std::string root;                // folder holding the repositories; must exist
@@ -34,7 +43,21 @@ struct ServerOptions {
   // Receives one line per request (no token in it), from the request's thread; none when
   // unset (the library never prints: `vrepo serve` passes one that writes to stderr).
   std::function<void(const std::string&)> log;
+  // The web view (docs/ui.md), asked first for every target under `pages_prefix`; POST bodies
+  // of at most `max_page_request` bytes are read into the request before it is asked, larger
+  // ones get 413. With `pages_prefix` "" every target goes to the pages and those they leave
+  // get 404: the server then serves no repository routes (`vrepo ui`).
+  PagesHandler pages;
+  std::string pages_prefix = "/ui";
+  uint64_t max_page_request = 1ull << 20;
 };
+
+// The token of an `Authorization: Bearer T` header, "" when the request sends none.
+std::string BearerToken(const httplib::Request& req);
+// InvalidArgument unless `name` is one or more segments of [A-Za-z0-9._-] joined by single
+// '/', none of them "." or "..": the only names a server maps to ROOT/NAME, and the only ones a
+// client sends (and the web view's repository names).
+Status CheckRepositoryName(const std::string& name);
 
 class RepositoryServer {
  public:

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "vrepo/repo/repository.h"
@@ -23,13 +24,14 @@ enum class RunKind {
 const char* RunKindName(RunKind kind);  // "train", "command"
 
 struct RunSummary {
-  std::string name;     // ref name under refs/runs/ ("" when none points at it)
-  std::string commit;   // 40 hex
-  int64_t time = 0;     // commit time, seconds since the epoch
+  std::string name;    // ref name under refs/runs/ ("" when none points at it)
+  std::string commit;  // 40 hex
+  int64_t time = 0;    // commit time, seconds since the epoch
   RunKind kind = RunKind::kTrain;
-  std::string status;   // "completed", "early-stopped", "interrupted", "failed"
+  std::string status;          // "completed", "early-stopped", "interrupted", "failed"
   std::string dataset_rev;     // as given
   std::string dataset_commit;  // 40 hex
+  std::string base;            // training runs: the base spec ("run:NAME", "resnet18@v1"); else ""
   // What ran: the model (training runs) or the command line, joined with spaces.
   std::string what;
   // Scalar settings, flattened ("lr", "lora.rank") with their JSON text ("0.001", "\"sgd\"").
@@ -57,15 +59,22 @@ std::optional<double> LastMetric(const RunSummary& run, const std::string& metri
 // Every metric name any row of `runs` has, sorted, "epoch" and "step" left out.
 std::vector<std::string> MetricNames(const std::vector<RunSummary>& runs);
 
+// Parses run.json's bytes, bounded first (size and nesting: records arrive by clone).
+// Corruption "<where>: ..." when too large, too deep, not JSON or not an object.
+Result<nlohmann::json> ParseRunJson(std::string_view bytes, const std::string& where);
+
 // Builds a summary from a record's run.json and metrics.jsonl (command runs; training runs
 // read their epochs from run.json). Corruption "<where>: <problem>" for a run.json that is
 // not an object or has fields of the wrong type, or a metrics line that is not an object.
 Result<RunSummary> SummarizeRecord(const nlohmann::json& run_json, std::string_view metrics_jsonl,
                                    const std::string& where);
 
-// Resolves a run by ref name (with or without "refs/runs/") or a full or short commit id of
-// a commit under refs/runs/. NotFound "unknown run 'x'".
-Result<std::string> ResolveRunCommit(Repository& repo, const std::string& id_or_name);
+// Resolves a run by ref name (with or without "refs/runs/" or "run:") or a full or short
+// commit id (4 digits at least) of a commit that a ref under refs/runs/ names or whose tree
+// holds run.json (a removed run, a base run). Returns the commit; sets `*name` (when given) to
+// the ref's name, or "" when no ref points at it. NotFound "unknown run 'x'".
+Result<std::string> ResolveRunCommit(Repository& repo, const std::string& id_or_name,
+                                     std::string* name = nullptr);
 // Reads one run. NotFound as above; Corruption naming the run for a bad record.
 Result<RunSummary> ReadRunSummary(Repository& repo, const std::string& id_or_name);
 // Every run under refs/runs/, oldest first (by commit time, then name).

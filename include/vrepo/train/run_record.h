@@ -45,11 +45,14 @@ struct RunRecord {
   std::string DisplayName() const { return name.empty() ? commit.substr(0, 12) : name; }
 };
 
-// Finds a run by ref name (with or without "refs/runs/"), or full or short commit id.
-// NotFound "unknown run 'x'"; Corruption when run.json is missing or malformed.
+// Finds a training run by ref name (with or without "refs/runs/"), or full or short commit id
+// (runs::ResolveRunCommit). NotFound "unknown run 'x'"; Corruption when run.json is missing or
+// malformed; InvalidArgument "run 'x' was recorded by vrepo run, not by vrepo train" for a
+// command run (runs::ReadRunSummary reads both kinds).
 Result<RunRecord> ReadRun(Repository& repo, const std::string& id_or_name);
 
-// All runs under refs/runs/, oldest first (by commit time, then name).
+// All training runs under refs/runs/, oldest first (by commit time, then name); command runs
+// are left out.
 Result<std::vector<RunRecord>> ListRuns(Repository& repo);
 
 // The bytes of `path` in the run's tree (e.g. "model.safetensors"), verified.
