@@ -99,14 +99,11 @@ if [[ ! -f "$font_dir/$font" ]]; then
     "$font_dir/$font"
 fi
 
-# playwright-core, pinned in tests/browser/package-lock.json; it needs Node.js 20 or newer
-# (Debian 12's nodejs is 18, without npm: NodeSource's nodejs 20 brings both).
+# playwright-core, pinned in tests/browser/package-lock.json to a release that runs on Debian 12's
+# Node.js 18 (later ones need 20). Debian's nodejs comes without npm; NodeSource's brings both.
 if ! command -v npm >/dev/null; then
   echo "setup.sh: installing npm"
   quiet "${sudo[@]}" apt-get install -y --no-install-recommends npm
-fi
-if (($(node -p 'process.versions.node.split(".")[0]') < 20)); then
-  echo "setup.sh: warning: Node.js $(node --version) is older than 20, which tests/browser needs" >&2
 fi
 browser=tests/browser
 if [[ ! -f $browser/node_modules/.package-lock.json ||
