@@ -69,6 +69,7 @@ Command RegisterFetch(CLI::App& app, Globals& g);
 Command RegisterPull(CLI::App& app, Globals& g);
 Command RegisterClone(CLI::App& app, Globals& g);
 Command RegisterServe(CLI::App& app, Globals& g);
+Command RegisterRun(CLI::App& app, Globals& g);
 Command RegisterHelp(CLI::App& app, Globals& g);
 Command RegisterVersion(CLI::App& app, Globals& g);
 
