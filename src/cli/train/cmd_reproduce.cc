@@ -161,8 +161,10 @@ Command RegisterReproduce(CLI::App& app, Globals& g) {
       "content id. A run of several processes is re-run by as many local processes (or join "
       "torchrun with that many). Exit 0 when every required field matched: the data always; "
       "metrics and weights (bit for bit) when the run was --deterministic. Exit 1 otherwise. "
-      "Records "
-      "nothing and opens the repository read-only.");
+      "A command run (vrepo run) runs its command line again in its recorded folder on its "
+      "recorded commit and compares status, exit code, every output's content id and the "
+      "metrics line by line and field by field (all required, except fields that time "
+      "something). Records nothing and opens the repository read-only.");
   sub->add_option("ID", o->id, "Run name or commit id")->required();
   sub->add_option("--max-image-pixels", o->max_image_pixels,
                   "Refuse images whose header claims more pixels")
