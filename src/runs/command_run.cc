@@ -342,22 +342,24 @@ struct ChildEnd {
   std::optional<int> exit_code, signal;
 };
 
+// SIGINT and SIGTERM while a command runs: counted by a handler, whichever thread gets them
+// (the store's and libtorch's threads do not block them), and passed on by the waiting loop.
+std::atomic<int> g_command_interrupts{0};
+std::atomic<int> g_command_last_signal{0};
+
+void OnCommandInterrupt(int sig) {
+  g_command_last_signal.store(sig);
+  g_command_interrupts.fetch_add(1);
+}
+
 // Runs `args` in `cwd` with `env`, in its own process group (so that a terminal's Ctrl-C
 // reaches it once, through us), and waits for it.
 Result<ChildEnd> SpawnAndWait(std::vector<std::string> args, std::vector<std::string> env,
                               const std::string& cwd, bool stdout_to_stderr) {
-  sigset_t watched;
-  sigemptyset(&watched);
-  for (int sig : {SIGINT, SIGTERM, SIGCHLD}) sigaddset(&watched, sig);
-  sigset_t previous;
-  sigprocmask(SIG_BLOCK, &watched, &previous);
-
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
-  posix_spawnattr_setflags(&attr,
-                           POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF);
   posix_spawnattr_setpgroup(&attr, 0);
-  posix_spawnattr_setsigmask(&attr, &previous);
   sigset_t defaults;
   sigemptyset(&defaults);
   for (int sig : {SIGINT, SIGTERM, SIGCHLD, SIGPIPE}) sigaddset(&defaults, sig);
@@ -368,38 +370,53 @@ Result<ChildEnd> SpawnAndWait(std::vector<std::string> args, std::vector<std::st
   if (stdout_to_stderr) posix_spawn_file_actions_adddup2(&actions, 2, 1);
   std::vector<char*> argv = RunArgv(args);
   std::vector<char*> envp = RunArgv(env);
+
+  g_command_interrupts.store(0);
+  struct sigaction on_interrupt {};
+  on_interrupt.sa_handler = OnCommandInterrupt;
+  sigemptyset(&on_interrupt.sa_mask);
+  struct sigaction old_int {
+  }, old_term{};
+  sigaction(SIGINT, &on_interrupt, &old_int);
+  sigaction(SIGTERM, &on_interrupt, &old_term);
+  auto restore = [&] {
+    sigaction(SIGINT, &old_int, nullptr);
+    sigaction(SIGTERM, &old_term, nullptr);
+  };
+
   std::fflush(nullptr);
   pid_t pid = 0;
   int rc = posix_spawnp(&pid, args[0].c_str(), &actions, &attr, argv.data(), envp.data());
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attr);
   if (rc != 0) {
-    sigprocmask(SIG_SETMASK, &previous, nullptr);
+    restore();
     return Status::InvalidArgument("cannot run " + QuoteName(args[0]) + ": " + std::strerror(rc));
   }
 
-  bool interrupted = false;
+  int forwarded = 0;
   int status = 0;
   while (true) {
     pid_t done = ::waitpid(pid, &status, WNOHANG);
     if (done == pid) break;
     if (done < 0 && errno != EINTR) {
-      sigprocmask(SIG_SETMASK, &previous, nullptr);
+      restore();
       return Status::FromErrno("waiting for " + QuoteName(args[0]), errno);
     }
-    timespec wait = {0, 100'000'000};
-    int sig = sigtimedwait(&watched, nullptr, &wait);
-    if (sig == SIGINT || sig == SIGTERM) {
+    if (g_command_interrupts.load() > forwarded) {
       // The first asks the command to stop; a second kills it.
-      ::kill(-pid, interrupted ? SIGKILL : sig);
-      interrupted = true;
+      ::kill(-pid, forwarded == 0 ? g_command_last_signal.load() : SIGKILL);
+      forwarded = g_command_interrupts.load();
+      continue;
     }
+    timespec wait = {0, 50'000'000};
+    ::nanosleep(&wait, nullptr);
   }
-  sigprocmask(SIG_SETMASK, &previous, nullptr);
+  restore();
   ChildEnd end;
   if (WIFEXITED(status)) end.exit_code = WEXITSTATUS(status);
   if (WIFSIGNALED(status)) end.signal = WTERMSIG(status);
-  end.status = interrupted                            ? CommandStatus::kInterrupted
+  end.status = forwarded > 0                          ? CommandStatus::kInterrupted
                : end.exit_code && *end.exit_code == 0 ? CommandStatus::kCompleted
                                                       : CommandStatus::kFailed;
   return end;

@@ -1,6 +1,7 @@
 // vrepo run -- CMD: the real binary running real commands; `vrepo reproduce` of its runs
 // (through vrepo-train, skipped where it was not built); examples/pytorch_train.py with the
 // system's python and torch (skipped without them).
+#include <signal.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -72,6 +73,23 @@ TEST_CASE("cli: vrepo run records a command's outputs and passes its exit code")
   CHECK(res.exit_code == 128 + 9);
   CHECK(res.out.find("status: failed (signal 9)") != std::string::npos);
   CHECK(r.Runs().size() == 3);
+}
+
+TEST_CASE("cli: Ctrl-C reaches the command once and the run is recorded as interrupted") {
+  RunCliRepo r;
+  const std::string started = r.dir / "started";
+  pid_t pid = SpawnVrepo(
+      r.dir.path(),
+      {"run", "--name", "stopped", "--", "sh", "-c", "touch '" + started + "'; sleep 20"},
+      r.dir / "out", r.dir / "err");
+  for (int i = 0; i < 200 && !Exists(started); ++i) ::usleep(20'000);
+  REQUIRE(Exists(started));
+  ::kill(pid, SIGINT);
+  CHECK(WaitPid(pid) == 128 + SIGINT);  // sh and sleep die of the forwarded SIGINT
+  const std::string out = ReadFileOrDie(r.dir / "out");
+  INFO(out << ReadFileOrDie(r.dir / "err"));
+  CHECK(out.find("run stopped recorded") != std::string::npos);
+  CHECK(out.find("status: interrupted (signal 2)") != std::string::npos);
 }
 
 TEST_CASE("cli: vrepo run refuses bad input in one line and records nothing") {

@@ -2,9 +2,9 @@
 // against a commit's dataset, given to it as a read-only folder of hard links into a cache
 // of the store's files, and recorded as a run commit under refs/runs/NAME whose parent is the
 // dataset commit (run.json "kind": "command", docs/formats.md); and their reproduction. One
-// thread per Repository. While the command runs, the calling thread blocks SIGINT, SIGTERM
-// and SIGCHLD and waits for them itself (the first SIGINT or SIGTERM is passed to the
-// command's process group, a second kills it): call it from the main thread.
+// thread per Repository. While the command runs, SIGINT and SIGTERM are handled (the
+// process's handlers are put back after): the first is passed to the command's process
+// group, a second kills it. Not for a process with two commands running at once.
 #pragma once
 
 #include <cstdint>
