@@ -34,7 +34,9 @@ int CommandExitCode(const runs::CommandRunResult& r) {
 
 int RunRunCommand(const Globals& g, const RunCmdOpts& o) {
   if (g.paths.empty()) {
-    return FailWith("run", "no command given (vrepo run [OPTIONS] -- CMD ARGS...)", kExitUsage);
+    return FailWith("run",
+                    "no command given: vrepo run [OPTIONS] -- CMD ARGS... [see 'vrepo run --help']",
+                    kExitUsage);
   }
   auto repo = OpenRepository(g, /*write=*/false);
   if (!repo.ok()) return Fail("run", repo.status());

@@ -114,7 +114,10 @@ TEST_CASE("cli: vrepo run refuses bad input in one line and records nothing") {
       {with({"--output", "full"}), 128,
        "vrepo: run: " + (r.dir / "full") + ": exists and is not empty\n"},
       {with({"--name", "taken"}), 128, "vrepo: run: run name 'taken' already exists\n"},
-      {{"run"}, 129, "vrepo: run: no command given (vrepo run [OPTIONS] -- CMD ARGS...)\n"},
+      {{"run"},
+       129,
+       "vrepo: run: no command given: vrepo run [OPTIONS] -- CMD ARGS... [see 'vrepo run "
+       "--help']\n"},
       {{"run", "--", "/no/such/program"}, 128, "vrepo: run: cannot run '/no/such/program'"},
   };
   for (const Case& c : cases) {
