@@ -58,7 +58,10 @@ int RunRunCommand(const Globals& g, const RunCmdOpts& o) {
   options.source_revision = VREPO_SOURCE_REVISION;
   options.reporter = &reporter;
   options.stdout_to_stderr = o.json;
-  options.open_writer = [&g] { return OpenRepository(g, /*write=*/true); };
+  // A run that took hours is not lost to a writer that holds the lock for a moment.
+  Globals recorder = g;
+  recorder.wait = true;
+  options.open_writer = [&recorder] { return OpenRepository(recorder, /*write=*/true); };
   auto result = runs::RunCommand(**repo, options);
   if (!result.ok()) return Fail("run", WithTableHint(result.status(), o.columns));
 
