@@ -810,6 +810,10 @@ Result<CommandReproReport> ReproduceCommandRun(Repository& repo, const CommandRu
   const std::vector<std::string> command = rec["command"].get<std::vector<std::string>>();
   const std::string cwd = rec["cwd"].get<std::string>();
   const std::string commit = rec["dataset"]["commit"].get<std::string>();
+  if (!IsDir(cwd)) {
+    return Status::NotFound("run " + run.DisplayName() + " ran in " + cwd +
+                            ", which is not a folder here");
+  }
   CommandReproReport report;
   auto add = [&](std::string name, json recorded, json reproduced, bool required = true,
                  std::string note = "") {
