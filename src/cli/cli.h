@@ -71,6 +71,7 @@ Command RegisterPull(CLI::App& app, Globals& g);
 Command RegisterClone(CLI::App& app, Globals& g);
 Command RegisterServe(CLI::App& app, Globals& g);
 Command RegisterUi(CLI::App& app, Globals& g);
+Command RegisterRun(CLI::App& app, Globals& g);
 Command RegisterHelp(CLI::App& app, Globals& g);
 Command RegisterVersion(CLI::App& app, Globals& g);
 

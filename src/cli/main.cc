@@ -48,6 +48,7 @@ int Main(int argc, char** argv) {
   };
   commands.push_back(RegisterServe(app, g));
   commands.push_back(RegisterUi(app, g));
+  commands.push_back(RegisterRun(app, g));
   commands.push_back(RegisterHelp(app, g));
   commands.push_back(RegisterVersion(app, g));
   for (Command& c : RegisterTrainCommands(app, g)) commands.push_back(std::move(c));

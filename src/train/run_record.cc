@@ -3,11 +3,11 @@
 #include <dirent.h>
 
 #include <algorithm>
-#include <cctype>
 #include <cstring>
 #include <nlohmann/json.hpp>
 #include <utility>
 
+#include "vrepo/runs/run_commit.h"
 #include "vrepo/runs/run_summary.h"
 #include "vrepo/train/plots.h"
 #include "vrepo/util/file.h"
@@ -19,23 +19,6 @@ namespace {
 using json = nlohmann::json;
 
 constexpr const char* kRunsPrefix = "refs/runs/";
-
-// Run names become ref names and appear in commands: keep them to a plain, portable set.
-Status CheckRunName(const std::string& name) {
-  bool ok = !name.empty() && name.size() <= 100 && name[0] != '.' && name[0] != '-' &&
-            name.find("..") == std::string::npos && name.back() != '.';
-  for (char c : name) {
-    ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.');
-  }
-  if (!ok) {
-    return Status::InvalidArgument("invalid run name '" + name +
-                                   "' (letters, digits, '-', '_' and '.')");
-  }
-  if (name.ends_with(".lock")) {
-    return Status::InvalidArgument("invalid run name '" + name + "' (ends in .lock)");
-  }
-  return Status::OK();
-}
 
 // adapter.json: what a reader of adapter.safetensors needs to rebuild the model, without
 // run.json: the adapter's settings and layers, and the base it was trained on.
@@ -58,11 +41,7 @@ json AdapterJson(const RunManifest& m) {
 }  // namespace
 
 Status CheckNewRunName(History& history, const std::string& name) {
-  VREPO_RETURN_IF_ERROR(CheckRunName(name));
-  if (history.ResolveCommit(kRunsPrefix + name).ok()) {
-    return Status::InvalidArgument("run name '" + name + "' already exists");
-  }
-  return Status::OK();
+  return runs::CheckNewRunName(history, name);
 }
 
 Result<std::string> WriteRunRecord(Repository& repo, const RunManifest& manifest,
@@ -72,8 +51,8 @@ Result<std::string> WriteRunRecord(Repository& repo, const RunManifest& manifest
   if (manifest.epochs.empty()) {
     return Status::InvalidArgument("run record: the run completed no epoch; nothing to record");
   }
-  History& history = repo.history();
-  if (!manifest.name.empty()) VREPO_RETURN_IF_ERROR(CheckNewRunName(history, manifest.name));
+  VREPO_ASSIGN_OR_RETURN(runs::RunCommitWriter writer,
+                         runs::RunCommitWriter::Start(repo, manifest.name));
 
   std::string metrics;
   for (const EpochMetrics& m : manifest.epochs) metrics += EpochJson(m).dump() + "\n";
@@ -88,36 +67,17 @@ Result<std::string> WriteRunRecord(Repository& repo, const RunManifest& manifest
     files.push_back({"predictions/val.csv", std::string(val_predictions)});
   VREPO_ASSIGN_OR_RETURN(auto plots, RunPlots(manifest));
   for (auto& plot : plots) files.push_back(std::move(plot));
+  for (const auto& [path, bytes] : files)
+    VREPO_RETURN_IF_ERROR(writer.AddBytes(path, bytes).status());
 
-  // Crash-safe order: the objects are durable before the commit names them, and the commit
-  // exists before the ref points at it.
-  VREPO_ASSIGN_OR_RETURN(std::unique_ptr<PackWriter> writer, repo.store().NewWriter());
-  std::vector<FileEntry> entries;
-  for (const auto& [path, bytes] : files) {
-    VREPO_ASSIGN_OR_RETURN(ContentId id, writer->Put(bytes));
-    entries.push_back(FileEntry{path, id, bytes.size(), false});
-  }
-  VREPO_RETURN_IF_ERROR(writer->Commit(nullptr));
-  VREPO_ASSIGN_OR_RETURN(std::string tree, history.WriteTree(entries));
   std::vector<std::string> parents = {manifest.dataset_commit};
   if (!manifest.base_run_commit.empty()) parents.push_back(manifest.base_run_commit);
   // A model base is a parent too, so that the run's closure (push, clone, gc) holds it.
   if (!manifest.base_model_commit.empty()) parents.push_back(manifest.base_model_commit);
   const std::string label = manifest.name.empty() ? "" : " " + manifest.name;
-  VREPO_ASSIGN_OR_RETURN(
-      std::string commit,
-      history.CreateCommit(tree, parents,
-                           "run" + label + ": " + manifest.model + " on " + manifest.train.table +
-                               " (" + RunStatusName(manifest.status) + ")"));
-  const std::string name = manifest.name.empty() ? commit.substr(0, 12) : manifest.name;
-  Status st = history.CreateRef(kRunsPrefix + name, commit);
-  if (!st.ok()) {
-    if (st.message().find("already exists") != std::string::npos) {
-      return Status::InvalidArgument("run name '" + name + "' already exists");
-    }
-    return st;
-  }
-  return commit;
+  return writer.Finish(parents, "run" + label + ": " + manifest.model + " on " +
+                                    manifest.train.table + " (" + RunStatusName(manifest.status) +
+                                    ")");
 }
 
 Result<RunRecord> ReadRun(Repository& repo, const std::string& id_or_name) {

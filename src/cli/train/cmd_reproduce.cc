@@ -1,12 +1,15 @@
-// vrepo reproduce ID: re-runs a recorded run's config on its recorded dataset commit and
-// reports, field by field, what matched. It records nothing: a reproduction is a check, it
-// opens the repository read-only and never blocks or is blocked by a writer.
+// vrepo reproduce ID: re-runs a recorded run's config (a command run's command line) on its
+// recorded dataset commit and reports, field by field, what matched. It records nothing: a
+// reproduction is a check, it opens the repository read-only and never blocks or is blocked by a
+// writer.
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "launcher.h"
 #include "train_cli.h"
+#include "vrepo/runs/command_run.h"
 #include "vrepo/train/reproduce.h"
+#include "vrepo_source_revision.h"  // generated at build time
 
 namespace vrepo::cli {
 namespace {
@@ -19,10 +22,75 @@ std::string Cell(const json& v) {
   return v.dump();
 }
 
+// Prints the compared fields as text or --json and returns the exit code: 0 when every required
+// field matched. `extra` holds keys the JSON document adds after "run".
+int PrintReproFields(const json& run_ref, const json& extra,
+                     const std::vector<train::ReproField>& fields, bool deterministic,
+                     bool as_json) {
+  const bool ok = std::all_of(fields.begin(), fields.end(),
+                              [](const train::ReproField& f) { return f.match || !f.required; });
+  if (as_json) {
+    json list = json::array();
+    for (const auto& f : fields) {
+      list.push_back({{"field", f.name},
+                      {"recorded", f.recorded},
+                      {"reproduced", f.reproduced},
+                      {"match", f.match},
+                      {"required", f.required}});
+    }
+    json out = {{"run", run_ref}};
+    for (const auto& [k, v] : extra.items()) out[k] = v;
+    out["ok"] = ok;
+    out["fields"] = list;
+    Print(out.dump(2) + "\n");
+    return ok ? kExitOk : kExitFailure;
+  }
+  size_t width = 0;
+  for (const auto& f : fields) width = std::max(width, f.name.size());
+  for (const auto& f : fields) {
+    std::string verdict = f.match ? "match" : f.required ? "MISMATCH" : "differs (not required)";
+    if (!f.note.empty()) verdict += " " + f.note;
+    std::string line = f.name + std::string(width - f.name.size() + 2, ' ') + Cell(f.recorded);
+    if (!f.match) line += " -> " + Cell(f.reproduced);
+    Print(line + "  " + verdict + "\n");
+  }
+  Print(ok ? std::string("reproduced: every required field matched") +
+                 (deterministic ? " (deterministic run: weights bit for bit)\n" : "\n")
+           : "not reproduced: a required field differs\n");
+  return ok ? kExitOk : kExitFailure;
+}
+
+// A command run (`vrepo run`): the same command again, compared without libtorch.
+int ReproduceCommandRun(const runs::CommandRunRecord& run, Repository& repo, bool as_json) {
+  TerminalReporter reporter(as_json);
+  runs::CommandReproOptions options;
+  options.source_revision = VREPO_SOURCE_REVISION;
+  options.reporter = &reporter;
+  options.stdout_to_stderr = as_json;
+  if (!as_json) {
+    Print("reproducing run " + run.DisplayName() + " (" + run.commit + ") on dataset commit " +
+          run.run["dataset"]["commit"].get<std::string>() + "\n");
+  }
+  auto report = runs::ReproduceCommandRun(repo, run, options);
+  if (!report.ok()) return Fail("reproduce", report.status());
+  if (report->interrupted) {
+    return FailWith("reproduce", "interrupted; nothing compared", kExitInterrupted);
+  }
+  std::vector<train::ReproField> fields;
+  for (const auto& f : report->fields) {
+    fields.push_back({f.name, f.recorded, f.reproduced, f.match, f.required, f.note});
+  }
+  return PrintReproFields({{"name", run.DisplayName()}, {"commit", run.commit}},
+                          json{{"kind", "command"}}, fields, false, as_json);
+}
+
 int RunReproduce(const Globals& g, const std::string& id, uint64_t max_image_pixels, bool as_json,
                  int timeout) {
   auto repo = OpenRepository(g, /*write=*/false);
   if (!repo.ok()) return Fail("reproduce", repo.status());
+  auto command_run = runs::ReadCommandRun(**repo, id);
+  if (!command_run.ok()) return Fail("reproduce", command_run.status());
+  if (*command_run) return ReproduceCommandRun(**command_run, **repo, as_json);
   auto run = train::ReadRun(**repo, id);
   if (!run.ok()) return Fail("reproduce", run.status());
   // A data-parallel run is reproduced by as many ranks as trained it: started here, or this
@@ -71,36 +139,8 @@ int RunReproduce(const Globals& g, const std::string& id, uint64_t max_image_pix
   if (report->interrupted) {
     return FailWith("reproduce", "interrupted; nothing compared", kExitInterrupted);
   }
-  const bool ok = report->ok();
-  if (as_json) {
-    json list = json::array();
-    for (const auto& f : report->fields) {
-      list.push_back({{"field", f.name},
-                      {"recorded", f.recorded},
-                      {"reproduced", f.reproduced},
-                      {"match", f.match},
-                      {"required", f.required}});
-    }
-    json out = {{"run", RunRefJson(*run)},
-                {"deterministic", report->deterministic},
-                {"ok", ok},
-                {"fields", list}};
-    Print(out.dump(2) + "\n");
-    return ok ? kExitOk : kExitFailure;
-  }
-  size_t width = 0;
-  for (const auto& f : report->fields) width = std::max(width, f.name.size());
-  for (const auto& f : report->fields) {
-    std::string verdict = f.match ? "match" : f.required ? "MISMATCH" : "differs (not required)";
-    if (!f.note.empty()) verdict += " " + f.note;
-    std::string line = f.name + std::string(width - f.name.size() + 2, ' ') + Cell(f.recorded);
-    if (!f.match) line += " -> " + Cell(f.reproduced);
-    Print(line + "  " + verdict + "\n");
-  }
-  Print(ok ? std::string("reproduced: every required field matched") +
-                 (report->deterministic ? " (deterministic run: weights bit for bit)\n" : "\n")
-           : "not reproduced: a required field differs\n");
-  return ok ? kExitOk : kExitFailure;
+  return PrintReproFields(RunRefJson(*run), json{{"deterministic", report->deterministic}},
+                          report->fields, report->deterministic, as_json);
 }
 
 }  // namespace
@@ -121,8 +161,10 @@ Command RegisterReproduce(CLI::App& app, Globals& g) {
       "content id. A run of several processes is re-run by as many local processes (or join "
       "torchrun with that many). Exit 0 when every required field matched: the data always; "
       "metrics and weights (bit for bit) when the run was --deterministic. Exit 1 otherwise. "
-      "Records "
-      "nothing and opens the repository read-only.");
+      "A command run (vrepo run) runs its command line again in its recorded folder on its "
+      "recorded commit and compares status, exit code, every output's content id and the "
+      "metrics line by line and field by field (all required, except fields that time "
+      "something). Records nothing and opens the repository read-only.");
   sub->add_option("ID", o->id, "Run name or commit id")->required();
   sub->add_option("--max-image-pixels", o->max_image_pixels,
                   "Refuse images whose header claims more pixels")
