@@ -253,12 +253,12 @@ TEST_CASE("train cli: train and eval say when a table differs from the commit th
 TEST_CASE("train cli: Ctrl-C records the run as interrupted") {
   CliRepo r(600, 200);
   const std::string dir = r.dir.path();
-  const std::string err = dir + "/.train-err";
-  pid_t pid = SpawnVrepo(dir, TrainArgs("stopped", {}, "200"), "/dev/null", err);
+  const std::string out = dir + "/.train-out";
+  pid_t pid = SpawnVrepo(dir, TrainArgs("stopped", {}, "200"), out);
   // After the first epoch's line the handler is installed (a fixed wait lost the race to a
   // slow start on a loaded machine), and 200 epochs are far off.
   auto started = [&] {
-    std::ifstream in(err);
+    std::ifstream in(out);
     std::stringstream text;
     text << in.rdbuf();
     return text.str().find("epoch 1/") != std::string::npos;
