@@ -118,6 +118,7 @@ Status SummarizeTraining(const json& j, const std::string& where, RunSummary* s)
   if (const json* c = FieldAt(j, "/config")) {
     if (!c->is_object()) return Status::Corruption(where + ": /config is not an object");
     FlattenSettings(*c, "", &s->config);
+    s->config.erase("name");  // the run's own name, a column of its own everywhere
   }
   if (const json* m = FieldAt(j, "/model")) s->config["model"] = m->dump();
   if (const json* seed = FieldAt(j, "/seed")) {

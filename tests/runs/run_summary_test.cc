@@ -25,7 +25,7 @@ json TrainingRecord() {
                      kDatasetCommit + R"(", "tree": ""},
     "classes": ["cat", "dog"], "model": "resnet18",
     "base": {"spec": "run:first", "model_content_id": "", "run_commit": "", "model_commit": ""},
-    "config": {"lr": 0.01, "optimizer": "sgd", "epochs": 2, "augment": {"flip": true}},
+    "config": {"name": "r1", "lr": 0.01, "optimizer": "sgd", "epochs": 2, "augment": {"flip": true}},
     "seed": 7,
     "epochs": [
       {"epoch": 1, "train_loss": 0.9, "val_loss": 0.8, "val_accuracy": 0.5,
@@ -62,6 +62,7 @@ TEST_CASE("SummarizeRecord reads a training run's config, metrics and confusion"
   CHECK(s.config.at("augment.flip") == "true");
   CHECK(s.config.at("model") == "\"resnet18\"");
   CHECK(s.config.at("seed") == "7");
+  CHECK(s.config.count("name") == 0);
   REQUIRE(s.metrics.size() == 2);
   CHECK(s.metrics[0].at("retain.old.accuracy") == doctest::Approx(0.3));
   CHECK(s.metrics[0].count("per_class_accuracy.cat") == 0);
