@@ -102,6 +102,7 @@ TEST_CASE("runs cli: table, compare and plot over training and command runs") {
   CHECK_FALSE(Has(t["settings"], "model"));
   CHECK(Has(t["metrics"], "val_accuracy"));
   CHECK(Has(t["metrics"], "loss"));
+  CHECK_FALSE(Has(t["metrics"], "images_per_second"));  // bookkeeping: only when named
   REQUIRE(t["runs"].items.size() == 3);
   const Json& script = t["runs"][2];
   CHECK(script["kind"].str == "command");
@@ -229,7 +230,7 @@ TEST_CASE("runs cli: table, compare and plot over training and command runs") {
   CHECK(shown.find("kind: command (vrepo run)") != std::string::npos);
   CHECK(shown.find("command: python train.py --lr 0.1 --epochs 3") != std::string::npos);
   CHECK(shown.find("dataset.commit: " + r.commit) != std::string::npos);
-  CHECK(shown.find("  path=model.pt ") != std::string::npos);
+  CHECK(shown.find(" path=model.pt size=10\n") != std::string::npos);
   CHECK(shown.find("metrics: 2 lines, the last: accuracy=0.2 loss=1 step=2") != std::string::npos);
   CHECK(Json::Parse(MustRun(dir, {"runs", "show", "script", "--json"}).out)["kind"].str ==
         "command");

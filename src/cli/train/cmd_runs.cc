@@ -3,8 +3,10 @@
 // through runs::RunSummary, so that both kinds list, compare and plot alike). All but rm
 // open the repository without the writer lock.
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdio>
+#include <iterator>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
@@ -47,7 +49,7 @@ std::string ShowMetric(std::optional<double> v) {
 json MetricJson(std::optional<double> v) { return v ? json(*v) : json(); }
 
 // `text` cut to `width` characters, ending in "..." when cut.
-std::string Clip(const std::string& text, size_t width) {
+std::string ClipText(const std::string& text, size_t width) {
   return text.size() <= width ? text : text.substr(0, width - 3) + "...";
 }
 
@@ -107,7 +109,7 @@ int RunList(const Globals& g, bool as_json) {
   for (const auto& s : *all) {
     const auto best = runs::BestMetric(s, "val_accuracy");
     rows.push_back({s.DisplayName(), ShortId(s.commit), FormatIsoDate(s.time, 0).substr(0, 16),
-                    runs::RunKindName(s.kind), Clip(s.what, 40),
+                    runs::RunKindName(s.kind), ClipText(s.what, 40),
                     s.dataset_commit.empty() ? "-" : ShortId(s.dataset_commit), s.status,
                     std::to_string(s.metrics.size()),
                     best ? Fixed(100 * *best, 2) + "%" : std::string("-")});
@@ -316,7 +318,7 @@ std::vector<std::string> DifferingSettings(const std::vector<RunSummary>& shown)
   return out;
 }
 
-struct TableArgs {
+struct RunsTableArgs {
   std::vector<std::string> ids;
   std::string columns;
   std::string sort;
@@ -325,7 +327,7 @@ struct TableArgs {
   bool csv = false;
 };
 
-int RunTable(const Globals& g, const TableArgs& a) {
+int RunTable(const Globals& g, const RunsTableArgs& a) {
   const char* what = "runs table";
   if (a.json && a.csv) return FailWith(what, "--json and --csv exclude each other", kExitUsage);
   std::vector<RunFilter> filters;
@@ -384,10 +386,10 @@ int RunTable(const Globals& g, const TableArgs& a) {
   }
 
   std::vector<RunSummary> shown;
-  for (auto& s : *all) {
+  for (const auto& s : *all) {
     if (std::all_of(filters.begin(), filters.end(),
                     [&](const RunFilter& f) { return Holds(f, s); })) {
-      shown.push_back(std::move(s));
+      shown.push_back(s);  // a copy: the names above are checked against every run
     }
   }
   if (!a.sort.empty()) {
@@ -402,7 +404,12 @@ int RunTable(const Globals& g, const TableArgs& a) {
   std::vector<std::string> settings, metrics;
   if (columns.empty()) {
     settings = DifferingSettings(shown);
-    metrics = runs::MetricNames(shown);
+    // A training run's bookkeeping per epoch is left to --columns: it is no result.
+    for (const std::string& m : runs::MetricNames(shown)) {
+      if (m != "lr" && m != "backbone_lr" && m != "images_per_second" && m != "seconds") {
+        metrics.push_back(m);
+      }
+    }
   } else {
     for (const std::string& c : columns) {
       if (is_setting(c)) settings.push_back(c);
@@ -552,7 +559,8 @@ std::string CompareText(const json& v, const std::string& metric) {
 std::string MetricHeader(const std::string& metric) {
   if (metric == "val_accuracy") return "VAL ACC";
   std::string out;
-  for (char c : metric) out += c == '_' ? ' ' : static_cast<char>(std::toupper(c));
+  for (char c : metric)
+    out += c == '_' ? ' ' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   return out;
 }
 
@@ -579,7 +587,10 @@ int RunCompare(const Globals& g, const std::vector<std::string>& ids, bool as_js
       continue;
     }
     json entry = {{"key", k}, {"values", values}};
-    if (n == 2) entry["a"] = values[0], entry["b"] = values[1];
+    if (n == 2) {
+      entry["a"] = values[0];
+      entry["b"] = values[1];
+    }
     settings.push_back(entry);
   }
   json digests = json::object();
@@ -595,26 +606,34 @@ int RunCompare(const Globals& g, const std::vector<std::string>& ids, bool as_js
     const bool equal = std::all_of(values.begin(), values.end(),
                                    [&](const std::string& v) { return v == values[0]; });
     json d = {{"values", values}, {"equal", equal}};
-    if (n == 2) d["a"] = values[0], d["b"] = values[1];
+    if (n == 2) {
+      d["a"] = values[0];
+      d["b"] = values[1];
+    }
     digests[name] = d;
   }
 
-  // The metrics lined up by row (epoch): a training run's three, else every metric the runs
-  // have; retain sets ("retain.NAME.loss") in a table of their own.
-  const std::vector<std::string> names = runs::MetricNames(rs);
+  // The metrics lined up by row (epoch): a training run's three, and every metric of the
+  // command runs (scripts name their own); retain sets ("retain.NAME.loss") in a table of
+  // their own.
   std::vector<std::string> shown;
-  std::set<std::string> retain_names;
   for (const char* m : {"train_loss", "val_loss", "val_accuracy"}) {
-    if (std::binary_search(names.begin(), names.end(), m)) shown.push_back(m);
-  }
-  for (const auto& m : names) {
-    if (m.starts_with("retain.") && (m.ends_with(".loss") || m.ends_with(".accuracy"))) {
-      retain_names.insert(m.substr(7, m.rfind('.') - 7));
+    if (std::any_of(rs.begin(), rs.end(), [&](const RunSummary& s) {
+          return s.kind == RunKind::kTrain && runs::LastMetric(s, m).has_value();
+        })) {
+      shown.push_back(m);
     }
   }
-  if (shown.empty()) {
-    for (const auto& m : names) {
-      if (!m.starts_with("retain.")) shown.push_back(m);
+  std::vector<RunSummary> scripts;
+  std::copy_if(rs.begin(), rs.end(), std::back_inserter(scripts),
+               [](const RunSummary& s) { return s.kind == RunKind::kCommand; });
+  for (const auto& m : runs::MetricNames(scripts)) {
+    if (std::find(shown.begin(), shown.end(), m) == shown.end()) shown.push_back(m);
+  }
+  std::set<std::string> retain_names;
+  for (const auto& m : runs::MetricNames(rs)) {
+    if (m.starts_with("retain.") && (m.ends_with(".loss") || m.ends_with(".accuracy"))) {
+      retain_names.insert(m.substr(7, m.rfind('.') - 7));
     }
   }
   size_t rows_count = 0;
@@ -636,7 +655,10 @@ int RunCompare(const Globals& g, const std::vector<std::string>& ids, bool as_js
 
   if (as_json) {
     json out = {{"runs", refs}, {"settings", settings}, {"digests", digests}, {"epochs", epochs}};
-    if (n == 2) out["a"] = refs[0], out["b"] = refs[1];
+    if (n == 2) {
+      out["a"] = refs[0];
+      out["b"] = refs[1];
+    }
     Print(out.dump(2) + "\n");
     return kExitOk;
   }
@@ -847,7 +869,7 @@ Command RegisterRuns(CLI::App& app, Globals& g) {
     std::vector<std::string> compare_ids;
     std::vector<std::string> rm_ids;
     std::string export_id, export_dir;
-    TableArgs table;
+    RunsTableArgs table;
     std::vector<std::string> plot_ids, plot_metrics;
     std::string plot_out;
   };
