@@ -116,10 +116,12 @@ TEST_CASE("runs cli: table, compare and plot over training and command runs") {
   CHECK(a["base"].str == "");
   CHECK(a["metrics"]["val_loss"]["best"].number <= a["metrics"]["val_loss"]["last"].number);
 
-  // Two training runs of one model: only lr differs.
+  // Two training runs of one model: only lr differs (and the two rates recorded from it).
   Json ab = Json::Parse(MustRun(dir, {"runs", "table", "a", "b", "--json"}).out);
-  REQUIRE(ab["settings"].items.size() == 1);
-  CHECK(ab["settings"][0].str == "lr");
+  REQUIRE(ab["settings"].items.size() == 3);
+  CHECK(ab["settings"][0].str == "backbone_lr");
+  CHECK(ab["settings"][1].str == "head_lr");
+  CHECK(ab["settings"][2].str == "lr");
 
   // --sort: best first (lowest for losses), runs without the metric last.
   Json by_loss = Json::Parse(MustRun(dir, {"runs", "table", "--sort", "val_loss", "--json"}).out);
@@ -157,8 +159,9 @@ TEST_CASE("runs cli: table, compare and plot over training and command runs") {
   const std::vector<std::string> csv =
       Lines(MustRun(dir, {"runs", "table", "--columns", "lr", "--csv"}).out);
   REQUIRE(csv.size() == 4);
-  CHECK(csv[0] == "name,commit,kind,status,dataset,base,lr");
-  CHECK(csv[3] == "script," + r.script_commit + ",command,completed," + r.commit + ",-,0.1");
+  // lr is a setting and, for training runs, a metric per epoch too: both are shown.
+  CHECK(csv[0] == "name,commit,kind,status,dataset,base,lr,best lr,last lr");
+  CHECK(csv[3] == "script," + r.script_commit + ",command,completed," + r.commit + ",-,0.1,-,-");
 
   // Bad expressions and names: one line, exit 129.
   for (const std::vector<std::string>& args :
@@ -172,7 +175,8 @@ TEST_CASE("runs cli: table, compare and plot over training and command runs") {
     std::vector<std::string> cmd = {"runs", "table"};
     cmd.insert(cmd.end(), args.begin(), args.end());
     CommandResult bad = RunVrepo(dir, cmd);
-    INFO(args[0] + " " + args[1] + ": " + bad.err);
+    const std::string context = args[0] + " " + args[1] + ": " + bad.err;
+    INFO(context);
     CHECK(bad.exit_code == 129);
     CHECK(Lines(bad.err).size() == 1);
     CHECK(bad.out.empty());
