@@ -242,6 +242,12 @@ TEST_CASE("runs cli: table, compare and plot over training and command runs") {
   CHECK(eval.exit_code != 0);
   CHECK(eval.err.find("run 'script' was recorded by vrepo run, not by vrepo train") !=
         std::string::npos);
+
+  // export and rm take either kind.
+  MustRun(dir, {"runs", "export", "script", out / "script"});
+  CHECK(ReadFileOrDie(out / "script/metrics.jsonl").find("\"loss\": 1.0") != std::string::npos);
+  MustRun(dir, {"runs", "rm", "script"});
+  CHECK(Json::Parse(MustRun(dir, {"runs", "--json"}).out).items.size() == 2);
 }
 
 }  // namespace vrepo::testing
