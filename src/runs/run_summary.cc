@@ -46,6 +46,14 @@ Status ReadText(const json& j, const char* ptr, const std::string& where, std::s
   return Status::OK();
 }
 
+Status CheckObject(const json& j, const char* ptr, const std::string& where) {
+  const json* v = FieldAt(j, ptr);
+  if (v != nullptr && !v->is_object()) {
+    return Status::Corruption(where + ": " + ptr + " is not an object");
+  }
+  return Status::OK();
+}
+
 Status ReadCommitId(const json& j, const char* ptr, const std::string& where, std::string* out) {
   VREPO_RETURN_IF_ERROR(ReadText(j, ptr, where, out));
   if (!out->empty() && (out->size() != 40 || !IsLowerHex(*out))) {
@@ -114,10 +122,12 @@ Status SummarizeTraining(const json& j, const std::string& where, RunSummary* s)
   s->status = "completed";  // older records lack the word
   VREPO_RETURN_IF_ERROR(ReadText(j, "/status", where, &s->status));
   VREPO_RETURN_IF_ERROR(ReadText(j, "/model", where, &s->what));
+  VREPO_RETURN_IF_ERROR(CheckObject(j, "/base", where));
   VREPO_RETURN_IF_ERROR(ReadText(j, "/base/spec", where, &s->base));
   if (const json* c = FieldAt(j, "/config")) {
     if (!c->is_object()) return Status::Corruption(where + ": /config is not an object");
     FlattenSettings(*c, "", &s->config);
+    s->config.erase("name");  // the run's own name, a column of its own everywhere
   }
   if (const json* m = FieldAt(j, "/model")) s->config["model"] = m->dump();
   if (const json* seed = FieldAt(j, "/seed")) {
@@ -273,6 +283,7 @@ Result<RunSummary> SummarizeRecord(const json& run_json, std::string_view metric
   } else if (!kind.empty() && kind != "train") {
     return Status::Corruption(where + ": unknown kind '" + kind + "' (newer vrepo?)");
   }
+  VREPO_RETURN_IF_ERROR(CheckObject(run_json, "/dataset", where));
   VREPO_RETURN_IF_ERROR(ReadText(run_json, "/dataset/rev", where, &s.dataset_rev));
   VREPO_RETURN_IF_ERROR(ReadCommitId(run_json, "/dataset/commit", where, &s.dataset_commit));
   if (const json* seconds = FieldAt(run_json, "/seconds")) {

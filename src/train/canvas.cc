@@ -105,6 +105,15 @@ void Canvas::TextUp(int x, int y, const std::string& utf8, Rgb c) {
   Glyphs(utf8, [&](int gx, int gy) { Set(x + gy, y - 1 - gx, c); });
 }
 
+void Canvas::Paste(const Canvas& src, int x, int y) {
+  for (int sy = 0; sy < src.h_; ++sy) {
+    for (int sx = 0; sx < src.w_; ++sx) {
+      const uint8_t* p = &src.px_[(static_cast<size_t>(sy) * src.w_ + sx) * 3];
+      Set(x + sx, y + sy, Rgb{p[0], p[1], p[2]});
+    }
+  }
+}
+
 Result<std::string> Canvas::EncodePng() const {
   struct CtxFree {
     void operator()(spng_ctx* c) const { spng_ctx_free(c); }

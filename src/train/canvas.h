@@ -40,6 +40,10 @@ class Canvas {
   // x .. x + line_height() and rows y - TextWidth() .. y.
   void TextUp(int x, int y, const std::string& utf8, Rgb c);
 
+  // Copies `src` onto this canvas with its top-left corner at (x, y), clipped: panels drawn
+  // apart and laid out in one image.
+  void Paste(const Canvas& src, int x, int y);
+
   Result<std::string> EncodePng() const;
 
  private:

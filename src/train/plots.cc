@@ -282,6 +282,54 @@ Frame LayOut(const Canvas& c, int legend_rows, size_t n) {
   return f;
 }
 
+Status CheckLinePlotOptions(const LinePlotOptions& options) {
+  if (options.width < 200 || options.height < 150 || options.width > 8192 ||
+      options.height > 8192) {
+    return Status::InvalidArgument("plot: size must be 200x150 to 8192x8192 pixels");
+  }
+  if (std::isinf(options.y_min) || std::isinf(options.y_max)) {
+    return Status::InvalidArgument("plot: y_min and y_max must be finite or NaN (fitted)");
+  }
+  return Status::OK();
+}
+
+// A line plot filling canvas `c` (options' size already checked).
+Status DrawLinePlot(Canvas& c, const std::vector<PlotSeries>& series,
+                    const LinePlotOptions& options) {
+  size_t n = 0;
+  for (const auto& s : series) n = std::max(n, s.values.size());
+  const auto legend = LegendRows(c, LegendEntries(series, options), c.width() - 2 * kMargin);
+  Frame f = LayOut(c, static_cast<int>(legend.size()), n);
+  const YAxis y = FitY(series, options, std::max(2, (f.bottom - f.top) / (2 * c.line_height())));
+  f.y0 = y.lo;
+  f.y1 = y.hi;
+  int label_width = 0;
+  for (double v : Multiples(y.lo, y.hi, y.step)) {
+    label_width = std::max(label_width, c.TextWidth(Format(v, y.step.decimals())));
+  }
+  f.left = kMargin + c.line_height() + 6 + label_width + 8;
+  if (f.right - f.left < 4 * kInset || f.bottom - f.top < 20) {
+    return Status::InvalidArgument("plot: too small for its labels");
+  }
+
+  DrawYAxis(c, f, y, options.y_title);
+  const bool marked = options.marker_epoch >= 1 && size_t(options.marker_epoch) <= n;
+  if (marked) DrawMarker(c, f, series, options.marker_epoch);
+  std::vector<PointLabel> labels;
+  for (const auto& s : series) {
+    for (auto& l : DrawSeries(c, f, s, n)) labels.push_back(std::move(l));
+  }
+  DrawPointLabels(c, f, std::move(labels));
+  c.Line(f.left, f.top, f.left, f.bottom, kAxis);
+  c.Line(f.left, f.bottom, f.right, f.bottom, kAxis);
+  DrawXAxis(c, f, n, options.x_title);
+  DrawTitle(c, options.title);
+  for (size_t i = 0; i < legend.size(); ++i) {
+    DrawLegendRow(c, legend[i], kMargin + c.line_height() + 8 + int(i) * (c.line_height() + 4));
+  }
+  return Status::OK();
+}
+
 // ---- confusion matrix ------------------------------------------------------------------
 
 // Counts are written in the cells up to this many classes, names kept up to the second.
@@ -489,47 +537,47 @@ std::vector<double> NiceTicks(double lo, double hi, int max_count) {
 
 Result<std::string> PlotLines(const std::vector<PlotSeries>& series,
                               const LinePlotOptions& options) {
-  if (options.width < 200 || options.height < 150 || options.width > 8192 ||
-      options.height > 8192) {
-    return Status::InvalidArgument("plot: size must be 200x150 to 8192x8192 pixels");
-  }
-  if (std::isinf(options.y_min) || std::isinf(options.y_max)) {
-    return Status::InvalidArgument("plot: y_min and y_max must be finite or NaN (fitted)");
-  }
+  VREPO_RETURN_IF_ERROR(CheckLinePlotOptions(options));
   VREPO_ASSIGN_OR_RETURN(const BitmapFont* font, PlotFont());
   Canvas c(options.width, options.height, *font);
-  size_t n = 0;
-  for (const auto& s : series) n = std::max(n, s.values.size());
-  const auto legend = LegendRows(c, LegendEntries(series, options), c.width() - 2 * kMargin);
-  Frame f = LayOut(c, static_cast<int>(legend.size()), n);
-  const YAxis y = FitY(series, options, std::max(2, (f.bottom - f.top) / (2 * c.line_height())));
-  f.y0 = y.lo;
-  f.y1 = y.hi;
-  int label_width = 0;
-  for (double v : Multiples(y.lo, y.hi, y.step)) {
-    label_width = std::max(label_width, c.TextWidth(Format(v, y.step.decimals())));
-  }
-  f.left = kMargin + c.line_height() + 6 + label_width + 8;
-  if (f.right - f.left < 4 * kInset || f.bottom - f.top < 20) {
-    return Status::InvalidArgument("plot: too small for its labels");
-  }
-
-  DrawYAxis(c, f, y, options.y_title);
-  const bool marked = options.marker_epoch >= 1 && size_t(options.marker_epoch) <= n;
-  if (marked) DrawMarker(c, f, series, options.marker_epoch);
-  std::vector<PointLabel> labels;
-  for (const auto& s : series) {
-    for (auto& l : DrawSeries(c, f, s, n)) labels.push_back(std::move(l));
-  }
-  DrawPointLabels(c, f, std::move(labels));
-  c.Line(f.left, f.top, f.left, f.bottom, kAxis);
-  c.Line(f.left, f.bottom, f.right, f.bottom, kAxis);
-  DrawXAxis(c, f, n, options.x_title);
-  DrawTitle(c, options.title);
-  for (size_t i = 0; i < legend.size(); ++i) {
-    DrawLegendRow(c, legend[i], kMargin + c.line_height() + 8 + int(i) * (c.line_height() + 4));
-  }
+  VREPO_RETURN_IF_ERROR(DrawLinePlot(c, series, options));
   return c.EncodePng();
+}
+
+Result<std::string> PlotLinePanels(const std::vector<LinePanel>& panels, int columns) {
+  if (panels.empty()) return Status::InvalidArgument("plot: no panels");
+  if (columns < 1) return Status::InvalidArgument("plot: columns must be at least 1");
+  int cell_w = 0, cell_h = 0;
+  for (const LinePanel& p : panels) {
+    VREPO_RETURN_IF_ERROR(CheckLinePlotOptions(p.options));
+    cell_w = std::max(cell_w, p.options.width);
+    cell_h = std::max(cell_h, p.options.height);
+  }
+  const int cols = std::min<int>(columns, static_cast<int>(panels.size()));
+  const int rows = static_cast<int>((panels.size() + cols - 1) / cols);
+  if (static_cast<int64_t>(cell_w) * cols > 8192 || static_cast<int64_t>(cell_h) * rows > 8192) {
+    return Status::InvalidArgument("plot: " + std::to_string(panels.size()) +
+                                   " panels do not fit 8192x8192 pixels");
+  }
+  VREPO_ASSIGN_OR_RETURN(const BitmapFont* font, PlotFont());
+  Canvas out(cell_w * cols, cell_h * rows, *font);
+  for (size_t i = 0; i < panels.size(); ++i) {
+    Canvas panel(panels[i].options.width, panels[i].options.height, *font);
+    VREPO_RETURN_IF_ERROR(DrawLinePlot(panel, panels[i].series, panels[i].options));
+    out.Paste(panel, static_cast<int>(i % cols) * cell_w, static_cast<int>(i / cols) * cell_h);
+  }
+  return out.EncodePng();
+}
+
+void SetPaletteColour(size_t i, PlotSeries* series) {
+  // matplotlib's tab10: ten hues that stay apart, also for most colour-blind readers.
+  static constexpr uint8_t kTab10[][3] = {
+      {31, 119, 180}, {255, 127, 14},  {44, 160, 44},   {214, 39, 40},  {148, 103, 189},
+      {140, 86, 75},  {227, 119, 194}, {127, 127, 127}, {188, 189, 34}, {23, 190, 207}};
+  const uint8_t* rgb = kTab10[i % std::size(kTab10)];
+  series->r = rgb[0];
+  series->g = rgb[1];
+  series->b = rgb[2];
 }
 
 Result<std::string> PlotConfusion(const std::vector<std::vector<int64_t>>& matrix,

@@ -25,7 +25,7 @@ json TrainingRecord() {
                      kDatasetCommit + R"(", "tree": ""},
     "classes": ["cat", "dog"], "model": "resnet18",
     "base": {"spec": "run:first", "model_content_id": "", "run_commit": "", "model_commit": ""},
-    "config": {"lr": 0.01, "optimizer": "sgd", "epochs": 2, "augment": {"flip": true}},
+    "config": {"name": "r1", "lr": 0.01, "optimizer": "sgd", "epochs": 2, "augment": {"flip": true}},
     "seed": 7,
     "epochs": [
       {"epoch": 1, "train_loss": 0.9, "val_loss": 0.8, "val_accuracy": 0.5,
@@ -62,6 +62,7 @@ TEST_CASE("SummarizeRecord reads a training run's config, metrics and confusion"
   CHECK(s.config.at("augment.flip") == "true");
   CHECK(s.config.at("model") == "\"resnet18\"");
   CHECK(s.config.at("seed") == "7");
+  CHECK(s.config.count("name") == 0);
   REQUIRE(s.metrics.size() == 2);
   CHECK(s.metrics[0].at("retain.old.accuracy") == doctest::Approx(0.3));
   CHECK(s.metrics[0].count("per_class_accuracy.cat") == 0);
@@ -129,6 +130,9 @@ TEST_CASE("SummarizeRecord answers a corrupt record with Corruption naming the r
       {"status a number", with(TrainingRecord(), "/status", 1), "", "/status is not a string"},
       {"control character", with(TrainingRecord(), "/model", "a\x1b[2J"), "",
        "/model holds a control character"},
+      {"dataset a list", with(CommandRecord(), "/dataset", json{1, 2}), "",
+       "/dataset is not an object"},
+      {"base a string", with(TrainingRecord(), "/base", "run:x"), "", "/base is not an object"},
       {"short commit", with(TrainingRecord(), "/dataset/commit", "abc"), "",
        "/dataset/commit is not 40 hex digits"},
       {"config a list", with(TrainingRecord(), "/config", json::array()), "",

@@ -35,7 +35,8 @@ struct RunSummary {
   // What ran: the model (training runs) or the command line, joined with spaces.
   std::string what;
   // Scalar settings, flattened ("lr", "lora.rank") with their JSON text ("0.001", "\"sgd\"").
-  // Training runs: run.json "config" plus "model" and "seed"; command runs: the command's
+  // Training runs: run.json "config" (less "name") plus "model" and "seed"; command runs: the
+  // command's
   // `--name value` and `--name=value` arguments.
   std::map<std::string, std::string> config;
   // One row per metrics line, in order: numeric fields, nested ones flattened with '.'

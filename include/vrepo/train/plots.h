@@ -50,6 +50,21 @@ struct LinePlotOptions {
 Result<std::string> PlotLines(const std::vector<PlotSeries>& series,
                               const LinePlotOptions& options = {});
 
+// One panel of PlotLinePanels: its series and its options (size, title, axes).
+struct LinePanel {
+  std::vector<PlotSeries> series;
+  LinePlotOptions options;
+};
+
+// Line plots laid out in one RGB PNG, `columns` to a row (left to right, then down), each
+// in a cell as large as the largest panel. InvalidArgument when there is no panel, a panel's
+// size is out of PlotLines' range, or the whole is over 8192 pixels either way.
+Result<std::string> PlotLinePanels(const std::vector<LinePanel>& panels, int columns);
+
+// Gives `series` the i-th of ten colours that stay apart (matplotlib's tab10, repeating),
+// for curves of several runs in one plot.
+void SetPaletteColour(size_t i, PlotSeries* series);
+
 struct ConfusionPlotOptions {
   std::string title;
   std::vector<std::string> classes;  // names of rows and columns, in order; missing: indices

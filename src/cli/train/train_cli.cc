@@ -38,6 +38,7 @@ std::atomic<bool>* InstallInterruptHandler(bool rank) {
 nlohmann::json RunJson(const train::RunRecord& run) {
   nlohmann::json out = train::ToJson(run.manifest);
   out["name"] = run.DisplayName();
+  out["kind"] = "train";  // beside vrepo run's records, whose run.json says "command"
   out["commit"] = run.commit;
   out["ref"] = run.name.empty() ? nlohmann::json() : nlohmann::json("refs/runs/" + run.name);
   out["date"] = FormatIsoDate(run.time, 0);
