@@ -1,10 +1,9 @@
 #include "canvas.h"
 
-#include <spng.h>
-
 #include <algorithm>
 #include <cstdlib>
-#include <memory>
+
+#include "vrepo/dataset/image.h"
 
 namespace vrepo::train {
 
@@ -115,27 +114,12 @@ void Canvas::Paste(const Canvas& src, int x, int y) {
 }
 
 Result<std::string> Canvas::EncodePng() const {
-  struct CtxFree {
-    void operator()(spng_ctx* c) const { spng_ctx_free(c); }
-  };
-  std::unique_ptr<spng_ctx, CtxFree> ctx(spng_ctx_new(SPNG_CTX_ENCODER));
-  if (!ctx) return Status::IOError("plot: spng_ctx_new failed");
-  spng_set_option(ctx.get(), SPNG_ENCODE_TO_BUFFER, 1);
-  spng_ihdr ihdr{};
-  ihdr.width = static_cast<uint32_t>(w_);
-  ihdr.height = static_cast<uint32_t>(h_);
-  ihdr.bit_depth = 8;
-  ihdr.color_type = SPNG_COLOR_TYPE_TRUECOLOR;
-  int rc = spng_set_ihdr(ctx.get(), &ihdr);
-  if (rc == 0) {
-    rc = spng_encode_image(ctx.get(), px_.data(), px_.size(), SPNG_FMT_PNG, SPNG_ENCODE_FINALIZE);
-  }
-  size_t len = 0;
-  void* buf = rc == 0 ? spng_get_png_buffer(ctx.get(), &len, &rc) : nullptr;
-  if (!buf) return Status::IOError(std::string("plot: PNG encoding failed: ") + spng_strerror(rc));
-  std::string out(static_cast<const char*>(buf), len);
-  std::free(buf);
-  return out;
+  DecodedImage image;
+  image.width = static_cast<uint32_t>(w_);
+  image.height = static_cast<uint32_t>(h_);
+  image.channels = 3;
+  image.pixels = px_;
+  return vrepo::EncodePng(image);
 }
 
 }  // namespace vrepo::train
