@@ -109,7 +109,10 @@ browser=tests/browser
 if [[ ! -f $browser/node_modules/.package-lock.json ||
   $browser/package-lock.json -nt $browser/node_modules/.package-lock.json ]]; then
   echo "setup.sh: installing the browser test's packages (npm ci --prefix $browser)"
-  quiet npm ci --prefix "$browser" --no-audit --no-fund
+  # Trust what the system trusts (a site's own CA included), as apt, curl and git do.
+  cafile=()
+  [[ -f /etc/ssl/certs/ca-certificates.crt ]] && cafile=(--cafile /etc/ssl/certs/ca-certificates.crt)
+  quiet npm ci --prefix "$browser" --no-audit --no-fund "${cafile[@]}"
 fi
 
 echo "setup.sh: building into build/ (Release, with tests)"
