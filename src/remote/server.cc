@@ -101,6 +101,27 @@ bool UnderPrefix(const std::string& target, const std::string& prefix) {
 
 }  // namespace
 
+int HttpStatusFor(const Status& st, bool client_sent) {
+  switch (st.code()) {
+    case Status::Code::kNotFound:
+      return 404;
+    case Status::Code::kInvalidArgument:
+      return 400;
+    // A batch or pack the client sent that fails verification is its fault; bad bytes in the
+    // server's own store are the server's.
+    case Status::Code::kCorruption:
+      return client_sent ? 400 : 500;
+    case Status::Code::kConflict:
+      return 409;
+    case Status::Code::kLocked:
+      return 503;
+    case Status::Code::kNoSpace:
+      return 507;
+    default:
+      return 500;
+  }
+}
+
 std::string BearerToken(const httplib::Request& req) {
   std::string header = req.get_header_value("Authorization");
   constexpr std::string_view kBearer = "Bearer ";
@@ -125,32 +146,7 @@ struct RepositoryServer::Impl {
 
   // Status -> HTTP code; X-Vrepo-Error carries the exact code back to a vrepo client.
   void SetError(httplib::Response& res, const Status& st, bool write_op) const {
-    int code = 500;
-    switch (st.code()) {
-      case Status::Code::kNotFound:
-        code = 404;
-        break;
-      case Status::Code::kInvalidArgument:
-        code = 400;
-        break;
-      // A batch or pack the client sent that fails verification is its fault; bad bytes in
-      // the server's own store are the server's.
-      case Status::Code::kCorruption:
-        code = write_op ? 400 : 500;
-        break;
-      case Status::Code::kConflict:
-        code = 409;
-        break;
-      case Status::Code::kLocked:
-        code = 503;
-        break;
-      case Status::Code::kNoSpace:
-        code = 507;
-        break;
-      default:
-        code = 500;
-        break;
-    }
+    const int code = HttpStatusFor(st, /*client_sent=*/write_op);
     // Clients are told names relative to the root, not where the root is on this machine.
     std::string message = ReplaceAll(st.message(), options.root + "/", "");
     res.set_header(kErrorCodeHeader, ErrorCodeName(st.code()));

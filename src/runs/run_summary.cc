@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <set>
 #include <utility>
 
 #include "vrepo/util/text.h"
@@ -250,6 +251,24 @@ std::vector<std::string> MetricNames(const std::vector<RunSummary>& runs) {
   std::sort(names.begin(), names.end());
   names.erase(std::unique(names.begin(), names.end()), names.end());
   return names;
+}
+
+std::vector<std::string> DifferingSettings(const std::vector<RunSummary>& runs) {
+  std::map<std::string, std::set<RunKind>> keys;
+  for (const auto& s : runs) {
+    for (const auto& [k, v] : s.config) keys[k].insert(s.kind);
+  }
+  std::vector<std::string> out;
+  for (const auto& [k, kinds] : keys) {
+    std::set<std::string> values;
+    for (const auto& s : runs) {
+      if (kinds.count(s.kind) == 0) continue;
+      auto it = s.config.find(k);
+      values.insert(it == s.config.end() ? std::string() : it->second);
+    }
+    if (values.size() > 1) out.push_back(k);
+  }
+  return out;
 }
 
 Result<json> ParseRunJson(std::string_view bytes, const std::string& where) {

@@ -2,7 +2,6 @@
 // read through runs/ and the record's predictions/val.csv.
 #include <algorithm>
 #include <cmath>
-#include <set>
 
 #include "pages_api.h"
 #include "vrepo/dataset/label_table.h"
@@ -118,20 +117,7 @@ Json RunRowJson(const runs::RunSummary& run, const std::vector<std::string>& met
 Result<Json> RunsJson(Repository& repo, const std::string& sort, bool desc) {
   VREPO_ASSIGN_OR_RETURN(std::vector<runs::RunSummary> all, runs::ListRunSummaries(repo));
   std::vector<std::string> metrics = runs::MetricNames(all);
-  // Columns: the config keys whose values are not the same in every run.
-  std::set<std::string> keys;
-  for (const auto& run : all) {
-    for (const auto& [k, v] : run.config) keys.insert(k);
-  }
-  std::vector<std::string> columns;
-  for (const std::string& k : keys) {
-    std::set<std::string> values;
-    for (const auto& run : all) {
-      auto it = run.config.find(k);
-      values.insert(it == run.config.end() ? std::string("\x01") : it->second);
-    }
-    if (values.size() > 1) columns.push_back(k);
-  }
+  const std::vector<std::string> columns = runs::DifferingSettings(all);
   std::vector<const runs::RunSummary*> order;
   for (const auto& run : all) order.push_back(&run);
   if (sort.empty()) {

@@ -479,7 +479,10 @@ void Site::Impl::Api(const httplib::Request& req, httplib::Response& res, const 
     auto png = thumbnails.Get(r.store(), *id);
     if (!png.ok()) {
       const Status& st = png.status();
-      return SendError(res, st.code() == Status::Code::kInvalidArgument ? 415 : HttpStatusFor(st),
+      return SendError(res,
+                       st.code() == Status::Code::kInvalidArgument
+                           ? 415
+                           : HttpStatusFor(st, /*client_sent=*/false),
                        st.message());
     }
     res.status = 200;

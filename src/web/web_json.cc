@@ -18,21 +18,6 @@ bool HasControl(std::string_view text, bool allow_newlines) {
 
 }  // namespace
 
-int HttpStatusFor(const Status& status) {
-  switch (status.code()) {
-    case Status::Code::kNotFound:
-      return 404;
-    case Status::Code::kInvalidArgument:
-      return 400;
-    case Status::Code::kConflict:
-      return 409;
-    case Status::Code::kLocked:
-      return 503;
-    default:
-      return 500;
-  }
-}
-
 std::string DumpJson(const Json& body) {
   return body.dump(-1, ' ', false, Json::error_handler_t::replace);
 }
@@ -49,7 +34,7 @@ void SendError(httplib::Response& res, int status, const std::string& message) {
 }
 
 void SendStatus(httplib::Response& res, const Status& status) {
-  SendError(res, HttpStatusFor(status), status.message());
+  SendError(res, HttpStatusFor(status, /*client_sent=*/false), status.message());
 }
 
 Status CheckRepoPathParam(const std::string& what, const std::string& value) {

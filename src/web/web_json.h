@@ -8,15 +8,12 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "vrepo/remote/server.h"
 #include "vrepo/util/status.h"
 
 namespace vrepo::web {
 
 using Json = nlohmann::json;
-
-// Status code -> HTTP status: NotFound 404, InvalidArgument 400, Conflict 409, Locked 503,
-// anything else (Corruption and IOError are the server's side) 500.
-int HttpStatusFor(const Status& status);
 
 // Serializes `body`; text that is not UTF-8 (paths and labels are bytes) is replaced, not
 // thrown over.

@@ -2,8 +2,10 @@
 
 #include <doctest/doctest.h>
 
+#include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "must.h"
 #include "testing.h"
@@ -109,6 +111,23 @@ TEST_CASE("LowerIsBetter: losses, errors and seconds") {
   CHECK(LowerIsBetter("retain.old.loss"));
   CHECK_FALSE(LowerIsBetter("val_accuracy"));
   CHECK_FALSE(LowerIsBetter("images_per_second"));
+}
+
+TEST_CASE("DifferingSettings compares a key among the kinds of run that have it") {
+  auto run = [](RunKind kind, std::map<std::string, std::string> config) {
+    RunSummary s;
+    s.kind = kind;
+    s.config = std::move(config);
+    return s;
+  };
+  const std::vector<RunSummary> shown = {
+      run(RunKind::kTrain, {{"lr", "0.1"}, {"model", "\"small-cnn\""}, {"seed", "1"}}),
+      run(RunKind::kTrain, {{"lr", "0.01"}, {"model", "\"small-cnn\""}}),
+      run(RunKind::kCommand, {{"epochs", "3"}}),
+  };
+  // seed is absent from one training run; epochs is the command run's alone, and one value.
+  CHECK(DifferingSettings(shown) == std::vector<std::string>{"lr", "seed"});
+  CHECK(DifferingSettings({shown[0]}).empty());
 }
 
 TEST_CASE("SummarizeRecord answers a corrupt record with Corruption naming the run and field") {

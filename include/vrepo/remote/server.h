@@ -52,6 +52,10 @@ struct ServerOptions {
   uint64_t max_page_request = 1ull << 20;
 };
 
+// The HTTP status for a failed request: 404 NotFound, 400 InvalidArgument, 409 Conflict, 503
+// Locked, 507 NoSpace, 500 otherwise; Corruption is 400 in what the client sent (`client_sent`),
+// else 500.
+int HttpStatusFor(const Status& st, bool client_sent);
 // The token of an `Authorization: Bearer T` header, "" when the request sends none.
 std::string BearerToken(const httplib::Request& req);
 // InvalidArgument unless `name` is one or more segments of [A-Za-z0-9._-] joined by single

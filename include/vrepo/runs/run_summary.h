@@ -59,6 +59,10 @@ std::optional<double> BestMetric(const RunSummary& run, const std::string& metri
 std::optional<double> LastMetric(const RunSummary& run, const std::string& metric);
 // Every metric name any row of `runs` has, sorted, "epoch" and "step" left out.
 std::vector<std::string> MetricNames(const std::vector<RunSummary>& runs);
+// The config keys whose values differ between `runs`, sorted. A key is compared among the runs
+// of the kinds that have it (absent in one of those counts as a value), so that a command run
+// beside training runs does not make every training setting differ.
+std::vector<std::string> DifferingSettings(const std::vector<RunSummary>& runs);
 
 // Parses run.json's bytes, bounded first (size and nesting: records arrive by clone).
 // Corruption "<where>: ..." when too large, too deep, not JSON or not an object.

@@ -297,27 +297,6 @@ bool Holds(const RunFilter& f, const RunSummary& s) {
   return cmp >= 0;
 }
 
-// The settings whose values differ between `shown`. A key is compared among the runs of the
-// kinds that have it (missing in one of them counts as a value), so that a command run beside
-// training runs does not make every training setting differ.
-std::vector<std::string> DifferingSettings(const std::vector<RunSummary>& shown) {
-  std::map<std::string, std::set<RunKind>> keys;
-  for (const auto& s : shown) {
-    for (const auto& [k, v] : s.config) keys[k].insert(s.kind);
-  }
-  std::vector<std::string> out;
-  for (const auto& [k, kinds] : keys) {
-    std::set<std::string> values;
-    for (const auto& s : shown) {
-      if (kinds.count(s.kind) == 0) continue;
-      auto it = s.config.find(k);
-      values.insert(it == s.config.end() ? std::string() : it->second);
-    }
-    if (values.size() > 1) out.push_back(k);
-  }
-  return out;
-}
-
 struct RunsTableArgs {
   std::vector<std::string> ids;
   std::string columns;
@@ -403,7 +382,7 @@ int RunTable(const Globals& g, const RunsTableArgs& a) {
   }
   std::vector<std::string> settings, metrics;
   if (columns.empty()) {
-    settings = DifferingSettings(shown);
+    settings = runs::DifferingSettings(shown);
     // A training run's bookkeeping per epoch is left to --columns: it is no result.
     for (const std::string& m : runs::MetricNames(shown)) {
       if (m != "lr" && m != "backbone_lr" && m != "images_per_second" && m != "seconds") {
